@@ -1,0 +1,157 @@
+"""Contracts and suppliers in the database: keyword-only service functions.
+
+Every function takes the session of the caller's transaction, so a caller that registers a
+batch commits all of it or none of it.
+"""
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from models.contract import (
+    CommercialTerms,
+    ContractAmendment,
+    ContractCreate,
+    ContractRead,
+    ContractStatus,
+    SupplierCreate,
+    SupplierRead,
+)
+from models.errors import DuplicateContract, FieldError, InvalidInput, NotFound
+from models.tables import ContractRow, SupplierRow
+
+
+def parse_contract(data: Mapping[str, Any], *, row: int | None = None) -> ContractCreate:
+    try:
+        return ContractCreate.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidInput.from_validation_error(exc, row=row) from None
+
+
+def to_read(row: ContractRow) -> ContractRead:
+    return ContractRead(
+        id=row.id,
+        title=row.title,
+        supplier_id=row.supplier_id,
+        owner=row.owner,
+        start_date=row.start_date,
+        end_date=row.end_date,
+        auto_renewal=row.auto_renewal,
+        notice_period_days=row.notice_period_days,
+        renewal_term_months=row.renewal_term_months,
+        currency=row.currency,
+        annual_value=row.annual_value,
+        terms=CommercialTerms(
+            unit_price=row.unit_price,
+            annual_volume=row.annual_volume,
+            exclusivity=row.exclusivity,
+            payment_terms=row.payment_terms,
+            price_adjustment=row.price_adjustment,
+            service_levels=row.service_levels,
+        ),
+        language=row.language,
+        current_term=row.current_term,
+        status=ContractStatus(row.status),
+    )
+
+
+def upsert_supplier(session: Session, *, supplier: SupplierCreate) -> SupplierRead:
+    row = session.get(SupplierRow, supplier.id)
+    if row is None:
+        row = SupplierRow(id=supplier.id)
+        session.add(row)
+    row.name = supplier.name
+    row.category = supplier.category
+    row.country = supplier.country
+    session.flush()
+    return SupplierRead.model_validate(row)
+
+
+def create_contract(
+    session: Session, *, contract: ContractCreate, row: int | None = None
+) -> ContractRead:
+    if session.get(SupplierRow, contract.supplier_id) is None:
+        raise InvalidInput(
+            [FieldError("supplier_id", f"unknown supplier {contract.supplier_id!r}", row=row)]
+        )
+    if session.get(ContractRow, contract.id) is not None:
+        raise DuplicateContract(contract.id, row=row)
+    stored = ContractRow(
+        id=contract.id,
+        title=contract.title,
+        supplier_id=contract.supplier_id,
+        owner=contract.owner,
+        start_date=contract.start_date,
+        end_date=contract.end_date,
+        auto_renewal=contract.auto_renewal,
+        notice_period_days=contract.notice_period_days,
+        renewal_term_months=contract.renewal_term_months,
+        currency=contract.currency,
+        annual_value=contract.annual_value,
+        unit_price=contract.terms.unit_price,
+        annual_volume=contract.terms.annual_volume,
+        exclusivity=contract.terms.exclusivity,
+        payment_terms=contract.terms.payment_terms,
+        price_adjustment=contract.terms.price_adjustment,
+        service_levels=contract.terms.service_levels,
+        language=contract.language,
+        current_term=1,
+        status=ContractStatus.ACTIVE.value,
+    )
+    session.add(stored)
+    try:
+        # A concurrent registration of the same id loses here, on the primary key.
+        session.flush()
+    except IntegrityError:
+        raise DuplicateContract(contract.id, row=row) from None
+    return to_read(stored)
+
+
+def register_contracts(
+    session: Session, *, contracts: Sequence[ContractCreate]
+) -> list[ContractRead]:
+    """Register a batch; the first bad one aborts the caller's transaction, so none is stored."""
+    seen: set[str] = set()
+    out = []
+    for index, contract in enumerate(contracts, start=1):
+        if contract.id in seen:
+            raise DuplicateContract(contract.id, row=index)
+        seen.add(contract.id)
+        out.append(create_contract(session, contract=contract, row=index))
+    return out
+
+
+def get_contract_row(session: Session, *, contract_id: str) -> ContractRow:
+    row = session.get(ContractRow, contract_id)
+    if row is None:
+        raise NotFound(f"contract {contract_id!r} does not exist")
+    return row
+
+
+def get_contract(session: Session, *, contract_id: str) -> ContractRead:
+    return to_read(get_contract_row(session, contract_id=contract_id))
+
+
+def list_contracts(session: Session, *, limit: int = 1000, offset: int = 0) -> list[ContractRead]:
+    rows = session.scalars(select(ContractRow).order_by(ContractRow.id).limit(limit).offset(offset))
+    return [to_read(r) for r in rows]
+
+
+def amend_contract(
+    session: Session, *, contract_id: str, amendment: ContractAmendment
+) -> ContractRead:
+    row = get_contract_row(session, contract_id=contract_id)
+    if amendment.end_date is not None:
+        if amendment.end_date <= row.start_date:
+            raise InvalidInput(
+                [FieldError("end_date", f"must be after start_date {row.start_date.isoformat()}")]
+            )
+        row.end_date = amendment.end_date
+    if amendment.notice_period_days is not None:
+        row.notice_period_days = amendment.notice_period_days
+    session.flush()
+    return to_read(row)

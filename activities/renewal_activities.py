@@ -1,0 +1,230 @@
+"""The Temporal activities of a contract renewal.
+
+Synchronous on purpose: they run in the worker's thread pool with ordinary SQLAlchemy sessions.
+Each one is a single transaction and idempotent, so Temporal's retries (after a crash between
+the commit and the completion report, say) never write a second row.
+"""
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from dateutil.relativedelta import relativedelta
+from sqlalchemy.orm import Session
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities import contract_store, renewal_store, scoring
+from activities.db import SessionFactory, transaction
+from activities.drafting import make_environment, render_draft
+from models.activity_names import ActivityName
+from models.contract import ContractRead, ContractStatus
+from models.errors import Conflict, InvalidInput, NotFound, RenewalsError
+from models.renewal import (
+    AmendmentToApply,
+    DraftRef,
+    DraftRequest,
+    OpenRenewal,
+    OutcomeKind,
+    OutcomeRequest,
+    RenewalEvent,
+    RenewalStage,
+    ReviewToRecord,
+    Scorecard,
+    ScoreRequest,
+    TermOutcome,
+)
+from models.tables import SupplierRow
+from planning.milestones import next_term_end
+
+
+@contextmanager
+def _non_retryable_domain_errors() -> Iterator[None]:
+    # Bad data and missing records do not heal by retrying; database outages do, so only the
+    # deliberate errors are turned into non-retryable failures.
+    try:
+        yield
+    except (InvalidInput, NotFound, Conflict) as exc:
+        raise ApplicationError(str(exc), type=type(exc).__name__, non_retryable=True) from exc
+    except RenewalsError as exc:
+        raise ApplicationError(str(exc), type=type(exc).__name__, non_retryable=True) from exc
+
+
+def _workflow_time() -> datetime:
+    # The time the workflow scheduled us, not the wall clock: keeps stored timestamps consistent
+    # with the (possibly time-skipped) workflow clock.
+    info = activity.info()
+    return info.current_attempt_scheduled_time
+
+
+class RenewalActivities:
+    def __init__(
+        self, session_factory: SessionFactory, *, template_dir: Path | None = None
+    ) -> None:
+        self._sessions = session_factory
+        self._templates = make_environment(template_dir)
+
+    @contextmanager
+    def _tx(self) -> Iterator[Session]:
+        with _non_retryable_domain_errors(), transaction(self._sessions) as session:
+            yield session
+
+    @activity.defn(name=ActivityName.LOAD_CONTRACT)
+    def load_contract(self, contract_id: str) -> ContractRead:
+        with self._tx() as session:
+            return contract_store.get_contract(session, contract_id=contract_id)
+
+    @activity.defn(name=ActivityName.OPEN_RENEWAL)
+    def open_renewal(self, request: OpenRenewal) -> None:
+        with self._tx() as session:
+            renewal_store.open_renewal(session, request=request)
+
+    @activity.defn(name=ActivityName.SCORE_RENEWAL)
+    def score_renewal(self, request: ScoreRequest) -> Scorecard:
+        with self._tx() as session:
+            renewal = renewal_store.get_renewal(
+                session, contract_id=request.contract_id, term=request.term
+            )
+            card = scoring.score_contract(
+                session, contract_id=request.contract_id, term=request.term, as_of=request.as_of
+            )
+            return renewal_store.save_scorecard(session, renewal=renewal, scorecard=card)
+
+    @activity.defn(name=ActivityName.RENDER_DRAFT)
+    def render_draft(self, request: DraftRequest) -> DraftRef:
+        with self._tx() as session:
+            renewal = renewal_store.get_renewal(
+                session, contract_id=request.contract_id, term=request.term
+            )
+            existing = renewal_store.find_draft(
+                session, renewal=renewal, kind=request.kind, version=request.version
+            )
+            if existing is not None:
+                return renewal_store.draft_ref(existing)
+            contract = contract_store.get_contract(session, contract_id=request.contract_id)
+            supplier = session.get(SupplierRow, contract.supplier_id)
+            rendered = render_draft(
+                self._templates,
+                kind=request.kind,
+                contract=contract,
+                supplier_name=supplier.name if supplier else contract.supplier_id,
+                version=request.version,
+                scorecard=request.scorecard,
+                answers_comment=request.answers_comment,
+            )
+            return renewal_store.save_draft(
+                session,
+                renewal=renewal,
+                kind=request.kind,
+                version=request.version,
+                language=contract.language,
+                body=rendered.body,
+                proposed_terms=rendered.proposed_terms,
+                content_hash=rendered.content_hash,
+                requested_by=request.requested_by,
+                answers_comment=request.answers_comment,
+                created_at=_workflow_time(),
+            )
+
+    @activity.defn(name=ActivityName.RECORD_REVIEW)
+    def record_review(self, request: ReviewToRecord) -> None:
+        with self._tx() as session:
+            renewal = renewal_store.get_renewal(
+                session, contract_id=request.contract_id, term=request.term
+            )
+            renewal_store.save_review(session, renewal=renewal, record=request.record)
+
+    @activity.defn(name=ActivityName.RECORD_EVENT)
+    def record_event(self, event: RenewalEvent) -> None:
+        with self._tx() as session:
+            renewal = renewal_store.get_renewal(
+                session, contract_id=event.contract_id, term=event.term
+            )
+            renewal_store.save_event(session, renewal=renewal, event=event)
+
+    @activity.defn(name=ActivityName.APPLY_AMENDMENT)
+    def apply_amendment(self, request: AmendmentToApply) -> ContractRead:
+        with self._tx() as session:
+            renewal = renewal_store.get_renewal(
+                session, contract_id=request.contract_id, term=request.term
+            )
+            event = RenewalEvent(
+                contract_id=request.contract_id,
+                term=request.term,
+                workflow_id=request.workflow_id,
+                kind="amendment",
+                key=request.key,
+                detail=request.amendment.model_dump(mode="json"),
+            )
+            if renewal_store.save_event(session, renewal=renewal, event=event):
+                contract = contract_store.amend_contract(
+                    session, contract_id=request.contract_id, amendment=request.amendment
+                )
+                if request.amendment.end_date is not None:
+                    renewal.term_end_date = request.amendment.end_date
+                return contract
+            return contract_store.get_contract(session, contract_id=request.contract_id)
+
+    @activity.defn(name=ActivityName.RECORD_OUTCOME)
+    def record_outcome(self, request: OutcomeRequest) -> TermOutcome:
+        with self._tx() as session:
+            renewal = renewal_store.get_renewal(
+                session, contract_id=request.contract_id, term=request.term
+            )
+            key = f"{request.workflow_id}:outcome"
+            for event in renewal_store.list_events(session, renewal=renewal):
+                if event.key == key:
+                    return TermOutcome.model_validate(event.detail)
+            row = contract_store.get_contract_row(session, contract_id=request.contract_id)
+            new_end = None
+            if request.kind is OutcomeKind.RENEWED:
+                new_end = next_term_end(
+                    row.end_date, request.term_months or row.renewal_term_months
+                )
+            elif request.kind is OutcomeKind.INTERIM_EXTENSION:
+                new_end = row.end_date + relativedelta(months=request.extension_months or 3)
+            if row.current_term == request.term:
+                if new_end is not None:
+                    row.end_date = new_end
+                    row.current_term = request.term + 1
+                else:
+                    row.status = ContractStatus.TERMINATED.value
+            outcome = TermOutcome(
+                contract_id=request.contract_id,
+                term=request.term,
+                kind=request.kind,
+                decided_at=request.decided_at,
+                new_end_date=new_end,
+                approved_version=request.approved_version,
+                approved_content_hash=request.approved_content_hash,
+                reason=request.reason,
+            )
+            renewal.outcome = request.kind.value
+            renewal_store.save_event(
+                session,
+                renewal=renewal,
+                event=RenewalEvent(
+                    contract_id=request.contract_id,
+                    term=request.term,
+                    workflow_id=request.workflow_id,
+                    kind="outcome",
+                    key=key,
+                    detail=outcome.model_dump(mode="json"),
+                    stage=RenewalStage.COMPLETED,
+                ),
+            )
+            return outcome
+
+    def all(self) -> list[Callable[..., Any]]:
+        return [
+            self.load_contract,
+            self.open_renewal,
+            self.score_renewal,
+            self.render_draft,
+            self.record_review,
+            self.record_event,
+            self.apply_amendment,
+            self.record_outcome,
+        ]

@@ -1,0 +1,1 @@
+"""How people's interfaces (CLI, API, schedules) talk to running renewals through Temporal."""

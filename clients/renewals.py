@@ -1,0 +1,132 @@
+"""Start renewals and send them people's decisions.
+
+Keyword-only functions over a connected Temporal client; the CLI, the HTTP API and the schedule
+sweep call these and nothing else to reach a workflow.
+"""
+
+from dataclasses import dataclass
+
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from models.contract import ContractAmendment
+from models.milestones import RenewalPolicy
+from models.renewal import (
+    AmendmentRequest,
+    DraftRef,
+    RedraftRequest,
+    RenewalInput,
+    RenewalStatus,
+    ReviewResult,
+    ReviewSubmission,
+    TerminationRequest,
+)
+from workflows.contract_renewal import ContractRenewalWorkflow
+from workflows.ids import renewal_workflow_id
+
+
+@dataclass(frozen=True, slots=True)
+class StartResult:
+    workflow_id: str
+    run_id: str | None
+    created: bool  # False: the term already had a workflow (running or finished); nothing new
+    status: str
+
+
+async def start_renewal(
+    client: Client,
+    *,
+    contract_id: str,
+    term: int,
+    requested_by: str,
+    task_queue: str,
+    policy: RenewalPolicy | None = None,
+) -> StartResult:
+    workflow_id = renewal_workflow_id(contract_id, term)
+    existing = await _describe(client, workflow_id)
+    if existing is not None:
+        return StartResult(workflow_id, existing[0], created=False, status=existing[1])
+    try:
+        handle = await client.start_workflow(
+            ContractRenewalWorkflow.run,
+            RenewalInput(
+                contract_id=contract_id,
+                term=term,
+                requested_by=requested_by,
+                policy=policy or RenewalPolicy(),
+            ),
+            id=workflow_id,
+            task_queue=task_queue,
+            # A racing second start attaches to the first; a finished term never runs again.
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        )
+    except WorkflowAlreadyStartedError:
+        described = await _describe(client, workflow_id)
+        run_id, status = described if described else (None, "unknown")
+        return StartResult(workflow_id, run_id, created=False, status=status)
+    return StartResult(workflow_id, handle.result_run_id, created=True, status="RUNNING")
+
+
+async def _describe(client: Client, workflow_id: str) -> tuple[str | None, str] | None:
+    try:
+        desc = await client.get_workflow_handle(workflow_id).describe()
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            return None
+        raise
+    status = desc.status.name if isinstance(desc.status, WorkflowExecutionStatus) else "UNKNOWN"
+    return desc.run_id, status
+
+
+def renewal_handle(
+    client: Client, *, contract_id: str, term: int
+) -> WorkflowHandle[ContractRenewalWorkflow, object]:
+    return client.get_workflow_handle_for(
+        ContractRenewalWorkflow.run, renewal_workflow_id(contract_id, term)
+    )
+
+
+async def get_status(client: Client, *, contract_id: str, term: int) -> RenewalStatus:
+    handle = renewal_handle(client, contract_id=contract_id, term=term)
+    return await handle.query(ContractRenewalWorkflow.status)
+
+
+async def submit_review(
+    client: Client,
+    *,
+    contract_id: str,
+    term: int,
+    submission: ReviewSubmission,
+    request_id: str | None = None,
+) -> ReviewResult:
+    """``request_id`` becomes the update id: the same decision sent twice is applied once."""
+    handle = renewal_handle(client, contract_id=contract_id, term=term)
+    return await handle.execute_update(
+        ContractRenewalWorkflow.submit_review, submission, id=request_id
+    )
+
+
+async def amend_renewal(
+    client: Client, *, contract_id: str, term: int, amendment: ContractAmendment
+) -> RenewalStatus:
+    handle = renewal_handle(client, contract_id=contract_id, term=term)
+    return await handle.execute_update(
+        ContractRenewalWorkflow.amend, AmendmentRequest(amendment=amendment)
+    )
+
+
+async def terminate_renewal(
+    client: Client, *, contract_id: str, term: int, request: TerminationRequest
+) -> RenewalStatus:
+    handle = renewal_handle(client, contract_id=contract_id, term=term)
+    return await handle.execute_update(ContractRenewalWorkflow.terminate, request)
+
+
+async def request_redraft(
+    client: Client, *, contract_id: str, term: int, request: RedraftRequest
+) -> DraftRef:
+    handle = renewal_handle(client, contract_id=contract_id, term=term)
+    return await handle.execute_update(ContractRenewalWorkflow.request_redraft, request)

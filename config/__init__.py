@@ -1,0 +1,1 @@
+"""Settings from the environment (and an optional .env file), validated at start."""

@@ -1,0 +1,71 @@
+"""Application settings: environment variables override an optional ``.env`` file.
+
+Every process (worker, CLI, dev stack) reads the same ``Settings``; a bad value stops it at start
+with the variable's name and the reason.
+"""
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from models.milestones import RenewalPolicy
+
+DEFAULT_DATA_DIR = Path("data")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    data_dir: Path = Field(DEFAULT_DATA_DIR, validation_alias="RENEWALS_DATA_DIR")
+    database_url: str = ""  # empty: SQLite file in data_dir
+
+    temporal_address: str = "localhost:7233"
+    temporal_namespace: str = "default"
+    temporal_task_queue: str = "contract-renewals"
+    temporal_tls: bool = False
+    temporal_tls_ca_cert: Path | None = None
+    temporal_tls_client_cert: Path | None = None
+    temporal_tls_client_key: Path | None = None
+    temporal_tls_server_name: str | None = None
+    temporal_api_key: str | None = None
+
+    milestone_offsets_months: tuple[int, int, int] = (6, 3, 1)
+    milestone_fire_hour_utc: Annotated[int, Field(ge=0, le=23)] = 9
+    interim_extension_months: Annotated[int, Field(ge=1, le=24)] = 3
+
+    template_dir: Path | None = Field(
+        None, validation_alias="RENEWALS_TEMPLATE_DIR"
+    )  # organisation overrides: <dir>/<language>/<name>.txt.j2
+
+    worker_max_concurrent_activities: Annotated[int, Field(ge=1, le=1000)] = 50
+
+    @field_validator("temporal_tls_ca_cert", "temporal_tls_client_cert", "temporal_tls_client_key")
+    @classmethod
+    def _file_exists(cls, v: Path | None) -> Path | None:
+        if v is not None and not v.is_file():
+            raise ValueError(f"file not found: {v}")
+        return v
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'renewals.db').as_posix()}"
+
+    @property
+    def renewal_policy(self) -> RenewalPolicy:
+        return RenewalPolicy(
+            offsets_months=self.milestone_offsets_months,
+            fire_hour_utc=self.milestone_fire_hour_utc,
+            interim_extension_months=self.interim_extension_months,
+        )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

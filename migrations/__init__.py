@@ -1,0 +1,1 @@
+"""Alembic migrations; ``renewals db upgrade`` (or ``migrations.runner.upgrade``) applies them."""

@@ -1,0 +1,15 @@
+"""Activity names: the contract between workflows/ (which call them by name, without importing
+the I/O code) and activities/ (which implement them)."""
+
+from enum import StrEnum
+
+
+class ActivityName(StrEnum):
+    LOAD_CONTRACT = "load_contract"
+    OPEN_RENEWAL = "open_renewal"
+    SCORE_RENEWAL = "score_renewal"
+    RENDER_DRAFT = "render_draft"
+    RECORD_REVIEW = "record_review"
+    RECORD_EVENT = "record_event"
+    APPLY_AMENDMENT = "apply_amendment"
+    RECORD_OUTCOME = "record_outcome"

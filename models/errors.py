@@ -1,0 +1,65 @@
+"""Errors the engine raises on purpose, and what each means.
+
+    RenewalsError                   base: what the application refuses deliberately
+    ├── InvalidInput                bad data: one FieldError per problem (row, field, reason)
+    ├── NotFound                    a contract, supplier or renewal that does not exist
+    └── Conflict                    the request clashes with stored state
+        └── DuplicateContract       a contract id that is already registered
+
+Each carries a message fit for an end user. Activities turn ``InvalidInput`` and ``Conflict``
+into non-retryable Temporal application errors: retrying cannot fix bad data.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from pydantic import ValidationError
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    field: str
+    reason: str
+    row: int | None = None
+
+    def __str__(self) -> str:
+        where = f"row {self.row}, " if self.row is not None else ""
+        return f"{where}{self.field}: {self.reason}"
+
+
+class RenewalsError(Exception):
+    """Base of the deliberate errors."""
+
+
+class InvalidInput(RenewalsError):
+    def __init__(self, errors: Iterable[FieldError]) -> None:
+        self.errors = tuple(errors)
+        super().__init__("; ".join(str(e) for e in self.errors) or "invalid input")
+
+    @classmethod
+    def from_validation_error(
+        cls, exc: ValidationError, *, row: int | None = None
+    ) -> "InvalidInput":
+        errors = []
+        for err in exc.errors(include_url=False):
+            field = ".".join(str(p) for p in err["loc"]) or "(record)"
+            reason = err["msg"].removeprefix("Value error, ")
+            errors.append(FieldError(field=field, reason=reason, row=row))
+        return cls(errors)
+
+
+class NotFound(RenewalsError):
+    pass
+
+
+class Conflict(RenewalsError):
+    pass
+
+
+class DuplicateContract(Conflict):
+    def __init__(self, contract_id: str, *, row: int | None = None) -> None:
+        self.contract_id = contract_id
+        self.error = FieldError(
+            field="id", reason=f"contract {contract_id!r} already exists", row=row
+        )
+        super().__init__(str(self.error))

@@ -1,0 +1,1 @@
+"""Pure, deterministic date logic shared by workflows, the CLI and the API."""

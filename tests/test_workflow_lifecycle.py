@@ -1,0 +1,391 @@
+"""ContractRenewalWorkflow on the time-skipping server: months pass in milliseconds."""
+
+import asyncio
+import uuid
+from datetime import timedelta
+
+import pytest
+from dateutil.relativedelta import relativedelta
+from sqlalchemy import func, select
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities.db import SessionFactory, transaction
+from clients import renewals
+from models.contract import ContractAmendment
+from models.milestones import MilestoneKind, MilestoneState
+from models.renewal import (
+    OutcomeKind,
+    RenewalStage,
+    ReviewDecisionKind,
+    ReviewSubmission,
+    TerminationRequest,
+)
+from models.tables import ContractRow, DraftRow, RenewalEventRow, ReviewDecisionRow
+from planning.milestones import next_term_end
+from tests.factories import add_deliveries, register
+from tests.workflow_helpers import result_of, skip_past, today
+from workflows.contract_renewal import ContractRenewalWorkflow
+
+OWNER = "buyer@example.com"
+
+
+@pytest.fixture
+def cid() -> str:
+    # The test server lives for the whole session: each test gets its own workflow ids.
+    return f"C-{uuid.uuid4().hex[:10]}"
+
+
+async def _start(client: Client, task_queue: str, contract_id: str, term: int = 1):
+    result = await renewals.start_renewal(
+        client, contract_id=contract_id, term=term, requested_by=OWNER, task_queue=task_queue
+    )
+    return result, renewals.renewal_handle(client, contract_id=contract_id, term=term)
+
+
+async def test_contract_walks_every_milestone_to_renewal(
+    time_skipping_env: WorkflowEnvironment,
+    client: Client,
+    sessions: SessionFactory,
+    renewal_worker: Worker,
+    task_queue: str,
+    cid: str,
+) -> None:
+    env = time_skipping_env
+    now = await today(env)
+    end = now + relativedelta(months=8)
+    with transaction(sessions) as s:
+        register(
+            s,
+            id=cid,
+            start_date=now - relativedelta(months=16),
+            end_date=end,
+            notice_period_days=30,
+        )
+        add_deliveries(s, contract_id=cid, supplier_id="S-1", end=now, count=20, late_every=10)
+
+    started, handle = await _start(client, task_queue, cid)
+    assert started.created
+
+    await skip_past(env, MilestoneKind.GATHER_FACTS, end_date=end, notice_period_days=30)
+    status = await handle.query(ContractRenewalWorkflow.status)
+    assert status.stage is RenewalStage.FACTS_GATHERED
+    assert status.scorecard is not None and status.scorecard.total is not None
+    assert [m.state for m in status.milestones][:2] == [MilestoneState.DONE, MilestoneState.PENDING]
+
+    await skip_past(env, MilestoneKind.FIRST_DISCUSSION, end_date=end, notice_period_days=30)
+    status = await handle.query(ContractRenewalWorkflow.status)
+    assert status.stage is RenewalStage.LEGAL_REVIEW
+    assert [d.version for d in status.drafts] == [1]
+
+    changes = await renewals.submit_review(
+        client,
+        contract_id=cid,
+        term=1,
+        submission=ReviewSubmission(
+            decision=ReviewDecisionKind.REQUEST_CHANGES,
+            reviewer="legal-a@example.com",
+            draft_version=1,
+            comment="Cap the price adjustment at 2 % and say so in clause 1.",
+        ),
+    )
+    assert changes.new_draft is not None and changes.new_draft.version == 2
+    assert changes.new_draft.requested_by == "legal-a@example.com"
+
+    # The reviewer who asked for version 2 cannot approve it.
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await renewals.submit_review(
+            client,
+            contract_id=cid,
+            term=1,
+            submission=ReviewSubmission(
+                decision=ReviewDecisionKind.APPROVE, reviewer="legal-a@example.com", draft_version=2
+            ),
+        )
+    assert "segregation of duties" in str(refused.value.cause)
+
+    approved = await renewals.submit_review(
+        client,
+        contract_id=cid,
+        term=1,
+        submission=ReviewSubmission(
+            decision=ReviewDecisionKind.APPROVE,
+            reviewer="legal-b@example.com",
+            draft_version=2,
+            content_hash=changes.new_draft.content_hash,
+        ),
+    )
+    assert approved.stage is RenewalStage.APPROVED
+
+    outcome = await result_of(env, handle)
+    assert outcome.kind is OutcomeKind.RENEWED
+    assert outcome.approved_version == 2
+    assert outcome.new_end_date == next_term_end(end, 12)
+    assert outcome.next_workflow_id == f"renewal/{cid}/term-2"
+
+    final = await handle.query(ContractRenewalWorkflow.status)
+    assert [m.state for m in final.milestones] == [MilestoneState.DONE] * 4
+    with transaction(sessions) as s:
+        contract = s.get(ContractRow, cid)
+        assert contract is not None
+        assert contract.end_date == next_term_end(end, 12)
+        assert contract.current_term == 2
+        drafts = s.scalars(select(DraftRow).order_by(DraftRow.version)).all()
+        assert [(d.kind, d.version) for d in drafts] == [("renegotiation", 1), ("renegotiation", 2)]
+        assert "Cap the price adjustment at 2 %" in drafts[1].body
+        assert s.scalar(select(func.count()).select_from(ReviewDecisionRow)) == 2
+        kinds = set(s.scalars(select(RenewalEventRow.kind)))
+        assert {"approved", "final_terms_issued", "outcome"} <= kinds
+
+    next_term = client.get_workflow_handle(outcome.next_workflow_id)
+    assert (await next_term.describe()).status == WorkflowExecutionStatus.RUNNING
+    await next_term.terminate("test over")
+
+
+async def test_expiry_without_approval_drafts_interim_extension(
+    time_skipping_env: WorkflowEnvironment,
+    client: Client,
+    sessions: SessionFactory,
+    renewal_worker: Worker,
+    task_queue: str,
+    cid: str,
+) -> None:
+    now = await today(time_skipping_env)
+    end = now + relativedelta(months=7)
+    with transaction(sessions) as s:
+        register(s, id=cid, start_date=now - relativedelta(months=5), end_date=end, language="ja")
+
+    _, handle = await _start(client, task_queue, cid)
+    outcome = await result_of(time_skipping_env, handle)
+
+    assert outcome.kind is OutcomeKind.INTERIM_EXTENSION
+    assert outcome.new_end_date == end + relativedelta(months=3)
+    status = await handle.query(ContractRenewalWorkflow.status)
+    assert len(status.escalations) == 2  # nothing approved at final terms, then at expiry
+    with transaction(sessions) as s:
+        interim = s.scalar(select(DraftRow).where(DraftRow.kind == "interim_extension"))
+        assert interim is not None and "暫定契約" in interim.body
+        assert s.get(ContractRow, cid).current_term == 2  # type: ignore[union-attr]
+    await client.get_workflow_handle(outcome.next_workflow_id or "").terminate("test over")
+
+
+async def test_termination_ends_the_chain(
+    time_skipping_env: WorkflowEnvironment,
+    client: Client,
+    sessions: SessionFactory,
+    renewal_worker: Worker,
+    task_queue: str,
+    cid: str,
+) -> None:
+    now = await today(time_skipping_env)
+    end = now + relativedelta(months=9)
+    with transaction(sessions) as s:
+        register(s, id=cid, start_date=now - relativedelta(months=3), end_date=end)
+
+    _, handle = await _start(client, task_queue, cid)
+    await skip_past(
+        time_skipping_env, MilestoneKind.GATHER_FACTS, end_date=end, notice_period_days=30
+    )
+    status = await renewals.terminate_renewal(
+        client,
+        contract_id=cid,
+        term=1,
+        request=TerminationRequest(requested_by=OWNER, reason="Supplier is exiting the market"),
+    )
+    assert status.stage is RenewalStage.TERMINATION_PENDING
+
+    outcome = await result_of(time_skipping_env, handle)
+    assert outcome.kind is OutcomeKind.TERMINATED
+    assert outcome.next_workflow_id is None
+    final = await handle.query(ContractRenewalWorkflow.status)
+    states = {m.kind: m.state for m in final.milestones}
+    assert states[MilestoneKind.GATHER_FACTS] is MilestoneState.DONE
+    assert states[MilestoneKind.FIRST_DISCUSSION] is MilestoneState.SKIPPED
+    assert states[MilestoneKind.EXPIRY] is MilestoneState.DONE
+    with transaction(sessions) as s:
+        assert s.get(ContractRow, cid).status == "terminated"  # type: ignore[union-attr]
+        assert s.scalar(select(func.count()).select_from(DraftRow)) == 0
+
+
+async def test_late_registration_runs_overdue_milestones_at_once(
+    time_skipping_env: WorkflowEnvironment,
+    client: Client,
+    sessions: SessionFactory,
+    renewal_worker: Worker,
+    task_queue: str,
+    cid: str,
+) -> None:
+    now = await today(time_skipping_env)
+    end = now + relativedelta(months=2)  # inside the 6- and 3-month windows already
+    with transaction(sessions) as s:
+        register(
+            s, id=cid, start_date=now - relativedelta(months=10), end_date=end, notice_period_days=0
+        )
+
+    _, handle = await _start(client, task_queue, cid)
+    for _ in range(100):
+        status = await handle.query(ContractRenewalWorkflow.status)
+        if status.drafts:
+            break
+        await asyncio.sleep(0.05)
+    states = {m.kind: m.state for m in status.milestones}
+    assert states[MilestoneKind.GATHER_FACTS] is MilestoneState.DONE_LATE
+    assert states[MilestoneKind.FIRST_DISCUSSION] is MilestoneState.DONE_LATE
+    assert states[MilestoneKind.FINAL_TERMS] is MilestoneState.PENDING
+    assert status.stage is RenewalStage.LEGAL_REVIEW
+    await handle.terminate("test over")
+
+
+async def test_already_expired_contract_goes_straight_to_expiry(
+    time_skipping_env: WorkflowEnvironment,
+    client: Client,
+    sessions: SessionFactory,
+    renewal_worker: Worker,
+    task_queue: str,
+    cid: str,
+) -> None:
+    now = await today(time_skipping_env)
+    with transaction(sessions) as s:
+        register(
+            s, id=cid, start_date=now - relativedelta(years=1), end_date=now - timedelta(days=3)
+        )
+
+    _, handle = await _start(client, task_queue, cid)
+    outcome = await result_of(time_skipping_env, handle)
+    assert outcome.kind is OutcomeKind.INTERIM_EXTENSION
+    status = await handle.query(ContractRenewalWorkflow.status)
+    assert [m.state for m in status.milestones] == [MilestoneState.SKIPPED] * 3 + [
+        MilestoneState.DONE_LATE
+    ]
+    await client.get_workflow_handle(outcome.next_workflow_id or "").terminate("test over")
+
+
+async def test_amendment_mid_flight_replans_remaining_timers(
+    time_skipping_env: WorkflowEnvironment,
+    client: Client,
+    sessions: SessionFactory,
+    renewal_worker: Worker,
+    task_queue: str,
+    cid: str,
+) -> None:
+    env = time_skipping_env
+    now = await today(env)
+    end = now + relativedelta(months=8)
+    with transaction(sessions) as s:
+        register(
+            s, id=cid, start_date=now - relativedelta(months=4), end_date=end, notice_period_days=30
+        )
+
+    _, handle = await _start(client, task_queue, cid)
+    await skip_past(env, MilestoneKind.GATHER_FACTS, end_date=end, notice_period_days=30)
+    before = await handle.query(ContractRenewalWorkflow.status)
+
+    new_end = end + relativedelta(months=6)
+    status = await renewals.amend_renewal(
+        client,
+        contract_id=cid,
+        term=1,
+        amendment=ContractAmendment(end_date=new_end, notice_period_days=90, amended_by=OWNER),
+    )
+    assert status.end_date == new_end
+    due_before = {m.kind: m.due for m in before.milestones}
+    due_after = {m.kind: m.due for m in status.milestones}
+    assert due_after[MilestoneKind.EXPIRY] == new_end
+    assert due_after[MilestoneKind.FINAL_TERMS] == new_end - timedelta(days=90)  # notice binds
+    assert due_after[MilestoneKind.FIRST_DISCUSSION] > due_before[MilestoneKind.FIRST_DISCUSSION]
+    # The 6-month milestone already ran and is not run again.
+    assert {m.kind: m.state for m in status.milestones}[MilestoneKind.GATHER_FACTS] is (
+        MilestoneState.DONE
+    )
+
+    # Past the old first-discussion date nothing has fired; the new timer fires on the new date.
+    await skip_past(env, MilestoneKind.FIRST_DISCUSSION, end_date=end, notice_period_days=30)
+    assert not (await handle.query(ContractRenewalWorkflow.status)).drafts
+    await skip_past(env, MilestoneKind.FIRST_DISCUSSION, end_date=new_end, notice_period_days=90)
+    assert len((await handle.query(ContractRenewalWorkflow.status)).drafts) == 1
+    with transaction(sessions) as s:
+        assert s.get(ContractRow, cid).end_date == new_end  # type: ignore[union-attr]
+    await handle.terminate("test over")
+
+
+async def test_duplicate_start_is_a_no_op(
+    time_skipping_env: WorkflowEnvironment,
+    client: Client,
+    sessions: SessionFactory,
+    renewal_worker: Worker,
+    task_queue: str,
+    cid: str,
+) -> None:
+    now = await today(time_skipping_env)
+    with transaction(sessions) as s:
+        register(
+            s,
+            id=cid,
+            start_date=now - relativedelta(months=3),
+            end_date=now + relativedelta(months=9),
+        )
+
+    first, handle = await _start(client, task_queue, cid)
+    second, _ = await _start(client, task_queue, cid)
+    both = await asyncio.gather(_start(client, task_queue, cid), _start(client, task_queue, cid))
+    assert first.created and not second.created
+    assert second.run_id == first.run_id
+    assert all(not r.created and r.run_id == first.run_id for r, _ in both)
+    await handle.terminate("test over")
+
+
+async def test_review_update_rejected_by_validator(
+    time_skipping_env: WorkflowEnvironment,
+    client: Client,
+    sessions: SessionFactory,
+    renewal_worker: Worker,
+    task_queue: str,
+    cid: str,
+) -> None:
+    now = await today(time_skipping_env)
+    end = now + relativedelta(months=2)
+    with transaction(sessions) as s:
+        register(
+            s, id=cid, start_date=now - relativedelta(months=10), end_date=end, notice_period_days=0
+        )
+
+    _, handle = await _start(client, task_queue, cid)
+    for _ in range(100):
+        if (await handle.query(ContractRenewalWorkflow.status)).drafts:
+            break
+        await asyncio.sleep(0.05)
+
+    async def review(**kw: object) -> None:
+        await renewals.submit_review(
+            client, contract_id=cid, term=1, submission=ReviewSubmission.model_validate(kw)
+        )
+
+    cases = [
+        (
+            {"decision": "approve", "reviewer": "legal@example.com", "draft_version": 7},
+            "draft_version",
+        ),
+        (
+            {
+                "decision": "approve",
+                "reviewer": "legal@example.com",
+                "draft_version": 1,
+                "content_hash": "0" * 64,
+            },
+            "content_hash",
+        ),
+        ({"decision": "approve", "reviewer": OWNER, "draft_version": 1}, "segregation of duties"),
+        ({"decision": "reject", "reviewer": "legal@example.com", "draft_version": 1}, "comment"),
+    ]
+    for submission, expected in cases:
+        with pytest.raises(WorkflowUpdateFailedError) as err:
+            await review(**submission)
+        assert expected in str(err.value.cause), submission
+
+    # Rejected updates leave no trace in the history or the database.
+    status = await handle.query(ContractRenewalWorkflow.status)
+    assert status.decisions == () and status.stage is RenewalStage.LEGAL_REVIEW
+    with transaction(sessions) as s:
+        assert s.scalar(select(func.count()).select_from(ReviewDecisionRow)) == 0
+    await handle.terminate("test over")

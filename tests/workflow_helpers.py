@@ -1,0 +1,40 @@
+"""Helpers for workflow tests on the time-skipping server."""
+
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from temporalio.client import WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+
+from models.milestones import MilestoneKind, RenewalPolicy
+from planning.milestones import plan_milestones
+
+
+async def today(env: WorkflowEnvironment) -> date:
+    return (await env.get_current_time()).date()
+
+
+async def skip_past(
+    env: WorkflowEnvironment,
+    kind: MilestoneKind,
+    *,
+    end_date: date,
+    notice_period_days: int,
+    policy: RenewalPolicy | None = None,
+) -> None:
+    """Let the server clock run until just after ``kind`` has fired."""
+    policy = policy or RenewalPolicy()
+    now = await env.get_current_time()
+    plan = plan_milestones(
+        end_date=end_date, notice_period_days=notice_period_days, today=now.date(), policy=policy
+    )
+    due = datetime.combine(plan.get(kind).due, time(policy.fire_hour_utc), tzinfo=UTC)
+    delta = due - now + timedelta(hours=1)
+    if delta > timedelta(0):
+        await env.sleep(delta)
+
+
+async def result_of(env: WorkflowEnvironment, handle: WorkflowHandle[Any, Any]) -> Any:
+    """Await a workflow's result with time skipping unlocked, whatever made the handle."""
+    async with env.time_skipping_unlocked():  # type: ignore[attr-defined]
+        return await handle.result()

@@ -1,0 +1,84 @@
+"""Typed calls of the renewal activities by name.
+
+Workflows never import activities/ (it pulls in SQLAlchemy and Jinja2); the names in
+:class:`models.activity_names.ActivityName` are the contract between the two sides.
+"""
+
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from models.activity_names import ActivityName
+    from models.contract import ContractRead
+    from models.renewal import (
+        AmendmentToApply,
+        DraftRef,
+        DraftRequest,
+        OpenRenewal,
+        OutcomeRequest,
+        RenewalEvent,
+        ReviewToRecord,
+        Scorecard,
+        ScoreRequest,
+        TermOutcome,
+    )
+
+# Database outages heal: retry with backoff for as long as it takes (up to a day), never
+# faster than once a minute at the end. Bad data is raised as non-retryable by the activities.
+RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=1),
+)
+START_TO_CLOSE = timedelta(minutes=2)
+SCHEDULE_TO_CLOSE = timedelta(days=1)
+
+
+T = TypeVar("T")
+
+
+async def _call(name: ActivityName, arg: Any, result_type: type[T]) -> T:
+    result: T = await workflow.execute_activity(
+        name,
+        arg,
+        result_type=result_type,
+        start_to_close_timeout=START_TO_CLOSE,
+        schedule_to_close_timeout=SCHEDULE_TO_CLOSE,
+        retry_policy=RETRY,
+    )
+    return result
+
+
+async def load_contract(contract_id: str) -> ContractRead:
+    return await _call(ActivityName.LOAD_CONTRACT, contract_id, ContractRead)
+
+
+async def open_renewal(request: OpenRenewal) -> None:
+    await _call(ActivityName.OPEN_RENEWAL, request, type(None))
+
+
+async def score_renewal(request: ScoreRequest) -> Scorecard:
+    return await _call(ActivityName.SCORE_RENEWAL, request, Scorecard)
+
+
+async def render_draft(request: DraftRequest) -> DraftRef:
+    return await _call(ActivityName.RENDER_DRAFT, request, DraftRef)
+
+
+async def record_review(request: ReviewToRecord) -> None:
+    await _call(ActivityName.RECORD_REVIEW, request, type(None))
+
+
+async def record_event(event: RenewalEvent) -> None:
+    await _call(ActivityName.RECORD_EVENT, event, type(None))
+
+
+async def apply_amendment(request: AmendmentToApply) -> ContractRead:
+    return await _call(ActivityName.APPLY_AMENDMENT, request, ContractRead)
+
+
+async def record_outcome(request: OutcomeRequest) -> TermOutcome:
+    return await _call(ActivityName.RECORD_OUTCOME, request, TermOutcome)
