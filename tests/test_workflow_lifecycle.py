@@ -25,7 +25,7 @@ from models.renewal import (
 from models.tables import ContractRow, DraftRow, RenewalEventRow, ReviewDecisionRow
 from planning.milestones import next_term_end
 from tests.factories import add_deliveries, register
-from tests.workflow_helpers import result_of, skip_past, today
+from tests.workflow_helpers import result_of, save_history, skip_past, today
 from workflows.contract_renewal import ContractRenewalWorkflow
 
 OWNER = "buyer@example.com"
@@ -141,6 +141,7 @@ async def test_contract_walks_every_milestone_to_renewal(
     next_term = client.get_workflow_handle(outcome.next_workflow_id)
     assert (await next_term.describe()).status == WorkflowExecutionStatus.RUNNING
     await next_term.terminate("test over")
+    await save_history(handle, "contract_walks_every_milestone_to_renewal")
 
 
 async def test_expiry_without_approval_drafts_interim_extension(
@@ -168,6 +169,7 @@ async def test_expiry_without_approval_drafts_interim_extension(
         assert interim is not None and "暫定契約" in interim.body
         assert s.get(ContractRow, cid).current_term == 2  # type: ignore[union-attr]
     await client.get_workflow_handle(outcome.next_workflow_id or "").terminate("test over")
+    await save_history(handle, "expiry_without_approval_drafts_interim_extension")
 
 
 async def test_termination_ends_the_chain(
@@ -206,6 +208,7 @@ async def test_termination_ends_the_chain(
     with transaction(sessions) as s:
         assert s.get(ContractRow, cid).status == "terminated"  # type: ignore[union-attr]
         assert s.scalar(select(func.count()).select_from(DraftRow)) == 0
+    await save_history(handle, "termination_ends_the_chain")
 
 
 async def test_late_registration_runs_overdue_milestones_at_once(
@@ -235,6 +238,7 @@ async def test_late_registration_runs_overdue_milestones_at_once(
     assert states[MilestoneKind.FINAL_TERMS] is MilestoneState.PENDING
     assert status.stage is RenewalStage.LEGAL_REVIEW
     await handle.terminate("test over")
+    await save_history(handle, "late_registration_runs_overdue_milestones_at_once")
 
 
 async def test_already_expired_contract_goes_straight_to_expiry(
@@ -259,6 +263,7 @@ async def test_already_expired_contract_goes_straight_to_expiry(
         MilestoneState.DONE_LATE
     ]
     await client.get_workflow_handle(outcome.next_workflow_id or "").terminate("test over")
+    await save_history(handle, "already_expired_contract_goes_straight_to_expiry")
 
 
 async def test_amendment_mid_flight_replans_remaining_timers(
@@ -307,6 +312,7 @@ async def test_amendment_mid_flight_replans_remaining_timers(
     with transaction(sessions) as s:
         assert s.get(ContractRow, cid).end_date == new_end  # type: ignore[union-attr]
     await handle.terminate("test over")
+    await save_history(handle, "amendment_mid_flight_replans_remaining_timers")
 
 
 async def test_duplicate_start_is_a_no_op(
@@ -333,6 +339,7 @@ async def test_duplicate_start_is_a_no_op(
     assert second.run_id == first.run_id
     assert all(not r.created and r.run_id == first.run_id for r, _ in both)
     await handle.terminate("test over")
+    await save_history(handle, "duplicate_start_is_a_no_op")
 
 
 async def test_review_update_rejected_by_validator(
@@ -389,3 +396,4 @@ async def test_review_update_rejected_by_validator(
     with transaction(sessions) as s:
         assert s.scalar(select(func.count()).select_from(ReviewDecisionRow)) == 0
     await handle.terminate("test over")
+    await save_history(handle, "review_update_rejected_by_validator")

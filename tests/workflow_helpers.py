@@ -1,6 +1,8 @@
 """Helpers for workflow tests on the time-skipping server."""
 
+import os
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from typing import Any
 
 from temporalio.client import WorkflowHandle
@@ -38,3 +40,17 @@ async def result_of(env: WorkflowEnvironment, handle: WorkflowHandle[Any, Any]) 
     """Await a workflow's result with time skipping unlocked, whatever made the handle."""
     async with env.time_skipping_unlocked():  # type: ignore[attr-defined]
         return await handle.result()
+
+
+HISTORIES = Path(__file__).parent / "histories"
+
+
+async def save_history(handle: WorkflowHandle[Any, Any], name: str) -> None:
+    """With RECORD_HISTORIES=1, keep this run's history for the replay test
+    (tests/test_replay.py). Histories are committed: they are what running renewals look like,
+    and every later workflow change must still replay them."""
+    if os.environ.get("RECORD_HISTORIES") != "1":
+        return
+    history = await handle.fetch_history()
+    HISTORIES.mkdir(exist_ok=True)
+    (HISTORIES / f"{name}.json").write_text(history.to_json(), encoding="utf-8")
