@@ -21,13 +21,15 @@ from temporalio.worker import Worker
 
 from activities.db import make_engine, make_session_factory
 from activities.renewal_activities import RenewalActivities
+from activities.sweep_activities import SweepActivities
 from config.settings import Settings, get_settings
 from config.temporal import connect
 from workflows.contract_renewal import ContractRenewalWorkflow
+from workflows.sweep import RenewalSweepWorkflow
 
 log = logging.getLogger("renewals.worker")
 
-WORKFLOWS: Sequence[type] = (ContractRenewalWorkflow,)
+WORKFLOWS: Sequence[type] = (ContractRenewalWorkflow, RenewalSweepWorkflow)
 
 
 def build_worker(
@@ -38,15 +40,18 @@ def build_worker(
     executor: ThreadPoolExecutor,
     template_dir: Path | None = None,
     max_concurrent_activities: int = 50,
+    search_attributes: bool = False,
 ) -> Worker:
-    activities = RenewalActivities(
-        make_session_factory(make_engine(database_url)), template_dir=template_dir
+    sessions = make_session_factory(make_engine(database_url))
+    activities = RenewalActivities(sessions, template_dir=template_dir)
+    sweep = SweepActivities(
+        sessions, client, task_queue=task_queue, search_attributes=search_attributes
     )
     return Worker(
         client,
         task_queue=task_queue,
         workflows=list(WORKFLOWS),
-        activities=activities.all(),
+        activities=[*activities.all(), sweep.start_due_renewals],
         activity_executor=executor,
         max_concurrent_activities=max_concurrent_activities,
         graceful_shutdown_timeout=timedelta(seconds=30),
@@ -68,6 +73,7 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
             executor=executor,
             template_dir=settings.template_dir,
             max_concurrent_activities=settings.worker_max_concurrent_activities,
+            search_attributes=settings.temporal_search_attributes,
         )
         async with worker:
             log.info(

@@ -7,7 +7,12 @@ sweep call these and nothing else to reach a workflow.
 from dataclasses import dataclass
 
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -23,6 +28,7 @@ from models.renewal import (
     ReviewSubmission,
     TerminationRequest,
 )
+from workflows import search_attributes as sa
 from workflows.contract_renewal import ContractRenewalWorkflow
 from workflows.ids import renewal_workflow_id
 
@@ -43,11 +49,13 @@ async def start_renewal(
     requested_by: str,
     task_queue: str,
     policy: RenewalPolicy | None = None,
+    search_attributes: bool = False,
 ) -> StartResult:
+    """Start the renewal of one contract term, or find the one already there.
+
+    ``search_attributes``: the namespace has the Renewal* attributes registered (dev server,
+    production); the workflow then keeps them current. Off on the time-skipping test server."""
     workflow_id = renewal_workflow_id(contract_id, term)
-    existing = await _describe(client, workflow_id)
-    if existing is not None:
-        return StartResult(workflow_id, existing[0], created=False, status=existing[1])
     try:
         handle = await client.start_workflow(
             ContractRenewalWorkflow.run,
@@ -59,14 +67,21 @@ async def start_renewal(
             ),
             id=workflow_id,
             task_queue=task_queue,
-            # A racing second start attaches to the first; a finished term never runs again.
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            # FAIL + REJECT_DUPLICATE: whether the term's workflow is running or finished, the
+            # server refuses a second one and tells us so, which makes "created" exact even
+            # when two starters race.
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            search_attributes=TypedSearchAttributes(
+                [SearchAttributePair(sa.CONTRACT_ID, contract_id)]
+            )
+            if search_attributes
+            else None,
         )
-    except WorkflowAlreadyStartedError:
+    except WorkflowAlreadyStartedError as exc:
         described = await _describe(client, workflow_id)
-        run_id, status = described if described else (None, "unknown")
-        return StartResult(workflow_id, run_id, created=False, status=status)
+        status = described[1] if described else "UNKNOWN"
+        return StartResult(workflow_id, exc.run_id, created=False, status=status)
     return StartResult(workflow_id, handle.result_run_id, created=True, status="RUNNING")
 
 

@@ -7,6 +7,7 @@ with the variable's name and the reason.
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -33,6 +34,14 @@ class Settings(BaseSettings):
     temporal_tls_client_key: Path | None = None
     temporal_tls_server_name: str | None = None
     temporal_api_key: str | None = None
+    # The Renewal* search attributes are registered on the namespace (see workflows/
+    # search_attributes.py); turn off for a namespace where they are not.
+    temporal_search_attributes: bool = True
+
+    sweep_schedule_id: str = "renewal-sweep"
+    sweep_time: Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")] = "06:00"
+    sweep_time_zone: str = "UTC"
+    sweep_batch_size: Annotated[int, Field(ge=1, le=5000)] = 500
 
     milestone_offsets_months: tuple[int, int, int] = (6, 3, 1)
     milestone_fire_hour_utc: Annotated[int, Field(ge=0, le=23)] = 9
@@ -49,6 +58,15 @@ class Settings(BaseSettings):
     def _file_exists(cls, v: Path | None) -> Path | None:
         if v is not None and not v.is_file():
             raise ValueError(f"file not found: {v}")
+        return v
+
+    @field_validator("sweep_time_zone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown IANA time zone {v!r}") from None
         return v
 
     @property

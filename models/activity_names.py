@@ -13,3 +13,4 @@ class ActivityName(StrEnum):
     RECORD_EVENT = "record_event"
     APPLY_AMENDMENT = "apply_amendment"
     RECORD_OUTCOME = "record_outcome"
+    START_DUE_RENEWALS = "start_due_renewals"

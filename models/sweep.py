@@ -1,0 +1,56 @@
+"""Inputs and results of the scheduled sweep that starts renewals as contracts come into range."""
+
+from datetime import date
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from models.milestones import RenewalPolicy
+
+
+class SweepTotals(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    examined: int = 0  # contracts looked at in pages
+    due: int = 0  # of those, inside their renewal window and not yet started
+    started: int = 0  # new renewal workflows
+    already: int = 0  # due, but a workflow for that term existed (a racing sweep, say)
+    batches: int = 0
+
+    def __add__(self, other: "SweepTotals") -> "SweepTotals":
+        return SweepTotals(
+            examined=self.examined + other.examined,
+            due=self.due + other.due,
+            started=self.started + other.started,
+            already=self.already + other.already,
+            batches=self.batches + other.batches,
+        )
+
+
+class SweepInput(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    as_of: date | None = None  # None: the day the sweep runs (workflow time)
+    after_id: str | None = None  # paging cursor carried across continue-as-new
+    batch_size: Annotated[int, Field(ge=1, le=5000)] = 500
+    batches_per_run: Annotated[int, Field(ge=1, le=1000)] = 50
+    requested_by: str = "schedule"
+    policy: RenewalPolicy = RenewalPolicy()
+    totals: SweepTotals = SweepTotals()
+
+
+class SweepBatch(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    as_of: date
+    after_id: str | None
+    limit: int
+    requested_by: str
+    policy: RenewalPolicy
+
+
+class SweepPage(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    next_after_id: str | None  # None: that was the last page
+    totals: SweepTotals
