@@ -1,0 +1,92 @@
+"""iCalendar (RFC 5545) feed of renewal milestones and notice deadlines.
+
+All-day events in the contracts' own calendar dates, with UIDs that stay the same from one
+export to the next (contract, term, milestone), so a subscribed calendar client updates an
+event when an amendment moves it instead of showing a duplicate.
+"""
+
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, timedelta
+
+from icalendar import Calendar, Event
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from activities.contract_store import to_read
+from models.contract import ContractRead
+from models.milestones import MilestoneKind, RenewalPolicy
+from models.tables import ContractRow
+from planning.milestones import plan_milestones
+
+PRODID = "-//contract-renewals//renewal milestones//EN"
+
+_TITLES = {
+    MilestoneKind.GATHER_FACTS: "Renewal: gather facts and score",
+    MilestoneKind.FIRST_DISCUSSION: "Renewal: first discussion, draft to legal",
+    MilestoneKind.FINAL_TERMS: "Renewal: final terms",
+    MilestoneKind.EXPIRY: "Contract expires",
+}
+
+
+def _event(uid: str, day: date, summary: str, description: str, stamp: datetime) -> Event:
+    event = Event()
+    event.add("uid", uid)
+    event.add("dtstamp", stamp)
+    event.add("dtstart", day)  # a date, not a datetime: VALUE=DATE, an all-day event
+    event.add("dtend", day + timedelta(days=1))
+    event.add("summary", summary)
+    event.add("description", description)
+    event.add("transp", "TRANSPARENT")
+    return event
+
+
+def build_feed(
+    contracts: Iterable[ContractRead],
+    *,
+    today: date,
+    policy: RenewalPolicy | None = None,
+    name: str = "Contract renewals",
+    generated_at: datetime | None = None,
+) -> bytes:
+    stamp = generated_at or datetime.now(UTC)
+    cal = Calendar()
+    cal.add("prodid", PRODID)
+    cal.add("version", "2.0")
+    cal.add("calscale", "GREGORIAN")
+    cal.add("x-wr-calname", name)
+    for c in contracts:
+        plan = plan_milestones(
+            end_date=c.end_date, notice_period_days=c.notice_period_days, today=today, policy=policy
+        )
+        label = f"{c.title} ({c.id})"
+        base = f"{c.id}-term{c.current_term}"
+        for m in plan.milestones:
+            note = " (moved earlier for the notice period)" if m.moved_for_notice else ""
+            cal.add_component(
+                _event(
+                    f"{base}-{m.kind.value}@contract-renewals",
+                    m.due,
+                    f"{_TITLES[m.kind]}: {label}",
+                    f"Supplier {c.supplier_id}; owner {c.owner}; term ends "
+                    f"{c.end_date.isoformat()}{note}.",
+                    stamp,
+                )
+            )
+        cal.add_component(
+            _event(
+                f"{base}-notice-deadline@contract-renewals",
+                plan.notice_deadline,
+                f"Last day to give notice: {label}",
+                f"{c.notice_period_days} days before the end date {c.end_date.isoformat()}.",
+                stamp,
+            )
+        )
+    feed: bytes = cal.to_ical()
+    return feed
+
+
+def contracts_for_feed(session: Session, *, owner: str | None = None) -> list[ContractRead]:
+    stmt = select(ContractRow).where(ContractRow.status == "active").order_by(ContractRow.id)
+    if owner is not None:
+        stmt = stmt.where(ContractRow.owner == owner)
+    return [to_read(row) for row in session.scalars(stmt)]

@@ -1,0 +1,36 @@
+"""`renewals calendar export`: milestones and notice deadlines as an .ics file."""
+
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from activities.calendar_feed import build_feed, contracts_for_feed
+from activities.db import make_engine, make_session_factory, transaction
+from config.settings import get_settings
+
+app = typer.Typer(help="Renewal milestones as an iCalendar feed for calendar clients.")
+
+
+@app.command()
+def export(
+    owner: Annotated[str | None, typer.Option(help="Only this owner's contracts")] = None,
+    out: Annotated[Path | None, typer.Option(help="Write here instead of standard output")] = None,
+) -> None:
+    settings = get_settings()
+    engine = make_engine(settings.resolved_database_url)
+    with transaction(make_session_factory(engine)) as session:
+        contracts = contracts_for_feed(session, owner=owner)
+    feed = build_feed(
+        contracts,
+        today=date.today(),  # noqa: DTZ011 - calendar dates, as the user sees them today
+        policy=settings.renewal_policy,
+        name=f"Contract renewals: {owner}" if owner else "Contract renewals",
+    )
+    engine.dispose()
+    if out is None:
+        typer.echo(feed.decode("utf-8"), nl=False)
+    else:
+        out.write_bytes(feed)
+        typer.echo(f"{len(contracts)} contract(s) written to {out}", err=True)
