@@ -20,6 +20,8 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.db import make_engine, make_session_factory
+from activities.drafting import make_environment
+from activities.notifications import MailSettings, NotificationActivities
 from activities.renewal_activities import RenewalActivities
 from activities.sweep_activities import SweepActivities
 from config.settings import Settings, get_settings
@@ -41,9 +43,13 @@ def build_worker(
     template_dir: Path | None = None,
     max_concurrent_activities: int = 50,
     search_attributes: bool = False,
+    mail: MailSettings | None = None,
 ) -> Worker:
     sessions = make_session_factory(make_engine(database_url))
     activities = RenewalActivities(sessions, template_dir=template_dir)
+    notifications = NotificationActivities(
+        sessions, make_environment(template_dir), mail or MailSettings.outbox_only()
+    )
     sweep = SweepActivities(
         sessions, client, task_queue=task_queue, search_attributes=search_attributes
     )
@@ -51,7 +57,11 @@ def build_worker(
         client,
         task_queue=task_queue,
         workflows=list(WORKFLOWS),
-        activities=[*activities.all(), sweep.start_due_renewals],
+        activities=[
+            *activities.all(),
+            sweep.start_due_renewals,
+            notifications.send_notification,
+        ],
         activity_executor=executor,
         max_concurrent_activities=max_concurrent_activities,
         graceful_shutdown_timeout=timedelta(seconds=30),
@@ -74,6 +84,7 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
             template_dir=settings.template_dir,
             max_concurrent_activities=settings.worker_max_concurrent_activities,
             search_attributes=settings.temporal_search_attributes,
+            mail=MailSettings.from_settings(settings),
         )
         async with worker:
             log.info(

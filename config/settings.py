@@ -51,6 +51,17 @@ class Settings(BaseSettings):
         None, validation_alias="RENEWALS_TEMPLATE_DIR"
     )  # organisation overrides: <dir>/<language>/<name>.txt.j2
 
+    # E-mail. Without SMTP_HOST, notifications stay in the outbox table (nothing is sent).
+    smtp_host: str = ""
+    smtp_port: Annotated[int, Field(ge=1, le=65535)] = 587
+    smtp_starttls: bool = True
+    smtp_ssl: bool = False
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    mail_from: str = "renewals@localhost"
+    legal_team_email: str = ""
+    escalation_email: str = ""  # the owners' manager or a procurement lead
+
     worker_max_concurrent_activities: Annotated[int, Field(ge=1, le=1000)] = 50
 
     @field_validator("temporal_tls_ca_cert", "temporal_tls_client_cert", "temporal_tls_client_key")

@@ -14,3 +14,4 @@ class ActivityName(StrEnum):
     APPLY_AMENDMENT = "apply_amendment"
     RECORD_OUTCOME = "record_outcome"
     START_DUE_RENEWALS = "start_due_renewals"
+    SEND_NOTIFICATION = "send_notification"

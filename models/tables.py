@@ -193,3 +193,23 @@ class RenewalEventRow(Base):
     kind: Mapped[str] = mapped_column(String(40))
     detail: Mapped[dict[str, Any]]
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+class OutboxRow(Base):
+    """E-mail to send. Written in the same transaction as the decision to send it and keyed, so a
+    retried activity finds the row and sends nothing new; ``sent_at`` records delivery."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(300), unique=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    contract_id: Mapped[str] = mapped_column(String(64), index=True)
+    term: Mapped[int] = mapped_column(Integer)
+    recipients: Mapped[str] = mapped_column(Text)  # comma-separated addresses
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    message_id: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    sent_at: Mapped[datetime | None] = mapped_column(default=None)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)

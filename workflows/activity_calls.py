@@ -13,6 +13,7 @@ from temporalio.common import RetryPolicy
 with workflow.unsafe.imports_passed_through():
     from models.activity_names import ActivityName
     from models.contract import ContractRead
+    from models.notifications import NotificationRequest
     from models.renewal import (
         AmendmentToApply,
         DraftRef,
@@ -82,3 +83,7 @@ async def apply_amendment(request: AmendmentToApply) -> ContractRead:
 
 async def record_outcome(request: OutcomeRequest) -> TermOutcome:
     return await _call(ActivityName.RECORD_OUTCOME, request, TermOutcome)
+
+
+async def send_notification(request: NotificationRequest) -> str:
+    return await _call(ActivityName.SEND_NOTIFICATION, request, str)

@@ -16,6 +16,7 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from models.contract import ContractRead, ContractStatus
     from models.milestones import MilestoneKind, MilestonePlan, MilestoneState
+    from models.notifications import NotificationKind, NotificationRequest
     from models.renewal import (
         AmendmentRequest,
         AmendmentToApply,
@@ -228,6 +229,16 @@ class ContractRenewalWorkflow:
             )
         )
         self._set_stage(RenewalStage.FACTS_GATHERED)
+        card = self._scorecard
+        await self._notify(
+            NotificationKind.MILESTONE_REMINDER,
+            "gather_facts",
+            {
+                "milestone": MilestoneKind.GATHER_FACTS.value,
+                "recommendation": card.recommendation.value,
+                "score": "" if card.total is None else str(card.total),
+            },
+        )
 
     async def _first_discussion(self) -> None:
         await self._new_draft(requested_by=self._input.requested_by, answers_comment=None)
@@ -314,6 +325,15 @@ class ContractRenewalWorkflow:
             outcome = outcome.model_copy(update={"next_workflow_id": next_id})
         self._outcome = outcome
         self._set_stage(RenewalStage.COMPLETED)
+        await self._notify(
+            NotificationKind.OUTCOME,
+            "outcome",
+            {
+                "outcome": outcome.kind.value,
+                "new_end_date": outcome.new_end_date.isoformat() if outcome.new_end_date else "",
+                "reason": outcome.reason,
+            },
+        )
 
     async def _issue_final_terms(self) -> None:
         assert self._approved is not None
@@ -341,6 +361,16 @@ class ContractRenewalWorkflow:
         )
         self._drafts.append(draft)
         self._set_stage(RenewalStage.LEGAL_REVIEW)
+        assert self._plan is not None
+        await self._notify(
+            NotificationKind.REVIEW_REQUESTED,
+            f"review:{draft.version}",
+            {
+                "version": str(draft.version),
+                "answers": answers_comment or "",
+                "due": self._plan.get(MilestoneKind.FINAL_TERMS).due.isoformat(),
+            },
+        )
         return draft
 
     async def _escalate(self, key: str, reason: str) -> None:
@@ -352,6 +382,20 @@ class ContractRenewalWorkflow:
             stage=RenewalStage.ESCALATED,
         )
         self._set_stage(RenewalStage.ESCALATED)
+        await self._notify(NotificationKind.ESCALATION, f"escalation:{key}", {"reason": reason})
+
+    async def _notify(self, kind: NotificationKind, key: str, facts: dict[str, str]) -> None:
+        assert self._contract is not None
+        await act.send_notification(
+            NotificationRequest(
+                contract_id=self._contract.id,
+                term=self._input.term,
+                workflow_id=self._wf_id,
+                kind=kind,
+                key=f"{self._wf_id}:mail:{key}",
+                facts=facts,
+            )
+        )
 
     async def _event(
         self, kind: str, *, key: str, detail: dict[str, object], stage: RenewalStage | None = None

@@ -1,0 +1,172 @@
+"""E-mail notifications through an outbox.
+
+The message is written to the ``outbox`` table (keyed) before it is sent, and marked sent after.
+A retried activity finds the row: if it was sent, nothing happens; if not, the same message (same
+Message-ID) is sent. The one window left, a crash between the SMTP server accepting the message
+and the row being marked, can repeat a message at most once more, with the same Message-ID, which
+mail clients use to drop the duplicate.
+"""
+
+import hashlib
+import smtplib
+import ssl
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import formatdate
+
+from jinja2.sandbox import SandboxedEnvironment
+from sqlalchemy import select
+from temporalio import activity
+
+from activities import contract_store
+from activities.db import SessionFactory, transaction
+from config.settings import Settings
+from models.activity_names import ActivityName
+from models.notifications import NotificationKind, NotificationRequest
+from models.tables import OutboxRow, SupplierRow
+from planning.milestones import notice_deadline
+
+
+@dataclass(frozen=True, slots=True)
+class MailSettings:
+    host: str
+    port: int
+    starttls: bool
+    use_ssl: bool
+    username: str | None
+    password: str | None
+    sender: str
+    legal_team: str
+    escalation: str
+
+    @classmethod
+    def outbox_only(cls) -> "MailSettings":
+        return cls("", 0, False, False, None, None, "renewals@localhost", "", "")
+
+    @classmethod
+    def from_settings(cls, s: Settings) -> "MailSettings":
+        return cls(
+            host=s.smtp_host,
+            port=s.smtp_port,
+            starttls=s.smtp_starttls,
+            use_ssl=s.smtp_ssl,
+            username=s.smtp_username,
+            password=s.smtp_password,
+            sender=s.mail_from,
+            legal_team=s.legal_team_email,
+            escalation=s.escalation_email,
+        )
+
+
+def _addresses(*candidates: str) -> list[str]:
+    seen: list[str] = []
+    for c in candidates:
+        for part in c.split(","):
+            addr = part.strip()
+            if "@" in addr and addr not in seen:
+                seen.append(addr)
+    return seen
+
+
+def message_id(key: str) -> str:
+    return f"<{hashlib.sha256(key.encode()).hexdigest()[:40]}@contract-renewals>"
+
+
+class NotificationActivities:
+    def __init__(
+        self, sessions: SessionFactory, templates: SandboxedEnvironment, mail: MailSettings
+    ) -> None:
+        self._sessions = sessions
+        self._templates = templates
+        self._mail = mail
+
+    def _recipients(self, kind: NotificationKind, owner: str) -> list[str]:
+        if kind is NotificationKind.REVIEW_REQUESTED:
+            return _addresses(self._mail.legal_team, owner)
+        if kind is NotificationKind.ESCALATION:
+            return _addresses(owner, self._mail.escalation)
+        return _addresses(owner)
+
+    def _stage_message(self, request: NotificationRequest) -> OutboxRow:
+        with transaction(self._sessions) as session:
+            row = session.scalar(select(OutboxRow).where(OutboxRow.key == request.key))
+            if row is not None:
+                return row
+            contract = contract_store.get_contract(session, contract_id=request.contract_id)
+            supplier = session.get(SupplierRow, contract.supplier_id)
+            template = self._templates.get_template(
+                f"{contract.language}/mail_{request.kind.value}.txt.j2"
+            )
+            text = template.render(
+                contract=contract,
+                supplier_name=supplier.name if supplier else contract.supplier_id,
+                notice_deadline=notice_deadline(contract.end_date, contract.notice_period_days),
+                facts=request.facts,
+            )
+            subject, _, body = text.partition("\n")
+            row = OutboxRow(
+                key=request.key,
+                kind=request.kind.value,
+                contract_id=contract.id,
+                term=request.term,
+                recipients=", ".join(self._recipients(request.kind, contract.owner)),
+                subject=subject.strip()[:300],
+                body=body.lstrip("\n"),
+                message_id=message_id(request.key),
+            )
+            session.add(row)
+            session.flush()
+            session.expunge(row)
+            return row
+
+    def _send(self, row: OutboxRow) -> None:
+        msg = EmailMessage()
+        msg["From"] = self._mail.sender
+        msg["To"] = row.recipients
+        msg["Subject"] = row.subject
+        msg["Message-ID"] = row.message_id
+        msg["Date"] = formatdate(localtime=False)
+        msg.set_content(row.body)
+        m = self._mail
+        context = ssl.create_default_context()
+        smtp: smtplib.SMTP
+        if m.use_ssl:
+            smtp = smtplib.SMTP_SSL(m.host, m.port, timeout=30, context=context)
+        else:
+            smtp = smtplib.SMTP(m.host, m.port, timeout=30)
+        with smtp:
+            if m.starttls and not m.use_ssl:
+                smtp.starttls(context=context)
+            if m.username:
+                smtp.login(m.username, m.password or "")
+            smtp.send_message(msg)
+
+    def _mark(self, key: str, *, sent: bool, error: str | None) -> None:
+        with transaction(self._sessions) as session:
+            row = session.scalar(select(OutboxRow).where(OutboxRow.key == key))
+            if row is None:
+                return
+            row.attempts += 1
+            row.last_error = error
+            if sent:
+                row.sent_at = datetime.now(UTC)
+
+    @activity.defn(name=ActivityName.SEND_NOTIFICATION)
+    def send_notification(self, request: NotificationRequest) -> str:
+        row = self._stage_message(request)
+        if row.sent_at is not None:
+            return "already sent"
+        if not row.recipients:
+            self._mark(row.key, sent=False, error="no recipient address")
+            return "no recipient"
+        if not self._mail.host:
+            return "queued (SMTP not configured)"
+        try:
+            self._send(row)
+        except (OSError, smtplib.SMTPException) as exc:
+            # Retryable: the mail server may come back; the outbox row keeps the message.
+            self._mark(row.key, sent=False, error=f"{type(exc).__name__}: {exc}")
+            raise
+        self._mark(row.key, sent=True, error=None)
+        return "sent"

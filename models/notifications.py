@@ -1,0 +1,26 @@
+"""Notifications the renewal sends to people."""
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+
+class NotificationKind(StrEnum):
+    MILESTONE_REMINDER = "milestone_reminder"
+    REVIEW_REQUESTED = "review_requested"
+    ESCALATION = "escalation"
+    OUTCOME = "outcome"
+
+
+class NotificationRequest(BaseModel):
+    """What happened; the activity decides the recipients and words from the contract and
+    settings, so the workflow carries no addresses or prose in its history."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    contract_id: str
+    term: int
+    workflow_id: str
+    kind: NotificationKind
+    key: str  # idempotency key, unique per message
+    facts: dict[str, str] = {}

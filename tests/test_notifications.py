@@ -1,0 +1,178 @@
+"""E-mail through a real SMTP server (aiosmtpd, in-process) and the outbox."""
+
+import socket
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date
+from email import message_from_bytes
+from email.message import EmailMessage, Message
+from email.policy import default as default_policy
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from aiosmtpd.controller import Controller
+from dateutil.relativedelta import relativedelta
+from sqlalchemy import Engine, func, select
+from temporalio.testing import WorkflowEnvironment
+
+from activities.db import SessionFactory, transaction
+from activities.drafting import make_environment
+from activities.notifications import MailSettings, NotificationActivities
+from activities.renewal_store import open_renewal
+from clients import renewals
+from models.notifications import NotificationKind, NotificationRequest
+from models.renewal import OpenRenewal, OutcomeKind
+from models.tables import OutboxRow
+from tests.factories import register
+from tests.workflow_helpers import result_of, today
+from worker import build_worker
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append(message_from_bytes(envelope.content, policy=default_policy))
+        return "250 Message accepted for delivery"
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Inbox, int]]:
+    inbox = Inbox()
+    port = _free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield inbox, port
+    finally:
+        controller.stop()
+
+
+def _mail(port: int) -> MailSettings:
+    return MailSettings(
+        host="127.0.0.1",
+        port=port,
+        starttls=False,
+        use_ssl=False,
+        username=None,
+        password=None,
+        sender="renewals@example.com",
+        legal_team="legal@example.com",
+        escalation="head-of-procurement@example.com",
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_retried_activity_sends_once_and_outbox_survives_smtp_outage(
+    sessions: SessionFactory, smtp: tuple[Inbox, int]
+) -> None:
+    inbox, port = smtp
+    with transaction(sessions) as s:
+        register(s, id="C-MAIL", language="ja", owner="buyer@example.com")
+        open_renewal(
+            s,
+            request=OpenRenewal(
+                contract_id="C-MAIL",
+                term=1,
+                workflow_id="wf",
+                requested_by="buyer@example.com",
+                term_end_date=date(2027, 12, 31),
+            ),
+        )
+    request = NotificationRequest(
+        contract_id="C-MAIL",
+        term=1,
+        workflow_id="wf",
+        kind=NotificationKind.ESCALATION,
+        key="wf:mail:x",
+        facts={"reason": "最終条件の承認がありません"},
+    )
+
+    down = NotificationActivities(sessions, make_environment(), _mail(_free_port()))
+    with pytest.raises(OSError):
+        down.send_notification(request)
+    with transaction(sessions) as s:
+        row = s.scalar(select(OutboxRow))
+        assert row is not None and row.sent_at is None and row.attempts == 1
+        assert row.last_error and "ConnectionRefusedError" in row.last_error
+
+    up = NotificationActivities(sessions, make_environment(), _mail(port))
+    assert up.send_notification(request) == "sent"
+    assert up.send_notification(request) == "already sent"  # a retry after success
+    assert len(inbox.messages) == 1
+    msg = inbox.messages[0]
+    assert msg["To"] == "buyer@example.com, head-of-procurement@example.com"
+    assert msg["Subject"].startswith("【エスカレーション】")
+    assert isinstance(msg, EmailMessage)
+    body = msg.get_body()
+    assert body is not None and "最終条件の承認がありません" in body.get_content()
+    with transaction(sessions) as s:
+        assert s.scalar(select(func.count()).select_from(OutboxRow)) == 1
+
+
+@pytest_asyncio.fixture
+async def mailing_worker(
+    time_skipping_env: WorkflowEnvironment,
+    sqlite_url: str,
+    sqlite_engine: Engine,
+    task_queue: str,
+    activity_executor: ThreadPoolExecutor,
+    smtp: tuple[Inbox, int],
+) -> AsyncIterator[Inbox]:
+    inbox, port = smtp
+    worker = build_worker(
+        time_skipping_env.client,
+        task_queue=task_queue,
+        database_url=sqlite_url,
+        executor=activity_executor,
+        max_concurrent_activities=16,
+        mail=_mail(port),
+    )
+    async with worker:
+        yield inbox
+
+
+async def test_renewal_sends_each_notification_once(
+    time_skipping_env: WorkflowEnvironment,
+    sessions: SessionFactory,
+    mailing_worker: Inbox,
+    task_queue: str,
+) -> None:
+    client = time_skipping_env.client
+    cid = f"C-{uuid.uuid4().hex[:8]}"
+    now = await today(time_skipping_env)
+    with transaction(sessions) as s:
+        register(
+            s,
+            id=cid,
+            owner="buyer@example.com",
+            start_date=now - relativedelta(months=5),
+            end_date=now + relativedelta(months=7),
+        )
+    await renewals.start_renewal(
+        client, contract_id=cid, term=1, requested_by="buyer@example.com", task_queue=task_queue
+    )
+    handle = renewals.renewal_handle(client, contract_id=cid, term=1)
+    outcome = await result_of(time_skipping_env, handle)
+    assert outcome.kind is OutcomeKind.INTERIM_EXTENSION
+
+    subjects = [str(m["Subject"]).strip() for m in mailing_worker.messages]
+    assert len(subjects) == 5, subjects
+    assert subjects[0].startswith("Renewal started")
+    assert subjects[1].startswith("Legal review requested") and "version 1" in subjects[1]
+    assert [s.split(":")[0] for s in subjects[2:4]] == ["Escalation", "Escalation"]
+    assert subjects[4].startswith("Renewal outcome") and "interim_extension" in subjects[4]
+    review = mailing_worker.messages[1]
+    assert "legal@example.com" in review["To"]
+    assert len({m["Message-ID"] for m in mailing_worker.messages}) == 5
+    with transaction(sessions) as s:
+        assert s.scalar(select(func.count()).where(OutboxRow.sent_at.is_not(None))) == 5
+    await client.get_workflow_handle(outcome.next_workflow_id or "").terminate("test over")
