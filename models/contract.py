@@ -5,7 +5,15 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from models.currency import ISO_4217
 from models.text import Identifier, LongText, ShortText
@@ -19,11 +27,12 @@ Amount = Annotated[
 """Money and quantities: exact decimals, never floats; 4 places cover any currency's minor unit."""
 
 
-def _known_currency(code: str) -> str:
-    code = code.strip().upper()
+def _known_currency(value: str) -> str:
+    code = value.strip().upper()
     if code not in ISO_4217:
+        # Quote what the user typed, not our upper-cased version of it.
         raise ValueError(
-            f"unknown currency {code!r} (expected an ISO 4217 code such as JPY, EUR, USD)"
+            f"unknown currency {value!r} (expected an ISO 4217 code such as JPY, EUR, USD)"
         )
     return code
 
@@ -78,14 +87,17 @@ class ContractBase(BaseModel):
     terms: CommercialTerms
     language: Language = "en"
 
-    @model_validator(mode="after")
-    def _end_after_start(self) -> "ContractBase":
-        if self.end_date <= self.start_date:
+    @field_validator("end_date")
+    @classmethod
+    def _end_after_start(cls, end_date: date, info: ValidationInfo) -> date:
+        # A field validator (not a model validator) so the error names ``end_date`` rather than
+        # the whole record. start_date is declared first, so it is in info.data unless invalid.
+        start_date = info.data.get("start_date")
+        if start_date is not None and end_date <= start_date:
             raise ValueError(
-                f"end_date {self.end_date.isoformat()} must be after "
-                f"start_date {self.start_date.isoformat()}"
+                f"must be after start_date {start_date.isoformat()} (got {end_date.isoformat()})"
             )
-        return self
+        return end_date
 
 
 class ContractCreate(ContractBase):

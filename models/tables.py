@@ -194,6 +194,7 @@ class RenewalEventRow(Base):
     detail: Mapped[dict[str, Any]]
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
+
 class OutboxRow(Base):
     """E-mail to send. Written in the same transaction as the decision to send it and keyed, so a
     retried activity finds the row and sends nothing new; ``sent_at`` records delivery."""

@@ -39,13 +39,19 @@ def plan_milestones(
     deadline = notice_deadline(end_date, notice_period_days)
     final_offset = policy.offsets_months[-1]
     expired = today > end_date
+    # Re-anchor only when the final-terms milestone would miss the notice deadline. Applying the
+    # bound regardless moved earlier milestones whenever month-end clamping made
+    # (end - 1 month) - 2 months fall before end - 3 months (31 March with 31 days' notice).
+    anchor_to_notice = end_date - relativedelta(months=final_offset) > deadline
 
     milestones: list[Milestone] = []
     for kind, offset in zip(_ORDER, policy.offsets_months, strict=True):
         nominal = end_date - relativedelta(months=offset)
-        # Same spacing, anchored so the final-terms milestone lands on the notice deadline.
-        notice_bound = deadline - relativedelta(months=offset - final_offset)
-        due = min(nominal, notice_bound)
+        due = nominal
+        if anchor_to_notice:
+            # Same spacing, anchored so the final-terms milestone lands on the notice deadline.
+            notice_bound = deadline - relativedelta(months=offset - final_offset)
+            due = min(nominal, notice_bound)
         milestones.append(
             Milestone(
                 kind=kind,
