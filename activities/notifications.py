@@ -103,6 +103,7 @@ class NotificationActivities:
                 supplier_name=supplier.name if supplier else contract.supplier_id,
                 notice_deadline=notice_deadline(contract.end_date, contract.notice_period_days),
                 facts=request.facts,
+                term=request.term,
             )
             subject, _, body = text.partition("\n")
             row = OutboxRow(
