@@ -1,33 +1,45 @@
 """Renegotiation and interim-extension drafts, rendered from Jinja2 templates.
 
-Templates run in a sandbox with StrictUndefined: a template that names a missing value fails
-loudly instead of printing an empty clause. User text (supplier names, reviewer comments) is
-passed as data, never compiled as a template, so ``{{7*7}}`` in a comment stays ``{{7*7}}``.
+Each draft is rendered twice from the same context: as plain text (``<lang>/<kind>.txt.j2``,
+the body that is stored and sent) and as HTML (``<lang>/<kind>.html.j2``, for the legal review
+page). The content hash covers both and the proposed terms, so the version a reviewer approves
+is fixed to exactly what they could read.
+
+Safety:
+
+* templates run in Jinja2's immutable sandbox with StrictUndefined: a template that names a
+  missing value fails loudly instead of printing an empty clause, and an organisation's
+  override template cannot reach Python internals or change the data it is given;
+* user text (supplier names, titles, owners, reviewer comments) is passed as data, never
+  compiled as a template, so ``{{7*7}}`` in a comment stays ``{{7*7}}``;
+* HTML templates are autoescaped (matched on ``.html.j2``), text templates are not: ``<script>``
+  is literal text in the body and ``&lt;script&gt;`` on the page. Values reach the templates as
+  finished strings, and no macro is shared between text and HTML templates, because a macro's
+  output is marked safe when called from an autoescaped template.
+
 Organisations override any template by putting a file of the same name in
 ``RENEWALS_TEMPLATE_DIR/<language>/``.
 """
 
 import hashlib
 import json
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from dateutil.relativedelta import relativedelta
 from jinja2 import ChoiceLoader, FileSystemLoader, PackageLoader, StrictUndefined, select_autoescape
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedEnvironment
 
+from activities.phrases import format_date, label, period_text, plain, signed
+from activities.terms import compare_stored, propose_interim_extension, propose_renewal
 from models.contract import ContractRead
-from models.renewal import DraftKind, Recommendation, Scorecard
-from planning.milestones import next_term_end
-
-
-@dataclass(frozen=True, slots=True)
-class RenderedDraft:
-    body: str
-    proposed_terms: dict[str, Any]
-    content_hash: str
+from models.drafts import Proposal
+from models.renewal import DraftKind
+from models.scorecard import Scorecard, ScoringConfig
+from planning.milestones import notice_deadline
 
 
 def make_environment(override_dir: Path | None = None) -> SandboxedEnvironment:
@@ -35,94 +47,231 @@ def make_environment(override_dir: Path | None = None) -> SandboxedEnvironment:
     if override_dir is not None:
         loaders.append(FileSystemLoader(str(override_dir)))
     loaders.append(PackageLoader("activities", "templates"))
-    return SandboxedEnvironment(
+    env = ImmutableSandboxedEnvironment(
         loader=ChoiceLoader(loaders),
         undefined=StrictUndefined,
-        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+        # "x.html.j2" must match: select_autoescape compares the end of the name, and
+        # ("html",) alone would leave every .html.j2 template unescaped. Anything that is not
+        # declared text is escaped.
+        autoescape=select_autoescape(
+            enabled_extensions=("html.j2", "html", "htm", "xml"),
+            disabled_extensions=("txt.j2", "txt"),
+            default_for_string=False,
+            default=True,
+        ),
         keep_trailing_newline=True,
     )
+    env.filters["quote"] = quote
+    return env
 
 
-def content_hash(body: str, proposed_terms: dict[str, Any]) -> str:
-    canonical = json.dumps(
-        {"body": body, "terms": proposed_terms}, sort_keys=True, ensure_ascii=False
-    )
+def quote(text: str, prefix: str = "> ") -> str:
+    """Quote every line of a (possibly multi-line) comment, as e-mail does."""
+    return "\n".join(f"{prefix}{line}" if line else prefix.rstrip() for line in text.splitlines())
+
+
+def content_hash(body: str, proposed_terms: dict[str, Any], body_html: str | None = None) -> str:
+    """SHA-256 over the canonical JSON of the text, the HTML and the terms. Drafts stored before
+    HTML renderings existed were hashed without it, and still verify."""
+    content: dict[str, Any] = {"body": body, "terms": proposed_terms}
+    if body_html is not None:
+        content["html"] = body_html
+    canonical = json.dumps(content, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def propose_terms(contract: ContractRead, scorecard: Scorecard | None) -> dict[str, Any]:
-    """What the draft proposes, clause by clause, as plain JSON-able values."""
-    recommendation = scorecard.recommendation if scorecard else Recommendation.RENEGOTIATE
-    unit_price = contract.terms.unit_price
-    if recommendation is Recommendation.RENEGOTIATE:
-        # A weaker score is leverage: open at 3 % below the current price.
-        unit_price = (unit_price * Decimal("0.97")).quantize(Decimal("0.01"))
-    new_end = next_term_end(contract.end_date, contract.renewal_term_months)
-    return {
-        "unit_price": str(unit_price),
-        "annual_volume": str(contract.terms.annual_volume),
-        "exclusivity": contract.terms.exclusivity,
-        "payment_terms": contract.terms.payment_terms,
-        "term_months": contract.renewal_term_months,
-        "new_end_date": new_end.isoformat(),
-        "notice_period_days": contract.notice_period_days,
-        "price_adjustment": contract.terms.price_adjustment
-        or "annual review against the category price index, capped at 3 %",
-        "service_levels": contract.terms.service_levels or "on-time delivery at least 95 %",
-    }
+@dataclass(frozen=True, slots=True)
+class EarlierVersion:
+    """A stored earlier version of the same draft, for the revision history."""
+
+    version: int
+    requested_by: str
+    answers_comment: str | None
+    content_hash: str
+    proposed_terms: dict[str, Any]
+    created_at: datetime
 
 
-def current_terms(contract: ContractRead) -> dict[str, Any]:
-    return {
-        "unit_price": str(contract.terms.unit_price),
-        "annual_volume": str(contract.terms.annual_volume),
-        "exclusivity": contract.terms.exclusivity,
-        "payment_terms": contract.terms.payment_terms,
-        "term_months": contract.renewal_term_months,
-        "new_end_date": contract.end_date.isoformat(),
-        "notice_period_days": contract.notice_period_days,
-        "price_adjustment": contract.terms.price_adjustment,
-        "service_levels": contract.terms.service_levels,
-    }
+@dataclass(frozen=True, slots=True)
+class DraftInputs:
+    kind: DraftKind
+    contract: ContractRead
+    supplier_name: str
+    version: int
+    prepared_on: date
+    requested_by: str
+    scorecard: Scorecard | None = None
+    answers_comment: str | None = None
+    earlier: tuple[EarlierVersion, ...] = ()
+    extension_months: int = 3
+    cfg: ScoringConfig = field(default_factory=ScoringConfig)
 
 
-def compare(current: dict[str, Any], proposed: dict[str, Any]) -> list[dict[str, Any]]:
-    return [
-        {"clause": k, "current": current.get(k), "proposed": v, "changed": current.get(k) != v}
-        for k, v in proposed.items()
-    ]
+@dataclass(frozen=True, slots=True)
+class RenderedDraft:
+    body: str
+    body_html: str
+    proposed_terms: dict[str, Any]
+    content_hash: str
+    proposal: Proposal
 
 
-def render_draft(
-    env: SandboxedEnvironment,
-    *,
-    kind: DraftKind,
-    contract: ContractRead,
-    supplier_name: str,
-    version: int,
-    scorecard: Scorecard | None,
-    answers_comment: str | None,
-    extension_months: int = 3,
-) -> RenderedDraft:
-    if kind is DraftKind.INTERIM_EXTENSION:
-        extended_end = contract.end_date + relativedelta(months=extension_months)
-        proposed: dict[str, Any] = {
-            **current_terms(contract),
-            "term_months": extension_months,
-            "new_end_date": extended_end.isoformat(),
-        }
-    else:
-        proposed = propose_terms(contract, scorecard)
-    template = env.get_template(f"{contract.language}/{kind.value}.txt.j2")
-    body = template.render(
-        contract=contract,
-        supplier_name=supplier_name,
-        version=version,
-        scorecard=scorecard,
-        answers_comment=answers_comment,
-        proposed=proposed,
-        comparison=compare(current_terms(contract), proposed),
+_BLANK_RUNS = re.compile(r"\n{3,}")
+
+
+def template_names(kind: DraftKind, language: str) -> tuple[str, str]:
+    return f"{language}/{kind.value}.txt.j2", f"{language}/{kind.value}.html.j2"
+
+
+def _score(value: Decimal | None, language: str) -> str:
+    return str(value) if value is not None else label("insufficient", language)
+
+
+def _scorecard_context(card: Scorecard, language: str) -> dict[str, Any]:
+    en, ja = period_text(card.period_start, card.period_end)
+    previous = (
+        period_text(card.previous_period_start, card.period_start)
+        if card.previous_period_start is not None
+        else None
     )
+    return {
+        "period": ja if language == "ja" else en,
+        "previous_period": (previous[1] if language == "ja" else previous[0]) if previous else "",
+        "total": _score(card.total, language),
+        "has_total": card.total is not None,
+        "grade": card.grade or "",
+        "previous_total": str(card.previous_total) if card.previous_total is not None else "",
+        "total_change": signed(card.total_change) if card.total_change is not None else "",
+        "trend": label(card.trend.value, language) if card.trend is not None else "",
+        "coverage": (
+            str(plain(card.weight_coverage * 100)) if card.weight_coverage is not None else ""
+        ),
+        "kpis": [
+            {
+                "name": k.name,
+                "label": label(k.name, language),
+                "score": _score(k.score, language),
+                "has_score": k.score is not None,
+                "weight": str(plain(k.weight * 100)),
+                "evidence": (k.evidence_ja or k.evidence) if language == "ja" else k.evidence,
+                "previous": str(k.previous_score) if k.previous_score is not None else "",
+                "change": signed(k.change) if k.change is not None else "",
+            }
+            for k in card.kpis
+        ],
+        "recommendation": label(card.recommendation.value, language),
+        "recommendation_code": card.recommendation.value,
+        "reasons": (
+            [f.text(language) for f in card.findings]
+            if card.findings
+            else list(card.reasons)  # scorecards stored before findings existed
+        ),
+    }
+
+
+def _market_context(card: Scorecard | None, language: str) -> dict[str, Any] | None:
+    market = card.market if card else None
+    if market is None:
+        return None
+    en, ja = period_text(market.period_start, market.period_end)
+    return {
+        "category": market.category,
+        "period": ja if language == "ja" else en,
+        "observations": market.observations,
+        "signals": [
+            {
+                "kind": s.kind.value,
+                "label": label(s.kind.value, language),
+                "observation": s.observation.text(language),
+                "implication": s.implication.text(language),
+            }
+            for s in market.signals
+        ],
+        "notes": [n.text(language) for n in market.notes],
+    }
+
+
+def build_context(inputs: DraftInputs, proposal: Proposal) -> dict[str, Any]:
+    """Everything a template may print, as finished strings in the draft's language."""
+    contract = inputs.contract
+    language = contract.language
+    proposed_json = proposal.terms.as_json()
+    previous = inputs.earlier[-1] if inputs.earlier else None
+    return {
+        "language": language,
+        "draft": {
+            "kind": inputs.kind.value,
+            "version": inputs.version,
+            "prepared_on": format_date(inputs.prepared_on, language),
+            "requested_by": inputs.requested_by,
+        },
+        "contract": {
+            "id": contract.id,
+            "title": contract.title,
+            "owner": contract.owner,
+            "currency": contract.currency,
+            "start_date": format_date(contract.start_date, language),
+            "end_date": format_date(contract.end_date, language),
+            "notice_period_days": contract.notice_period_days,
+            "notice_deadline": format_date(
+                notice_deadline(contract.end_date, contract.notice_period_days), language
+            ),
+        },
+        "supplier_name": inputs.supplier_name,
+        "answers_comment": inputs.answers_comment,
+        "changes": [
+            {
+                "clause": c.clause,
+                "label": c.label,
+                "current": c.current,
+                "proposed": c.proposed,
+                "changed": c.changed,
+                "reasons": [r.text(language) for r in c.reasons],
+            }
+            for c in proposal.changes
+        ],
+        "changed_count": sum(1 for c in proposal.changes if c.changed),
+        "scorecard": (_scorecard_context(inputs.scorecard, language) if inputs.scorecard else None),
+        "market": _market_context(inputs.scorecard, language),
+        "previous_version": previous.version if previous else None,
+        "changes_since_previous": (
+            compare_stored(previous.proposed_terms, proposed_json, language) if previous else []
+        ),
+        "history": [
+            {
+                "version": v.version,
+                "requested_by": v.requested_by,
+                "answers_comment": v.answers_comment or "",
+                "content_hash": v.content_hash[:12],
+                "created_on": format_date(v.created_at.date(), language),
+            }
+            for v in inputs.earlier
+        ],
+    }
+
+
+def propose(inputs: DraftInputs) -> Proposal:
+    language = inputs.contract.language
+    if inputs.kind is DraftKind.INTERIM_EXTENSION:
+        return propose_interim_extension(
+            inputs.contract, inputs.extension_months, language=language
+        )
+    return propose_renewal(inputs.contract, inputs.scorecard, inputs.cfg, language=language)
+
+
+def render_draft(env: SandboxedEnvironment, inputs: DraftInputs) -> RenderedDraft:
+    proposal = propose(inputs)
+    context = build_context(inputs, proposal)
+    text_name, html_name = template_names(inputs.kind, inputs.contract.language)
+    # Templates read better with generous blank lines around blocks than with whitespace
+    # control on every tag; the text keeps at most one blank line in a row.
+    body = _BLANK_RUNS.sub("\n\n", env.get_template(text_name).render(context))
+    body_html = env.get_template(html_name).render(context)
+    terms = proposal.terms.as_json()
     return RenderedDraft(
-        body=body, proposed_terms=proposed, content_hash=content_hash(body, proposed)
+        body=body,
+        body_html=body_html,
+        proposed_terms=terms,
+        content_hash=content_hash(body, terms, body_html),
+        proposal=proposal,
     )

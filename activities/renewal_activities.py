@@ -16,9 +16,10 @@ from sqlalchemy.orm import Session
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities import contract_store, renewal_store, scoring
+from activities import contract_store, renewal_store
+from activities.assessment import assess_contract
 from activities.db import SessionFactory, transaction
-from activities.drafting import make_environment, render_draft
+from activities.drafting import DraftInputs, EarlierVersion, make_environment, render_draft
 from models.activity_names import ActivityName
 from models.contract import ContractRead, ContractStatus
 from models.errors import Conflict, InvalidInput, NotFound, RenewalsError
@@ -36,12 +37,13 @@ from models.renewal import (
     ScoreRequest,
     TermOutcome,
 )
+from models.scorecard import ScoringConfig
 from models.tables import SupplierRow
 from planning.milestones import next_term_end
 
 
 @contextmanager
-def _non_retryable_domain_errors() -> Iterator[None]:
+def non_retryable_domain_errors() -> Iterator[None]:
     # Bad data and missing records do not heal by retrying; database outages do, so only the
     # deliberate errors are turned into non-retryable failures.
     try:
@@ -61,14 +63,22 @@ def _workflow_time() -> datetime:
 
 class RenewalActivities:
     def __init__(
-        self, session_factory: SessionFactory, *, template_dir: Path | None = None
+        self,
+        session_factory: SessionFactory,
+        *,
+        template_dir: Path | None = None,
+        scoring: ScoringConfig | None = None,
+        interim_extension_months: int = 3,
     ) -> None:
         self._sessions = session_factory
         self._templates = make_environment(template_dir)
+        self._scoring = scoring or ScoringConfig()
+        # Used only when a draft request does not say (requests from older workflow code).
+        self._interim_extension_months = interim_extension_months
 
     @contextmanager
     def _tx(self) -> Iterator[Session]:
-        with _non_retryable_domain_errors(), transaction(self._sessions) as session:
+        with non_retryable_domain_errors(), transaction(self._sessions) as session:
             yield session
 
     @activity.defn(name=ActivityName.LOAD_CONTRACT)
@@ -87,8 +97,17 @@ class RenewalActivities:
             renewal = renewal_store.get_renewal(
                 session, contract_id=request.contract_id, term=request.term
             )
-            card = scoring.score_contract(
-                session, contract_id=request.contract_id, term=request.term, as_of=request.as_of
+            # A retry after a lost completion finds the stored card: the scorecard a renewal
+            # was decided on never changes, and a million-row window is not scanned twice.
+            stored = renewal_store.find_scorecard(session, renewal=renewal)
+            if stored is not None:
+                return stored
+            card = assess_contract(
+                session,
+                contract_id=request.contract_id,
+                term=request.term,
+                as_of=request.as_of,
+                cfg=self._scoring,
             )
             return renewal_store.save_scorecard(session, renewal=renewal, scorecard=card)
 
@@ -105,14 +124,35 @@ class RenewalActivities:
                 return renewal_store.draft_ref(existing)
             contract = contract_store.get_contract(session, contract_id=request.contract_id)
             supplier = session.get(SupplierRow, contract.supplier_id)
+            earlier = renewal_store.earlier_drafts(
+                session, renewal=renewal, kind=request.kind, before=request.version
+            )
+            created_at = _workflow_time()
             rendered = render_draft(
                 self._templates,
-                kind=request.kind,
-                contract=contract,
-                supplier_name=supplier.name if supplier else contract.supplier_id,
-                version=request.version,
-                scorecard=request.scorecard,
-                answers_comment=request.answers_comment,
+                DraftInputs(
+                    kind=request.kind,
+                    contract=contract,
+                    supplier_name=supplier.name if supplier else contract.supplier_id,
+                    version=request.version,
+                    prepared_on=created_at.date(),
+                    requested_by=request.requested_by,
+                    scorecard=request.scorecard,
+                    answers_comment=request.answers_comment,
+                    earlier=tuple(
+                        EarlierVersion(
+                            version=row.version,
+                            requested_by=row.requested_by,
+                            answers_comment=row.answers_comment,
+                            content_hash=row.content_hash,
+                            proposed_terms=row.proposed_terms,
+                            created_at=row.created_at,
+                        )
+                        for row in earlier
+                    ),
+                    extension_months=request.extension_months or self._interim_extension_months,
+                    cfg=self._scoring,
+                ),
             )
             return renewal_store.save_draft(
                 session,
@@ -121,11 +161,12 @@ class RenewalActivities:
                 version=request.version,
                 language=contract.language,
                 body=rendered.body,
+                body_html=rendered.body_html,
                 proposed_terms=rendered.proposed_terms,
                 content_hash=rendered.content_hash,
                 requested_by=request.requested_by,
                 answers_comment=request.answers_comment,
-                created_at=_workflow_time(),
+                created_at=created_at,
             )
 
     @activity.defn(name=ActivityName.RECORD_REVIEW)
@@ -189,6 +230,8 @@ class RenewalActivities:
                 if new_end is not None:
                     row.end_date = new_end
                     row.current_term = request.term + 1
+                    if request.kind is OutcomeKind.RENEWED and row.term_model == "auto_renewing":
+                        row.renewals_used += 1
                 else:
                     row.status = ContractStatus.TERMINATED.value
             outcome = TermOutcome(

@@ -5,12 +5,15 @@ writing a second row: (contract, term) for a renewal, (renewal, kind, version) f
 update id for a review decision, an explicit key for events.
 """
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from activities import audit
+from activities.drafting import content_hash
+from models.drafts import DraftView
 from models.errors import Conflict, NotFound
 from models.renewal import (
     DraftKind,
@@ -65,6 +68,11 @@ def get_renewal(session: Session, *, contract_id: str, term: int) -> RenewalRow:
     return row
 
 
+def find_scorecard(session: Session, *, renewal: RenewalRow) -> Scorecard | None:
+    row = session.scalar(select(ScorecardRow).where(ScorecardRow.renewal_id == renewal.id))
+    return Scorecard.model_validate(row.body) if row is not None else None
+
+
 def save_scorecard(session: Session, *, renewal: RenewalRow, scorecard: Scorecard) -> Scorecard:
     existing = session.scalar(select(ScorecardRow).where(ScorecardRow.renewal_id == renewal.id))
     if existing is not None:
@@ -102,8 +110,14 @@ def draft_ref(row: DraftRow) -> DraftRef:
         content_hash=row.content_hash,
         requested_by=row.requested_by,
         answers_comment=row.answers_comment,
-        created_at=row.created_at,
+        created_at=_utc(row.created_at),
     )
+
+
+def _utc(moment: datetime) -> datetime:
+    # SQLite keeps no offset: a retried activity must return the same aware UTC time as the
+    # attempt that stored it, not a naive one.
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def save_draft(
@@ -119,6 +133,7 @@ def save_draft(
     requested_by: str,
     answers_comment: str | None,
     created_at: datetime,
+    body_html: str | None = None,
 ) -> DraftRef:
     row = DraftRow(
         renewal_id=renewal.id,
@@ -126,6 +141,7 @@ def save_draft(
         version=version,
         language=language,
         body=body,
+        body_html=body_html,
         proposed_terms=proposed_terms,
         content_hash=content_hash,
         requested_by=requested_by,
@@ -136,7 +152,80 @@ def save_draft(
     if kind is DraftKind.RENEGOTIATION:
         renewal.stage = RenewalStage.LEGAL_REVIEW.value
     session.flush()
+    audit.record(
+        session,
+        actor=requested_by,
+        action=audit.AuditAction.DRAFT_CREATED,
+        subject_type="renewal",
+        subject_id=renewal.workflow_id,
+        detail={"kind": kind.value, "version": version, "answers_comment": answers_comment},
+        content_hash=content_hash,
+        key=f"draft:{renewal.workflow_id}:{kind.value}:{version}",
+        occurred_at=created_at,
+    )
     return draft_ref(row)
+
+
+def earlier_drafts(
+    session: Session, *, renewal: RenewalRow, kind: DraftKind, before: int
+) -> list[DraftRow]:
+    """The versions of a draft before ``before``, oldest first: its revision history."""
+    return list(
+        session.scalars(
+            select(DraftRow)
+            .where(
+                DraftRow.renewal_id == renewal.id,
+                DraftRow.kind == kind.value,
+                DraftRow.version < before,
+            )
+            .order_by(DraftRow.version)
+        )
+    )
+
+
+def _view(row: DraftRow, *, contract_id: str, term: int) -> DraftView:
+    return DraftView(
+        contract_id=contract_id,
+        term=term,
+        kind=DraftKind(row.kind),
+        version=row.version,
+        language=row.language,
+        body=row.body,
+        body_html=row.body_html,
+        proposed_terms=row.proposed_terms,
+        content_hash=row.content_hash,
+        # The stored text must still produce the hash it was reviewed under: a row changed in
+        # the database after approval would otherwise go unnoticed.
+        hash_verified=content_hash(row.body, row.proposed_terms, row.body_html) == row.content_hash,
+        requested_by=row.requested_by,
+        answers_comment=row.answers_comment,
+        created_at=_utc(row.created_at),
+    )
+
+
+def read_draft(
+    session: Session, *, contract_id: str, term: int, kind: DraftKind, version: int
+) -> DraftView:
+    """A stored version as reviewers read it; earlier versions stay readable."""
+    renewal = get_renewal(session, contract_id=contract_id, term=term)
+    row = find_draft(session, renewal=renewal, kind=kind, version=version)
+    if row is None:
+        raise NotFound(
+            f"no {kind.value} draft version {version} for term {term} of contract {contract_id!r}"
+        )
+    return _view(row, contract_id=contract_id, term=term)
+
+
+def list_draft_versions(
+    session: Session, *, contract_id: str, term: int, kind: DraftKind
+) -> list[DraftView]:
+    renewal = get_renewal(session, contract_id=contract_id, term=term)
+    rows = session.scalars(
+        select(DraftRow)
+        .where(DraftRow.renewal_id == renewal.id, DraftRow.kind == kind.value)
+        .order_by(DraftRow.version)
+    )
+    return [_view(r, contract_id=contract_id, term=term) for r in rows]
 
 
 def save_review(session: Session, *, renewal: RenewalRow, record: ReviewRecord) -> bool:
@@ -158,6 +247,21 @@ def save_review(session: Session, *, renewal: RenewalRow, record: ReviewRecord) 
         )
     )
     session.flush()
+    audit.record(
+        session,
+        actor=record.reviewer,
+        action=audit.AuditAction.DECISION,
+        subject_type="renewal",
+        subject_id=renewal.workflow_id,
+        detail={
+            "decision": record.decision.value,
+            "draft_version": record.draft_version,
+            "comment": record.comment,
+        },
+        content_hash=record.content_hash,
+        key=f"review:{record.update_id}",
+        occurred_at=record.decided_at,
+    )
     return True
 
 
@@ -170,6 +274,21 @@ def save_event(session: Session, *, renewal: RenewalRow, event: RenewalEvent) ->
     if event.stage is not None:
         renewal.stage = event.stage.value
     session.flush()
+    detail = event.detail
+    audit.record(
+        session,
+        actor=str(detail.get("reviewer") or detail.get("requested_by") or "workflow"),
+        action=(
+            audit.AuditAction.ESCALATION
+            if event.kind == "escalation"
+            else audit.AuditAction.RENEWAL_EVENT
+        ),
+        subject_type="renewal",
+        subject_id=renewal.workflow_id,
+        detail={"event": event.kind, **detail},
+        content_hash=str(detail["content_hash"]) if detail.get("content_hash") else None,
+        key=f"event:{event.key}",
+    )
     return True
 
 

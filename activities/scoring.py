@@ -1,24 +1,43 @@
-"""Supplier scorecard for the gather-facts milestone.
+"""Supplier scorecard: KPI scores, weighted total, grade and trend, from aggregates.
 
-Aggregates are computed by the database (one query over the window), then turned into KPI
-scores by the pure functions below, which the unit tests pin with hand-computed cases.
+Pure functions only. The database computes the aggregates (see :mod:`activities.aggregates`);
+everything here is arithmetic on a handful of numbers, which the tests pin with hand-computed
+cases. The rules:
+
+* on-time delivery = 100 x on-time deliveries / deliveries (納期の遵守率);
+* quality = 100 x (w x accepted share + (1 - w) x (1 - defect rate)), where accepted share =
+  units accepted / ordered, defect rate = (defective + returned units) / ordered and w is
+  ``quality_accepted_weight`` (品質管理の状況);
+* responsiveness = 100 x tickets answered and resolved within their SLA / tickets whose outcome
+  is known; a ticket still open but not yet past its resolution SLA is not counted either way
+  (顧客対応のスピードと質);
+* cost performance = neutral - slope x (unit price change % - market price index change %) over
+  the same period, clamped to 0..100 (コストパフォーマンスの変化).
+
+Each KPI score is rounded to one decimal, and the weighted total is computed from the rounded
+scores, so anyone can redo the sum from the figures on the page. A KPI without enough records
+has no score; the total is taken over the KPIs that have one, with their weights re-scaled, and
+only when those carry at least ``minimum.weight_coverage`` of the weight.
 """
 
 from dataclasses import dataclass
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
-from dateutil.relativedelta import relativedelta
-from sqlalchemy import Integer, case, func, select
-from sqlalchemy.orm import Session
+from activities.phrases import Bilingual, money, period_text, phrase_pair, plain, quantize, signed
+from activities.recommendation import recommend
+from models.scorecard import (
+    GradeBounds,
+    KpiName,
+    KpiScore,
+    MarketAssessment,
+    Scorecard,
+    ScoringConfig,
+    Trend,
+)
 
-from models.renewal import KpiScore, Recommendation, Scorecard
-from models.tables import DeliveryRow
-
-MIN_DELIVERIES = 5
-WEIGHTS = {"on_time_delivery": Decimal("0.6"), "quality": Decimal("0.4")}
-GRADE_BOUNDS = ((Decimal(85), "A"), (Decimal(70), "B"), (Decimal(55), "C"))
-_Q = Decimal("0.1")
+HUNDRED = Decimal(100)
+ZERO = Decimal(0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,110 +46,439 @@ class DeliveryAggregates:
     on_time: int
     quantity_ordered: Decimal
     quantity_accepted: Decimal
+    quantity_returned: Decimal = ZERO
+    defects: int = 0
+    days_late: Decimal = ZERO  # summed over the late deliveries
 
 
-def delivery_aggregates(
-    session: Session, *, contract_id: str, period_start: date, period_end: date
-) -> DeliveryAggregates:
-    on_time = func.sum(case((DeliveryRow.delivered_date <= DeliveryRow.promised_date, 1), else_=0))
-    stmt = select(
-        func.count(),
-        func.coalesce(on_time, 0).cast(Integer),
-        func.coalesce(func.sum(DeliveryRow.quantity_ordered), 0),
-        func.coalesce(func.sum(DeliveryRow.quantity_accepted), 0),
-    ).where(
-        DeliveryRow.contract_id == contract_id,
-        DeliveryRow.delivered_date > period_start,
-        DeliveryRow.delivered_date <= period_end,
+@dataclass(frozen=True, slots=True)
+class TicketAggregates:
+    opened: int  # opened in the window
+    judged: int  # resolved, or open past the resolution SLA: the outcome is known
+    met: int  # first response and resolution both within their SLA
+    open_within_sla: int
+    median_first_response_minutes: Decimal | None
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    """A value of a series and the date it applies from."""
+
+    on: date
+    value: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class CostAggregates:
+    category: str
+    currency: str
+    price_start: Point | None  # the price in force at the window's start (or its first)
+    price_end: Point | None  # the price in force at the window's end
+    price_observations: int
+    index_start: Point | None  # the category price index at price_start's date
+    index_end: Point | None
+    index_points: int
+
+
+@dataclass(frozen=True, slots=True)
+class WindowAggregates:
+    period_start: date  # exclusive
+    period_end: date
+    deliveries: DeliveryAggregates
+    tickets: TicketAggregates
+    cost: CostAggregates
+
+
+@dataclass(frozen=True, slots=True)
+class KpiResult:
+    """A KPI for one window, before it is compared with the previous one."""
+
+    name: KpiName
+    score: Decimal | None
+    records: int
+    figures: dict[str, str]
+    evidence: Bilingual
+
+
+def _pct(part: Decimal | int, whole: Decimal | int) -> Decimal:
+    return quantize(HUNDRED * Decimal(part) / Decimal(whole))
+
+
+def _clamp(value: Decimal) -> Decimal:
+    return max(ZERO, min(HUNDRED, value))
+
+
+def on_time_kpi(agg: DeliveryAggregates, cfg: ScoringConfig, period: Bilingual) -> KpiResult:
+    minimum = cfg.minimum.deliveries
+    if agg.deliveries < minimum:
+        return KpiResult(
+            KpiName.ON_TIME_DELIVERY,
+            None,
+            agg.deliveries,
+            {"deliveries": str(agg.deliveries), "minimum": str(minimum)},
+            phrase_pair(
+                "kpi.insufficient.deliveries",
+                {"count": agg.deliveries, "period": period, "minimum": minimum},
+            ),
+        )
+    late = agg.deliveries - agg.on_time
+    rate = _pct(agg.on_time, agg.deliveries)
+    avg_late = quantize(agg.days_late / late) if late else ZERO.quantize(Decimal("0.1"))
+    grace: Bilingual = ("", "")
+    if cfg.on_time_grace_days:
+        grace = phrase_pair("kpi.on_time.grace", {"days": cfg.on_time_grace_days})
+    return KpiResult(
+        KpiName.ON_TIME_DELIVERY,
+        rate,
+        agg.deliveries,
+        {
+            "deliveries": str(agg.deliveries),
+            "on_time": str(agg.on_time),
+            "late": str(late),
+            "avg_days_late": str(avg_late),
+            "rate_pct": str(rate),
+        },
+        phrase_pair(
+            "kpi.on_time",
+            {
+                "on_time": agg.on_time,
+                "deliveries": agg.deliveries,
+                "grace": grace,
+                "rate": rate,
+                "late": late,
+                "avg_days_late": avg_late,
+                "period": period,
+            },
+        ),
     )
-    count, on_time_count, ordered, accepted = session.execute(stmt).one()
-    return DeliveryAggregates(
-        deliveries=int(count),
-        on_time=int(on_time_count),
-        quantity_ordered=Decimal(str(ordered)),
-        quantity_accepted=Decimal(str(accepted)),
+
+
+def quality_kpi(agg: DeliveryAggregates, cfg: ScoringConfig, period: Bilingual) -> KpiResult:
+    minimum = cfg.minimum.deliveries
+    if agg.deliveries < minimum or agg.quantity_ordered <= 0:
+        return KpiResult(
+            KpiName.QUALITY,
+            None,
+            agg.deliveries,
+            {"deliveries": str(agg.deliveries), "minimum": str(minimum)},
+            phrase_pair(
+                "kpi.insufficient.deliveries",
+                {"count": agg.deliveries, "period": period, "minimum": minimum},
+            ),
+        )
+    accepted_share = agg.quantity_accepted / agg.quantity_ordered
+    defect_rate = min(Decimal(1), (agg.defects + agg.quantity_returned) / agg.quantity_ordered)
+    w = cfg.quality_accepted_weight
+    score = quantize(_clamp(HUNDRED * (w * accepted_share + (1 - w) * (1 - defect_rate))))
+    accepted_pct = quantize(HUNDRED * accepted_share)
+    defect_pct = quantize(HUNDRED * defect_rate)
+    return KpiResult(
+        KpiName.QUALITY,
+        score,
+        agg.deliveries,
+        {
+            "deliveries": str(agg.deliveries),
+            "ordered": str(plain(agg.quantity_ordered)),
+            "accepted": str(plain(agg.quantity_accepted)),
+            "returned": str(plain(agg.quantity_returned)),
+            "defects": str(agg.defects),
+            "accepted_pct": str(accepted_pct),
+            "defect_pct": str(defect_pct),
+        },
+        phrase_pair(
+            "kpi.quality",
+            {
+                "accepted": plain(agg.quantity_accepted),
+                "ordered": plain(agg.quantity_ordered),
+                "accepted_pct": accepted_pct,
+                "defects": agg.defects,
+                "returned": plain(agg.quantity_returned),
+                "defect_pct": defect_pct,
+                "deliveries": agg.deliveries,
+                "period": period,
+            },
+        ),
     )
 
 
-def grade_for(total: Decimal) -> str:
-    for bound, grade in GRADE_BOUNDS:
-        if total >= bound:
-            return grade
+def responsiveness_kpi(agg: TicketAggregates, cfg: ScoringConfig, period: Bilingual) -> KpiResult:
+    minimum = cfg.minimum.tickets
+    if agg.judged < minimum:
+        return KpiResult(
+            KpiName.RESPONSIVENESS,
+            None,
+            agg.opened,
+            {"judged": str(agg.judged), "opened": str(agg.opened), "minimum": str(minimum)},
+            phrase_pair(
+                "kpi.insufficient.tickets",
+                {"count": agg.judged, "opened": agg.opened, "period": period, "minimum": minimum},
+            ),
+        )
+    rate = _pct(agg.met, agg.judged)
+    median_hours = (
+        quantize(agg.median_first_response_minutes / 60)
+        if agg.median_first_response_minutes is not None
+        else None
+    )
+    return KpiResult(
+        KpiName.RESPONSIVENESS,
+        rate,
+        agg.opened,
+        {
+            "opened": str(agg.opened),
+            "judged": str(agg.judged),
+            "met": str(agg.met),
+            "open_within_sla": str(agg.open_within_sla),
+            "rate_pct": str(rate),
+            "median_first_response_hours": str(median_hours) if median_hours is not None else "",
+        },
+        phrase_pair(
+            "kpi.responsiveness",
+            {
+                "met": agg.met,
+                "due": agg.judged,
+                "rate": rate,
+                "median_hours": median_hours if median_hours is not None else "-",
+                "open_within_sla": agg.open_within_sla,
+                "period": period,
+            },
+        ),
+    )
+
+
+def _change_pct(start: Decimal, end: Decimal) -> Decimal:
+    return quantize(HUNDRED * (end - start) / start)
+
+
+def cost_kpi(
+    agg: CostAggregates, cfg: ScoringConfig, period_start: date, period_end: date
+) -> KpiResult:
+    records = agg.price_observations + agg.index_points
+    if agg.price_start is None or agg.price_end is None:
+        return KpiResult(
+            KpiName.COST_PERFORMANCE,
+            None,
+            records,
+            {"price_observations": str(agg.price_observations)},
+            phrase_pair("kpi.insufficient.prices", {"date": period_end}),
+        )
+    from_date = max(agg.price_start.on, period_start)
+    if agg.index_start is None or agg.index_end is None or agg.index_start.on >= agg.index_end.on:
+        return KpiResult(
+            KpiName.COST_PERFORMANCE,
+            None,
+            records,
+            {"index_points": str(agg.index_points), "category": agg.category},
+            phrase_pair(
+                "kpi.insufficient.index",
+                {
+                    "count": agg.index_points,
+                    "category": agg.category,
+                    "from_date": from_date,
+                    "date": period_end,
+                },
+            ),
+        )
+    price_change = _change_pct(agg.price_start.value, agg.price_end.value)
+    index_change = _change_pct(agg.index_start.value, agg.index_end.value)
+    gap = price_change - index_change
+    score = quantize(_clamp(cfg.cost.neutral_score - cfg.cost.points_per_pct * gap))
+    relation_code = (
+        "kpi.cost.above" if gap > 0 else "kpi.cost.below" if gap < 0 else "kpi.cost.level"
+    )
+    relation = phrase_pair(relation_code, {"gap": abs(gap)})
+    return KpiResult(
+        KpiName.COST_PERFORMANCE,
+        score,
+        records,
+        {
+            "price_start": str(plain(agg.price_start.value)),
+            "price_end": str(plain(agg.price_end.value)),
+            "price_change_pct": str(price_change),
+            "index_start": str(plain(agg.index_start.value)),
+            "index_end": str(plain(agg.index_end.value)),
+            "index_change_pct": str(index_change),
+            "gap_points": str(gap),
+            "from_date": from_date.isoformat(),
+            "category": agg.category,
+        },
+        phrase_pair(
+            "kpi.cost",
+            {
+                "price_start": money(agg.price_start.value),
+                "price_end": money(agg.price_end.value),
+                "currency": agg.currency,
+                "price_change": signed(price_change),
+                "from_date": from_date,
+                "category": agg.category,
+                "index_start": plain(agg.index_start.value),
+                "index_end": plain(agg.index_end.value),
+                "index_change": signed(index_change),
+                "relation": relation,
+            },
+        ),
+    )
+
+
+def window_kpis(agg: WindowAggregates, cfg: ScoringConfig) -> tuple[KpiResult, ...]:
+    period = period_text(agg.period_start, agg.period_end)
+    return (
+        on_time_kpi(agg.deliveries, cfg, period),
+        quality_kpi(agg.deliveries, cfg, period),
+        responsiveness_kpi(agg.tickets, cfg, period),
+        cost_kpi(agg.cost, cfg, agg.period_start, agg.period_end),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class WeightedTotal:
+    total: Decimal | None
+    coverage: Decimal  # share of the weight carried by KPIs with a score
+    scored: frozenset[KpiName]
+
+
+def weighted_total(kpis: tuple[KpiResult, ...], cfg: ScoringConfig) -> WeightedTotal:
+    weights = cfg.weights.as_dict()
+    scored = [(k, weights[k.name]) for k in kpis if k.score is not None and weights[k.name] > 0]
+    coverage = sum((w for _, w in scored), ZERO)
+    names = frozenset(k.name for k, _ in scored)
+    if not scored or coverage < cfg.minimum.weight_coverage:
+        return WeightedTotal(None, coverage, names)
+    total = sum((k.score * w for k, w in scored if k.score is not None), ZERO) / coverage
+    return WeightedTotal(quantize(total), coverage, names)
+
+
+def grade_for(total: Decimal, bounds: GradeBounds | None = None) -> str:
+    bounds = bounds or GradeBounds()
+    if total >= bounds.a:
+        return "A"
+    if total >= bounds.b:
+        return "B"
+    if total >= bounds.c:
+        return "C"
     return "D"
 
 
-def recommend(total: Decimal | None, deliveries: int) -> tuple[Recommendation, str]:
-    if total is None:
-        return (
-            Recommendation.RENEGOTIATE,
-            f"insufficient data: {deliveries} deliveries in the window (at least {MIN_DELIVERIES} "
-            "needed); renegotiate and ask the supplier for performance evidence",
+def trend_of(change: Decimal | None, stable_points: Decimal) -> Trend | None:
+    if change is None:
+        return None
+    if change > stable_points:
+        return Trend.IMPROVING
+    if change < -stable_points:
+        return Trend.DECLINING
+    return Trend.STABLE
+
+
+@dataclass(frozen=True, slots=True)
+class ScoredWindows:
+    kpis: tuple[KpiScore, ...]
+    current: WeightedTotal
+    previous: WeightedTotal | None
+    total_change: Decimal | None
+    trend: Trend | None
+
+
+def score_windows(
+    current: WindowAggregates, previous: WindowAggregates | None, cfg: ScoringConfig
+) -> ScoredWindows:
+    """KPIs and totals for the window and, when given, the window before it. The totals are
+    compared only when the same KPIs were scored in both: a total over different KPIs is a
+    different measure, and its difference would not be a trend."""
+    weights = cfg.weights.as_dict()
+    now = window_kpis(current, cfg)
+    before = window_kpis(previous, cfg) if previous is not None else None
+    kpis: list[KpiScore] = []
+    for i, k in enumerate(now):
+        prev_score = before[i].score if before is not None else None
+        kpis.append(
+            KpiScore(
+                name=k.name.value,
+                score=k.score,
+                weight=weights[k.name],
+                evidence=k.evidence[0],
+                evidence_ja=k.evidence[1],
+                records=k.records,
+                period_start=current.period_start,
+                period_end=current.period_end,
+                figures=k.figures,
+                previous_score=prev_score,
+                change=(
+                    k.score - prev_score if k.score is not None and prev_score is not None else None
+                ),
+            )
         )
-    if total >= 85:
-        return Recommendation.RENEW_AS_IS, f"weighted score {total} is at least 85"
-    if total >= 60:
-        return Recommendation.RENEGOTIATE, f"weighted score {total} is between 60 and 85"
-    if total >= 40:
-        return Recommendation.RETENDER, f"weighted score {total} is between 40 and 60"
-    return Recommendation.TERMINATE, f"weighted score {total} is below 40"
+    total_now = weighted_total(now, cfg)
+    total_before = weighted_total(before, cfg) if before is not None else None
+    change: Decimal | None = None
+    if (
+        total_before is not None
+        and total_now.total is not None
+        and total_before.total is not None
+        and total_now.scored == total_before.scored
+    ):
+        change = total_now.total - total_before.total
+    return ScoredWindows(
+        kpis=tuple(kpis),
+        current=total_now,
+        previous=total_before,
+        total_change=change,
+        trend=trend_of(change, cfg.trend_stable_points),
+    )
 
 
-def scorecard_from(
-    agg: DeliveryAggregates, *, contract_id: str, term: int, period_start: date, period_end: date
+def build_scorecard(
+    *,
+    contract_id: str,
+    term: int,
+    current: WindowAggregates,
+    previous: WindowAggregates | None,
+    market: MarketAssessment | None,
+    cfg: ScoringConfig,
 ) -> Scorecard:
-    period = f"{period_start.isoformat()}..{period_end.isoformat()}"
-    enough = agg.deliveries >= MIN_DELIVERIES
-    on_time = (
-        (Decimal(100) * agg.on_time / agg.deliveries).quantize(_Q, ROUND_HALF_UP)
-        if enough
-        else None
+    """The whole scorecard, recommendation included, from the aggregates of two windows."""
+    scored = score_windows(current, previous, cfg)
+    total = scored.current.total
+    grade = grade_for(total, cfg.grades) if total is not None else None
+    recommendation, findings = recommend(
+        kpis=scored.kpis,
+        total=total,
+        grade=grade,
+        coverage=scored.current.coverage,
+        previous_total=scored.previous.total if scored.previous else None,
+        total_change=scored.total_change,
+        market=market,
+        cfg=cfg,
     )
-    quality = (
-        (Decimal(100) * agg.quantity_accepted / agg.quantity_ordered).quantize(_Q, ROUND_HALF_UP)
-        if enough and agg.quantity_ordered > 0
-        else None
-    )
-    kpis = (
-        KpiScore(
-            name="on_time_delivery",
-            score=on_time,
-            weight=WEIGHTS["on_time_delivery"],
-            evidence=(
-                f"{agg.on_time} of {agg.deliveries} deliveries on or before the promised date, "
-                f"{period}"
-            ),
-        ),
-        KpiScore(
-            name="quality",
-            score=quality,
-            weight=WEIGHTS["quality"],
-            evidence=f"{agg.quantity_accepted} of {agg.quantity_ordered} units accepted, {period}",
-        ),
-    )
-    total: Decimal | None = None
-    if all(k.score is not None for k in kpis):
-        total = sum((k.score * k.weight for k in kpis if k.score is not None), Decimal(0)).quantize(
-            _Q, ROUND_HALF_UP
-        )
-    recommendation, reason = recommend(total, agg.deliveries)
     return Scorecard(
         contract_id=contract_id,
         term=term,
-        period_start=period_start,
-        period_end=period_end,
-        kpis=kpis,
+        period_start=current.period_start,
+        period_end=current.period_end,
+        kpis=scored.kpis,
         total=total,
-        grade=grade_for(total) if total is not None else None,
+        grade=grade,
         recommendation=recommendation,
-        reasons=(reason,),
+        reasons=tuple(f.en for f in findings),
+        findings=findings,
+        weight_coverage=scored.current.coverage,
+        previous_period_start=previous.period_start if previous is not None else None,
+        previous_total=scored.previous.total if scored.previous else None,
+        total_change=scored.total_change,
+        trend=scored.trend,
+        market=market,
     )
 
 
-def score_contract(session: Session, *, contract_id: str, term: int, as_of: date) -> Scorecard:
-    period_start = as_of - relativedelta(months=12)
-    agg = delivery_aggregates(
-        session, contract_id=contract_id, period_start=period_start, period_end=as_of
-    )
-    return scorecard_from(
-        agg, contract_id=contract_id, term=term, period_start=period_start, period_end=as_of
-    )
+__all__ = [
+    "CostAggregates",
+    "DeliveryAggregates",
+    "KpiResult",
+    "Point",
+    "TicketAggregates",
+    "WindowAggregates",
+    "build_scorecard",
+    "grade_for",
+    "score_windows",
+    "trend_of",
+    "weighted_total",
+]

@@ -4,6 +4,7 @@ Every process (worker, CLI, dev stack) reads the same ``Settings``; a bad value 
 with the variable's name and the reason.
 """
 
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
@@ -12,14 +13,22 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from models.contract import DefaultAction
 from models.milestones import RenewalPolicy
+from models.scorecard import ScoringConfig
 
 DEFAULT_DATA_DIR = Path("data")
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+        # Nested settings one level at a time: SCORING__WINDOW_MONTHS=6,
+        # SCORING__RECOMMENDATION__RENEW_MIN_TOTAL=80 (or SCORING='{"window_months": 6}').
+        env_nested_delimiter="__",
     )
 
     data_dir: Path = Field(DEFAULT_DATA_DIR, validation_alias="RENEWALS_DATA_DIR")
@@ -37,6 +46,9 @@ class Settings(BaseSettings):
     # The Renewal* search attributes are registered on the namespace (see workflows/
     # search_attributes.py); turn off for a namespace where they are not.
     temporal_search_attributes: bool = True
+    # Payload encryption (see config/codec.py): key id -> base64 of 32 bytes, and the active id.
+    payload_encryption_keys: dict[str, str] = {}
+    payload_encryption_key_id: str | None = None
 
     sweep_schedule_id: str = "renewal-sweep"
     sweep_time: Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")] = "06:00"
@@ -50,6 +62,19 @@ class Settings(BaseSettings):
     template_dir: Path | None = Field(
         None, validation_alias="RENEWALS_TEMPLATE_DIR"
     )  # organisation overrides: <dir>/<language>/<name>.txt.j2
+
+    # Scorecard window, KPI weights, grade bounds, recommendation and market thresholds, and how
+    # findings become proposed terms (price cuts, the price-adjustment cap...).
+    scoring: ScoringConfig = ScoringConfig()
+
+    # Business calendars: organisation closure days on top of public holidays, and whether
+    # Japanese contracts observe the year-end closure (12/29-1/3).
+    closure_days: list[date] = []
+    jp_year_end_closure: bool = True
+    # What an auto-renewing contract does when its send-by date passes undecided, unless the
+    # contract says otherwise: per supplier category, else for the whole organisation.
+    default_action: DefaultAction = DefaultAction.NON_RENEWAL
+    default_action_by_category: dict[str, DefaultAction] = {}
 
     # E-mail. Without SMTP_HOST, notifications stay in the outbox table (nothing is sent).
     smtp_host: str = ""
@@ -69,6 +94,13 @@ class Settings(BaseSettings):
     def _file_exists(cls, v: Path | None) -> Path | None:
         if v is not None and not v.is_file():
             raise ValueError(f"file not found: {v}")
+        return v
+
+    @field_validator("template_dir")
+    @classmethod
+    def _dir_exists(cls, v: Path | None) -> Path | None:
+        if v is not None and not v.is_dir():
+            raise ValueError(f"directory not found: {v}")
         return v
 
     @field_validator("sweep_time_zone")

@@ -18,12 +18,17 @@ from pydantic import ValidationError
 
 @dataclass(frozen=True, slots=True)
 class FieldError:
+    """One problem with one value. ``row`` is the record's row in its file (the header is row 1,
+    as a spreadsheet shows it); ``file`` names the file when the data came from one."""
+
     field: str
     reason: str
     row: int | None = None
+    file: str | None = None
 
     def __str__(self) -> str:
-        where = f"row {self.row}, " if self.row is not None else ""
+        where = f"{self.file}, " if self.file is not None else ""
+        where += f"row {self.row}, " if self.row is not None else ""
         return f"{where}{self.field}: {self.reason}"
 
 
@@ -38,13 +43,13 @@ class InvalidInput(RenewalsError):
 
     @classmethod
     def from_validation_error(
-        cls, exc: ValidationError, *, row: int | None = None
+        cls, exc: ValidationError, *, row: int | None = None, file: str | None = None
     ) -> "InvalidInput":
         errors = []
         for err in exc.errors(include_url=False):
             field = ".".join(str(p) for p in err["loc"]) or "(record)"
             reason = err["msg"].removeprefix("Value error, ")
-            errors.append(FieldError(field=field, reason=reason, row=row))
+            errors.append(FieldError(field=field, reason=reason, row=row, file=file))
         return cls(errors)
 
 

@@ -1,14 +1,25 @@
 """Renewal state, drafts, reviews and outcomes: what the workflow carries and reports."""
 
 from datetime import date, datetime
-from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from models.contract import ContractAmendment
-from models.milestones import MilestoneKind, MilestoneState, RenewalPolicy
+from models.contract import ContractAmendment, DefaultAction, TermModel
+from models.milestones import MilestoneKind, MilestonePlan, MilestoneState, RenewalPolicy
+from models.scorecard import (
+    Finding,
+    KpiName,
+    KpiScore,
+    MarketAssessment,
+    MarketSignal,
+    MarketSignalKind,
+    Recommendation,
+    Scorecard,
+    ScoringConfig,
+    Trend,
+)
 from models.text import Identifier, LongText, PersonRef
 
 
@@ -38,6 +49,7 @@ class ReviewDecisionKind(StrEnum):
 class DraftKind(StrEnum):
     RENEGOTIATION = "renegotiation"
     INTERIM_EXTENSION = "interim_extension"
+    NON_RENEWAL_NOTICE = "non_renewal_notice"  # the safe default at the send-by date
 
 
 class RenewalInput(BaseModel):
@@ -49,36 +61,6 @@ class RenewalInput(BaseModel):
     term: Annotated[int, Field(ge=1)]
     requested_by: PersonRef
     policy: RenewalPolicy = RenewalPolicy()
-
-
-class KpiScore(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: str
-    score: Decimal | None  # None: insufficient data, never a made-up 0 or 100
-    weight: Decimal
-    evidence: str
-
-
-class Recommendation(StrEnum):
-    RENEW_AS_IS = "renew_as_is"
-    RENEGOTIATE = "renegotiate"
-    RETENDER = "retender"
-    TERMINATE = "terminate"
-
-
-class Scorecard(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    contract_id: str
-    term: int
-    period_start: date
-    period_end: date
-    kpis: tuple[KpiScore, ...]
-    total: Decimal | None
-    grade: str | None
-    recommendation: Recommendation
-    reasons: tuple[str, ...]
 
 
 class DraftRef(BaseModel):
@@ -105,6 +87,8 @@ class DraftRequest(BaseModel):
     requested_by: str
     answers_comment: str | None = None
     scorecard: Scorecard | None = None
+    # Interim extension length from the workflow's policy; None: the worker's configured default.
+    extension_months: Annotated[int, Field(ge=1, le=24)] | None = None
 
 
 class ReviewSubmission(BaseModel):
@@ -209,6 +193,7 @@ class RenewalStatus(BaseModel):
     stage: RenewalStage
     end_date: date | None  # None only while the workflow is still loading the contract
     notice_deadline: date | None
+    send_by: date | None = None  # last business day to post a notice (calendar-aware plans)
     milestones: tuple[MilestoneStatus, ...]
     scorecard: Scorecard | None
     drafts: tuple[DraftRef, ...]
@@ -270,23 +255,68 @@ class AmendmentToApply(BaseModel):
     amendment: ContractAmendment
 
 
+class PlanRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    contract_id: str
+    term: int
+    today: date
+    policy: RenewalPolicy
+
+
+class TermPlan(BaseModel):
+    """A calendar-aware plan and the rules that govern the end of this term."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    plan: MilestonePlan
+    term_model: TermModel  # effective: auto-renewing with no renewals left plans as fixed
+    default_action: DefaultAction  # effective: contract, else its category, else organisation
+    next_term_months: int  # renewal length, or the review period of an evergreen contract
+    renewals_left: int | None  # None: unlimited
+
+
+class ReviewDeadlinesRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    contract_id: str
+    from_date: date
+    business_days: int
+
+
+class ReviewDeadlines(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    remind_at: datetime  # a reminder to the reviewers
+    escalate_at: datetime  # then one level up
+    provenance: tuple[str, ...] = ()
+
+
 __all__ = [
     "AmendmentRequest",
     "AmendmentToApply",
     "DraftKind",
     "DraftRef",
     "DraftRequest",
+    "Finding",
+    "KpiName",
     "KpiScore",
+    "MarketAssessment",
+    "MarketSignal",
+    "MarketSignalKind",
     "MilestoneState",
     "OpenRenewal",
     "OutcomeKind",
     "OutcomeRequest",
+    "PlanRequest",
     "Recommendation",
     "RedraftRequest",
     "RenewalEvent",
     "RenewalInput",
     "RenewalStage",
     "RenewalStatus",
+    "ReviewDeadlines",
+    "ReviewDeadlinesRequest",
     "ReviewDecisionKind",
     "ReviewRecord",
     "ReviewResult",
@@ -294,6 +324,9 @@ __all__ = [
     "ReviewToRecord",
     "ScoreRequest",
     "Scorecard",
+    "ScoringConfig",
     "TermOutcome",
+    "TermPlan",
     "TerminationRequest",
+    "Trend",
 ]

@@ -1,0 +1,104 @@
+"""The gather-facts milestone's work: scorecard, market assessment and recommendation for one
+contract term, as of a day.
+
+Two windows of ``window_months`` each end on ``as_of``: the current one is scored, the one
+before it gives the trend. The queries are in :mod:`activities.aggregates`; the arithmetic in
+:mod:`activities.scoring`, :mod:`activities.market` and :mod:`activities.recommendation`.
+"""
+
+from datetime import UTC, date, datetime, time, timedelta
+
+from dateutil.relativedelta import relativedelta
+from sqlalchemy.orm import Session
+
+from activities import aggregates
+from activities.market import assess_market
+from activities.scoring import WindowAggregates, build_scorecard
+from models.errors import NotFound
+from models.scorecard import Scorecard, ScoringConfig
+from models.tables import ContractRow, SupplierRow
+
+
+def _window(
+    session: Session,
+    *,
+    contract: ContractRow,
+    category: str,
+    period_start: date,
+    period_end: date,
+    judged_at: datetime,
+    cfg: ScoringConfig,
+) -> WindowAggregates:
+    return WindowAggregates(
+        period_start=period_start,
+        period_end=period_end,
+        deliveries=aggregates.delivery_aggregates(
+            session,
+            contract_id=contract.id,
+            period_start=period_start,
+            period_end=period_end,
+            grace_days=cfg.on_time_grace_days,
+        ),
+        tickets=aggregates.ticket_aggregates(
+            session,
+            contract_id=contract.id,
+            period_start=period_start,
+            period_end=period_end,
+            as_of=judged_at,
+        ),
+        cost=aggregates.cost_aggregates(
+            session,
+            contract_id=contract.id,
+            category=category,
+            currency=contract.currency,
+            period_start=period_start,
+            period_end=period_end,
+        ),
+    )
+
+
+def assess_contract(
+    session: Session, *, contract_id: str, term: int, as_of: date, cfg: ScoringConfig
+) -> Scorecard:
+    contract = session.get(ContractRow, contract_id)
+    if contract is None:
+        raise NotFound(f"contract {contract_id!r} does not exist")
+    supplier = session.get(SupplierRow, contract.supplier_id)
+    category = supplier.category if supplier is not None else "general"
+    months = relativedelta(months=cfg.window_months)
+    current_start = as_of - months
+    previous_start = current_start - months
+    # Tickets are judged on everything known by the end of the scoring day.
+    judged_at = datetime.combine(as_of + timedelta(days=1), time(0), tzinfo=UTC)
+    current = _window(
+        session,
+        contract=contract,
+        category=category,
+        period_start=current_start,
+        period_end=as_of,
+        judged_at=judged_at,
+        cfg=cfg,
+    )
+    previous = _window(
+        session,
+        contract=contract,
+        category=category,
+        period_start=previous_start,
+        period_end=current_start,
+        judged_at=judged_at,
+        cfg=cfg,
+    )
+    market = assess_market(
+        aggregates.market_aggregates(
+            session, category=category, period_start=current_start, period_end=as_of
+        ),
+        cfg.market,
+    )
+    return build_scorecard(
+        contract_id=contract_id,
+        term=term,
+        current=current,
+        previous=previous,
+        market=market,
+        cfg=cfg,
+    )

@@ -1,0 +1,422 @@
+"""The engine's sentences in English and Japanese, in one table.
+
+Scorecard evidence, market signals, recommendation reasons and the reasons for each proposed term
+are all built here from a code and its figures, so a Japanese draft and an English draft state
+the same facts with the same numbers. The Japanese wording follows the renewal playbook the
+product was built from (納期の遵守率, 品質管理の状況, 顧客対応のスピードと質, コストパフォーマンスの
+変化; 競争が激化, 需要の減少, 新規参入者の出現).
+
+Values may be ints, Decimals, dates, strings, or ``(english, japanese)`` pairs for words that
+differ by language. Pure functions only: no I/O, no clock.
+"""
+
+from collections.abc import Mapping
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Final
+
+from models.scorecard import Finding
+
+Bilingual = tuple[str, str]
+Value = int | Decimal | date | str | Bilingual
+
+ONE_PLACE: Final = Decimal("0.1")
+
+_PHRASES: Final[dict[str, Bilingual]] = {
+    # ------------------------------------------------------------------ KPI evidence
+    "kpi.on_time": (
+        "{on_time} of {deliveries} deliveries arrived on or before the promised date{grace} "
+        "({rate} %); {late} late, by {avg_days_late} days on average; {period}",
+        "{period}の納品 {deliveries} 件のうち {on_time} 件が納期どおり{grace}"
+        "（遵守率 {rate} %）。遅延 {late} 件、平均 {avg_days_late} 日の遅れ",
+    ),
+    "kpi.on_time.grace": (" (allowing {days} days' grace)", "（猶予 {days} 日を含む）"),
+    "kpi.quality": (
+        "{accepted} of {ordered} units accepted ({accepted_pct} %); {defects} defective and "
+        "{returned} returned units ({defect_pct} % of ordered); {deliveries} deliveries, {period}",
+        "{period}の発注数量 {ordered} のうち {accepted} を受け入れ（受入率 {accepted_pct} %）。"
+        "不良 {defects}・返品 {returned}（不良率 {defect_pct} %）、納品 {deliveries} 件",
+    ),
+    "kpi.responsiveness": (
+        "{met} of {due} tickets got a first response and a resolution within their SLA "
+        "({rate} %); median first response {median_hours} h; {open_within_sla} still open "
+        "within their SLA and not counted; {period}",
+        "{period}の問い合わせ・トラブル {due} 件のうち {met} 件がSLA内に初回回答・解決"
+        "（達成率 {rate} %）。初回回答までの時間の中央値 {median_hours} 時間。"
+        "SLA期限前で対応中の {open_within_sla} 件は集計外",
+    ),
+    "kpi.cost": (
+        "unit price {price_start} → {price_end} {currency} ({price_change} %) from {from_date}; "
+        "the {category} price index {index_start} → {index_end} ({index_change} %): {relation}",
+        "{from_date}以降、単価 {price_start} → {price_end} {currency}（{price_change} %）、"
+        "{category}の価格指数 {index_start} → {index_end}（{index_change} %）：{relation}",
+    ),
+    "kpi.cost.above": ("{gap} points above the market", "市場より {gap} ポイント割高に推移"),
+    "kpi.cost.below": ("{gap} points below the market", "市場より {gap} ポイント割安に推移"),
+    "kpi.cost.level": ("in line with the market", "市場並みに推移"),
+    "kpi.insufficient.deliveries": (
+        "insufficient data: {count} deliveries in {period}; at least {minimum} needed",
+        "データ不足：{period}の納品は {count} 件（評価には {minimum} 件以上が必要）",
+    ),
+    "kpi.insufficient.tickets": (
+        "insufficient data: {count} tickets with a known outcome in {period} "
+        "({opened} opened); at least {minimum} needed",
+        "データ不足：{period}に対応結果の分かる問い合わせ・トラブルは {count} 件"
+        "（起票 {opened} 件、評価には {minimum} 件以上が必要）",
+    ),
+    "kpi.insufficient.prices": (
+        "insufficient data: no unit price recorded up to {date}",
+        "データ不足：{date}までの単価の記録がありません",
+    ),
+    "kpi.insufficient.index": (
+        "insufficient data: {count} price index values for {category} from {from_date} to "
+        "{date}; two different periods are needed",
+        "データ不足：{from_date}〜{date}の{category}の価格指数は {count} 件"
+        "（異なる2時点の値が必要）",
+    ),
+    "period": ("{start} to {end}", "{start}〜{end}"),
+    # ------------------------------------------------------------------ market
+    "market.competition": (
+        "competing suppliers in {category} went from {start} to {end} ({change} %) "
+        "between {from_date} and {to_date}",
+        "{category}の競合サプライヤーが {start} 社から {end} 社に増加（{change} %、"
+        "{from_date}〜{to_date}）",
+    ),
+    "market.competition.from_none": (
+        "competing suppliers in {category} went from none to {end} "
+        "between {from_date} and {to_date}",
+        "{category}の競合サプライヤーが 0 社から {end} 社に増加（{from_date}〜{to_date}）",
+    ),
+    "market.competition.implication": (
+        "review price and service levels",
+        "価格やサービスの条件を見直す",
+    ),
+    "market.demand": (
+        "demand in {category} fell {change} % (demand index {start} → {end}, "
+        "{from_date} to {to_date})",
+        "{category}の需要が {change} % 減少（需要指数 {start} → {end}、{from_date}〜{to_date}）",
+    ),
+    "market.demand.implication": (
+        "reduce the committed volume",
+        "契約のボリュームを縮小する",
+    ),
+    "market.entrants": (
+        "{count} new {suppliers} entered {category} from {period}",
+        "{period}に{category}へ {count} 社が新たに参入",
+    ),
+    "market.entrants.implication": (
+        "re-evaluate exclusivity",
+        "契約の独占条件を再評価する",
+    ),
+    "market.price_up": (
+        "the {category} price index rose {change} % ({start} → {end}, {from_date} to {to_date})",
+        "{category}の価格指数が {change} % 上昇（{start} → {end}、{from_date}〜{to_date}）",
+    ),
+    "market.price_up.implication": (
+        "agree a price adjustment clause that follows the index, with a cap",
+        "指数に連動し、上限を設けた価格調整条項を定める",
+    ),
+    "market.price_down": (
+        "the {category} price index fell {change} % ({start} → {end}, {from_date} to {to_date})",
+        "{category}の価格指数が {change} % 下落（{start} → {end}、{from_date}〜{to_date}）",
+    ),
+    "market.price_down.implication": (
+        "pass the fall on in the price and tie later changes to the index, with a cap",
+        "下落分を単価に反映し、以後は上限付きで指数に連動させる",
+    ),
+    "market.none": (
+        "no market indicators for {category} in {period}: the market was not assessed",
+        "{period}の{category}の市場データがないため、市場の状況は評価していません",
+    ),
+    "market.series_short": (
+        "{indicator}: values for fewer than two periods in {period}; no change measured",
+        "{indicator}：{period}に2時点以上の値がなく、変化を測定できません",
+    ),
+    # ------------------------------------------------------------------ recommendation
+    "rec.insufficient": (
+        "insufficient data for a weighted score: KPIs with enough data carry {coverage} % of "
+        "the weight and at least {minimum} % is needed; renegotiate and ask the supplier for "
+        "performance evidence",
+        "データ不足のため総合評価を算出できません"
+        "（十分なデータのある評価項目の比重は {coverage} %、必要なのは {minimum} % 以上）。"
+        "相手方に実績データの提出を求めたうえで条件を再交渉します",
+    ),
+    "rec.kpi_missing": ("{kpi}: {evidence}", "{kpi}：{evidence}"),
+    "rec.score.renew": (
+        "weighted score {total} (grade {grade}) is at least {threshold}",
+        "総合評価 {total} 点（{grade} 評価）が基準の {threshold} 点以上",
+    ),
+    "rec.score.renegotiate": (
+        "weighted score {total} (grade {grade}) is at least {low} but below {high}: "
+        "renew on renegotiated terms",
+        "総合評価 {total} 点（{grade} 評価）は {low} 点以上 {high} 点未満のため、"
+        "条件を見直したうえで更新します",
+    ),
+    "rec.score.retender": (
+        "weighted score {total} (grade {grade}) is at least {low} but below {high}: "
+        "invite competing offers",
+        "総合評価 {total} 点（{grade} 評価）は {low} 点以上 {high} 点未満のため、"
+        "他社からの提案も募ります",
+    ),
+    "rec.score.terminate": (
+        "weighted score {total} (grade {grade}) is below {threshold}: do not renew",
+        "総合評価 {total} 点（{grade} 評価）が {threshold} 点未満のため、更新しません",
+    ),
+    "rec.kpi_floor": (
+        "{kpi} scored {score}, below the floor of {floor}",
+        "{kpi}が {score} 点で、最低基準の {floor} 点を下回っています",
+    ),
+    "rec.decline": (
+        "the weighted score fell {points} points against the previous {months} months "
+        "({previous} → {total})",
+        "総合評価が前の{months}ヶ月と比べて {points} 点低下（{previous} → {total}）",
+    ),
+    "rec.market": (
+        "market, {signal}: {observation}; so {implication}",
+        "市場の状況（{signal}）：{observation}。このため{implication}",
+    ),
+    "rec.alternatives": (
+        "the market offers alternatives and the weighted score {total} is below {threshold}: "
+        "re-tender rather than renegotiate",
+        "市場に代替の選択肢があり、総合評価 {total} 点が {threshold} 点未満のため、"
+        "再交渉ではなく再入札とします",
+    ),
+    "rec.renew_clean": (
+        "no KPI below {floor}, no fall of {points} points or more, and no market signal that "
+        "calls for new terms",
+        "最低基準 {floor} 点を下回る項目、{points} 点以上の低下、条件見直しを要する市場の変化の"
+        "いずれもありません",
+    ),
+    # ------------------------------------------------------------------ proposed terms
+    "terms.price.renegotiate": (
+        "opening position: {cut} % below the current price, as the weighted score is {total}",
+        "総合評価が {total} 点のため、現行単価から {cut} % 引き下げた価格を交渉の出発点とします",
+    ),
+    "terms.price.cost_gap": (
+        "the unit price moved {price_change} % while the market index moved {index_change} %: "
+        "ask for the {gap}-point gap back",
+        "単価が {price_change} % 変動した一方、市場の価格指数は {index_change} % の変動でした。"
+        "差の {gap} ポイント分の引き下げを求めます",
+    ),
+    "terms.price.competition": (
+        "competition intensified (competing suppliers {change} %): ask for {cut} % off",
+        "競争が激化（競合サプライヤー数 {change} %）しているため、{cut} % の値下げを求めます",
+    ),
+    "terms.price.index_down": (
+        "the {category} price index fell {change} %: pass the fall on in the price",
+        "{category}の価格指数が {change} % 下落したため、下落分を単価に反映します",
+    ),
+    "terms.price.capped": (
+        "the reductions add up to {total} %; the proposal is capped at {cap} %",
+        "引き下げ幅の合計は {total} % ですが、提案は上限の {cap} % にとどめます",
+    ),
+    "terms.price.bridge": (
+        "price unchanged for the {months}-month {purpose} term",
+        "{months}ヶ月の{purpose}期間中は単価を据え置きます",
+    ),
+    "terms.volume.demand": (
+        "demand fell {change} %: commit to {cut} % less volume",
+        "需要が {change} % 減少したため、契約数量を {cut} % 縮小します",
+    ),
+    "terms.volume.capped": (
+        "demand fell {change} %: commit to {cut} % less volume (the most the policy allows)",
+        "需要が {change} % 減少したため、契約数量を方針上の上限である {cut} % 縮小します",
+    ),
+    "terms.exclusivity.entrants": (
+        "{count} new {suppliers} entered the market: drop exclusivity so their offers can be "
+        "considered",
+        "新規参入者が {count} 社現れたため、他社の提案も検討できるよう独占条件を外します",
+    ),
+    "terms.exclusivity.retender": (
+        "a re-tender needs the freedom to buy elsewhere: drop exclusivity",
+        "再入札のため、他社からも調達できるよう独占条件を外します",
+    ),
+    "terms.term.retender": (
+        "a {months}-month bridge term while the re-tender runs",
+        "再入札を行う間の {months}ヶ月のつなぎ期間とします",
+    ),
+    "terms.term.terminate": (
+        "a {months}-month transition term to move the supply to another supplier in good order",
+        "他の取引先へ円滑に移行するための {months}ヶ月の移行期間とします",
+    ),
+    "terms.term.next": (
+        "the next {months}-month term starts when the current one ends",
+        "現契約の満了後、{months}ヶ月の次期契約期間が始まります",
+    ),
+    "terms.term.interim": (
+        "no renewal terms were approved before the contract ended on {end}: extend it on its "
+        "current terms for {months} months while negotiation continues",
+        "満了日（{end}）までに更新条件の合意に至らなかったため、取引が途切れないよう"
+        "現行の条件のまま {months}ヶ月延長し、その間に交渉を続けます",
+    ),
+    "terms.notice.bridge": (
+        "{days} days' notice, so the {purpose} term can end as soon as the new supply is ready",
+        "新たな調達先の準備が整いしだい{purpose}期間を終えられるよう、"
+        "解約予告期間を {days} 日とします",
+    ),
+    "terms.price_adjustment.index": (
+        "the {category} price index moved {change} %: tie the price to the index with a cap of "
+        "{cap} % per review",
+        "{category}の価格指数が {change} % 変動したため、見直しごとの上限を {cap} % とする"
+        "指数連動の価格調整条項を設けます",
+    ),
+    "terms.sla.competition": (
+        "competition intensified: ask for better service levels",
+        "競争が激化しているため、サービスレベルの向上を求めます",
+    ),
+    "terms.sla.on_time": (
+        "on-time delivery was {rate} %, below the {target} % target",
+        "納期の遵守率が {rate} % で、目標の {target} % を下回っています",
+    ),
+    "terms.sla.responsiveness": (
+        "{rate} % of tickets met their SLA (median first response {hours} h)",
+        "SLA達成率が {rate} %（初回回答までの時間の中央値 {hours} 時間）にとどまっています",
+    ),
+    "clause.price_adjustment": (
+        "The unit price is reviewed every {months} months against the {category} price index "
+        "for the month before the review. It moves with the index, by at most {cap} % up or "
+        "down at each review.",
+        "単価は{months}ヶ月ごとに、見直し月の前月の{category}の価格指数に基づいて見直す。"
+        "単価は指数に連動して変動し、その幅は各見直しにつき上下 {cap} % を上限とする。",
+    ),
+    "clause.service_levels": (
+        "At least {on_time} % of deliveries on time in each quarter. A first response to any "
+        "request or complaint within {response} hours and its resolution within {resolution} "
+        "hours. A monthly report of these figures to the buyer.",
+        "各四半期の納期遵守率を {on_time} % 以上とする。問い合わせ・トラブルには {response} 時間"
+        "以内に初回回答し、{resolution} 時間以内に解決するよう、迅速かつ誠実に対応する。"
+        "これらの実績を毎月報告し、双方で関係性を数値で確認する。",
+    ),
+}
+
+LABELS: Final[dict[str, Bilingual]] = {
+    # KPIs
+    "on_time_delivery": ("On-time delivery", "納期の遵守率"),
+    "quality": ("Quality", "品質管理の状況"),
+    "responsiveness": ("Responsiveness", "顧客対応のスピードと質"),
+    "cost_performance": ("Cost performance", "コストパフォーマンスの変化"),
+    # recommendations
+    "renew_as_is": ("renew as is", "現行条件のまま更新"),
+    "renegotiate": ("renegotiate", "条件を再交渉して更新"),
+    "retender": ("re-tender", "再入札（他社提案の募集）"),
+    "terminate": ("terminate", "契約終了"),
+    # trends
+    "improving": ("improving", "改善"),
+    "stable": ("stable", "横ばい"),
+    "declining": ("declining", "悪化"),
+    # market signals
+    "competition_intensifying": ("competition intensifying", "競争が激化"),
+    "demand_falling": ("demand falling", "需要の減少"),
+    "new_entrants": ("new entrants", "新規参入者の出現"),
+    "price_index_up": ("price index up", "価格指数の上昇"),
+    "price_index_down": ("price index down", "価格指数の下落"),
+    # clauses
+    "unit_price": ("Unit price", "単価"),
+    "annual_volume": ("Committed annual volume", "年間契約数量"),
+    "exclusivity": ("Exclusivity", "独占条件"),
+    "term_months": ("Term", "契約期間"),
+    "new_end_date": ("End date", "満了日"),
+    "notice_period_days": ("Notice period", "解約予告期間"),
+    "payment_terms": ("Payment terms", "支払条件"),
+    "price_adjustment": ("Price adjustment", "価格調整条項"),
+    "service_levels": ("Service levels", "サービスレベル"),
+    # values
+    "exclusive": ("exclusive", "独占"),
+    "non_exclusive": ("non-exclusive", "非独占"),
+    "none": ("(none)", "（定めなし）"),
+    "insufficient": ("insufficient data", "データ不足"),
+    "bridge": ("bridge", "つなぎ"),
+    "transition": ("transition", "移行"),
+    # indicators
+    "price_index": ("price index", "価格指数"),
+    "demand_index": ("demand index", "需要指数"),
+    "competitor_count": ("competing suppliers", "競合サプライヤー数"),
+}
+
+
+def suppliers(count: int) -> Bilingual:
+    """English needs the plural; Japanese counts with 社 and has none."""
+    return ("supplier" if count == 1 else "suppliers", "")
+
+
+def label(key: str, language: str) -> str:
+    en, ja = LABELS[key]
+    return ja if language == "ja" else en
+
+
+def bilingual(key: str) -> Bilingual:
+    return LABELS[key]
+
+
+def quantize(value: Decimal, places: Decimal = ONE_PLACE) -> Decimal:
+    return value.quantize(places, ROUND_HALF_UP)
+
+
+def plain(value: Decimal) -> Decimal:
+    """Without a stored scale's trailing zeros (NUMERIC(22, 4) gives 98.0000), and never in
+    exponent form (98.0000 normalises to 98, 100 must not become 1E+2)."""
+    normal = value.normalize()
+    return normal.quantize(Decimal(1)) if normal == normal.to_integral_value() else normal
+
+
+def money(value: Decimal) -> Decimal:
+    """A price with at least two decimals: 1250.5 reads as 1250.50."""
+    normal = plain(value)
+    exponent = normal.as_tuple().exponent
+    return (
+        normal.quantize(Decimal("0.01")) if isinstance(exponent, int) and exponent > -2 else normal
+    )
+
+
+def signed(value: Decimal) -> str:
+    """``+2.0`` / ``-3.5`` / ``0.0``: changes read better with their sign."""
+    return f"{value:+,}" if value != 0 else f"{value:,}"
+
+
+def format_date(value: date, language: str) -> str:
+    if language == "ja":
+        return f"{value.year}年{value.month}月{value.day}日"
+    return value.isoformat()
+
+
+def _render(value: Value, language: str) -> str:
+    if isinstance(value, tuple):
+        return value[1] if language == "ja" else value[0]
+    if isinstance(value, bool):  # a bool is an int: keep it out of the number branch
+        return str(value)
+    if isinstance(value, int | Decimal):
+        return f"{value:,}"
+    if isinstance(value, date):
+        return format_date(value, language)
+    return value
+
+
+def _machine(value: Value) -> str:
+    if isinstance(value, tuple):
+        return value[0]
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def phrase(code: str, language: str, values: Mapping[str, Value]) -> str:
+    en, ja = _PHRASES[code]
+    template = ja if language == "ja" else en
+    return template.format_map({k: _render(v, language) for k, v in values.items()})
+
+
+def phrase_pair(code: str, values: Mapping[str, Value]) -> Bilingual:
+    return phrase(code, "en", values), phrase(code, "ja", values)
+
+
+def finding(code: str, /, **values: Value) -> Finding:
+    """A statement in both languages; ``figures`` keeps the values in machine form (ISO dates,
+    plain decimals) for anyone who wants to phrase it differently."""
+    en, ja = phrase_pair(code, values)
+    return Finding(code=code, figures={k: _machine(v) for k, v in values.items()}, en=en, ja=ja)
+
+
+def period_text(start_exclusive: date, end: date) -> Bilingual:
+    """A window (start, end] as people read it: from the day after ``start`` to ``end``."""
+    first = start_exclusive + timedelta(days=1)
+    return phrase_pair("period", {"start": first, "end": end})
