@@ -13,10 +13,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from activities.contract_store import to_read
+from activities.plan_preview import PlannedContract, plan_contracts
+from activities.planning_activities import CalendarSettings
 from models.contract import ContractRead
 from models.milestones import MilestoneKind, RenewalPolicy
-from models.tables import ContractRow
-from planning.milestones import plan_milestones
+from models.tables import ContractRow, SupplierRow
 
 PRODID = "-//contract-renewals//renewal milestones//EN"
 
@@ -24,6 +25,7 @@ _TITLES = {
     MilestoneKind.GATHER_FACTS: "Renewal: gather facts and score",
     MilestoneKind.FIRST_DISCUSSION: "Renewal: first discussion, draft to legal",
     MilestoneKind.FINAL_TERMS: "Renewal: final terms",
+    MilestoneKind.SEND_BY: "Last day to post a notice",
     MilestoneKind.EXPIRY: "Contract expires",
 }
 
@@ -41,10 +43,8 @@ def _event(uid: str, day: date, summary: str, description: str, stamp: datetime)
 
 
 def build_feed(
-    contracts: Iterable[ContractRead],
+    planned: Iterable[PlannedContract],
     *,
-    today: date,
-    policy: RenewalPolicy | None = None,
     name: str = "Contract renewals",
     generated_at: datetime | None = None,
 ) -> bytes:
@@ -54,14 +54,14 @@ def build_feed(
     cal.add("version", "2.0")
     cal.add("calscale", "GREGORIAN")
     cal.add("x-wr-calname", name)
-    for c in contracts:
-        plan = plan_milestones(
-            end_date=c.end_date, notice_period_days=c.notice_period_days, today=today, policy=policy
-        )
+    for entry in planned:
+        c, plan = entry.contract, entry.plan
         label = f"{c.title} ({c.id})"
         base = f"{c.id}-term{c.current_term}"
         for m in plan.milestones:
             note = " (moved earlier for the notice period)" if m.moved_for_notice else ""
+            if m.provenance:
+                note += ". " + "; ".join(m.provenance)
             cal.add_component(
                 _event(
                     f"{base}-{m.kind.value}@contract-renewals",
@@ -77,12 +77,30 @@ def build_feed(
                 f"{base}-notice-deadline@contract-renewals",
                 plan.notice_deadline,
                 f"Last day to give notice: {label}",
-                f"{c.notice_period_days} days before the end date {c.end_date.isoformat()}.",
+                "; ".join(plan.notice_provenance) + ".",
                 stamp,
             )
         )
     feed: bytes = cal.to_ical()
     return feed
+
+
+def planned_for_feed(
+    session: Session,
+    *,
+    owner: str | None,
+    today: date,
+    cfg: CalendarSettings,
+    policy: RenewalPolicy,
+) -> list[PlannedContract]:
+    contracts = contracts_for_feed(session, owner=owner)
+    categories = {
+        row.id: row.category
+        for row in session.scalars(
+            select(SupplierRow).where(SupplierRow.id.in_({c.supplier_id for c in contracts}))
+        )
+    }
+    return plan_contracts(contracts, today=today, cfg=cfg, policy=policy, categories=categories)
 
 
 def contracts_for_feed(session: Session, *, owner: str | None = None) -> list[ContractRead]:

@@ -5,6 +5,7 @@ batch commits all of it or none of it.
 """
 
 from collections.abc import Mapping, Sequence
+from datetime import date
 from typing import Any
 
 from pydantic import ValidationError
@@ -18,11 +19,14 @@ from models.contract import (
     ContractCreate,
     ContractRead,
     ContractStatus,
+    DefaultAction,
     SupplierCreate,
     SupplierRead,
+    TermModel,
 )
 from models.errors import DuplicateContract, FieldError, InvalidInput, NotFound
 from models.tables import ContractRow, SupplierRow
+from planning.milestones import next_review_date
 
 
 def parse_contract(data: Mapping[str, Any], *, row: int | None = None) -> ContractCreate:
@@ -56,6 +60,14 @@ def to_read(row: ContractRow) -> ContractRead:
         language=row.language,
         current_term=row.current_term,
         status=ContractStatus(row.status),
+        term_model=TermModel(row.term_model),
+        max_renewals=row.max_renewals,
+        renewals_used=row.renewals_used,
+        review_period_months=row.review_period_months,
+        jurisdiction=row.jurisdiction,
+        time_zone=row.time_zone,
+        transit_buffer_days=row.transit_buffer_days,
+        default_action=DefaultAction(row.default_action) if row.default_action else None,
     )
 
 
@@ -72,7 +84,11 @@ def upsert_supplier(session: Session, *, supplier: SupplierCreate) -> SupplierRe
 
 
 def create_contract(
-    session: Session, *, contract: ContractCreate, row: int | None = None
+    session: Session,
+    *,
+    contract: ContractCreate,
+    row: int | None = None,
+    today: date | None = None,
 ) -> ContractRead:
     if session.get(SupplierRow, contract.supplier_id) is None:
         raise InvalidInput(
@@ -80,13 +96,20 @@ def create_contract(
         )
     if session.get(ContractRow, contract.id) is not None:
         raise DuplicateContract(contract.id, row=row)
+    end_date = contract.end_date
+    if end_date is None:  # evergreen without a stated review date: the next one from today
+        end_date = next_review_date(
+            contract.start_date,
+            contract.review_period_months,
+            today or date.today(),  # noqa: DTZ011 - a calendar date as the user sees it
+        )
     stored = ContractRow(
         id=contract.id,
         title=contract.title,
         supplier_id=contract.supplier_id,
         owner=contract.owner,
         start_date=contract.start_date,
-        end_date=contract.end_date,
+        end_date=end_date,
         auto_renewal=contract.auto_renewal,
         notice_period_days=contract.notice_period_days,
         renewal_term_months=contract.renewal_term_months,
@@ -101,6 +124,14 @@ def create_contract(
         language=contract.language,
         current_term=1,
         status=ContractStatus.ACTIVE.value,
+        term_model=contract.term_model.value,
+        max_renewals=contract.max_renewals,
+        renewals_used=contract.renewals_used,
+        review_period_months=contract.review_period_months,
+        jurisdiction=contract.jurisdiction,
+        time_zone=contract.time_zone,
+        transit_buffer_days=contract.transit_buffer_days,
+        default_action=contract.default_action.value if contract.default_action else None,
     )
     session.add(stored)
     try:
@@ -145,13 +176,18 @@ def amend_contract(
     session: Session, *, contract_id: str, amendment: ContractAmendment
 ) -> ContractRead:
     row = get_contract_row(session, contract_id=contract_id)
+    current = to_read(row)
+    changes: dict[str, Any] = {}
     if amendment.end_date is not None:
-        if amendment.end_date <= row.start_date:
-            raise InvalidInput(
-                [FieldError("end_date", f"must be after start_date {row.start_date.isoformat()}")]
-            )
-        row.end_date = amendment.end_date
+        changes["end_date"] = amendment.end_date
     if amendment.notice_period_days is not None:
-        row.notice_period_days = amendment.notice_period_days
+        changes["notice_period_days"] = amendment.notice_period_days
+    try:
+        # Re-validate the whole contract: an amendment must leave it as valid as registration.
+        amended = ContractRead.model_validate({**current.model_dump(), **changes})
+    except ValidationError as exc:
+        raise InvalidInput.from_validation_error(exc) from None
+    row.end_date = amended.end_date
+    row.notice_period_days = amended.notice_period_days
     session.flush()
-    return to_read(row)
+    return amended

@@ -6,8 +6,9 @@ from typing import Annotated
 
 import typer
 
-from activities.calendar_feed import build_feed, contracts_for_feed
+from activities.calendar_feed import build_feed, planned_for_feed
 from activities.db import make_engine, make_session_factory, transaction
+from activities.planning_activities import CalendarSettings
 from config.settings import get_settings
 
 app = typer.Typer(help="Renewal milestones as an iCalendar feed for calendar clients.")
@@ -21,16 +22,17 @@ def export(
     settings = get_settings()
     engine = make_engine(settings.resolved_database_url)
     with transaction(make_session_factory(engine)) as session:
-        contracts = contracts_for_feed(session, owner=owner)
-    feed = build_feed(
-        contracts,
-        today=date.today(),  # noqa: DTZ011 - calendar dates, as the user sees them today
-        policy=settings.renewal_policy,
-        name=f"Contract renewals: {owner}" if owner else "Contract renewals",
-    )
+        planned = planned_for_feed(
+            session,
+            owner=owner,
+            today=date.today(),  # noqa: DTZ011 - calendar dates, as the user sees them today
+            cfg=CalendarSettings.from_settings(settings),
+            policy=settings.renewal_policy,
+        )
+    feed = build_feed(planned, name=f"Contract renewals: {owner}" if owner else "Contract renewals")
     engine.dispose()
     if out is None:
         typer.echo(feed.decode("utf-8"), nl=False)
     else:
         out.write_bytes(feed)
-        typer.echo(f"{len(contracts)} contract(s) written to {out}", err=True)
+        typer.echo(f"{len(planned)} contract(s) written to {out}", err=True)

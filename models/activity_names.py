@@ -15,3 +15,5 @@ class ActivityName(StrEnum):
     RECORD_OUTCOME = "record_outcome"
     START_DUE_RENEWALS = "start_due_renewals"
     SEND_NOTIFICATION = "send_notification"
+    PLAN_TERM = "plan_term"
+    REVIEW_DEADLINES = "review_deadlines"

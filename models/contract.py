@@ -3,7 +3,8 @@
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AfterValidator,
@@ -17,6 +18,12 @@ from pydantic import (
 
 from models.currency import ISO_4217
 from models.text import Identifier, LongText, ShortText
+from planning.calendars import (
+    DEFAULT_TIME_ZONES,
+    UnknownJurisdiction,
+    split_jurisdiction,
+    validate_jurisdiction,
+)
 
 Language = Literal["ja", "en"]
 
@@ -38,6 +45,40 @@ def _known_currency(value: str) -> str:
 
 
 Currency = Annotated[str, AfterValidator(_known_currency)]
+
+
+class TermModel(StrEnum):
+    FIXED = "fixed"  # ends on its end date unless renewed
+    AUTO_RENEWING = "auto_renewing"  # rolls over for renewal_term_months unless notice is given
+    EVERGREEN = "evergreen"  # no end: reviewed every review_period_months
+
+
+class DefaultAction(StrEnum):
+    """What happens when an auto-renewing contract's send-by date passes with no decision."""
+
+    NON_RENEWAL = "non_renewal"  # the safe default: draft a non-renewal notice and escalate
+    RENEW_AS_IS = "renew_as_is"  # chosen explicitly: let it roll over, and say so
+
+
+def _known_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown IANA time zone {value!r} (e.g. Asia/Tokyo, Europe/Berlin)"
+        ) from None
+    return value
+
+
+def _known_jurisdiction(value: str) -> str:
+    try:
+        return validate_jurisdiction(value)
+    except UnknownJurisdiction as exc:
+        raise ValueError(str(exc)) from None
+
+
+TimeZoneName = Annotated[str, AfterValidator(_known_zone)]
+Jurisdiction = Annotated[str, AfterValidator(_known_jurisdiction)]
 
 
 class ContractStatus(StrEnum):
@@ -78,26 +119,80 @@ class ContractBase(BaseModel):
     supplier_id: Identifier
     owner: ShortText
     start_date: date
-    end_date: date
-    auto_renewal: bool = False
+    term_model: TermModel = TermModel.FIXED
+    # For an evergreen contract: the next review date (computed on registration if omitted).
+    end_date: Annotated[date | None, Field(validate_default=True)] = None
     notice_period_days: Annotated[int, Field(ge=0, le=3650)] = 30
+    auto_renewal: bool = False
     renewal_term_months: Annotated[int, Field(ge=1, le=120)] = 12
     currency: Currency
     annual_value: Amount
     terms: CommercialTerms
     language: Language = "en"
+    max_renewals: Annotated[int, Field(ge=0, le=100)] | None = None  # None: unlimited
+    renewals_used: Annotated[int, Field(ge=0, le=100)] = 0
+    review_period_months: Annotated[int, Field(ge=1, le=60)] = 12  # evergreen only
+    jurisdiction: Jurisdiction = "JP"
+    time_zone: TimeZoneName | None = None  # None: the jurisdiction's usual zone, else UTC
+    transit_buffer_days: Annotated[int, Field(ge=0, le=60)] = 3
+    default_action: DefaultAction | None = None  # None: the category's or organisation's default
 
     @field_validator("end_date")
     @classmethod
-    def _end_after_start(cls, end_date: date, info: ValidationInfo) -> date:
+    def _end_after_start(cls, end_date: date | None, info: ValidationInfo) -> date | None:
         # A field validator (not a model validator) so the error names ``end_date`` rather than
         # the whole record. start_date is declared first, so it is in info.data unless invalid.
+        if end_date is None:
+            if info.data.get("term_model", TermModel.FIXED) is not TermModel.EVERGREEN:
+                raise ValueError("required unless term_model is evergreen")
+            return None
         start_date = info.data.get("start_date")
         if start_date is not None and end_date <= start_date:
             raise ValueError(
                 f"must be after start_date {start_date.isoformat()} (got {end_date.isoformat()})"
             )
         return end_date
+
+    @field_validator("renewals_used")
+    @classmethod
+    def _within_max(cls, used: int, info: ValidationInfo) -> int:
+        limit = info.data.get("max_renewals")
+        if limit is not None and used > limit:
+            raise ValueError(f"{used} exceeds max_renewals {limit}")
+        return used
+
+    @field_validator("notice_period_days")
+    @classmethod
+    def _notice_within_term(cls, notice: int, info: ValidationInfo) -> int:
+        start, end = info.data.get("start_date"), info.data.get("end_date")
+        if start is not None and end is not None and notice > (end - start).days:
+            raise ValueError(
+                f"{notice} days is longer than the term ({(end - start).days} days from "
+                "start_date to end_date)"
+            )
+        return notice
+
+    @model_validator(mode="after")
+    def _consistent_term(self) -> Self:
+        # Older records and simple imports say only auto_renewal=true (or yes, TRUE, 1: pydantic's
+        # boolean parsing); an explicit term_model always wins.
+        if "term_model" not in self.model_fields_set and self.auto_renewal:
+            object.__setattr__(self, "term_model", TermModel.AUTO_RENEWING)
+        elif "auto_renewal" in self.model_fields_set and self.auto_renewal != (
+            self.term_model is TermModel.AUTO_RENEWING
+        ):
+            raise ValueError(
+                f"auto_renewal={str(self.auto_renewal).lower()} contradicts "
+                f"term_model={self.term_model.value!r}"
+            )
+        object.__setattr__(self, "auto_renewal", self.term_model is TermModel.AUTO_RENEWING)
+        return self
+
+    @property
+    def effective_time_zone(self) -> str:
+        return self.time_zone or DEFAULT_TIME_ZONES.get(
+            split_jurisdiction(self.jurisdiction)[0], "UTC"
+        )
 
 
 class ContractCreate(ContractBase):
@@ -107,6 +202,7 @@ class ContractCreate(ContractBase):
 class ContractRead(ContractBase):
     model_config = ConfigDict(from_attributes=True, frozen=True, extra="forbid")
 
+    end_date: date  # stored contracts always have one (evergreen: the next review date)
     id: Identifier
     current_term: int
     status: ContractStatus

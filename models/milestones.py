@@ -1,6 +1,6 @@
 """Milestones of one contract term and the policy that places them."""
 
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated
 
@@ -11,6 +11,7 @@ class MilestoneKind(StrEnum):
     GATHER_FACTS = "gather_facts"  # 6 months: score supplier and market, recommend
     FIRST_DISCUSSION = "first_discussion"  # 3 months: draft terms, open legal review
     FINAL_TERMS = "final_terms"  # 1 month: approved draft becomes the offer, else escalate
+    SEND_BY = "send_by"  # last day to post a notice: the safe default acts if nothing is decided
     EXPIRY = "expiry"  # end date: renew, terminate, or interim extension
 
 
@@ -34,6 +35,9 @@ class RenewalPolicy(BaseModel):
     )
     fire_hour_utc: Annotated[int, Field(ge=0, le=23)] = 9
     interim_extension_months: Annotated[int, Field(ge=1, le=24)] = 3
+    # Plans made by activities (calendar-aware) fire at this hour in the contract's time zone.
+    fire_hour_local: Annotated[int, Field(ge=0, le=23)] = 9
+    review_reminder_business_days: Annotated[int, Field(ge=1, le=60)] = 5
 
     @field_validator("offsets_months")
     @classmethod
@@ -53,6 +57,8 @@ class Milestone(BaseModel):
     nominal: date  # where the offset alone would put it, before the notice deadline moved it
     moved_for_notice: bool = False
     overdue_at_planning: bool = False
+    fires_at: datetime | None = None  # the instant the timer fires (UTC), when planned with a zone
+    provenance: tuple[str, ...] = ()  # how the date was derived, step by step
 
 
 class MilestonePlan(BaseModel):
@@ -63,6 +69,10 @@ class MilestonePlan(BaseModel):
     planned_on: date
     expired_at_planning: bool
     milestones: tuple[Milestone, ...]
+    notice_provenance: tuple[str, ...] = ()
+    send_by: date | None = None  # last business day to send a notice so it arrives in time
+    send_by_provenance: tuple[str, ...] = ()
+    time_zone: str = "UTC"
 
     def get(self, kind: MilestoneKind) -> Milestone:
         for m in self.milestones:

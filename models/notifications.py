@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict
 class NotificationKind(StrEnum):
     MILESTONE_REMINDER = "milestone_reminder"
     REVIEW_REQUESTED = "review_requested"
+    REVIEW_REMINDER = "review_reminder"
     ESCALATION = "escalation"
     OUTCOME = "outcome"
 

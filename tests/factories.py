@@ -19,7 +19,6 @@ def contract_data(**overrides: Any) -> dict[str, Any]:
         "owner": "procurement@example.com",
         "start_date": date(2026, 1, 1),
         "end_date": date(2027, 12, 31),
-        "auto_renewal": False,
         "notice_period_days": 30,
         "renewal_term_months": 12,
         "currency": "JPY",

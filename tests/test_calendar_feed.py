@@ -1,17 +1,31 @@
-"""The .ics feed parses back as valid iCalendar with one all-day event per date."""
+"""The .ics feed parses back as valid iCalendar with one all-day event per planned date."""
 
 from datetime import UTC, date, datetime
 
 from icalendar import Calendar
+from sqlalchemy.orm import Session
 
-from activities.calendar_feed import build_feed, contracts_for_feed
+from activities.calendar_feed import build_feed, planned_for_feed
 from activities.db import SessionFactory, transaction
+from activities.plan_preview import PlannedContract
+from activities.planning_activities import CalendarSettings
+from models.milestones import RenewalPolicy
 from tests.factories import register
 
+STAMP = datetime(2027, 1, 1, tzinfo=UTC)
 
-def test_feed_has_milestones_and_notice_deadline_as_all_day_events(
-    sessions: SessionFactory,
-) -> None:
+
+def _planned(session: Session, owner: str | None = None) -> list[PlannedContract]:
+    return planned_for_feed(
+        session,
+        owner=owner,
+        today=date(2027, 1, 1),
+        cfg=CalendarSettings(),
+        policy=RenewalPolicy(),
+    )
+
+
+def test_feed_has_calendar_aware_milestones_and_deadlines(sessions: SessionFactory) -> None:
     with transaction(sessions) as s:
         register(
             s,
@@ -20,42 +34,48 @@ def test_feed_has_milestones_and_notice_deadline_as_all_day_events(
             notice_period_days=90,
             title="包装資材 {{7*7}}",
         )
+        register(
+            s,
+            id="C-AUTO",
+            end_date=date(2027, 12, 31),
+            notice_period_days=90,
+            term_model="auto_renewing",
+        )
         register(s, id="C-OTHER", owner="someone-else@example.com")
-        contracts = contracts_for_feed(s, owner="procurement@example.com")
-    assert [c.id for c in contracts] == ["C-ICS"]
+        planned = _planned(s, owner="procurement@example.com")
+    assert [p.contract.id for p in planned] == ["C-AUTO", "C-ICS"]
 
-    raw = build_feed(
-        contracts, today=date(2027, 1, 1), generated_at=datetime(2027, 1, 1, tzinfo=UTC)
-    )
-    cal = Calendar.from_ical(raw)
+    cal = Calendar.from_ical(build_feed(planned, generated_at=STAMP))
     assert cal["VERSION"] == "2.0" and "PRODID" in cal
     events = {str(e["UID"]): e for e in cal.walk("VEVENT")}
-    assert set(events) == {
+    assert {uid for uid in events if uid.startswith("C-ICS")} == {
         "C-ICS-term1-gather_facts@contract-renewals",
         "C-ICS-term1-first_discussion@contract-renewals",
         "C-ICS-term1-final_terms@contract-renewals",
         "C-ICS-term1-expiry@contract-renewals",
         "C-ICS-term1-notice-deadline@contract-renewals",
     }
+    # Auto-renewing contracts also get the last day to post a notice.
+    assert "C-AUTO-term1-send_by@contract-renewals" in events
     notice = events["C-ICS-term1-notice-deadline@contract-renewals"]
-    assert notice.decoded("DTSTART") == date(2027, 10, 2)
+    # 31 Dec - 90 days = Saturday 2 Oct 2027 -> Friday 1 Oct (Japanese business calendar).
+    assert notice.decoded("DTSTART") == date(2027, 10, 1)
     assert notice["DTSTART"].params.get("VALUE") == "DATE"
+    assert "Saturday" in str(notice["DESCRIPTION"])
     final = events["C-ICS-term1-final_terms@contract-renewals"]
-    assert final.decoded("DTSTART") == date(2027, 10, 2)
+    # Three business days for the post before the deadline: Tuesday 28 Sep.
+    assert final.decoded("DTSTART") == date(2027, 9, 28)
     assert "moved earlier" in str(final["DESCRIPTION"])
     assert "包装資材 {{7*7}}" in str(final["SUMMARY"])
     for event in events.values():
         assert "DTSTAMP" in event
-    # CRLF line endings and folded lines no longer than 75 octets, as RFC 5545 requires.
-    lines = raw.split(b"\r\n")
-    assert all(len(line) <= 75 for line in lines)
 
 
-def test_feed_is_stable_between_exports(sessions: SessionFactory) -> None:
+def test_feed_is_folded_and_stable_between_exports(sessions: SessionFactory) -> None:
     with transaction(sessions) as s:
         register(s, id="C-STABLE")
-        contracts = contracts_for_feed(s)
-    stamp = datetime(2027, 1, 1, tzinfo=UTC)
-    assert build_feed(contracts, today=date(2027, 1, 1), generated_at=stamp) == build_feed(
-        contracts, today=date(2027, 1, 1), generated_at=stamp
-    )
+        planned = _planned(s)
+    raw = build_feed(planned, generated_at=STAMP)
+    assert raw == build_feed(planned, generated_at=STAMP)
+    # CRLF line endings and folded lines no longer than 75 octets, as RFC 5545 requires.
+    assert all(len(line) <= 75 for line in raw.split(b"\r\n"))

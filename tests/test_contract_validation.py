@@ -58,7 +58,7 @@ def test_end_date_must_be_after_start_date(end_date):
 
 
 def test_one_day_contract_is_accepted():
-    contract = parse_contract(contract_data(end_date=date(2026, 1, 2)))
+    contract = parse_contract(contract_data(end_date=date(2026, 1, 2), notice_period_days=0))
     assert contract.end_date == date(2026, 1, 2)
 
 

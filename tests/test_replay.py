@@ -2,7 +2,8 @@
 
 A change to ContractRenewalWorkflow that would make a running renewal take a different path
 fails here; such changes must go behind ``workflow.patched``. Regenerate the histories only for
-a deliberate new baseline: ``RECORD_HISTORIES=1 pytest tests/test_workflow_lifecycle.py``.
+a new workflow version, into a new set: ``RECORD_HISTORIES=<set> pytest
+tests/test_workflow_lifecycle.py`` (sets: v1 = before PATCH_CALENDAR_PLAN, calendar-plan = after).
 """
 
 from pathlib import Path
@@ -13,16 +14,23 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from workflows.contract_renewal import ContractRenewalWorkflow
+from workflows.sandbox import workflow_runner
 
-HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
+HISTORIES = sorted((Path(__file__).parent / "histories").glob("*/*.json"))
 
 
 def test_histories_are_committed() -> None:
-    assert len(HISTORIES) >= 5, "tests/histories/ lost its saved histories"
+    sets = {p.parent.name for p in HISTORIES}
+    assert {"v1", "calendar-plan"} <= sets, f"tests/histories/ lost a set of histories: {sets}"
+    assert len(HISTORIES) >= 10
 
 
-@pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
+@pytest.mark.parametrize("path", HISTORIES, ids=[f"{p.parent.name}/{p.stem}" for p in HISTORIES])
 async def test_history_replays(path: Path) -> None:
     history = WorkflowHistory.from_json(path.stem, path.read_text(encoding="utf-8"))
-    replayer = Replayer(workflows=[ContractRenewalWorkflow], data_converter=pydantic_data_converter)
+    replayer = Replayer(
+        workflows=[ContractRenewalWorkflow],
+        data_converter=pydantic_data_converter,
+        workflow_runner=workflow_runner(),
+    )
     await replayer.replay_workflow(history)

@@ -38,7 +38,7 @@ async def _renewal_in_review(
         client, contract_id=cid, term=1, requested_by=OWNER, task_queue=task_queue
     )
     handle = renewals.renewal_handle(client, contract_id=cid, term=1)
-    for _ in range(200):
+    for _ in range(600):  # up to 30 s: CI machines are small and busy
         if (await handle.query(ContractRenewalWorkflow.status)).drafts:
             return cid
         await asyncio.sleep(0.05)

@@ -46,11 +46,14 @@ HISTORIES = Path(__file__).parent / "histories"
 
 
 async def save_history(handle: WorkflowHandle[Any, Any], name: str) -> None:
-    """With RECORD_HISTORIES=1, keep this run's history for the replay test
-    (tests/test_replay.py). Histories are committed: they are what running renewals look like,
-    and every later workflow change must still replay them."""
-    if os.environ.get("RECORD_HISTORIES") != "1":
+    """With RECORD_HISTORIES=<set>, keep this run's history in tests/histories/<set>/ for the
+    replay test (tests/test_replay.py). Histories are committed: they are what running renewals
+    look like, and every later workflow change must still replay all of them. Record a new set
+    for each workflow version; never overwrite an old one."""
+    target = os.environ.get("RECORD_HISTORIES")
+    if not target:
         return
     history = await handle.fetch_history()
-    HISTORIES.mkdir(exist_ok=True)
-    (HISTORIES / f"{name}.json").write_text(history.to_json(), encoding="utf-8")
+    folder = HISTORIES / target
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{name}.json").write_text(history.to_json(), encoding="utf-8")

@@ -20,11 +20,15 @@ with workflow.unsafe.imports_passed_through():
         DraftRequest,
         OpenRenewal,
         OutcomeRequest,
+        PlanRequest,
         RenewalEvent,
+        ReviewDeadlines,
+        ReviewDeadlinesRequest,
         ReviewToRecord,
         Scorecard,
         ScoreRequest,
         TermOutcome,
+        TermPlan,
     )
 
 # Database outages heal: retry with backoff for as long as it takes (up to a day), never
@@ -87,3 +91,11 @@ async def record_outcome(request: OutcomeRequest) -> TermOutcome:
 
 async def send_notification(request: NotificationRequest) -> str:
     return await _call(ActivityName.SEND_NOTIFICATION, request, str)
+
+
+async def plan_term(request: PlanRequest) -> TermPlan:
+    return await _call(ActivityName.PLAN_TERM, request, TermPlan)
+
+
+async def review_deadlines(request: ReviewDeadlinesRequest) -> ReviewDeadlines:
+    return await _call(ActivityName.REVIEW_DEADLINES, request, ReviewDeadlines)

@@ -14,7 +14,7 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from models.contract import ContractRead, ContractStatus
+    from models.contract import ContractRead, ContractStatus, DefaultAction, TermModel
     from models.milestones import MilestoneKind, MilestonePlan, MilestoneState
     from models.notifications import NotificationKind, NotificationRequest
     from models.renewal import (
@@ -27,11 +27,13 @@ with workflow.unsafe.imports_passed_through():
         OpenRenewal,
         OutcomeKind,
         OutcomeRequest,
+        PlanRequest,
         RedraftRequest,
         RenewalEvent,
         RenewalInput,
         RenewalStage,
         RenewalStatus,
+        ReviewDeadlinesRequest,
         ReviewDecisionKind,
         ReviewRecord,
         ReviewResult,
@@ -41,6 +43,7 @@ with workflow.unsafe.imports_passed_through():
         ScoreRequest,
         TerminationRequest,
         TermOutcome,
+        TermPlan,
     )
     from planning.milestones import plan_milestones
 
@@ -55,6 +58,10 @@ _PRE_EXPIRY = (
 )
 _ALL = (*_PRE_EXPIRY, MilestoneKind.EXPIRY)
 _DONE = (MilestoneState.DONE, MilestoneState.DONE_LATE)
+
+# Versions of this workflow's logic, for workflow.patched. Renewals started before a patch keep
+# replaying the old path; see tests/test_replay.py and tests/test_versioning.py.
+PATCH_CALENDAR_PLAN = "calendar-plan"  # plan by activity (business days, zones, send-by, reminders)
 
 
 def _review_error(message: str, *, conflict: bool = False) -> ApplicationError:
@@ -86,11 +93,16 @@ class ContractRenewalWorkflow:
         self._expiry_started = False
         self._replanned = False
         self._lock = asyncio.Lock()
+        self._calendar_plan = False
+        self._term_plan: TermPlan | None = None
+        self._non_renewal_drafted = False
+        self._reminders: list[asyncio.Task[None]] = []
 
     # ------------------------------------------------------------------ run
 
     @workflow.run
     async def run(self, input: RenewalInput) -> TermOutcome:
+        self._calendar_plan = self._use_calendar_plan()
         contract = await act.load_contract(input.contract_id)
         if contract.status is ContractStatus.TERMINATED:
             raise ApplicationError(
@@ -105,7 +117,7 @@ class ContractRenewalWorkflow:
                 non_retryable=True,
             )
         self._contract = contract
-        self._make_plan()
+        await self._make_plan()
         self._publish_search_attributes()
         await act.open_renewal(
             OpenRenewal(
@@ -116,11 +128,16 @@ class ContractRenewalWorkflow:
                 term_end_date=contract.end_date,
             )
         )
-        if self._plan is not None and self._plan.expired_at_planning:
-            for kind in _PRE_EXPIRY:
-                self._states[kind] = MilestoneState.SKIPPED
+        assert self._plan is not None
+        kinds = [m.kind for m in self._plan.milestones]
+        for kind in kinds:
+            self._states.setdefault(kind, MilestoneState.PENDING)
+        if self._plan.expired_at_planning:
+            for kind in kinds:
+                if kind is not MilestoneKind.EXPIRY:
+                    self._states[kind] = MilestoneState.SKIPPED
 
-        for kind in _ALL:
+        for kind in kinds:
             if self._states[kind] is not MilestoneState.PENDING:
                 continue
             await self._wait_for(kind)
@@ -130,6 +147,8 @@ class ContractRenewalWorkflow:
             async with self._lock:
                 await self._run_milestone(kind)
 
+        for reminder in self._reminders:
+            reminder.cancel()
         # Let in-flight updates finish before the history closes.
         await workflow.wait_condition(workflow.all_handlers_finished)
         assert self._outcome is not None
@@ -163,8 +182,23 @@ class ContractRenewalWorkflow:
             ]
         )
 
-    def _make_plan(self) -> None:
+    def _use_calendar_plan(self) -> bool:
+        return workflow.patched(PATCH_CALENDAR_PLAN)
+
+    async def _make_plan(self) -> None:
         assert self._contract is not None
+        if self._calendar_plan:
+            self._term_plan = await act.plan_term(
+                PlanRequest(
+                    contract_id=self._contract.id,
+                    term=self._input.term,
+                    today=workflow.now().date(),
+                    policy=self._input.policy,
+                )
+            )
+            self._plan = self._term_plan.plan
+            return
+        # Renewals started before PATCH_CALENDAR_PLAN: plain calendar months, UTC timers.
         self._plan = plan_milestones(
             end_date=self._contract.end_date,
             notice_period_days=self._contract.notice_period_days,
@@ -174,8 +208,10 @@ class ContractRenewalWorkflow:
 
     def _due_at(self, kind: MilestoneKind) -> datetime:
         assert self._plan is not None
-        due = self._plan.get(kind).due
-        return datetime.combine(due, time(self._input.policy.fire_hour_utc), tzinfo=UTC)
+        milestone = self._plan.get(kind)
+        if milestone.fires_at is not None:
+            return milestone.fires_at
+        return datetime.combine(milestone.due, time(self._input.policy.fire_hour_utc), tzinfo=UTC)
 
     async def _wait_for(self, kind: MilestoneKind) -> None:
         """Sleep until the milestone is due; an amendment wakes us to re-plan, a termination
@@ -213,6 +249,8 @@ class ContractRenewalWorkflow:
             await self._first_discussion()
         elif kind is MilestoneKind.FINAL_TERMS:
             await self._final_terms()
+        elif kind is MilestoneKind.SEND_BY:
+            await self._send_by()
         else:
             await self._expiry()
         self._states[kind] = MilestoneState.DONE_LATE if late else MilestoneState.DONE
@@ -267,6 +305,22 @@ class ContractRenewalWorkflow:
                 reason=f"draft version {self._approved.version} approved",
             )
             return
+        term_plan = self._term_plan
+        if term_plan is not None and term_plan.term_model is TermModel.EVERGREEN:
+            await self._finish(
+                OutcomeKind.RENEWED, reason="evergreen contract: the next review period begins"
+            )
+            return
+        if (
+            term_plan is not None
+            and term_plan.term_model is TermModel.AUTO_RENEWING
+            and term_plan.default_action is DefaultAction.RENEW_AS_IS
+        ):
+            await self._finish(
+                OutcomeKind.RENEWED,
+                reason="no decision was made; renewed as is, the default chosen for this contract",
+            )
+            return
         await act.render_draft(
             DraftRequest(
                 contract_id=self._contract.id,
@@ -276,6 +330,7 @@ class ContractRenewalWorkflow:
                 version=1,
                 requested_by="system",
                 scorecard=self._scorecard,
+                extension_months=self._input.policy.interim_extension_months,
             )
         )
         await self._escalate(
@@ -284,6 +339,50 @@ class ContractRenewalWorkflow:
             f"{self._input.policy.interim_extension_months} month(s) was drafted",
         )
         await self._finish(OutcomeKind.INTERIM_EXTENSION, reason="no approved terms at expiry")
+
+    async def _send_by(self) -> None:
+        """The last day to post a notice. Undecided auto-renewing contracts must not roll over
+        silently: draft a non-renewal notice for legal and escalate, unless the organisation
+        explicitly chose to renew as is."""
+        assert self._contract is not None and self._plan is not None
+        assert self._term_plan is not None
+        if self._approved is not None or self._termination is not None:
+            return
+        send_by = self._plan.send_by.isoformat() if self._plan.send_by else "?"
+        if self._term_plan.term_model is TermModel.EVERGREEN:
+            # Continuing is what an evergreen contract does; the owner only needs to know that
+            # ending it at this review is no longer possible after today.
+            await self._escalate(
+                "send_by",
+                f"the send-by date {send_by} arrived with no decision: the contract continues "
+                "after its review unless a termination notice is posted today",
+            )
+            return
+        if self._term_plan.default_action is DefaultAction.RENEW_AS_IS:
+            reason = (
+                f"the send-by date {send_by} passed with no approved decision; by the chosen "
+                "default the contract renews as is at its end date"
+            )
+            await self._event("default_renew_as_is", key="send_by", detail={"reason": reason})
+            await self._notify(NotificationKind.ESCALATION, "send_by", {"reason": reason})
+            return
+        await act.render_draft(
+            DraftRequest(
+                contract_id=self._contract.id,
+                term=self._input.term,
+                workflow_id=self._wf_id,
+                kind=DraftKind.NON_RENEWAL_NOTICE,
+                version=1,
+                requested_by="system",
+                scorecard=self._scorecard,
+            )
+        )
+        self._non_renewal_drafted = True
+        await self._escalate(
+            "send_by",
+            f"the send-by date {send_by} arrived with no approved decision: a non-renewal notice "
+            "was drafted for legal so that the contract does not renew silently",
+        )
 
     async def _finish(self, kind: OutcomeKind, *, reason: str) -> None:
         assert self._contract is not None
@@ -294,7 +393,9 @@ class ContractRenewalWorkflow:
                 workflow_id=self._wf_id,
                 kind=kind,
                 decided_at=workflow.now(),
-                term_months=self._contract.renewal_term_months,
+                term_months=self._term_plan.next_term_months
+                if self._term_plan
+                else self._contract.renewal_term_months,
                 extension_months=self._input.policy.interim_extension_months,
                 approved_version=self._approved.version if self._approved else None,
                 approved_content_hash=self._approved.content_hash if self._approved else None,
@@ -371,7 +472,61 @@ class ContractRenewalWorkflow:
                 "due": self._plan.get(MilestoneKind.FINAL_TERMS).due.isoformat(),
             },
         )
+        if self._calendar_plan:
+            self._reminders.append(asyncio.create_task(self._remind(draft)))
         return draft
+
+    def _review_open(self, draft: DraftRef) -> bool:
+        return (
+            self._drafts[-1].version == draft.version
+            and self._approved is None
+            and draft.version not in self._rejected_versions
+            and self._termination is None
+            and not self._expiry_started
+        )
+
+    async def _remind(self, draft: DraftRef) -> None:
+        """Durable review reminders: after N business days a reminder to the reviewers, after
+        N more an escalation one level up. Ends as soon as the draft is decided or replaced."""
+        assert self._contract is not None and self._plan is not None
+        n = self._input.policy.review_reminder_business_days
+        deadlines = await act.review_deadlines(
+            ReviewDeadlinesRequest(
+                contract_id=self._contract.id, from_date=workflow.now().date(), business_days=n
+            )
+        )
+        for step, at in (("reminder", deadlines.remind_at), ("escalation", deadlines.escalate_at)):
+            delay = at - workflow.now()
+            if delay > timedelta(0):
+                try:
+                    await workflow.wait_condition(
+                        lambda: not self._review_open(draft),
+                        timeout=delay,
+                        timeout_summary=f"review {step} for draft {draft.version}",
+                    )
+                    return
+                except TimeoutError:
+                    pass
+            async with self._lock:
+                if not self._review_open(draft):
+                    return
+                if step == "reminder":
+                    await self._notify(
+                        NotificationKind.REVIEW_REMINDER,
+                        f"reminder:{draft.version}",
+                        {
+                            "version": str(draft.version),
+                            "business_days": str(n),
+                            "escalate_on": deadlines.escalate_at.date().isoformat(),
+                            "send_by": self._plan.send_by.isoformat() if self._plan.send_by else "",
+                        },
+                    )
+                else:
+                    await self._escalate(
+                        f"review-overdue:{draft.version}",
+                        f"draft version {draft.version} has waited {2 * n} business days for a "
+                        "legal decision",
+                    )
 
     async def _escalate(self, key: str, reason: str) -> None:
         self._escalations.append(reason)
@@ -554,7 +709,7 @@ class ContractRenewalWorkflow:
                     amendment=request.amendment,
                 )
             )
-            self._make_plan()
+            await self._make_plan()
             self._publish_search_attributes()
             self._replanned = True
             return self.status()
@@ -628,6 +783,7 @@ class ContractRenewalWorkflow:
             stage=self._stage,
             end_date=plan.end_date if plan else None,
             notice_deadline=plan.notice_deadline if plan else None,
+            send_by=plan.send_by if plan else None,
             milestones=milestones,
             scorecard=self._scorecard,
             drafts=tuple(self._drafts),

@@ -1,0 +1,128 @@
+"""`renewals plan --file contracts.csv`: the renewal plan of contracts that are not imported yet.
+
+Nothing is stored: the file is read and validated like an import, and each valid contract gets
+the same calendar-aware plan its workflow would make today.
+"""
+
+import json
+from datetime import date
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from activities.calendar_feed import build_feed
+from activities.contract_store import parse_contract
+from activities.plan_preview import PlannedContract, as_read, plan_contracts
+from activities.planning_activities import CalendarSettings
+from cli.common import load_settings, print_field_errors
+from cli.importing import CONTRACT_LAYOUT, FileProblem, read_file, sort_errors, validate_records
+from models.contract import ContractCreate
+from models.milestones import MilestoneKind
+
+app = typer.Typer(help="Preview renewal plans without importing anything.")
+
+
+class Output(StrEnum):
+    TABLE = "table"
+    JSON = "json"
+    ICS = "ics"
+
+
+def _parse(data: Any, row: int) -> ContractCreate:
+    return parse_contract(data, row=row)
+
+
+def _as_json(p: PlannedContract) -> dict[str, Any]:
+    plan = p.plan
+    return {
+        "id": p.contract.id,
+        "title": p.contract.title,
+        "term_model": p.term_plan.term_model.value,
+        "default_action": p.term_plan.default_action.value,
+        "time_zone": plan.time_zone,
+        "end_date": plan.end_date.isoformat(),
+        "notice_deadline": plan.notice_deadline.isoformat(),
+        "notice_provenance": list(plan.notice_provenance),
+        "send_by": plan.send_by.isoformat() if plan.send_by else None,
+        "send_by_provenance": list(plan.send_by_provenance),
+        "late": p.late,
+        "milestones": [
+            {
+                "kind": m.kind.value,
+                "due": m.due.isoformat(),
+                "fires_at": m.fires_at.isoformat() if m.fires_at else None,
+                "late": m.overdue_at_planning,
+                "moved_for_notice": m.moved_for_notice,
+                "provenance": list(m.provenance),
+            }
+            for m in plan.milestones
+        ],
+    }
+
+
+def _table(planned: list[PlannedContract]) -> Table:
+    table = Table(title="Renewal plans (not imported)")
+    for column in ("id", "model", "gather", "discuss", "final", "send by", "notice", "end", "late"):
+        table.add_column(column)
+    for p in planned:
+        plan = p.plan
+        due = {m.kind: m.due.isoformat() for m in plan.milestones}
+        table.add_row(
+            p.contract.id,
+            p.term_plan.term_model.value,
+            due[MilestoneKind.GATHER_FACTS],
+            due[MilestoneKind.FIRST_DISCUSSION],
+            due[MilestoneKind.FINAL_TERMS],
+            plan.send_by.isoformat() if plan.send_by else "",
+            plan.notice_deadline.isoformat(),
+            plan.end_date.isoformat(),
+            ", ".join(p.late) or "-",
+        )
+    return table
+
+
+@app.callback(invoke_without_command=True)
+def plan(
+    file: Annotated[Path, typer.Option("--file", help="Contracts as CSV or JSON, as for import")],
+    output: Annotated[Output, typer.Option("--output", "-o")] = Output.TABLE,
+    today: Annotated[
+        str | None, typer.Option(help="Plan as of this date (YYYY-MM-DD); default today")
+    ] = None,
+) -> None:
+    settings = load_settings()
+    try:
+        as_of = date.fromisoformat(today) if today else date.today()  # noqa: DTZ011
+    except ValueError:
+        typer.echo(f"--today: {today!r} is not a date (YYYY-MM-DD)", err=True)
+        raise typer.Exit(2) from None
+    try:
+        parsed = read_file(file, CONTRACT_LAYOUT)
+    except FileProblem as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    valid, errors = validate_records(parsed.records, _parse, file_format=parsed.format)
+    planned = plan_contracts(
+        [as_read(v.value, today=as_of) for v in valid],
+        today=as_of,
+        cfg=CalendarSettings.from_settings(settings),
+        policy=settings.renewal_policy,
+    )
+    if output is Output.JSON:
+        typer.echo(json.dumps([_as_json(p) for p in planned], ensure_ascii=False, indent=2))
+    elif output is Output.ICS:
+        typer.echo(build_feed(planned, name=f"Renewal plan: {file.name}").decode(), nl=False)
+    else:
+        console = Console()
+        if not console.is_terminal:  # piped: print whole dates rather than fit 80 columns
+            console = Console(width=200)
+        console.print(_table(planned))
+    all_errors = sort_errors([*parsed.errors, *errors])
+    if all_errors:
+        print_field_errors(
+            all_errors, heading=f"{file}: {len(all_errors)} problem(s), not planned:"
+        )
+        raise typer.Exit(1)

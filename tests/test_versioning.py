@@ -1,0 +1,57 @@
+"""Why PATCH_CALENDAR_PLAN exists: the same change without ``workflow.patched`` breaks the
+renewals that were already running when it was deployed."""
+
+from pathlib import Path
+
+import pytest
+from temporalio import workflow
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+
+from models.renewal import RenewalInput, TermOutcome
+from workflows.contract_renewal import ContractRenewalWorkflow
+from workflows.sandbox import workflow_runner
+
+V1 = Path(__file__).parent / "histories" / "v1"
+
+
+@workflow.defn(name="ContractRenewalWorkflow")
+class UnpatchedCalendarPlan(ContractRenewalWorkflow):
+    """Today's code, but taking the calendar path unconditionally, as a careless change would."""
+
+    def _use_calendar_plan(self) -> bool:
+        return True
+
+    @workflow.run
+    async def run(self, input: RenewalInput) -> TermOutcome:
+        return await super().run(input)
+
+
+def _replayer(cls: type) -> Replayer:
+    return Replayer(
+        workflows=[cls], data_converter=pydantic_data_converter, workflow_runner=workflow_runner()
+    )
+
+
+def _history(name: str) -> WorkflowHistory:
+    path = V1 / f"{name}.json"
+    return WorkflowHistory.from_json(path.stem, path.read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize(
+    "name", ["contract_walks_every_milestone_to_renewal", "termination_ends_the_chain"]
+)
+async def test_v1_history_replays_with_the_patch(name: str) -> None:
+    await _replayer(ContractRenewalWorkflow).replay_workflow(_history(name))
+
+
+@pytest.mark.parametrize(
+    "name", ["contract_walks_every_milestone_to_renewal", "termination_ends_the_chain"]
+)
+async def test_v1_history_fails_without_the_patch(name: str) -> None:
+    result = await _replayer(UnpatchedCalendarPlan).replay_workflow(
+        _history(name), raise_on_replay_failure=False
+    )
+    assert result.replay_failure is not None
+    assert "nondeterminism" in str(result.replay_failure).lower()
