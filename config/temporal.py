@@ -3,8 +3,10 @@
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
 from temporalio.service import TLSConfig
 
+from config.codec import EncryptionCodec, with_codec
 from config.settings import Settings
 
 
@@ -27,11 +29,24 @@ def tls_config(settings: Settings) -> TLSConfig | bool:
     )
 
 
+def payload_codec(settings: Settings) -> EncryptionCodec | None:
+    if settings.payload_encryption_key_id is None:
+        return None
+    return EncryptionCodec.from_base64(
+        settings.payload_encryption_keys, settings.payload_encryption_key_id
+    )
+
+
+def data_converter(settings: Settings) -> DataConverter:
+    """The pydantic converter, with payload encryption when keys are configured."""
+    return with_codec(pydantic_data_converter, payload_codec(settings))
+
+
 async def connect(settings: Settings) -> Client:
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
         api_key=settings.temporal_api_key,
         tls=tls_config(settings),
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(settings),
     )
