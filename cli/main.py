@@ -10,6 +10,8 @@
     renewals plan --file FILE               cli/plan_commands.py
     renewals schedule ...                   cli/schedule_commands.py
     renewals calendar export                cli/calendar_commands.py
+    renewals users add|list|token|revoke|deactivate   cli/user_commands.py
+    renewals audit export                   cli/audit_commands.py
     renewals worker                         cli/worker_command.py
     renewals dev                            cli/devstack.py
 
@@ -25,6 +27,7 @@ from typing import Any, NoReturn
 import typer
 
 from cli import (
+    audit_commands,
     calendar_commands,
     contract_commands,
     data_commands,
@@ -34,6 +37,7 @@ from cli import (
     renewal_commands,
     schedule_commands,
     supplier_commands,
+    user_commands,
     worker_command,
 )
 
@@ -92,6 +96,8 @@ app.add_typer(plan_commands.app, name="plan")
 app.add_typer(renewal_commands.app)
 app.add_typer(schedule_commands.app, name="schedule")
 app.add_typer(calendar_commands.app, name="calendar")
+app.add_typer(user_commands.app, name="users")
+app.add_typer(audit_commands.app, name="audit")
 app.add_typer(worker_command.app)
 app.add_typer(devstack.app)
 

@@ -1,0 +1,312 @@
+"""Users, API tokens and web sessions in the database: keyword-only service functions.
+
+Secrets (API tokens, session cookies) are random 256-bit values; only their SHA-256 is stored,
+so a copy of the database does not let anyone sign in. Passwords are hashed with scrypt
+(:mod:`auth.passwords`).
+"""
+
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from pydantic import TypeAdapter, ValidationError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from auth.passwords import DUMMY_HASH, check_policy, hash_password, verify_password
+from auth.roles import Permission, Role, format_roles, parse_roles, permissions_for
+from models.errors import Conflict, FieldError, InvalidInput, NotFound
+from models.tables import ApiTokenRow, UserRow, WebSessionRow
+from models.text import ShortText
+
+TOKEN_PREFIX = "rnw_"  # noqa: S105 - a public marker, not a secret
+_SHORT_TEXT: TypeAdapter[str] = TypeAdapter(ShortText)
+_USERNAME = re.compile(r"[a-z0-9][a-z0-9._@+-]{0,119}")
+
+
+@dataclass(frozen=True, slots=True)
+class CurrentUser:
+    """The signed-in person as every permission check and audit row sees them."""
+
+    id: int
+    username: str
+    display_name: str
+    roles: frozenset[Role]
+
+    @property
+    def permissions(self) -> frozenset[Permission]:
+        return permissions_for(self.roles)
+
+    def can(self, permission: Permission) -> bool:
+        return permission in self.permissions
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    secret: str  # shown once; only its hash is stored
+    prefix: str
+    name: str
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class WebSession:
+    user: CurrentUser
+    csrf_token: str
+
+
+def utc(value: datetime) -> datetime:
+    """SQLite returns naive datetimes; everything is stored in UTC."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def _current(row: UserRow) -> CurrentUser:
+    return CurrentUser(
+        id=row.id,
+        username=row.username,
+        display_name=row.display_name,
+        roles=parse_roles(row.roles),
+    )
+
+
+def normalise_username(username: str) -> str:
+    name = username.strip().casefold()
+    if not _USERNAME.fullmatch(name):
+        raise InvalidInput(
+            [
+                FieldError(
+                    "username",
+                    "use 1-120 lower-case ASCII letters, digits and . _ @ + - "
+                    "(an e-mail address works)",
+                )
+            ]
+        )
+    return name
+
+
+def create_user(
+    session: Session,
+    *,
+    username: str,
+    display_name: str,
+    roles: str | list[str],
+    password: str | None = None,
+) -> CurrentUser:
+    errors: list[FieldError] = []
+    name = ""
+    try:
+        name = normalise_username(username)
+    except InvalidInput as exc:
+        errors.extend(exc.errors)
+    display = display_name.strip() or name
+    try:
+        display = _SHORT_TEXT.validate_python(display)
+    except ValidationError as exc:
+        errors.extend(
+            FieldError("display_name", e.removeprefix("Value error, "))
+            for e in (err["msg"] for err in exc.errors(include_url=False))
+        )
+    parsed_roles: frozenset[Role] = frozenset()
+    try:
+        parsed_roles = parse_roles(roles)
+    except ValueError as exc:
+        errors.append(FieldError("roles", str(exc)))
+    if password is not None and (problem := check_policy(password)) is not None:
+        errors.append(FieldError("password", problem))
+    if errors:
+        raise InvalidInput(errors)
+    if session.scalar(select(UserRow.id).where(UserRow.username == name)) is not None:
+        raise Conflict(f"user {name!r} already exists")
+    row = UserRow(
+        username=name,
+        display_name=display,
+        roles=format_roles(parsed_roles),
+        password_hash=hash_password(password) if password is not None else None,
+        active=True,
+    )
+    session.add(row)
+    try:
+        session.flush()
+    except IntegrityError:
+        raise Conflict(f"user {name!r} already exists") from None
+    return _current(row)
+
+
+def get_user_row(session: Session, *, username: str) -> UserRow:
+    row = session.scalar(select(UserRow).where(UserRow.username == username.strip().casefold()))
+    if row is None:
+        raise NotFound(f"user {username!r} does not exist")
+    return row
+
+
+def get_user(session: Session, *, username: str) -> CurrentUser:
+    return _current(get_user_row(session, username=username))
+
+
+def list_users(session: Session) -> list[tuple[CurrentUser, bool]]:
+    """Every user with their active flag, by name."""
+    rows = session.scalars(select(UserRow).order_by(UserRow.username))
+    return [(_current(r), r.active) for r in rows]
+
+
+def set_password(session: Session, *, username: str, password: str) -> None:
+    if (problem := check_policy(password)) is not None:
+        raise InvalidInput([FieldError("password", problem)])
+    get_user_row(session, username=username).password_hash = hash_password(password)
+    session.flush()
+
+
+def deactivate_user(session: Session, *, username: str) -> None:
+    row = get_user_row(session, username=username)
+    row.active = False
+    now = datetime.now(UTC)
+    # Existing tokens and sessions stop working at once, not when they expire.
+    for token in session.scalars(select(ApiTokenRow).where(ApiTokenRow.user_id == row.id)):
+        if token.revoked_at is None:
+            token.revoked_at = now
+    for web in session.scalars(select(WebSessionRow).where(WebSessionRow.user_id == row.id)):
+        session.delete(web)
+    session.flush()
+
+
+def authenticate(session: Session, *, username: str, password: str) -> CurrentUser | None:
+    """The user if the password is right and the account active; None otherwise (the caller
+    must not say which part was wrong)."""
+    row = session.scalar(select(UserRow).where(UserRow.username == username.strip().casefold()))
+    if row is None or row.password_hash is None:
+        verify_password(password, DUMMY_HASH)
+        return None
+    if not verify_password(password, row.password_hash) or not row.active:
+        return None
+    return _current(row)
+
+
+# ---------------------------------------------------------------------------- API tokens
+
+
+def issue_token(
+    session: Session,
+    *,
+    username: str,
+    name: str = "api",
+    valid_days: int | None = 90,
+    now: datetime | None = None,
+) -> IssuedToken:
+    row = get_user_row(session, username=username)
+    if not row.active:
+        raise Conflict(f"user {row.username!r} is deactivated")
+    label = name.strip()
+    if not 1 <= len(label) <= 100:
+        raise InvalidInput([FieldError("name", "must be 1-100 characters")])
+    now = now or datetime.now(UTC)
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    expires = now + timedelta(days=valid_days) if valid_days is not None else None
+    session.add(
+        ApiTokenRow(
+            user_id=row.id,
+            name=label,
+            prefix=secret[:12],
+            token_hash=_digest(secret),
+            expires_at=expires,
+        )
+    )
+    session.flush()
+    return IssuedToken(secret=secret, prefix=secret[:12], name=label, expires_at=expires)
+
+
+def resolve_token(
+    session: Session, *, secret: str, now: datetime | None = None
+) -> CurrentUser | None:
+    if not secret.startswith(TOKEN_PREFIX) or len(secret) > 200:
+        return None
+    now = now or datetime.now(UTC)
+    found = session.execute(
+        select(ApiTokenRow, UserRow)
+        .join(UserRow, UserRow.id == ApiTokenRow.user_id)
+        .where(ApiTokenRow.token_hash == _digest(secret))
+    ).first()
+    if found is None:
+        return None
+    token, user = found
+    if not hmac.compare_digest(token.token_hash, _digest(secret)):
+        return None
+    if token.revoked_at is not None or not user.active:
+        return None
+    if token.expires_at is not None and utc(token.expires_at) <= now:
+        return None
+    # Minute resolution is enough to see which tokens are in use, and saves a write per call.
+    if token.last_used_at is None or now - utc(token.last_used_at) > timedelta(minutes=1):
+        token.last_used_at = now
+        session.flush()
+    return _current(user)
+
+
+def revoke_tokens(session: Session, *, username: str, prefix: str | None = None) -> int:
+    row = get_user_row(session, username=username)
+    query = select(ApiTokenRow).where(
+        ApiTokenRow.user_id == row.id, ApiTokenRow.revoked_at.is_(None)
+    )
+    if prefix is not None:
+        query = query.where(ApiTokenRow.prefix == prefix)
+    count = 0
+    for token in session.scalars(query):
+        token.revoked_at = datetime.now(UTC)
+        count += 1
+    session.flush()
+    return count
+
+
+# ---------------------------------------------------------------------------- web sessions
+
+
+def start_session(
+    session: Session, *, user: CurrentUser, hours: int = 8, now: datetime | None = None
+) -> tuple[str, WebSession]:
+    """A new browser session: the cookie secret (to set once) and what it stands for."""
+    now = now or datetime.now(UTC)
+    secret = secrets.token_urlsafe(32)
+    csrf = secrets.token_urlsafe(32)
+    session.add(
+        WebSessionRow(
+            user_id=user.id,
+            session_hash=_digest(secret),
+            csrf_token=csrf,
+            expires_at=now + timedelta(hours=hours),
+        )
+    )
+    session.flush()
+    return secret, WebSession(user=user, csrf_token=csrf)
+
+
+def resolve_session(
+    session: Session, *, secret: str, now: datetime | None = None
+) -> WebSession | None:
+    if not secret or len(secret) > 200:
+        return None
+    now = now or datetime.now(UTC)
+    found = session.execute(
+        select(WebSessionRow, UserRow)
+        .join(UserRow, UserRow.id == WebSessionRow.user_id)
+        .where(WebSessionRow.session_hash == _digest(secret))
+    ).first()
+    if found is None:
+        return None
+    web, user = found
+    if not user.active or utc(web.expires_at) <= now:
+        return None
+    return WebSession(user=_current(user), csrf_token=web.csrf_token)
+
+
+def end_session(session: Session, *, secret: str) -> None:
+    row = session.scalar(select(WebSessionRow).where(WebSessionRow.session_hash == _digest(secret)))
+    if row is not None:
+        session.delete(row)
+        session.flush()

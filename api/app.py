@@ -1,0 +1,108 @@
+"""The application: the JSON API under ``/api/v1`` and the web pages, in one ASGI app.
+
+    uvicorn api.app:create_app --factory --host 127.0.0.1 --port 8000
+
+Settings come from the environment (config/settings.py and RENEWALS_WEB_* in api/config.py).
+"""
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import date
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.staticfiles import StaticFiles
+from temporalio.client import Client
+
+from activities.db import SessionFactory, make_engine, make_session_factory
+from api import problems
+from api.config import WebSettings
+from api.deps import check_every_route_is_guarded
+from api.routers import (
+    audit,
+    contracts,
+    dashboard,
+    imports,
+    me,
+    renewals,
+    reviews,
+    suppliers,
+    users,
+)
+from api.state import AppState, TemporalConnection
+from config.settings import Settings, get_settings
+from web import routes as web_routes
+
+# No script runs on any page (there is none to run); frames only from ourselves; forms only
+# post here. The sandboxed draft frame inherits this policy.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+    "frame-src 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    web_settings: WebSettings | None = None,
+    sessions: SessionFactory | None = None,
+    temporal_client: Client | None = None,
+    today: Callable[[], date] | None = None,
+) -> FastAPI:
+    settings = settings or get_settings()
+    engine = None
+    if sessions is None:
+        engine = make_engine(settings.resolved_database_url)
+        sessions = make_session_factory(engine)
+    state = AppState(
+        settings=settings,
+        web=web_settings or WebSettings(),
+        sessions=sessions,
+        temporal=TemporalConnection(settings, temporal_client),
+    )
+    if today is not None:
+        state.today = today
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if engine is not None:
+            engine.dispose()
+
+    app = FastAPI(
+        title="Contract renewals",
+        version="1.0",
+        description="Procurement and legal review of contract renewals. Authenticate with "
+        "`Authorization: Bearer <token>` (tokens: `renewals users token`).",
+        lifespan=lifespan,
+    )
+    app.state.portal = state
+
+    api = APIRouter(prefix="/api/v1")
+    for module in (me, users, suppliers, contracts, imports, renewals, reviews, dashboard, audit):
+        api.include_router(module.router)
+    app.include_router(api)
+    app.include_router(web_routes.router)
+    app.mount("/static", StaticFiles(packages=[("web", "static")]), name="static")
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    problems.install(app, web_handler=web_routes.error_page)
+
+    @app.middleware("http")
+    async def security_headers(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        response = await call_next(request)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        if not request.url.path.startswith(("/docs", "/redoc")):
+            response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+            response.headers.setdefault("X-Frame-Options", "DENY")
+        if not request.url.path.startswith("/static"):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    check_every_route_is_guarded(app)
+    return app

@@ -1,0 +1,18 @@
+"""Settings of the web front end, read from RENEWALS_WEB_* environment variables."""
+
+from typing import Annotated
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class WebSettings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="RENEWALS_WEB_", env_file=".env", extra="ignore", case_sensitive=False
+    )
+
+    session_hours: Annotated[int, Field(ge=1, le=24 * 14)] = 8
+    # Behind TLS (anything but a laptop), cookies must only travel over HTTPS.
+    cookie_secure: bool = False
+    token_valid_days: Annotated[int, Field(ge=1, le=3650)] = 90
+    max_upload_bytes: Annotated[int, Field(ge=1024)] = 20 * 1024 * 1024

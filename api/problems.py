@@ -1,0 +1,146 @@
+"""Errors as RFC 9457 problem details: ``{"type", "title", "status", "detail", "errors"}``
+with one ``{"field", "reason", "row"}`` per problem. Web pages get an HTML page instead."""
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError, FailureError
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.state import TemporalUnavailable
+from models.errors import Conflict, FieldError, InvalidInput, NotFound
+
+PROBLEM_JSON = "application/problem+json"
+
+
+@dataclass
+class Problem(Exception):
+    status: int
+    title: str
+    detail: str = ""
+    errors: list[FieldError] = field(default_factory=list)
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "type": "about:blank",
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+            "errors": [{"field": e.field, "reason": e.reason, "row": e.row} for e in self.errors],
+        }
+
+
+class Unauthenticated(Problem):
+    def __init__(self, detail: str = "sign in or send a bearer token") -> None:
+        super().__init__(401, "Unauthorized", detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+class Forbidden(Problem):
+    def __init__(self, detail: str = "your role does not allow this", field: str = "") -> None:
+        errors = [FieldError(field, detail)] if field else []
+        super().__init__(403, "Forbidden", detail, errors)
+
+
+_FIELD_PREFIX = re.compile(r"^([a-z_]+): (.*)$", re.S)
+
+
+def _application_error(exc: BaseException) -> ApplicationError | FailureError | None:
+    cause: BaseException | None = exc.cause if isinstance(exc, WorkflowUpdateFailedError) else exc
+    found: ApplicationError | FailureError | None = None
+    while cause is not None:
+        if isinstance(cause, FailureError):
+            found = cause
+            if isinstance(cause, ApplicationError):
+                return cause
+        cause = cause.__cause__
+    return found
+
+
+def workflow_problem(exc: WorkflowUpdateFailedError) -> Problem:
+    """The workflow refused an update: its validators say ``field: reason``."""
+    failure = _application_error(exc)
+    message = failure.message if failure is not None else str(exc)
+    kind = failure.type if isinstance(failure, ApplicationError) else None
+    match = _FIELD_PREFIX.match(message)
+    field_name, reason = (match[1], match[2]) if match else ("", message)
+    errors = [FieldError(field_name, reason)] if field_name else []
+    if kind == "NotReady":
+        return Problem(503, "Not ready", message, errors, headers={"Retry-After": "2"})
+    if kind in ("InvalidReview", "InvalidAmendment"):
+        if field_name == "reviewer":  # segregation of duties
+            return Problem(403, "Forbidden", message, errors)
+        return Problem(422, "Refused by the renewal", message, errors)
+    return Problem(409, "Conflict with the renewal's state", message, errors)
+
+
+def to_problem(exc: Exception) -> Problem:
+    if isinstance(exc, Problem):
+        return exc
+    if isinstance(exc, InvalidInput):
+        return Problem(422, "Invalid input", str(exc)[:2000], list(exc.errors))
+    if isinstance(exc, NotFound):
+        return Problem(404, "Not found", str(exc))
+    if isinstance(exc, Conflict):
+        errors = [exc.error] if hasattr(exc, "error") else []
+        return Problem(409, "Conflict", str(exc), errors)
+    if isinstance(exc, WorkflowUpdateFailedError):
+        return workflow_problem(exc)
+    if isinstance(exc, RPCError):
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            return Problem(404, "Not found", f"no such renewal workflow: {exc.message}")
+        return Problem(503, "Temporal error", exc.message, headers={"Retry-After": "5"})
+    if isinstance(exc, TemporalUnavailable):
+        return Problem(503, "Service unavailable", str(exc), headers={"Retry-After": "5"})
+    if isinstance(exc, RequestValidationError):
+        errors = []
+        for err in exc.errors():
+            loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
+            errors.append(
+                FieldError(
+                    ".".join(loc) or "(request)",
+                    str(err.get("msg", "")).removeprefix("Value error, "),
+                )
+            )
+        return Problem(422, "Invalid input", "; ".join(str(e) for e in errors), errors)
+    if isinstance(exc, StarletteHTTPException):
+        return Problem(
+            exc.status_code, str(exc.detail), str(exc.detail), headers=dict(exc.headers or {})
+        )
+    raise exc
+
+
+def problem_response(problem: Problem) -> Response:
+    return JSONResponse(
+        problem.body(), status_code=problem.status, headers=problem.headers, media_type=PROBLEM_JSON
+    )
+
+
+def install(app: FastAPI, *, web_handler: Any) -> None:
+    """API paths answer problem JSON; everything else is a web page (``web_handler``)."""
+
+    async def handle(request: Request, exc: Exception) -> Response:
+        problem = to_problem(exc)
+        if request.url.path.startswith("/api/"):
+            return problem_response(problem)
+        response: Response = await web_handler(request, problem)
+        return response
+
+    for exc_type in (
+        Problem,
+        InvalidInput,
+        NotFound,
+        Conflict,
+        WorkflowUpdateFailedError,
+        RPCError,
+        TemporalUnavailable,
+        RequestValidationError,
+        StarletteHTTPException,
+    ):
+        app.add_exception_handler(exc_type, handle)

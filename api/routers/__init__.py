@@ -1,0 +1,1 @@
+"""One small router per resource; views are thin and call service functions."""

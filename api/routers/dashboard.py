@@ -1,0 +1,19 @@
+"""Numbers for managers."""
+
+from typing import Annotated
+
+from fastapi import APIRouter
+
+from activities import pipeline_store
+from activities.users import CurrentUser
+from api.deps import SessionDep, StateDep, require
+from auth.roles import Permission
+
+router = APIRouter(prefix="/dashboard", tags=["dashboard"])
+
+
+@router.get("")
+def dashboard(
+    db: SessionDep, state: StateDep, _: Annotated[CurrentUser, require(Permission.DASHBOARD)]
+) -> pipeline_store.Dashboard:
+    return pipeline_store.dashboard(db, today=state.today())

@@ -1,0 +1,22 @@
+"""Who the token belongs to."""
+
+from typing import Annotated
+
+from fastapi import APIRouter
+
+from activities.users import CurrentUser
+from api.deps import require
+from api.schemas import Me
+from auth.roles import Permission
+
+router = APIRouter(prefix="/me", tags=["users"])
+
+
+@router.get("")
+def read_me(user: Annotated[CurrentUser, require(Permission.SIGNED_IN)]) -> Me:
+    return Me(
+        username=user.username,
+        display_name=user.display_name,
+        roles=sorted(r.value for r in user.roles),
+        permissions=sorted(p.value for p in user.permissions),
+    )

@@ -1,0 +1,247 @@
+"""Renewals: start one, see the pipeline, read one in full, cancel, ask for a redraft, and
+record legal decisions on its drafts."""
+
+import itertools
+from dataclasses import asdict
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Response, status
+from temporalio.client import Client
+
+from activities import pipeline_store
+from activities.users import CurrentUser
+from api.deps import SessionDep, SettingsDep, StateDep, TemporalDep, require
+from api.schemas import DecisionIn, Page, ReasonIn, StartIn, StartOut
+from api.services import drafts as draft_service
+from api.services import renewals as service
+from api.state import TemporalUnavailable
+from auth.roles import Permission
+from models.drafts import DraftView
+from models.errors import NotFound
+from models.renewal import DraftRef, RenewalStatus, ReviewResult
+
+router = APIRouter(prefix="/renewals", tags=["renewals"])
+
+Reader = Annotated[CurrentUser, require(Permission.CONTRACTS_READ)]
+Writer = Annotated[CurrentUser, require(Permission.RENEWALS_WRITE)]
+Reviewer = Annotated[CurrentUser, require(Permission.REVIEW)]
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    responses={200: {"description": "the term's renewal already existed; nothing new started"}},
+)
+async def start_renewal(
+    body: StartIn,
+    response: Response,
+    state: StateDep,
+    user: Writer,
+    client: TemporalDep,
+) -> StartOut:
+    """Start the renewal of the contract's current term. Idempotent: a term has one renewal."""
+    started = await service.start(
+        sessions=state.sessions,
+        client=client,
+        settings=state.settings,
+        user=user,
+        contract_id=body.contract_id,
+    )
+    if not started.created:
+        response.status_code = status.HTTP_200_OK
+    return StartOut(
+        workflow_id=started.workflow_id,
+        contract_id=body.contract_id,
+        term=started.term,
+        created=started.created,
+        status=started.status,
+    )
+
+
+@router.get("")
+def pipeline(
+    db: SessionDep,
+    state: StateDep,
+    settings: SettingsDep,
+    _: Reader,
+    stage: Annotated[str | None, Query(max_length=40)] = None,
+    supplier_id: Annotated[str | None, Query(max_length=64)] = None,
+    owner: Annotated[str | None, Query(max_length=200)] = None,
+    ends_from: date | None = None,
+    ends_to: date | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Page[pipeline_store.PipelineItem]:
+    """Every contract with its stage, next milestone, days left, score and recommendation,
+    soonest expiry first."""
+    if stage is not None and stage not in pipeline_store.stage_names():
+        from models.errors import FieldError, InvalidInput
+
+        raise InvalidInput(
+            [
+                FieldError(
+                    "stage", f"unknown stage (known: {', '.join(pipeline_store.stage_names())})"
+                )
+            ]
+        )
+    items, total = pipeline_store.pipeline(
+        db,
+        today=state.today(),
+        policy=settings.renewal_policy,
+        flt=pipeline_store.PipelineFilter(
+            stage=stage, supplier_id=supplier_id, owner=owner, ends_from=ends_from, ends_to=ends_to
+        ),
+        limit=limit,
+        offset=offset,
+    )
+    return Page.of(items, total=total, limit=limit, offset=offset)
+
+
+@router.get("/{contract_id}/terms/{term}")
+async def read_renewal(contract_id: str, term: int, _: Reader, state: StateDep) -> dict[str, Any]:
+    """One renewal in full: milestones, scorecard with evidence and market signals, draft
+    versions with their diffs, decisions and events. ``live`` is false when the workflow could
+    not be asked; the rest comes from the database."""
+    try:
+        client: Client | None = await state.temporal.get()
+    except TemporalUnavailable:
+        client = None
+    found = await service.detail(
+        sessions=state.sessions, client=client, contract_id=contract_id, term=term
+    )
+    if found.record is None:
+        raise NotFound(f"term {term} of contract {contract_id!r} has no renewal yet")
+    renegotiation = [d for d in found.drafts if d.kind.value == "renegotiation"]
+    diffs = [
+        asdict(draft_service.diff(before, after))
+        for before, after in itertools.pairwise(renegotiation)
+    ]
+    live = found.live.model_dump(mode="json") if found.live else None
+    return {
+        "contract": found.contract.model_dump(mode="json"),
+        "renewal": {
+            "workflow_id": found.record.workflow_id,
+            "term": found.record.term,
+            "stage": found.record.stage,
+            "requested_by": found.record.requested_by,
+            "term_end_date": found.record.term_end_date.isoformat(),
+            "outcome": found.record.outcome,
+        },
+        "milestones": live["milestones"] if live else [],
+        "notice_deadline": live["notice_deadline"] if live else None,
+        "scorecard": found.record.scorecard,
+        "market": (found.record.scorecard or {}).get("market"),
+        "drafts": [
+            {**d.model_dump(mode="json", exclude={"body", "body_html"}), "body": d.body}
+            for d in found.drafts
+        ],
+        "diffs": diffs,
+        "decisions": [
+            {**asdict(x), "decided_at": x.decided_at.isoformat()} for x in found.record.decisions
+        ],
+        "events": [
+            {"kind": e.kind, "detail": e.detail, "created_at": e.created_at.isoformat()}
+            for e in found.record.events
+        ],
+        "live": live is not None,
+    }
+
+
+@router.post("/{contract_id}/terms/{term}/cancellation")
+async def cancel_renewal(
+    contract_id: str,
+    term: int,
+    body: ReasonIn,
+    state: StateDep,
+    user: Writer,
+    client: TemporalDep,
+) -> RenewalStatus:
+    """Do not renew: the renewal records the termination and the contract ends at expiry."""
+    return await service.cancel(
+        sessions=state.sessions,
+        client=client,
+        user=user,
+        contract_id=contract_id,
+        term=term,
+        reason=body.reason,
+    )
+
+
+@router.post("/{contract_id}/terms/{term}/redrafts", status_code=status.HTTP_201_CREATED)
+async def request_redraft(
+    contract_id: str,
+    term: int,
+    body: ReasonIn,
+    state: StateDep,
+    user: Writer,
+    client: TemporalDep,
+) -> DraftRef:
+    return await service.redraft(
+        sessions=state.sessions,
+        client=client,
+        user=user,
+        contract_id=contract_id,
+        term=term,
+        reason=body.reason,
+    )
+
+
+@router.get("/{contract_id}/terms/{term}/drafts")
+def list_drafts(contract_id: str, term: int, db: SessionDep, _: Reader) -> list[DraftView]:
+    return draft_service.versions(db, contract_id=contract_id, term=term)
+
+
+@router.get("/{contract_id}/terms/{term}/drafts/{version}")
+def read_draft(
+    contract_id: str, term: int, version: int, db: SessionDep, _: Reader
+) -> dict[str, Any]:
+    draft = draft_service.read(db, contract_id=contract_id, term=term, version=version)
+    comparison = draft_service.compare_with_current(db, contract_id=contract_id, draft=draft)
+    return {
+        "draft": draft.model_dump(mode="json"),
+        "clauses": [asdict(c) for c in comparison],
+    }
+
+
+@router.get("/{contract_id}/terms/{term}/drafts/{version}/diff")
+def diff_drafts(
+    contract_id: str,
+    term: int,
+    version: int,
+    db: SessionDep,
+    _: Reader,
+    against: Annotated[int | None, Query(ge=1, description="default: the version before")] = None,
+) -> draft_service.VersionDiff:
+    after = draft_service.read(db, contract_id=contract_id, term=term, version=version)
+    before = draft_service.read(
+        db, contract_id=contract_id, term=term, version=against or max(version - 1, 1)
+    )
+    return draft_service.diff(before, after)
+
+
+@router.post("/{contract_id}/terms/{term}/decisions")
+async def decide(
+    contract_id: str,
+    term: int,
+    body: DecisionIn,
+    state: StateDep,
+    user: Reviewer,
+    client: TemporalDep,
+    idempotency_key: Annotated[
+        str | None, Header(max_length=100, description="the same key sent twice counts once")
+    ] = None,
+) -> ReviewResult:
+    """A legal decision on the draft under review, made as the token's user."""
+    return await service.decide(
+        sessions=state.sessions,
+        client=client,
+        user=user,
+        contract_id=contract_id,
+        term=term,
+        decision=body.decision,
+        draft_version=body.draft_version,
+        content_hash=body.content_hash,
+        comment=body.comment,
+        request_id=idempotency_key,
+    )

@@ -1,0 +1,29 @@
+"""The legal review queue."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from activities import pipeline_store
+from activities.users import CurrentUser
+from api.deps import SessionDep, SettingsDep, StateDep, require
+from api.schemas import Page
+from auth.roles import Permission
+
+router = APIRouter(prefix="/review-queue", tags=["reviews"])
+
+
+@router.get("")
+def review_queue(
+    db: SessionDep,
+    state: StateDep,
+    settings: SettingsDep,
+    _: Annotated[CurrentUser, require(Permission.REVIEW)],
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Page[pipeline_store.QueueItem]:
+    """Drafts awaiting a decision, oldest first, with the final-terms due date."""
+    items, total = pipeline_store.review_queue(
+        db, today=state.today(), policy=settings.renewal_policy, limit=limit, offset=offset
+    )
+    return Page.of(items, total=total, limit=limit, offset=offset)

@@ -1,0 +1,32 @@
+"""Suppliers."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from activities import pipeline_store
+from activities.users import CurrentUser
+from api.deps import SessionDep, require
+from api.schemas import Page
+from auth.roles import Permission
+from models.contract import SupplierRead
+
+router = APIRouter(prefix="/suppliers", tags=["suppliers"])
+
+Reader = Annotated[CurrentUser, require(Permission.CONTRACTS_READ)]
+
+
+@router.get("")
+def list_suppliers(
+    db: SessionDep,
+    _: Reader,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Page[SupplierRead]:
+    items, total = pipeline_store.list_suppliers(db, limit=limit, offset=offset)
+    return Page.of(items, total=total, limit=limit, offset=offset)
+
+
+@router.get("/{supplier_id}")
+def read_supplier(supplier_id: str, db: SessionDep, _: Reader) -> SupplierRead:
+    return pipeline_store.get_supplier(db, supplier_id=supplier_id)

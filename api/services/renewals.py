@@ -1,0 +1,324 @@
+"""Renewal actions on behalf of a signed-in person: start, amend, cancel, redraft, decide.
+
+The workflow is reached only through :mod:`clients.renewals`. The acting user's name is the
+identity the workflow sees (``requested_by``, ``reviewer``), never a value from a form, so the
+workflow's segregation-of-duties check applies to the person actually signed in. Each action is
+audited after it succeeded, in its own short transaction: no database transaction is held open
+while the workflow works (its activities write to the same database).
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date
+
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.service import RPCError, RPCStatusCode
+
+from activities import audit, pipeline_store
+from activities.contract_store import amend_contract, get_contract
+from activities.db import SessionFactory
+from activities.users import CurrentUser
+from api.problems import Forbidden
+from api.services import drafts as draft_service
+from clients import renewals
+from config.settings import Settings
+from models.contract import ContractAmendment, ContractRead, ContractStatus
+from models.drafts import DraftView
+from models.errors import Conflict, FieldError, InvalidInput, NotFound
+from models.renewal import (
+    DraftRef,
+    RedraftRequest,
+    RenewalStatus,
+    ReviewDecisionKind,
+    ReviewResult,
+    ReviewSubmission,
+    TerminationRequest,
+)
+from workflows.ids import renewal_workflow_id
+
+
+@contextmanager
+def _tx(sessions: SessionFactory) -> Iterator[Session]:
+    with sessions() as session, session.begin():
+        yield session
+
+
+def _contract(sessions: SessionFactory, contract_id: str) -> ContractRead:
+    with _tx(sessions) as session:
+        return get_contract(session, contract_id=contract_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Started:
+    workflow_id: str
+    term: int
+    created: bool
+    status: str
+
+
+async def start(
+    *,
+    sessions: SessionFactory,
+    client: Client,
+    settings: Settings,
+    user: CurrentUser,
+    contract_id: str,
+) -> Started:
+    """Start the renewal of the contract's current term; starting it again is harmless."""
+    contract = _contract(sessions, contract_id)
+    if contract.status is ContractStatus.TERMINATED:
+        raise Conflict(f"contract {contract.id!r} is terminated; there is nothing to renew")
+    result = await renewals.start_renewal(
+        client,
+        contract_id=contract.id,
+        term=contract.current_term,
+        requested_by=user.username,
+        task_queue=settings.temporal_task_queue,
+        policy=settings.renewal_policy,
+        search_attributes=settings.temporal_search_attributes,
+    )
+    if result.created:
+        with _tx(sessions) as session:
+            audit.record(
+                session,
+                actor=user.username,
+                action=audit.AuditAction.START,
+                subject_type="renewal",
+                subject_id=result.workflow_id,
+                detail={"contract_id": contract.id, "term": contract.current_term},
+                key=f"start:{result.workflow_id}:{result.run_id}",
+            )
+    return Started(result.workflow_id, contract.current_term, result.created, result.status)
+
+
+async def _running(client: Client, contract_id: str, term: int) -> bool:
+    try:
+        desc = await renewals.renewal_handle(client, contract_id=contract_id, term=term).describe()
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            return False
+        raise
+    return desc.status is WorkflowExecutionStatus.RUNNING
+
+
+@dataclass(frozen=True, slots=True)
+class Amended:
+    contract_id: str
+    end_date: date
+    notice_period_days: int
+    through_workflow: bool
+    notice_deadline: date | None
+
+
+async def amend(
+    *,
+    sessions: SessionFactory,
+    client: Client,
+    user: CurrentUser,
+    contract_id: str,
+    end_date: date | None,
+    notice_period_days: int | None,
+    reason: str,
+) -> Amended:
+    """Change the end date or notice period. A running renewal applies it and re-plans its
+    milestones; without one the stored contract changes directly."""
+    try:
+        amendment = ContractAmendment(
+            end_date=end_date,
+            notice_period_days=notice_period_days,
+            amended_by=user.username,
+            reason=reason,
+        )
+    except ValidationError as exc:
+        raise InvalidInput.from_validation_error(exc) from None
+    contract = _contract(sessions, contract_id)
+    term = contract.current_term
+    status: RenewalStatus | None = None
+    if await _running(client, contract_id, term):
+        status = await renewals.amend_renewal(
+            client, contract_id=contract_id, term=term, amendment=amendment
+        )
+    with _tx(sessions) as session:
+        if status is None:
+            contract = amend_contract(session, contract_id=contract_id, amendment=amendment)
+        else:
+            contract = get_contract(session, contract_id=contract_id)
+        audit.record(
+            session,
+            actor=user.username,
+            action=audit.AuditAction.AMEND,
+            subject_type="contract",
+            subject_id=contract_id,
+            detail={
+                "end_date": end_date.isoformat() if end_date else None,
+                "notice_period_days": notice_period_days,
+                "reason": amendment.reason,
+                "through_workflow": status is not None,
+            },
+        )
+    return Amended(
+        contract_id=contract_id,
+        end_date=status.end_date if status and status.end_date else contract.end_date,
+        notice_period_days=contract.notice_period_days,
+        through_workflow=status is not None,
+        notice_deadline=status.notice_deadline if status else None,
+    )
+
+
+async def cancel(
+    *,
+    sessions: SessionFactory,
+    client: Client,
+    user: CurrentUser,
+    contract_id: str,
+    term: int,
+    reason: str,
+) -> RenewalStatus:
+    """Decide not to renew: the workflow records the termination and the contract ends at its
+    end date (the notice to the supplier still has to go out before the notice deadline)."""
+    try:
+        request = TerminationRequest(requested_by=user.username, reason=reason)
+    except ValidationError as exc:
+        raise InvalidInput.from_validation_error(exc) from None
+    status = await renewals.terminate_renewal(
+        client, contract_id=contract_id, term=term, request=request
+    )
+    with _tx(sessions) as session:
+        audit.record(
+            session,
+            actor=user.username,
+            action=audit.AuditAction.CANCEL,
+            subject_type="renewal",
+            subject_id=renewal_workflow_id(contract_id, term),
+            detail={"reason": request.reason},
+        )
+    return status
+
+
+async def redraft(
+    *,
+    sessions: SessionFactory,
+    client: Client,
+    user: CurrentUser,
+    contract_id: str,
+    term: int,
+    reason: str,
+) -> DraftRef:
+    try:
+        request = RedraftRequest(requested_by=user.username, reason=reason)
+    except ValidationError as exc:
+        raise InvalidInput.from_validation_error(exc) from None
+    draft = await renewals.request_redraft(
+        client, contract_id=contract_id, term=term, request=request
+    )
+    with _tx(sessions) as session:
+        audit.record(
+            session,
+            actor=user.username,
+            action=audit.AuditAction.REDRAFT_REQUESTED,
+            subject_type="renewal",
+            subject_id=renewal_workflow_id(contract_id, term),
+            detail={"reason": request.reason, "version": draft.version},
+            content_hash=draft.content_hash,
+        )
+    return draft
+
+
+def check_segregation(
+    *, user: CurrentUser, draft: DraftView, renewal_requested_by: str | None
+) -> None:
+    """Refuse early (the workflow refuses too) an approval by whoever asked for the renewal or
+    for this version of the draft."""
+    involved = {draft.requested_by.casefold()}
+    if renewal_requested_by:
+        involved.add(renewal_requested_by.casefold())
+    if user.username.casefold() in involved:
+        raise Forbidden(
+            f"{user.username} requested this renewal or draft and cannot approve it "
+            "(segregation of duties)",
+            field="reviewer",
+        )
+
+
+async def decide(
+    *,
+    sessions: SessionFactory,
+    client: Client,
+    user: CurrentUser,
+    contract_id: str,
+    term: int,
+    decision: ReviewDecisionKind,
+    draft_version: int,
+    content_hash: str | None,
+    comment: str,
+    request_id: str | None,
+) -> ReviewResult:
+    """Send a legal decision to the workflow's review update. ``content_hash`` binds it to the
+    exact text the reviewer read; ``request_id`` makes a re-sent form count once."""
+    try:
+        submission = ReviewSubmission(
+            decision=decision,
+            reviewer=user.username,
+            draft_version=draft_version,
+            content_hash=content_hash,
+            comment=comment,
+        )
+    except ValidationError as exc:
+        raise InvalidInput.from_validation_error(exc) from None
+    if decision is not ReviewDecisionKind.APPROVE and not submission.comment:
+        raise InvalidInput(
+            [FieldError("comment", f"required to {decision.value.replace('_', ' ')}")]
+        )
+    with _tx(sessions) as session:
+        draft = draft_service.read(
+            session, contract_id=contract_id, term=term, version=draft_version
+        )
+        record = pipeline_store.renewal_record(session, contract_id=contract_id, term=term)
+    if decision is ReviewDecisionKind.APPROVE:
+        if not draft.hash_verified:
+            raise Conflict(
+                f"draft version {draft_version} no longer matches its content hash; "
+                "it cannot be approved"
+            )
+        check_segregation(
+            user=user, draft=draft, renewal_requested_by=record.requested_by if record else None
+        )
+    # Namespaced by user: another person re-using a form's id cannot collide with this one.
+    update_id = f"review:{user.username}:{request_id}" if request_id else None
+    return await renewals.submit_review(
+        client,
+        contract_id=contract_id,
+        term=term,
+        submission=submission,
+        request_id=update_id,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RenewalDetail:
+    contract: ContractRead
+    record: pipeline_store.RenewalRecord | None
+    drafts: list[DraftView]
+    live: RenewalStatus | None  # None: the workflow could not be asked (not running, unreachable)
+
+
+async def detail(
+    *, sessions: SessionFactory, client: Client | None, contract_id: str, term: int | None
+) -> RenewalDetail:
+    with _tx(sessions) as session:
+        contract = get_contract(session, contract_id=contract_id)
+        the_term = term or contract.current_term
+        record = pipeline_store.renewal_record(session, contract_id=contract_id, term=the_term)
+        versions = draft_service.versions(session, contract_id=contract_id, term=the_term)
+    if record is None and term is not None and term != contract.current_term:
+        raise NotFound(f"no renewal for term {term} of contract {contract_id!r}")
+    live: RenewalStatus | None = None
+    if client is not None and record is not None:
+        try:
+            live = await renewals.get_status(client, contract_id=contract_id, term=the_term)
+        except Exception:  # the stored record is shown without the live view
+            live = None
+    return RenewalDetail(contract=contract, record=record, drafts=versions, live=live)

@@ -1,0 +1,53 @@
+"""What the running application holds: settings, the database and the Temporal connection."""
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+
+from temporalio.client import Client
+
+from activities.db import SessionFactory
+from api.config import WebSettings
+from config.settings import Settings
+from config.temporal import connect
+
+
+class TemporalUnavailable(Exception):
+    """Temporal cannot be reached; pages that only read the database keep working."""
+
+
+class TemporalConnection:
+    """Connects on first use, so the app starts (and serves read-only pages) while Temporal is
+    down, and reconnects on the next request after a failed attempt."""
+
+    def __init__(self, settings: Settings, client: Client | None = None) -> None:
+        self._settings = settings
+        self._client = client
+        self._lock = asyncio.Lock()
+
+    async def get(self) -> Client:
+        if self._client is not None:
+            return self._client
+        async with self._lock:
+            if self._client is None:
+                try:
+                    self._client = await connect(self._settings)
+                except RuntimeError as exc:
+                    raise TemporalUnavailable(
+                        f"cannot reach Temporal at {self._settings.temporal_address}: {exc}"
+                    ) from None
+            return self._client
+
+
+def _utc_today() -> date:
+    return datetime.now(UTC).date()
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    web: WebSettings
+    sessions: SessionFactory
+    temporal: TemporalConnection
+    today: Callable[[], date] = field(default=_utc_today)

@@ -1,0 +1,83 @@
+"""Users, roles and tokens: the `renewals users` CLI, the admin API and token life cycle."""
+
+import typer
+from sqlalchemy import Engine
+from typer.testing import CliRunner
+
+from activities import users
+from activities.db import transaction
+from cli import user_commands
+from config.settings import get_settings
+from tests.portal_fixtures import *  # noqa: F403
+from tests.portal_fixtures import Portal
+
+
+def _cli(args: list[str], *, stdin: str | None = None):
+    root = typer.Typer()
+    root.add_typer(user_commands.app, name="users")  # as cli/main.py mounts it
+    return CliRunner().invoke(root, ["users", *args], input=stdin)
+
+
+async def test_cli_creates_users_and_tokens_that_the_api_accepts(
+    db_portal: Portal, database: tuple[str, Engine], monkeypatch
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", database[0])
+    get_settings.cache_clear()
+    try:
+        name = f"new-{id(db_portal)}@example.com"
+        added = _cli(
+            ["add", name, "--roles", "legal,procurement", "--password-stdin"],
+            stdin="a long enough passphrase\n",
+        )
+        assert added.exit_code == 0, added.output
+        weak = _cli(
+            ["add", "weak@example.com", "--roles", "legal", "--password-stdin"], stdin="x\n"
+        )
+        assert weak.exit_code == 1 and "password" in weak.output
+        bad_role = _cli(["add", "r@example.com", "--roles", "boss"])
+        assert bad_role.exit_code == 1 and "unknown role 'boss'" in bad_role.output
+        dup = _cli(["add", name.upper(), "--roles", "legal"])
+        assert dup.exit_code == 1 and "already exists" in dup.output
+        listed = _cli(["list"])
+        assert name in listed.output and "legal,procurement" in listed.output
+        issued = _cli(["token", name, "--name", "laptop", "--days", "1"])
+        assert issued.exit_code == 0, issued.output
+        token = issued.stdout.strip().splitlines()[-1]
+        assert token.startswith("rnw_")
+    finally:
+        get_settings.cache_clear()
+
+    me = await db_portal.http.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+    assert me.status_code == 200 and set(me.json()["roles"]) == {"legal", "procurement"}
+
+    with transaction(db_portal.sessions) as s:
+        users.deactivate_user(s, username=name)
+    gone = await db_portal.http.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+    assert gone.status_code == 401
+
+
+async def test_admin_api_manages_users(db_portal: Portal) -> None:
+    p = db_portal
+    created = await p.http.post(
+        "/api/v1/users",
+        json={"username": "Clerk@Example.com", "roles": ["procurement"]},
+        headers=p.auth("admin"),
+    )
+    assert created.status_code == 201 and created.json()["username"] == "clerk@example.com"
+    bad = await p.http.post(
+        "/api/v1/users",
+        json={"username": "x y", "roles": [], "display_name": "a\u202eb"},
+        headers=p.auth("admin"),
+    )
+    assert bad.status_code == 422
+    assert {e["field"] for e in bad.json()["errors"]} == {"username", "roles", "display_name"}
+    token = await p.http.post(
+        "/api/v1/users/clerk@example.com/tokens", json={"name": "ci"}, headers=p.auth("admin")
+    )
+    assert token.status_code == 201
+    me = await p.http.get(
+        "/api/v1/me", headers={"Authorization": f"Bearer {token.json()['token']}"}
+    )
+    assert me.json()["username"] == "clerk@example.com"
+    forged = await p.http.get("/api/v1/me", headers={"Authorization": "Bearer rnw_forged"})
+    assert forged.status_code == 401

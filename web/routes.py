@@ -1,0 +1,395 @@
+"""The web pages: sign-in, the review queue, a draft page with the decision form, and the
+pipeline dashboard.
+
+CSRF: a signed-in session has a random token stored with it; every form posts it back and
+the post is refused unless it matches (and, when the browser sends an Origin header, unless the
+origin is this site). The sign-in form, which has no session yet, uses a double-submit cookie.
+Session cookies are HttpOnly and SameSite=Lax on top of that.
+"""
+
+import hmac
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote, urlsplit
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.datastructures import FormData
+
+from activities import audit, pipeline_store, users
+from activities.users import WebSession
+from api.deps import SESSION_COOKIE, SessionDep, StateDep, WebSettingsDep, require_web, web_session
+from api.problems import Forbidden, Problem, to_problem
+from api.services import drafts as draft_service
+from api.services import renewals as service
+from auth.roles import Permission
+from models.milestones import MilestoneKind
+from models.renewal import ReviewDecisionKind
+from planning.milestones import plan_milestones
+
+HERE = Path(__file__).resolve().parent
+LOGIN_CSRF_COOKIE = "renewals_login_csrf"
+
+_env = Environment(
+    loader=FileSystemLoader(str(HERE / "templates")),
+    # Every page template is HTML: escape everything, whatever the file is called.
+    autoescape=select_autoescape(default=True, default_for_string=True),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+templates = Jinja2Templates(env=_env)
+
+router = APIRouter(include_in_schema=False)
+
+
+def _page(
+    request: Request, name: str, context: dict[str, Any], *, status_code: int = 200
+) -> HTMLResponse:
+    response: HTMLResponse = templates.TemplateResponse(
+        request, name, context, status_code=status_code
+    )
+    return response
+
+
+async def error_page(request: Request, problem: Problem) -> Response:
+    """How a web request's error looks: sign-in for 401, a page for everything else."""
+    if problem.status == 401:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+    return _page(
+        request,
+        "error.html",
+        {"problem": problem, "session": None},
+        status_code=problem.status,
+    )
+
+
+def _same_origin(request: Request) -> bool:
+    origin = request.headers.get("origin")
+    if origin is None or origin == "null":
+        return origin is None
+    return urlsplit(origin).netloc == request.headers.get("host", "")
+
+
+async def verified_form(
+    request: Request, session: Annotated[WebSession, Depends(web_session)]
+) -> FormData:
+    """The posted form, once its CSRF token matched the session's."""
+    form = await request.form(max_files=0, max_fields=20, max_part_size=64 * 1024)
+    token = form.get("csrf_token")
+    if (
+        not isinstance(token, str)
+        or not hmac.compare_digest(token, session.csrf_token)
+        or not _same_origin(request)
+    ):
+        raise Forbidden("the form's security token is missing or stale; reload the page")
+    return form
+
+
+FormDep = Annotated[FormData, Depends(verified_form)]
+
+
+def _safe_next(value: str | None) -> str:
+    # Only paths on this site: "//evil.example" and "https://..." would leave it.
+    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
+        return value
+    return "/"
+
+
+# ---------------------------------------------------------------------------- sign-in
+
+
+@router.get("/login")
+def login_page(request: Request, next: str | None = None) -> HTMLResponse:
+    token = secrets.token_urlsafe(32)
+    response = _page(
+        request,
+        "login.html",
+        {"csrf_token": token, "next": _safe_next(next), "error": None, "session": None},
+    )
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", max_age=3600, path="/login"
+    )
+    return response
+
+
+@router.post("/login")
+def login(
+    request: Request,
+    db: SessionDep,
+    web: WebSettingsDep,
+    username: Annotated[str, Form(max_length=200)],
+    password: Annotated[str, Form(max_length=1024)],
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+    next: Annotated[str, Form(max_length=2000)] = "/",
+) -> Response:
+    cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    if not cookie or not hmac.compare_digest(cookie, csrf_token) or not _same_origin(request):
+        raise Forbidden("the sign-in form's security token is missing or stale; reload the page")
+    user = users.authenticate(db, username=username, password=password)
+    if user is None:
+        audit.record(
+            db,
+            actor=username.strip().casefold()[:200] or "(empty)",
+            action=audit.AuditAction.SIGN_IN_FAILED,
+            subject_type="web",
+            subject_id="login",
+        )
+        db.commit()
+        return _page(
+            request,
+            "login.html",
+            {
+                "csrf_token": cookie,
+                "next": _safe_next(next),
+                "error": "Unknown user name or wrong password.",
+                "session": None,
+            },
+            status_code=401,
+        )
+    secret, _session = users.start_session(db, user=user, hours=web.session_hours)
+    audit.record(
+        db,
+        actor=user.username,
+        action=audit.AuditAction.SIGN_IN,
+        subject_type="web",
+        subject_id="login",
+    )
+    db.commit()
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        secret,
+        httponly=True,
+        samesite="lax",
+        secure=web.cookie_secure,
+        max_age=web.session_hours * 3600,
+    )
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
+    return response
+
+
+@router.post("/logout")
+def logout(
+    request: Request,
+    db: SessionDep,
+    _session: Annotated[WebSession, require_web(Permission.SIGNED_IN)],
+    _form: FormDep,
+) -> Response:
+    users.end_session(db, secret=request.cookies.get(SESSION_COOKIE, ""))
+    db.commit()
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+@router.get("/")
+def home(session: Annotated[WebSession, require_web(Permission.SIGNED_IN)]) -> Response:
+    if session.user.can(Permission.REVIEW):
+        return RedirectResponse("/reviews", status_code=303)
+    if session.user.can(Permission.DASHBOARD):
+        return RedirectResponse("/dashboard", status_code=303)
+    raise Forbidden("there is no page for your role yet; use the API or the CLI")
+
+
+# ---------------------------------------------------------------------------- review
+
+
+@router.get("/reviews")
+def review_queue(
+    request: Request,
+    db: SessionDep,
+    state: StateDep,
+    session: Annotated[WebSession, require_web(Permission.REVIEW)],
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> HTMLResponse:
+    items, total = pipeline_store.review_queue(
+        db, today=state.today(), policy=state.settings.renewal_policy, limit=50, offset=offset
+    )
+    return _page(
+        request,
+        "queue.html",
+        {"session": session, "items": items, "total": total, "offset": offset, "limit": 50},
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Notice:
+    kind: str  # "ok" or "error"
+    text: str
+
+
+async def _draft_page(
+    request: Request,
+    *,
+    state: Any,
+    session: WebSession,
+    contract_id: str,
+    term: int,
+    version: int,
+    compare: int | None,
+    notice: _Notice | None = None,
+    status_code: int = 200,
+    comment: str = "",
+) -> HTMLResponse:
+    client = None
+    try:
+        client = await state.temporal.get()
+    except Exception:  # the page still shows what the database holds
+        client = None
+    found = await service.detail(
+        sessions=state.sessions, client=client, contract_id=contract_id, term=term
+    )
+    renegotiation = [d for d in found.drafts if d.kind.value == "renegotiation"]
+    draft = next((d for d in renegotiation if d.version == version), None)
+    if draft is None or found.record is None:
+        raise Problem(404, "Not found", f"no draft version {version} for this renewal")
+    clauses = draft_service.clause_comparison(found.contract, draft.proposed_terms)
+    before_version = compare if compare is not None else version - 1
+    before = next((d for d in renegotiation if d.version == before_version), None)
+    diff = draft_service.diff(before, draft) if before is not None and before is not draft else None
+    latest = renegotiation[-1].version if renegotiation else None
+    decided = [d for d in found.record.decisions if d.draft_version == version]
+    stage = found.live.stage.value if found.live else found.record.stage
+    plan = plan_milestones(
+        end_date=found.contract.end_date,
+        notice_period_days=found.contract.notice_period_days,
+        today=state.today(),
+        policy=state.settings.renewal_policy,
+    )
+    open_for_decision = (
+        version == latest and not decided and stage == "legal_review" and draft.hash_verified
+    )
+    involved = {draft.requested_by.casefold(), found.record.requested_by.casefold()}
+    return _page(
+        request,
+        "draft.html",
+        {
+            "session": session,
+            "contract": found.contract,
+            "record": found.record,
+            "draft": draft,
+            "versions": renegotiation,
+            "clauses": clauses,
+            "diff": diff,
+            "scorecard": found.record.scorecard,
+            "decisions": found.record.decisions,
+            "decided": decided,
+            "stage": stage,
+            "live": found.live,
+            "due": plan.get(MilestoneKind.FINAL_TERMS).due,
+            "open_for_decision": open_for_decision,
+            "may_approve": session.user.username.casefold() not in involved,
+            "request_id": secrets.token_urlsafe(16),
+            "notice": notice,
+            "comment": comment,
+            "latest": latest,
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/reviews/{contract_id}/{term}/{version}")
+async def draft_page(
+    request: Request,
+    contract_id: str,
+    term: int,
+    version: int,
+    state: StateDep,
+    session: Annotated[WebSession, require_web(Permission.REVIEW)],
+    compare: Annotated[int | None, Query(ge=1)] = None,
+    done: Annotated[str | None, Query(max_length=40)] = None,
+) -> HTMLResponse:
+    notice = None
+    if done in {k.value for k in ReviewDecisionKind}:
+        notice = _Notice("ok", f"Your decision was recorded: {done.replace('_', ' ')}.")
+    return await _draft_page(
+        request,
+        state=state,
+        session=session,
+        contract_id=contract_id,
+        term=term,
+        version=version,
+        compare=compare,
+        notice=notice,
+    )
+
+
+@router.post("/reviews/{contract_id}/{term}/{version}/decision")
+async def decide(
+    request: Request,
+    contract_id: str,
+    term: int,
+    version: int,
+    state: StateDep,
+    session: Annotated[WebSession, require_web(Permission.REVIEW)],
+    form: FormDep,
+) -> Response:
+    decision_raw = str(form.get("decision") or "")
+    comment = str(form.get("comment") or "")
+    content_hash = str(form.get("content_hash") or "") or None
+    request_id = str(form.get("request_id") or "")[:100] or None
+    try:
+        try:
+            decision = ReviewDecisionKind(decision_raw)
+        except ValueError:
+            raise Problem(
+                422, "Invalid input", "choose approve, reject or request changes"
+            ) from None
+        result = await service.decide(
+            sessions=state.sessions,
+            client=await state.temporal.get(),
+            user=session.user,
+            contract_id=contract_id,
+            term=term,
+            decision=decision,
+            draft_version=version,
+            content_hash=content_hash,
+            comment=comment,
+            request_id=request_id,
+        )
+    except Exception as exc:  # known refusals are shown on the page
+        problem = to_problem(exc)
+        if problem.status in (401, 404):
+            raise problem from None
+        return await _draft_page(
+            request,
+            state=state,
+            session=session,
+            contract_id=contract_id,
+            term=term,
+            version=version,
+            compare=None,
+            notice=_Notice("error", problem.detail or problem.title),
+            status_code=problem.status,
+            comment=comment,
+        )
+    target = version
+    if result.new_draft is not None:
+        target = result.new_draft.version
+    return RedirectResponse(
+        f"/reviews/{quote(contract_id)}/{term}/{target}?done={decision.value}", status_code=303
+    )
+
+
+# ---------------------------------------------------------------------------- dashboard
+
+
+@router.get("/dashboard")
+def dashboard(
+    request: Request,
+    db: SessionDep,
+    state: StateDep,
+    session: Annotated[WebSession, require_web(Permission.DASHBOARD)],
+) -> HTMLResponse:
+    data = pipeline_store.dashboard(db, today=state.today())
+    stages = [(name, data.by_stage.get(name, 0)) for name in pipeline_store.stage_names()]
+    return _page(
+        request,
+        "dashboard.html",
+        {"session": session, "data": data, "stages": stages, "total": sum(n for _, n in stages)},
+    )
