@@ -56,7 +56,10 @@ class Settings(BaseSettings):
     sweep_batch_size: Annotated[int, Field(ge=1, le=5000)] = 500
 
     milestone_offsets_months: tuple[int, int, int] = (6, 3, 1)
-    milestone_fire_hour_utc: Annotated[int, Field(ge=0, le=23)] = 9
+    milestone_fire_hour_utc: Annotated[int, Field(ge=0, le=23)] = 9  # renewals started before
+    # calendar-aware plans; newer ones fire at this hour in the contract's own time zone:
+    milestone_fire_hour_local: Annotated[int, Field(ge=0, le=23)] = 9
+    review_reminder_business_days: Annotated[int, Field(ge=1, le=60)] = 5
     interim_extension_months: Annotated[int, Field(ge=1, le=24)] = 3
 
     template_dir: Path | None = Field(
@@ -124,6 +127,8 @@ class Settings(BaseSettings):
             offsets_months=self.milestone_offsets_months,
             fire_hour_utc=self.milestone_fire_hour_utc,
             interim_extension_months=self.interim_extension_months,
+            fire_hour_local=self.milestone_fire_hour_local,
+            review_reminder_business_days=self.review_reminder_business_days,
         )
 
 
