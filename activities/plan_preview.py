@@ -4,6 +4,7 @@ calendar feed of stored contracts. Both use the same calendar-aware plan the wor
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from activities.planning_activities import CalendarSettings, term_plan
 from models.contract import ContractCreate, ContractRead, ContractStatus
@@ -60,3 +61,32 @@ def plan_contracts(
         )
         for c in contracts
     ]
+
+
+def plan_as_dict(p: PlannedContract) -> dict[str, Any]:
+    """The plan with every date's provenance, as JSON-able values (CLI ``-o json``, API)."""
+    plan = p.plan
+    return {
+        "id": p.contract.id,
+        "title": p.contract.title,
+        "term_model": p.term_plan.term_model.value,
+        "default_action": p.term_plan.default_action.value,
+        "time_zone": plan.time_zone,
+        "end_date": plan.end_date.isoformat(),
+        "notice_deadline": plan.notice_deadline.isoformat(),
+        "notice_provenance": list(plan.notice_provenance),
+        "send_by": plan.send_by.isoformat() if plan.send_by else None,
+        "send_by_provenance": list(plan.send_by_provenance),
+        "late": p.late,
+        "milestones": [
+            {
+                "kind": m.kind.value,
+                "due": m.due.isoformat(),
+                "fires_at": m.fires_at.isoformat() if m.fires_at else None,
+                "late": m.overdue_at_planning,
+                "moved_for_notice": m.moved_for_notice,
+                "provenance": list(m.provenance),
+            }
+            for m in plan.milestones
+        ],
+    }

@@ -23,6 +23,7 @@ from api.routers import (
     dashboard,
     imports,
     me,
+    plans,
     renewals,
     reviews,
     suppliers,
@@ -78,7 +79,8 @@ def create_app(
     app.state.portal = state
 
     api = APIRouter(prefix="/api/v1")
-    for module in (me, users, suppliers, contracts, imports, renewals, reviews, dashboard, audit):
+    routers = (me, users, suppliers, contracts, imports, renewals, reviews, dashboard, audit, plans)
+    for module in routers:
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(web_routes.router)

@@ -16,7 +16,7 @@ from rich.table import Table
 
 from activities.calendar_feed import build_feed
 from activities.contract_store import parse_contract
-from activities.plan_preview import PlannedContract, as_read, plan_contracts
+from activities.plan_preview import PlannedContract, as_read, plan_as_dict, plan_contracts
 from activities.planning_activities import CalendarSettings
 from cli.common import load_settings, print_field_errors
 from cli.importing import CONTRACT_LAYOUT, FileProblem, read_file, sort_errors, validate_records
@@ -34,34 +34,6 @@ class Output(StrEnum):
 
 def _parse(data: Any, row: int) -> ContractCreate:
     return parse_contract(data, row=row)
-
-
-def _as_json(p: PlannedContract) -> dict[str, Any]:
-    plan = p.plan
-    return {
-        "id": p.contract.id,
-        "title": p.contract.title,
-        "term_model": p.term_plan.term_model.value,
-        "default_action": p.term_plan.default_action.value,
-        "time_zone": plan.time_zone,
-        "end_date": plan.end_date.isoformat(),
-        "notice_deadline": plan.notice_deadline.isoformat(),
-        "notice_provenance": list(plan.notice_provenance),
-        "send_by": plan.send_by.isoformat() if plan.send_by else None,
-        "send_by_provenance": list(plan.send_by_provenance),
-        "late": p.late,
-        "milestones": [
-            {
-                "kind": m.kind.value,
-                "due": m.due.isoformat(),
-                "fires_at": m.fires_at.isoformat() if m.fires_at else None,
-                "late": m.overdue_at_planning,
-                "moved_for_notice": m.moved_for_notice,
-                "provenance": list(m.provenance),
-            }
-            for m in plan.milestones
-        ],
-    }
 
 
 def _table(planned: list[PlannedContract]) -> Table:
@@ -112,7 +84,7 @@ def plan(
         policy=settings.renewal_policy,
     )
     if output is Output.JSON:
-        typer.echo(json.dumps([_as_json(p) for p in planned], ensure_ascii=False, indent=2))
+        typer.echo(json.dumps([plan_as_dict(p) for p in planned], ensure_ascii=False, indent=2))
     elif output is Output.ICS:
         typer.echo(build_feed(planned, name=f"Renewal plan: {file.name}").decode(), nl=False)
     else:

@@ -53,6 +53,8 @@ MATRIX: list[tuple[str, str, str, set[str], dict[str, Any]]] = [
         {"json": {"name": "t"}},
     ),
     ("GET", "/api/v1/suppliers", "/api/v1/suppliers", READ, {}),
+    ("POST", "/api/v1/plans/preview", "/api/v1/plans/preview", READ, {"json": []}),
+    ("GET", "/api/v1/calendar.ics", "/api/v1/calendar.ics", READ, {}),
     ("GET", "/api/v1/suppliers/{supplier_id}", "/api/v1/suppliers/S-1", READ, {}),
     ("GET", "/api/v1/contracts", "/api/v1/contracts", READ, {}),
     ("GET", "/api/v1/contracts/{contract_id}", "/api/v1/contracts/C-1", READ, {}),

@@ -1,0 +1,66 @@
+"""Renewal plans: a preview of contracts not imported yet, and the calendar feed."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query, Response
+
+from activities.calendar_feed import build_feed, planned_for_feed
+from activities.contract_store import parse_contract
+from activities.plan_preview import as_read, plan_as_dict, plan_contracts
+from activities.planning_activities import CalendarSettings
+from activities.users import CurrentUser
+from api.deps import SessionDep, StateDep, require
+from auth.roles import Permission
+from models.contract import ContractRead
+from models.errors import FieldError, InvalidInput
+
+router = APIRouter(tags=["plans"])
+
+Reader = Annotated[CurrentUser, require(Permission.CONTRACTS_READ)]
+MAX_CONTRACTS = 5000
+
+
+@router.post("/plans/preview")
+def preview_plans(
+    state: StateDep,
+    _: Reader,
+    contracts: Annotated[list[dict[str, Any]], Body(max_length=MAX_CONTRACTS)],
+) -> list[dict[str, Any]]:
+    """Each contract's milestones, notice deadline, send-by date and late milestones, with the
+    provenance of every date. Nothing is stored. Rows are numbered from 1; any bad row fails the
+    request with every problem listed (row, field, reason)."""
+    today = state.today()
+    parsed: list[ContractRead] = []
+    errors: list[FieldError] = []
+    for row, data in enumerate(contracts, start=1):
+        try:
+            parsed.append(as_read(parse_contract(data, row=row), today=today))
+        except InvalidInput as exc:
+            errors.extend(exc.errors)
+    if errors:
+        raise InvalidInput(errors)
+    planned = plan_contracts(
+        parsed,
+        today=today,
+        cfg=CalendarSettings.from_settings(state.settings),
+        policy=state.settings.renewal_policy,
+    )
+    return [plan_as_dict(p) for p in planned]
+
+
+@router.get("/calendar.ics", response_class=Response)
+def calendar_feed(
+    state: StateDep,
+    db: SessionDep,
+    _: Reader,
+    owner: Annotated[str | None, Query(max_length=200)] = None,
+) -> Response:
+    """Milestones, send-by dates and notice deadlines of active contracts as iCalendar."""
+    planned = planned_for_feed(
+        db,
+        owner=owner,
+        today=state.today(),
+        cfg=CalendarSettings.from_settings(state.settings),
+        policy=state.settings.renewal_policy,
+    )
+    return Response(build_feed(planned), media_type="text/calendar; charset=utf-8")
