@@ -29,12 +29,14 @@ from pathlib import Path
 from typing import IO, Annotated, Any, TypeVar
 
 import typer
+import uvicorn
 from dateutil.relativedelta import relativedelta
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client
 from temporalio.common import SearchAttributeKey
 
 from activities.contract_store import get_contract
+from api.app import create_app
 from cli import dbtools, samples
 from cli.common import db_transaction, engine_for, fail, load_settings, safe_url
 from clients.renewals import start_renewal
@@ -238,6 +240,7 @@ class DevOptions:
     headless: bool = False
     load_samples: bool = True
     start_renewals: bool = True
+    web_port: int = 8000
 
 
 def dev_settings(settings: Settings, opts: DevOptions) -> Settings:
@@ -326,6 +329,7 @@ def banner(
     started: Sequence[tuple[str, str]],
     *,
     default_settings: Settings,
+    web_port: int,
 ) -> str:
     exe = _command_name()
     env: list[str] = []
@@ -337,6 +341,9 @@ def banner(
     out = [
         "",
         "Local renewals stack is up.",
+        f"  Review app:   http://{_address(f'{server.ip}:{web_port}')}/  (sign in as "
+        f"legal@example.com or buyer@example.com, password {samples.DEV_PASSWORD!r}; "
+        f"API under /api/v1, docs at /docs)",
         f"  Temporal UI:  {server.ui_url or 'disabled (--headless)'}",
         f"  Temporal:     {server.target}  namespace {settings.temporal_namespace}, "
         f"task queue {settings.temporal_task_queue}",
@@ -419,7 +426,24 @@ async def run_dev(settings: Settings, opts: DevOptions, *, default_settings: Set
         started: list[tuple[str, str]] = []
         if opts.start_renewals:
             started = await _until(stop, start_sample_renewals(client, settings)) or []
-        typer.echo(banner(server, settings, started, default_settings=default_settings))
+        web = uvicorn.Server(
+            uvicorn.Config(
+                create_app(settings, temporal_client=client),
+                host=opts.ip,
+                port=opts.web_port,
+                log_level="warning",
+            )
+        )
+        web_task = asyncio.create_task(web.serve(), name="web")
+        typer.echo(
+            banner(
+                server,
+                settings,
+                started,
+                default_settings=default_settings,
+                web_port=opts.web_port,
+            )
+        )
         waiter = asyncio.ensure_future(stop.wait())
         await asyncio.wait({worker_task, waiter}, return_when=asyncio.FIRST_COMPLETED)
         waiter.cancel()
@@ -427,7 +451,10 @@ async def run_dev(settings: Settings, opts: DevOptions, *, default_settings: Set
             exc = worker_task.exception()
             typer.echo(f"the worker stopped unexpectedly: {exc!r}", err=True)
             return 1
-        typer.echo("stopping: worker first (running activities finish), then the dev server")
+        typer.echo("stopping: web app, worker (running activities finish), then the dev server")
+        web.should_exit = True
+        with contextlib.suppress(Exception):
+            await web_task
         await worker_task
         return 0
     finally:
@@ -443,6 +470,9 @@ async def run_dev(settings: Settings, opts: DevOptions, *, default_settings: Set
 def dev(
     port: Annotated[int, typer.Option(help="Temporal gRPC port", min=1, max=65535)] = 7233,
     ui_port: Annotated[int, typer.Option(help="Temporal Web UI port", min=1, max=65535)] = 8233,
+    web_port: Annotated[
+        int, typer.Option(help="Review web app and HTTP API port", min=1, max=65535)
+    ] = 8000,
     ip: Annotated[str, typer.Option(help="Address the dev server binds to")] = "127.0.0.1",
     data_dir: Annotated[
         Path | None,
@@ -476,6 +506,7 @@ def dev(
         headless=headless,
         load_samples=samples_,
         start_renewals=start_renewals,
+        web_port=web_port,
     )
     settings = dev_settings(base, opts)
     logging.basicConfig(

@@ -16,6 +16,7 @@ from dateutil.relativedelta import relativedelta
 from sqlalchemy.orm import Session
 
 from activities.contract_store import parse_contract, register_contracts, upsert_supplier
+from activities.users import create_user
 from cli import dbtools
 from models.contract import ContractCreate, SupplierCreate
 
@@ -241,4 +242,19 @@ def load_samples(session: Session, *, today: date) -> Loaded:
     contracts = sample_contracts(today)
     register_contracts(session, contracts=contracts)
     deliveries = dbtools.add_deliveries(session, sample_deliveries(contracts, today))
+    for username, display, roles in SAMPLE_USERS:
+        create_user(
+            session, username=username, display_name=display, roles=roles, password=DEV_PASSWORD
+        )
     return Loaded(len(SUPPLIERS), len(contracts), deliveries)
+
+
+# Sign-in accounts for the local stack's web pages; the password is printed by `renewals dev`
+# and only ever used on a laptop's own data.
+DEV_PASSWORD = "renewals-dev"  # noqa: S105
+SAMPLE_USERS = (
+    ("buyer@example.com", "Sample buyer", ["procurement"]),
+    ("legal@example.com", "Sample reviewer", ["legal"]),
+    ("legal.lead@example.com", "Sample lead reviewer", ["legal"]),
+    ("admin@example.com", "Sample administrator", ["admin"]),
+)

@@ -7,6 +7,7 @@ import os
 import queue
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -18,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import pytest_asyncio
 from dateutil.relativedelta import relativedelta
@@ -314,7 +316,7 @@ def _processes_mentioning(text: str) -> list[int]:
 class DevProcess:
     """`renewals dev` as a person runs it, with its output read line by line."""
 
-    def __init__(self, data_dir: Path, port: int, ui_port: int) -> None:
+    def __init__(self, data_dir: Path, port: int, ui_port: int, web_port: int) -> None:
         env = {
             k: v
             for k, v in os.environ.items()
@@ -332,6 +334,8 @@ class DevProcess:
                 str(port),
                 "--ui-port",
                 str(ui_port),
+                "--web-port",
+                str(web_port),
             ],
             cwd=data_dir.parent,
             env=env,
@@ -397,15 +401,21 @@ def dev_data_dir(tmp_path: Path) -> Iterator[Path]:
 
 @pytest.mark.devserver
 def test_renewals_dev_starts_the_stack_and_stops_cleanly(dev_data_dir: Path) -> None:
-    port, ui_port = _free_port(), _free_port()
+    port, ui_port, web_port = _free_port(), _free_port(), _free_port()
 
-    first = DevProcess(dev_data_dir, port, ui_port)
+    first = DevProcess(dev_data_dir, port, ui_port, web_port)
     try:
         first.wait_for(f"Temporal UI:  http://127.0.0.1:{ui_port}", timeout=90)
         first.wait_for("Ctrl-C stops the worker", timeout=10)
         assert "samples loaded: 4 suppliers, 6 contracts" in first.output()
+        assert f"Review app:   http://127.0.0.1:{web_port}/" in first.output()
         statuses = asyncio.run(_sample_workflows(port))
         assert set(statuses.values()) == {WorkflowExecutionStatus.RUNNING}, statuses
+        # The review app is up and a sample reviewer can sign in.
+        with httpx.Client(base_url=f"http://127.0.0.1:{web_port}") as web:
+            assert web.get("/login").status_code == 200
+            assert web.get("/api/v1/me").status_code == 401  # deny by default
+
     finally:
         started = time.monotonic()
         code = first.stop()
@@ -416,9 +426,12 @@ def test_renewals_dev_starts_the_stack_and_stops_cleanly(dev_data_dir: Path) -> 
     assert not devstack.port_in_use("127.0.0.1", port)
     assert (dev_data_dir / "temporal.db").is_file()
     assert (dev_data_dir / "renewals.db").is_file()
+    with sqlite3.connect(dev_data_dir / "renewals.db") as db:
+        users = {row[0] for row in db.execute("SELECT username FROM users")}
+    assert {name for name, _, _ in samples.SAMPLE_USERS} <= users
 
     # A restart keeps the renewals (state in the data dir) and loads no samples twice.
-    second = DevProcess(dev_data_dir, port, ui_port)
+    second = DevProcess(dev_data_dir, port, ui_port, web_port)
     try:
         second.wait_for("Ctrl-C stops the worker", timeout=90)
         out = second.output()
