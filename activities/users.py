@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -310,3 +310,7 @@ def end_session(session: Session, *, secret: str) -> None:
     if row is not None:
         session.delete(row)
         session.flush()
+
+
+def count_users(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(UserRow)) or 0

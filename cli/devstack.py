@@ -22,7 +22,7 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,6 +36,7 @@ from temporalio.client import Client
 from temporalio.common import SearchAttributeKey
 
 from activities.contract_store import get_contract
+from activities.users import issue_token
 from api.app import create_app
 from cli import dbtools, samples
 from cli.common import db_transaction, engine_for, fail, load_settings, safe_url
@@ -45,7 +46,7 @@ from config.settings import Settings
 from config.temporal import connect
 from migrations.runner import upgrade
 from models.contract import ContractStatus
-from models.errors import NotFound
+from models.errors import Conflict, NotFound
 from worker import run_worker
 from workflows import search_attributes
 
@@ -278,6 +279,27 @@ def prepare_database(settings: Settings, *, load: bool) -> samples.Loaded | None
         return samples.load_samples(session, today=_today().date())
 
 
+class _EmbeddedServer(uvicorn.Server):
+    """uvicorn without its own signal handlers: this process's stop event drives the shutdown
+    of the web app, the worker and the dev server in order."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def dev_tokens(settings: Settings) -> dict[str, str]:
+    """Fresh one-day API tokens for the sample people, so the printed commands work as is."""
+    tokens: dict[str, str] = {}
+    with db_transaction(settings) as session:
+        for username in ("legal@example.com", "buyer@example.com"):
+            with contextlib.suppress(NotFound, Conflict):
+                tokens[username] = issue_token(
+                    session, username=username, name="renewals dev", valid_days=1
+                ).secret
+    return tokens
+
+
 async def start_sample_renewals(client: Client, settings: Settings) -> list[tuple[str, str]]:
     """Start the current term's renewal of each active sample contract: (contract, result)."""
     with db_transaction(settings) as session:
@@ -330,6 +352,7 @@ def banner(
     *,
     default_settings: Settings,
     web_port: int,
+    tokens: dict[str, str],
 ) -> str:
     exe = _command_name()
     env: list[str] = []
@@ -356,14 +379,23 @@ def banner(
     out.append("Try, in another terminal:")
     if env:
         out.append(f"  export {' '.join(env)}")
+    legal, buyer = tokens.get("legal@example.com"), tokens.get("buyer@example.com")
     out += [
         f"  {exe} contracts list",
         f"  {exe} status C-PARTS-BRAKES",
-        f"  {exe} review C-PARTS-BRAKES --version 1 --decision request_changes "
-        '--reviewer legal@example.com --comment "Cap the price adjustment at 2 %"',
         f"  {exe} status C-LOGI-TRUCKING --json",
-        f"  {exe} amend C-PACK-BOXES --end-date {soon} --by you@example.com --reason extension",
-        f'  {exe} terminate C-SOFT-ERP --by you@example.com --reason "moving to SaaS"',
+    ]
+    if legal and buyer:
+        # The CLI acts for the owner of RENEWALS_API_TOKEN (tokens valid for a day).
+        out += [
+            f"  export RENEWALS_API_TOKEN={legal}   # as legal@example.com",
+            f"  {exe} review C-PARTS-BRAKES --version 1 --decision request_changes "
+            '--comment "Cap the price adjustment at 2 %"',
+            f"  export RENEWALS_API_TOKEN={buyer}   # as buyer@example.com",
+            f"  {exe} amend C-PACK-BOXES --end-date {soon} --reason extension",
+            f'  {exe} terminate C-SOFT-ERP --reason "moving to SaaS"',
+        ]
+    out += [
         f"  {exe} contracts import samples/contracts.csv   (after: suppliers import "
         "samples/suppliers.csv)",
         "Ctrl-C stops the worker, then the dev server; state is kept in "
@@ -426,7 +458,7 @@ async def run_dev(settings: Settings, opts: DevOptions, *, default_settings: Set
         started: list[tuple[str, str]] = []
         if opts.start_renewals:
             started = await _until(stop, start_sample_renewals(client, settings)) or []
-        web = uvicorn.Server(
+        web = _EmbeddedServer(
             uvicorn.Config(
                 create_app(settings, temporal_client=client),
                 host=opts.ip,
@@ -442,6 +474,7 @@ async def run_dev(settings: Settings, opts: DevOptions, *, default_settings: Set
                 started,
                 default_settings=default_settings,
                 web_port=opts.web_port,
+                tokens=dev_tokens(settings),
             )
         )
         waiter = asyncio.ensure_future(stop.wait())

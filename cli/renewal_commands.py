@@ -16,8 +16,11 @@ from pydantic import ValidationError
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.audit import AuditAction
 from activities.contract_store import amend_contract, get_contract
+from auth.roles import Permission
 from cli.common import db_transaction, fail, load_settings, print_field_errors, run_temporal
+from cli.identity import acting_user, audit_cli_action
 from clients import renewals
 from config.settings import Settings
 from models.contract import ContractAmendment, ContractRead, ContractStatus
@@ -40,7 +43,14 @@ TermOption = Annotated[
     int | None,
     typer.Option("--term", min=1, help="Contract term (default: the contract's current term)"),
 ]
-ByOption = Annotated[str, typer.Option("--by", help="Who is asking (user name or e-mail)")]
+ByOption = Annotated[
+    str | None,
+    typer.Option(
+        "--by",
+        help="Who is asking; with RENEWALS_API_TOKEN set it defaults to (and must be) the "
+        "token's owner",
+    ),
+]
 
 
 def _current_user() -> str:
@@ -103,7 +113,9 @@ def start(
     contract = _contract(settings, contract_id)
     if contract.status is ContractStatus.TERMINATED:
         fail(f"contract {contract.id} is terminated; there is nothing to renew")
-    requested_by = by or _current_user()
+    requested_by = acting_user(
+        settings, claimed=by or _current_user(), permission=Permission.RENEWALS_WRITE
+    )
 
     async def action(client: Client) -> renewals.StartResult:
         return await renewals.start_renewal(
@@ -118,6 +130,14 @@ def start(
 
     result = run_temporal(settings, action)
     if result.created:
+        audit_cli_action(
+            settings,
+            actor=requested_by,
+            action=AuditAction.START,
+            subject_id=result.workflow_id,
+            detail={"contract_id": contract.id, "term": contract.current_term},
+            key=f"start:{result.workflow_id}:{result.run_id}",
+        )
         typer.echo(
             f"started {result.workflow_id} (term {contract.current_term}, "
             f"contract ends {contract.end_date.isoformat()})"
@@ -234,7 +254,13 @@ def review(
     contract_id: ContractId,
     version: Annotated[int, typer.Option("--version", help="Draft version decided on")],
     decision: Annotated[ReviewDecisionKind, typer.Option("--decision")],
-    reviewer: Annotated[str, typer.Option("--reviewer", help="Who decides")],
+    reviewer: Annotated[
+        str | None,
+        typer.Option(
+            "--reviewer",
+            help="Who decides; with RENEWALS_API_TOKEN set it defaults to the token's owner",
+        ),
+    ] = None,
     comment: Annotated[str, typer.Option("--comment", help="Required changes, reasons")] = "",
     content_hash: Annotated[
         str | None,
@@ -253,10 +279,11 @@ def review(
     The workflow refuses a decision that does not fit (wrong version, the reviewer who asked for
     the draft, renewal not in review) and says why; the command then exits with code 1."""
     settings = load_settings()
+    who = acting_user(settings, claimed=reviewer, permission=Permission.REVIEW, option="--reviewer")
     try:
         submission = ReviewSubmission(
             decision=decision,
-            reviewer=reviewer,
+            reviewer=who,
             draft_version=version,
             content_hash=content_hash,
             comment=comment,
@@ -294,7 +321,7 @@ def review(
 @app.command()
 def amend(
     contract_id: ContractId,
-    by: ByOption,
+    by: ByOption = None,
     end_date: Annotated[
         datetime | None,
         typer.Option("--end-date", formats=["%Y-%m-%d"], help="New end date (YYYY-MM-DD)"),
@@ -312,7 +339,7 @@ def amend(
         amendment = ContractAmendment(
             end_date=end_date.date() if end_date is not None else None,
             notice_period_days=notice_days,
-            amended_by=by,
+            amended_by=acting_user(settings, claimed=by, permission=Permission.CONTRACTS_WRITE),
             reason=reason,
         )
     except ValidationError as exc:
@@ -329,6 +356,13 @@ def amend(
         )
 
     st = run_temporal(settings, action)
+    audit_cli_action(
+        settings,
+        actor=amendment.amended_by,
+        action=AuditAction.AMEND,
+        subject_id=workflow_id,
+        detail=amendment.model_dump(mode="json"),
+    )
     if st is not None:
         deadline = st.notice_deadline.isoformat() if st.notice_deadline else "-"
         end = st.end_date.isoformat() if st.end_date else "-"
@@ -355,14 +389,17 @@ def amend(
 @app.command()
 def terminate(
     contract_id: ContractId,
-    by: ByOption,
     reason: Annotated[str, typer.Option("--reason", help="Why the contract ends")],
+    by: ByOption = None,
     term: TermOption = None,
 ) -> None:
     """Decide not to renew: the running renewal ends the contract at its end date."""
     settings = load_settings()
     try:
-        request = TerminationRequest(requested_by=by, reason=reason)
+        request = TerminationRequest(
+            requested_by=acting_user(settings, claimed=by, permission=Permission.RENEWALS_WRITE),
+            reason=reason,
+        )
     except ValidationError as exc:
         _invalid(exc)
     the_term = _term(settings, contract_id, term)
@@ -376,6 +413,13 @@ def terminate(
             _no_renewal(contract_id, the_term, err)
 
     st = run_temporal(settings, action)
+    audit_cli_action(
+        settings,
+        actor=request.requested_by,
+        action=AuditAction.CANCEL,
+        subject_id=renewal_workflow_id(contract_id, the_term),
+        detail={"reason": request.reason},
+    )
     end = st.end_date.isoformat() if st.end_date else "its end date"
     typer.echo(
         f"termination recorded for {renewal_workflow_id(contract_id, the_term)}: "
@@ -386,14 +430,17 @@ def terminate(
 @app.command()
 def redraft(
     contract_id: ContractId,
-    by: ByOption,
     reason: Annotated[str, typer.Option("--reason", help="What the new draft must address")],
+    by: ByOption = None,
     term: TermOption = None,
 ) -> None:
     """Ask for a fresh draft after legal rejected the current one."""
     settings = load_settings()
     try:
-        request = RedraftRequest(requested_by=by, reason=reason)
+        request = RedraftRequest(
+            requested_by=acting_user(settings, claimed=by, permission=Permission.RENEWALS_WRITE),
+            reason=reason,
+        )
     except ValidationError as exc:
         _invalid(exc)
     the_term = _term(settings, contract_id, term)
@@ -407,6 +454,13 @@ def redraft(
             _no_renewal(contract_id, the_term, err)
 
     draft = run_temporal(settings, action)
+    audit_cli_action(
+        settings,
+        actor=request.requested_by,
+        action=AuditAction.REDRAFT_REQUESTED,
+        subject_id=renewal_workflow_id(contract_id, the_term),
+        detail={"reason": request.reason, "version": draft.version},
+    )
     typer.echo(
         f"new draft v{draft.version} ({draft.kind.value}, hash {draft.content_hash[:12]}) "
         f"requested by {draft.requested_by}"

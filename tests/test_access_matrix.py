@@ -323,7 +323,8 @@ async def test_self_approval_is_refused_through_web_api_and_cli(
         )
         assert web.status_code == 403 and "segregation of duties" in web.text
 
-    # The CLI sends the reviewer it is given; the workflow itself refuses the requester.
+    # The CLI acts for its token's owner; the workflow itself refuses the requester.
+    monkeypatch.setenv("RENEWALS_API_TOKEN", portal.tokens["buyer_lawyer"])
     monkeypatch.setenv("DATABASE_URL", portal.database_url)
     monkeypatch.setenv("TEMPORAL_ADDRESS", env.client.service_client.config.target_host)
     monkeypatch.setenv("RENEWALS_DATA_DIR", str(tmp_path))
@@ -347,6 +348,23 @@ async def test_self_approval_is_refused_through_web_api_and_cli(
         get_settings.cache_clear()
     assert result.exit_code == 1, result.output
     assert "segregation of duties" in result.output
+
+    # Naming someone else than the token's owner is refused before the workflow is asked, and
+    # without a token a database with users refuses the CLI altogether (deny by default).
+    impersonate = await asyncio.to_thread(
+        CliRunner().invoke,
+        renewal_commands.app,
+        ["review", cid, "--version", "1", "--decision", "approve", "--reviewer", "x@example.com"],
+    )
+    assert impersonate.exit_code == 1
+    assert "is not the owner of RENEWALS_API_TOKEN" in impersonate.output
+    monkeypatch.delenv("RENEWALS_API_TOKEN")
+    anonymous = await asyncio.to_thread(
+        CliRunner().invoke,
+        renewal_commands.app,
+        ["review", cid, "--version", "1", "--decision", "approve", "--reviewer", "x@example.com"],
+    )
+    assert anonymous.exit_code == 1 and "set RENEWALS_API_TOKEN" in anonymous.output
 
     status = await portal.http.get(
         f"/api/v1/renewals/{cid}/terms/1", headers=portal.auth("procurement")
