@@ -8,6 +8,7 @@
     renewals data import-deliveries|import-tickets|import-prices|import-market|scorecard
                                             cli/data_commands.py
     renewals plan --file FILE               cli/plan_commands.py
+    renewals pipeline|show|export           cli/pipeline_commands.py
     renewals schedule ...                   cli/schedule_commands.py
     renewals calendar export                cli/calendar_commands.py
     renewals users add|list|token|revoke|deactivate   cli/user_commands.py
@@ -33,6 +34,7 @@ from cli import (
     data_commands,
     db_commands,
     devstack,
+    pipeline_commands,
     plan_commands,
     renewal_commands,
     schedule_commands,
@@ -94,6 +96,7 @@ app.add_typer(contract_commands.app, name="contracts")
 app.add_typer(data_commands.app, name="data")
 app.add_typer(plan_commands.app, name="plan")
 app.add_typer(renewal_commands.app)
+app.add_typer(pipeline_commands.app)
 app.add_typer(schedule_commands.app, name="schedule")
 app.add_typer(calendar_commands.app, name="calendar")
 app.add_typer(user_commands.app, name="users")

@@ -1,0 +1,110 @@
+"""`renewals pipeline`, `show` and `export` against a real renewal."""
+
+import asyncio
+import json
+import uuid
+from pathlib import Path
+
+import pytest
+from dateutil.relativedelta import relativedelta
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+from typer.testing import CliRunner
+
+from activities.db import SessionFactory, transaction
+from cli.pipeline_commands import app
+from clients import renewals
+from config.settings import get_settings
+from models.renewal import ReviewDecisionKind, ReviewSubmission
+from tests.factories import add_deliveries, register
+from tests.workflow_helpers import today
+from workflows.contract_renewal import ContractRenewalWorkflow
+
+
+@pytest.fixture
+def cli_env(
+    time_skipping_env: WorkflowEnvironment,
+    sqlite_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", sqlite_url)
+    monkeypatch.setenv(
+        "TEMPORAL_ADDRESS", time_skipping_env.client.service_client.config.target_host
+    )
+    monkeypatch.setenv("RENEWALS_DATA_DIR", str(tmp_path))
+    get_settings.cache_clear()
+
+
+async def _invoke(*args: str) -> tuple[int, str]:
+    result = await asyncio.to_thread(CliRunner().invoke, app, list(args))
+    return result.exit_code, result.stdout
+
+
+async def test_pipeline_show_and_export(
+    time_skipping_env: WorkflowEnvironment,
+    client: Client,
+    sessions: SessionFactory,
+    renewal_worker: Worker,
+    task_queue: str,
+    cli_env: None,
+) -> None:
+    cid = f"C-{uuid.uuid4().hex[:8]}"
+    now = await today(time_skipping_env)
+    with transaction(sessions) as s:
+        register(
+            s,
+            id=cid,
+            title='=HYPERLINK("x")',
+            start_date=now - relativedelta(months=10),
+            end_date=now + relativedelta(months=2),
+            notice_period_days=0,
+        )
+        add_deliveries(s, contract_id=cid, supplier_id="S-1", end=now, count=12)
+    await renewals.start_renewal(
+        client, contract_id=cid, term=1, requested_by="buyer@example.com", task_queue=task_queue
+    )
+    handle = renewals.renewal_handle(client, contract_id=cid, term=1)
+    for _ in range(600):
+        if (await handle.query(ContractRenewalWorkflow.status)).drafts:
+            break
+        await asyncio.sleep(0.05)
+    await renewals.submit_review(
+        client,
+        contract_id=cid,
+        term=1,
+        submission=ReviewSubmission(
+            decision=ReviewDecisionKind.REQUEST_CHANGES,
+            reviewer="legal@example.com",
+            draft_version=1,
+            comment="Shorter term please",
+        ),
+    )
+
+    code, out = await _invoke("pipeline", "--stage", "legal_review", "--json")
+    assert code == 0, out
+    items = json.loads(out)["items"]
+    assert [i["contract_id"] for i in items] == [cid]
+    assert items[0]["score"] is not None and items[0]["next_milestone"]["kind"] == "final_terms"
+
+    code, out = await _invoke("pipeline", "--stage", "bogus")
+    assert code == 2
+
+    code, out = await _invoke("show", cid, "--json")
+    assert code == 0, out
+    shown = json.loads(out)
+    assert [d["version"] for d in shown["drafts"]] == [1, 2]
+    assert shown["drafts"][1]["answers_comment"] == "Shorter term please"
+    assert shown["diffs"][0]["from_version"] == 1 and shown["diffs"][0]["to_version"] == 2
+    assert shown["live"]["stage"] == "legal_review"
+    assert shown["renewal"]["decisions"][0]["decision"] == "request_changes"
+
+    code, out = await _invoke("show", cid)
+    assert code == 0 and "scorecard: total" in out and "changes v1 -> v2" in out
+
+    code, out = await _invoke("export", "contracts")
+    assert code == 0
+    # A formula-like title is exported so a spreadsheet shows it as text.
+    assert "'=HYPERLINK" in out
+    await handle.terminate("test over")
