@@ -9,7 +9,7 @@
 A file with errors imports nothing: every problem is listed with its file, row and field, and
 the command exits with 1. With ``--skip-invalid`` the valid rows are stored and the skipped rows
 are listed with their reasons. The column layout of each file is in
-:mod:`activities.performance_import` and the record types in :mod:`models.performance` and
+:mod:`activities.file_import` and the record types in :mod:`models.performance` and
 :mod:`models.market`.
 """
 
@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
 
-from activities import performance_import
+from activities import file_import
 from activities.assessment import assess_contract
 from activities.contract_store import get_contract
 from activities.phrases import label
@@ -83,7 +83,7 @@ def _run(
 def import_deliveries(file: FileArg, skip_invalid: SkipInvalid = False) -> None:
     """Deliveries: supplier_id, contract_id, order_date, promised_date, delivered_date,
     quantity_ordered, quantity_accepted; optional reference, quantity_returned, defects."""
-    _run(file, skip_invalid, performance_import.import_deliveries)
+    _run(file, skip_invalid, file_import.import_deliveries)
 
 
 @app.command("import-tickets")
@@ -107,20 +107,20 @@ def import_tickets(
             zone = ZoneInfo(timezone)
         except (ZoneInfoNotFoundError, ValueError):
             fail(f"--timezone: unknown IANA time zone {timezone!r}")
-    _run(file, skip_invalid, performance_import.import_tickets, default_tz=zone)
+    _run(file, skip_invalid, file_import.import_tickets, default_tz=zone)
 
 
 @app.command("import-prices")
 def import_prices(file: FileArg, skip_invalid: SkipInvalid = False) -> None:
     """Unit prices: supplier_id, contract_id, effective_date, unit_price, currency."""
-    _run(file, skip_invalid, performance_import.import_prices)
+    _run(file, skip_invalid, file_import.import_prices)
 
 
 @app.command("import-market")
 def import_market(file: FileArg, skip_invalid: SkipInvalid = False) -> None:
     """Market indicators: category, period (YYYY-MM); any of price_index, demand_index,
     competitor_count, new_entrants; optional source."""
-    _run(file, skip_invalid, performance_import.import_market)
+    _run(file, skip_invalid, file_import.import_market)
 
 
 @app.command("scorecard")

@@ -4,7 +4,7 @@ This is the only module in cli/ that touches the tables; everything else goes th
 service functions. Candidates to move into activities/ as service functions.
 """
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -15,24 +15,6 @@ from sqlalchemy.orm import Session
 from models.tables import ContractRow, DeliveryRow, SupplierRow
 
 _CHUNK = 500  # ids per IN (...) query: well under SQLite's bound-parameter limit
-
-
-def existing_contract_ids(session: Session, ids: Iterable[str]) -> set[str]:
-    wanted = sorted(set(ids))
-    found: set[str] = set()
-    for start in range(0, len(wanted), _CHUNK):
-        chunk = wanted[start : start + _CHUNK]
-        found.update(session.scalars(select(ContractRow.id).where(ContractRow.id.in_(chunk))))
-    return found
-
-
-def existing_supplier_ids(session: Session, ids: Iterable[str]) -> set[str]:
-    wanted = sorted(set(ids))
-    found: set[str] = set()
-    for start in range(0, len(wanted), _CHUNK):
-        chunk = wanted[start : start + _CHUNK]
-        found.update(session.scalars(select(SupplierRow.id).where(SupplierRow.id.in_(chunk))))
-    return found
 
 
 def supplier_names(session: Session) -> dict[str, str]:

@@ -8,18 +8,24 @@ import json
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from activities.calendar_feed import build_feed
-from activities.contract_store import parse_contract
+from activities.file_import import (
+    CONTRACT_LAYOUT,
+    FileProblem,
+    parse_model,
+    read_file,
+    sort_errors,
+    validate_records,
+)
 from activities.plan_preview import PlannedContract, as_read, plan_as_dict, plan_contracts
 from activities.planning_activities import CalendarSettings
 from cli.common import load_settings, print_field_errors
-from cli.importing import CONTRACT_LAYOUT, FileProblem, read_file, sort_errors, validate_records
 from models.contract import ContractCreate
 from models.milestones import MilestoneKind
 
@@ -30,10 +36,6 @@ class Output(StrEnum):
     TABLE = "table"
     JSON = "json"
     ICS = "ics"
-
-
-def _parse(data: Any, row: int) -> ContractCreate:
-    return parse_contract(data, row=row)
 
 
 def _table(planned: list[PlannedContract]) -> Table:
@@ -74,9 +76,11 @@ def plan(
     try:
         parsed = read_file(file, CONTRACT_LAYOUT)
     except FileProblem as exc:
-        typer.echo(str(exc), err=True)
+        print_field_errors(exc.errors, heading=f"{file}: cannot be read:")
         raise typer.Exit(1) from None
-    valid, errors = validate_records(parsed.records, _parse, file_format=parsed.format)
+    valid, errors = validate_records(
+        parsed.records, parse_model(ContractCreate), file_format=parsed.format, file=parsed.file
+    )
     planned = plan_contracts(
         [as_read(v.value, today=as_of) for v in valid],
         today=as_of,

@@ -5,19 +5,8 @@ from typing import Annotated
 
 import typer
 
-from activities.contract_store import upsert_supplier
-from cli import dbtools
-from cli.common import db_transaction, fail, load_settings, print_field_errors
-from cli.importing import (
-    SUPPLIER_LAYOUT,
-    FileProblem,
-    parse_model,
-    progress_bar,
-    read_file,
-    sort_errors,
-    validate_records,
-)
-from models.contract import SupplierCreate
+from activities.file_import import ImportKind
+from cli.importing import import_file
 
 app = typer.Typer(help="Suppliers: the companies contracts are with.", no_args_is_help=True)
 
@@ -42,34 +31,11 @@ def import_suppliers(
     A supplier id that exists already has its name, category and country updated.
     Every row is checked first: if any is wrong, each problem is listed as "row N, field: reason"
     and nothing is stored (exit code 1). Otherwise all are stored in one transaction."""
-    settings = load_settings()
-    try:
-        parsed = read_file(file, SUPPLIER_LAYOUT, fmt=fmt)
-    except FileProblem as exc:
-        fail(str(exc))
-    with progress_bar(len(parsed.records) * 2, f"suppliers from {file.name}") as advance:
-        valid, errors = validate_records(
-            parsed.records,
-            parse_model(SupplierCreate),
-            file_format=parsed.format,
-            advance=advance,
-        )
-        errors = sort_errors([*parsed.errors, *errors])
-        if errors:
-            print_field_errors(
-                errors,
-                heading=f"{file}: {len(errors)} problem(s); nothing was imported",
-            )
-            raise typer.Exit(1)
-        if dry_run:
-            typer.echo(f"{file}: {len(valid)} supplier(s) are valid; nothing stored (--dry-run)")
-            return
-        with db_transaction(settings) as session:
-            known = dbtools.existing_supplier_ids(session, (v.value.id for v in valid))
-            for item in valid:
-                upsert_supplier(session, supplier=item.value)
-                advance(1)
-    new = sum(1 for v in valid if v.value.id not in known)
+    report = import_file(file, kind=ImportKind.SUPPLIERS, fmt=fmt, dry_run=dry_run)
+    if dry_run:
+        typer.echo(f"{file}: {report.rows_read} supplier(s) are valid; nothing stored (--dry-run)")
+        return
     typer.echo(
-        f"imported {len(valid)} supplier(s) from {file} ({new} new, {len(valid) - new} updated)"
+        f"imported {report.stored} supplier(s) from {file} "
+        f"({report.inserted} new, {report.updated} updated)"
     )

@@ -157,7 +157,7 @@ async def test_json_imports_performance_and_market(db_portal: Portal) -> None:
     assert dup.status_code == 422
     assert dup.json()["errors"][0] == {
         "field": "reference",
-        "reason": f"DN-0 is already recorded for contract {cid!r}",
+        "reason": f"'DN-0' is already stored for contract {cid!r} (imported before?)",
         "row": 1,
     }
     wrong = [{**deliveries[0], "reference": "DN-9", "delivered_date": "2026-01-01"}]

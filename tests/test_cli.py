@@ -300,8 +300,8 @@ def test_ragged_rows_are_reported_with_their_row_numbers(
     ]
     result = invoke("contracts", "import", str(write(tmp_path, "r.csv", "\n".join(lines))))
     assert result.exit_code == 1
-    assert "row 4, columns: the row has 3 cells, the header has 18" in result.stderr
-    assert "row 5, columns: the row has 19 cells, the header has 18" in result.stderr
+    assert "row 4, (row): has 3 cells, the header has 18" in result.stderr
+    assert "row 5, (row): has 19 cells, the header has 18" in result.stderr
     assert "row 6" not in result.stderr
     assert count(db_url) == 0
 

@@ -152,12 +152,12 @@ def test_bom_and_header_case_and_spaces_are_accepted(parties: SessionFactory) ->
             HEADER.replace("quantity_accepted", "quantity_acepted"),
             [
                 (1, "quantity_acepted", "unknown column"),
-                (1, "quantity_accepted", "required column missing"),
+                (1, "quantity_accepted", "required column is missing"),
             ],
         ),
         (
             HEADER.replace("defects", "reference"),
-            [(1, "reference", "the column appears twice"), (1, "defects", None)],
+            [(1, "reference", "column appears twice"), (1, "defects", None)],
         ),
     ],
 )
@@ -175,9 +175,9 @@ def test_header_problems_stop_the_import_whatever_the_mode(
 
 
 def test_an_empty_file_is_refused(parties: SessionFactory) -> None:
-    assert errors_of(lambda: deliveries(parties, "\n\n")) == [
-        (None, "(file)", "the file is empty: no header row")
-    ]
+    [(row, field, reason)] = errors_of(lambda: deliveries(parties, "\n\n"))
+    assert (row, field) == (1, "(header)")
+    assert reason.startswith("the file is empty; the first row must name the columns: supplier_id,")
 
 
 def test_shift_jis_is_refused_with_the_reason(parties: SessionFactory) -> None:

@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
-from activities import audit, import_store
-from activities.import_store import ImportKind
+from activities import audit, file_import
+from activities.file_import import ImportKind
 from activities.users import CurrentUser
 from api.deps import SessionDep, StateDep, require
 from api.problems import Problem
@@ -25,7 +25,7 @@ Exporter = Annotated[CurrentUser, require(Permission.EXPORT)]
 _CSV_TYPES = ("text/csv", "application/csv", "text/plain")
 
 
-def _format(content_type: str) -> import_store.FileFormat:
+def _format(content_type: str) -> file_import.FileFormat:
     media = content_type.split(";")[0].strip().lower()
     if media in _CSV_TYPES:
         return "csv"
@@ -84,10 +84,10 @@ async def import_records(
             raise InvalidInput(
                 [FieldError("timezone", f"unknown time zone {timezone!r}")]
             ) from None
-    result = import_store.import_records(
+    result = file_import.import_records(
         db,
         kind=kind,
-        raw=b"".join(chunks),
+        source=b"".join(chunks),
         file_format=file_format,
         dry_run=dry_run,
         default_tz=zone,
@@ -108,12 +108,12 @@ async def import_records(
         )
         db.commit()
     return ImportOut(
-        kind=result.kind.value,
-        format=result.format,
+        kind=kind.value,
+        format=file_format,
         rows_read=result.rows_read,
         inserted=result.inserted,
         updated=result.updated,
-        dry_run=result.dry_run,
+        dry_run=dry_run,
     )
 
 
@@ -126,7 +126,7 @@ def export_records(
     db: SessionDep,
     state: StateDep,
     user: Exporter,
-    format: Annotated[import_store.FileFormat, Query()] = "csv",
+    format: Annotated[file_import.FileFormat, Query()] = "csv",
 ) -> Any:
     """Every record of the kind, in the import layout; CSV cells are safe to open in a
     spreadsheet (formula-like text is prefixed with an apostrophe)."""
@@ -139,13 +139,13 @@ def export_records(
     )
     db.commit()
     if format == "json":
-        return import_store.export_json(db, kind=kind)
+        return file_import.export_json(db, kind=kind)
     stamp = datetime.now(UTC).strftime("%Y%m%d")
 
     def stream() -> Iterator[str]:
         # Its own session: the request's session may be closed before streaming ends.
         with state.sessions() as session:
-            yield from import_store.export_csv(session, kind=kind)
+            yield from file_import.export_csv(session, kind=kind)
 
     return StreamingResponse(
         stream(),
