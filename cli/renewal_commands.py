@@ -156,7 +156,8 @@ def _print_status(workflow_id: str, st: RenewalStatus) -> None:
     echo(f"{workflow_id}: {st.stage.value}")
     if st.end_date is not None:
         deadline = st.notice_deadline.isoformat() if st.notice_deadline else "-"
-        echo(f"  contract ends {st.end_date.isoformat()}, notice deadline {deadline}")
+        send_by = f", last day to post a notice {st.send_by.isoformat()}" if st.send_by else ""
+        echo(f"  contract ends {st.end_date.isoformat()}, notice deadline {deadline}{send_by}")
     echo("milestones:")
     if not st.milestones:
         echo("  (not planned yet)")
