@@ -1,0 +1,851 @@
+"""Renewals completed per second on the dev server: the real ContractRenewalWorkflow against a
+bare workflow of the same shape.
+
+    .venv/bin/python bench/lifecycle_bench.py --contracts 500
+    .venv/bin/python bench/lifecycle_bench.py --contracts 1000 --database-url \
+        postgresql://postgres@127.0.0.1:5432/test
+
+How a real renewal runs in seconds on a real-time server (see workflows/contract_renewal.py):
+
+* each contract ends a little more than a month from today, so when its workflow plans, the
+  gather-facts and first-discussion milestones are already overdue and run at once (recorded
+  late): score, mail, first draft, review request; the final-terms milestone is still weeks
+  away, so the workflow then waits in legal review;
+* the driver polls the ``status`` query until a draft is under review, approves it
+  (clients.renewals.submit_review, a reviewer other than the requester), then amends the
+  contract's end date to today (clients.renewals.amend_renewal). The re-plan makes final terms
+  overdue (the offer is issued) and the expiry due at ``fire_hour_utc`` = 0 today, which has
+  passed, so the term completes with outcome ``renewed`` and starts the next term's workflow.
+
+Next-term workflows would run on the same task queue (the workflow starts its child there) and
+add their own activities to the measurement. A worker interceptor, installed through the client
+(temporalio hands client interceptors that are also worker interceptors to the worker), moves
+child starts to a parking task queue that no worker polls; they vanish with the dev server.
+
+The bare baseline is BareRenewalWorkflow below: no-op activities, as many as the real history
+scheduled (counted from a calibration run), the same two updates, the same status polling and one
+child start, on the same worker settings. real/bare is the share of the framework's throughput
+that the renewal logic, its database work and its search attributes keep (target >= 0.8).
+"""
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from temporalio import activity, workflow
+
+# The workflow below runs in the sandbox, which re-imports this file: everything else passes
+# through, like the product's workflow modules do.
+with workflow.unsafe.imports_passed_through():
+    import argparse
+    import functools
+    import time
+    import uuid
+    from collections.abc import Awaitable, Callable, Sequence
+    from concurrent.futures import ThreadPoolExecutor
+    from datetime import date, timedelta
+
+    from _common import (
+        HISTORY_BYTES_WARN,
+        HISTORY_EVENT_LIMIT,
+        HISTORY_EVENT_WARN,
+        BenchDatabase,
+        CpuMeter,
+        Figures,
+        HistorySummary,
+        TaskTimes,
+        add_common_args,
+        bench_database,
+        contract_row,
+        delivery_rows,
+        dev_server,
+        dev_server_pid,
+        git_revision,
+        insert_contracts,
+        insert_deliveries,
+        insert_suppliers,
+        load_average,
+        log,
+        machine_line,
+        percentile,
+        sample_task_times,
+        summarize_history,
+        today_utc,
+    )
+    from dateutil.relativedelta import relativedelta
+    from pydantic import BaseModel, ConfigDict
+    from sqlalchemy import func, select
+    from temporalio.api.enums.v1 import EventType
+    from temporalio.client import Client, WorkflowHistory, WorkflowQueryFailedError
+    from temporalio.client import Interceptor as ClientInterceptor
+    from temporalio.contrib.pydantic import pydantic_data_converter
+    from temporalio.exceptions import ApplicationError
+    from temporalio.service import RPCError
+    from temporalio.worker import (
+        Interceptor,
+        Replayer,
+        StartChildWorkflowInput,
+        Worker,
+        WorkflowInboundInterceptor,
+        WorkflowInterceptorClassInput,
+        WorkflowOutboundInterceptor,
+    )
+
+    from clients import renewals
+    from models.contract import ContractAmendment
+    from models.milestones import RenewalPolicy
+    from models.renewal import (
+        OutcomeKind,
+        RenewalStage,
+        RenewalStatus,
+        ReviewDecisionKind,
+        ReviewSubmission,
+    )
+    from models.tables import ContractRow
+    from worker import build_worker
+    from workflows.activity_calls import RETRY, SCHEDULE_TO_CLOSE, START_TO_CLOSE
+    from workflows.contract_renewal import ContractRenewalWorkflow
+    from workflows.ids import renewal_workflow_id
+
+OWNER = "buyer@example.com"
+REVIEWER = "legal-bench@example.com"  # not the requester: segregation of duties holds
+SUPPLIERS = 20
+T = TypeVar("T")
+
+
+def _policy() -> RenewalPolicy:
+    """Timers at 00:00 so that "the end date is today" has already fired. Calendar-aware plans
+    (when the tree has them) fire at ``fire_hour_local`` in the contract's zone: 0 too."""
+    hours: dict[str, Any] = {"fire_hour_utc": 0}
+    if "fire_hour_local" in RenewalPolicy.model_fields:
+        hours["fire_hour_local"] = 0
+    return RenewalPolicy.model_validate(hours)
+
+
+# ------------------------------------------------------------------ parking next terms
+
+
+class _ParkOutbound(WorkflowOutboundInterceptor):
+    park_queue = ""  # set on the subclass made per run
+
+    def start_child_workflow(self, input: StartChildWorkflowInput) -> Any:
+        input.task_queue = self.park_queue
+        return super().start_child_workflow(input)
+
+
+class _ParkInbound(WorkflowInboundInterceptor):
+    outbound_class: type[_ParkOutbound] = _ParkOutbound
+
+    def init(self, outbound: WorkflowOutboundInterceptor) -> None:
+        super().init(self.outbound_class(outbound))
+
+
+class ParkNextTerms(ClientInterceptor, Interceptor):
+    """Client + worker interceptor: every child workflow starts on ``park_queue``."""
+
+    def __init__(self, park_queue: str) -> None:
+        outbound = type("ParkOutbound", (_ParkOutbound,), {"park_queue": park_queue})
+        self._inbound = type("ParkInbound", (_ParkInbound,), {"outbound_class": outbound})
+
+    def workflow_interceptor_class(
+        self, input: WorkflowInterceptorClassInput
+    ) -> type[WorkflowInboundInterceptor] | None:
+        return self._inbound
+
+
+# ------------------------------------------------------------------ the bare baseline
+
+
+class BareInput(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    before_review: int  # activities the main path runs before a draft is under review
+    in_review: int  # run by the review update
+    in_amend: int  # run by the amendment update
+    after_amend: int  # run by the main path once both updates are in
+    start_child: bool
+
+
+NOOP = "bench_noop"
+
+
+@activity.defn(name=NOOP)
+def noop_activity(step: str) -> None:
+    """Sync like the real activities: it runs on the same kind of thread pool."""
+    return None
+
+
+@workflow.defn
+class BareRenewalWorkflow:
+    """The same shape as one renewal term, nothing else: no-op activities, the review and
+    amendment updates (each under the one lock, like the real handlers), a status query and the
+    next term's child start."""
+
+    @workflow.init
+    def __init__(self, input: BareInput) -> None:
+        self._input = input
+        self._ready = False
+        self._approved = False
+        self._amended = False
+        self._lock = asyncio.Lock()
+
+    async def _noops(self, count: int, step: str) -> None:
+        for i in range(count):
+            await workflow.execute_activity(
+                NOOP,
+                f"{step}:{i}",
+                start_to_close_timeout=START_TO_CLOSE,
+                schedule_to_close_timeout=SCHEDULE_TO_CLOSE,
+                retry_policy=RETRY,
+            )
+
+    @workflow.run
+    async def run(self, input: BareInput) -> str:
+        async with self._lock:
+            await self._noops(input.before_review, "before")
+            self._ready = True
+        await workflow.wait_condition(lambda: self._approved and self._amended)
+        async with self._lock:
+            await self._noops(input.after_amend, "after")
+            if input.start_child:
+                await workflow.start_child_workflow(
+                    BareRenewalWorkflow.run,
+                    BareInput(
+                        before_review=0, in_review=0, in_amend=0, after_amend=0, start_child=False
+                    ),
+                    id=f"{workflow.info().workflow_id}/next",
+                    task_queue=workflow.info().task_queue,
+                    parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+                )
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return "renewed"
+
+    @workflow.query
+    def status(self) -> str:
+        return "legal_review" if self._ready else "waiting"
+
+    @workflow.update
+    async def review(self, reviewer: str) -> str:
+        async with self._lock:
+            await self._noops(self._input.in_review, "review")
+            self._approved = True
+            return "approved"
+
+    @review.validator
+    def _validate_review(self, reviewer: str) -> None:
+        if not self._ready or self._approved:
+            raise ApplicationError("no draft is awaiting review", non_retryable=True)
+
+    @workflow.update
+    async def amend(self, end_date: str) -> str:
+        async with self._lock:
+            await self._noops(self._input.in_amend, "amend")
+            self._amended = True
+            return "amended"
+
+
+# ------------------------------------------------------------------ shape of a real term
+
+
+@dataclass(frozen=True)
+class Shape:
+    """Activities of one real renewal term by phase: before the review update is accepted,
+    between the review and the amendment, after the amendment."""
+
+    before_review: int
+    in_review: int
+    after_review: int
+    children: int
+
+    @property
+    def activities(self) -> int:
+        return self.before_review + self.in_review + self.after_review
+
+    def bare_input(self) -> BareInput:
+        in_amend = min(1, self.after_review)
+        return BareInput(
+            before_review=self.before_review,
+            in_review=self.in_review,
+            in_amend=in_amend,
+            after_amend=self.after_review - in_amend,
+            start_child=self.children > 0,
+        )
+
+
+def shape_of(events: Sequence[Any]) -> Shape:
+    counts = [0, 0, 0]
+    phase = 0
+    children = 0
+    for e in events:
+        if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
+            phase = min(phase + 1, 2)
+        elif e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            counts[phase] += 1
+        elif e.event_type == EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED:
+            children += 1
+    return Shape(counts[0], counts[1], counts[2], children)
+
+
+# ------------------------------------------------------------------ drivers
+
+
+@dataclass
+class RunStats:
+    """One measured kind of run (bare or real), added up over its rounds."""
+
+    label: str
+    count: int = 0
+    polls: int = 0
+    latencies: list[float] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    cpu: CpuMeter = field(default_factory=lambda: CpuMeter(None))
+    task_times: TaskTimes = field(default_factory=TaskTimes)
+
+    @property
+    def completed(self) -> int:
+        return len(self.latencies)
+
+    @property
+    def wall(self) -> float:
+        return self.cpu.wall
+
+    @property
+    def rate(self) -> float:
+        return self.completed / self.wall if self.wall > 0 else 0.0
+
+
+class DriverError(RuntimeError):
+    pass
+
+
+async def poll_until(
+    fetch: Callable[[], Awaitable[T]],
+    ready: Callable[[T], bool],
+    *,
+    interval: float,
+    timeout: float,
+    stats: RunStats,
+    what: str,
+) -> T:
+    deadline = time.monotonic() + timeout
+    last: object = None
+    while time.monotonic() < deadline:
+        stats.polls += 1
+        try:
+            value = await fetch()
+        except (WorkflowQueryFailedError, RPCError) as exc:  # not started yet, say
+            last = exc
+        else:
+            if ready(value):
+                return value
+            last = value
+        await asyncio.sleep(interval)
+    raise DriverError(f"{what}: not reached within {timeout:.0f} s (last: {last!r:.300})")
+
+
+@dataclass(frozen=True)
+class DriveConfig:
+    client: Client
+    task_queue: str
+    end_today: date
+    poll_interval: float
+    renewal_timeout: float
+
+
+def _legal_review(status: RenewalStatus) -> bool:
+    if status.stage in (RenewalStage.ESCALATED, RenewalStage.COMPLETED):
+        raise DriverError(f"renewal went to {status.stage.value} instead of legal review")
+    return status.stage is RenewalStage.LEGAL_REVIEW and bool(status.drafts)
+
+
+async def drive_real(cfg: DriveConfig, contract_id: str, stats: RunStats) -> None:
+    """One contract through every milestone and a review decision (see the module docstring)."""
+    client = cfg.client
+    started = await renewals.start_renewal(
+        client,
+        contract_id=contract_id,
+        term=1,
+        requested_by=OWNER,
+        task_queue=cfg.task_queue,
+        policy=_policy(),
+        search_attributes=True,
+    )
+    if not started.created:
+        raise DriverError(f"{contract_id}: a term-1 workflow already existed")
+    status = await poll_until(
+        lambda: renewals.get_status(client, contract_id=contract_id, term=1),
+        _legal_review,
+        interval=cfg.poll_interval,
+        timeout=cfg.renewal_timeout,
+        stats=stats,
+        what=f"{contract_id} in legal review",
+    )
+    draft = status.drafts[-1]
+    await renewals.submit_review(
+        client,
+        contract_id=contract_id,
+        term=1,
+        submission=ReviewSubmission(
+            decision=ReviewDecisionKind.APPROVE,
+            reviewer=REVIEWER,
+            draft_version=draft.version,
+            content_hash=draft.content_hash,
+        ),
+    )
+    await renewals.amend_renewal(
+        client,
+        contract_id=contract_id,
+        term=1,
+        amendment=ContractAmendment(
+            end_date=cfg.end_today, amended_by=OWNER, reason="bench: the term ends today"
+        ),
+    )
+    handle = renewals.renewal_handle(client, contract_id=contract_id, term=1)
+    outcome = await asyncio.wait_for(handle.result(), cfg.renewal_timeout)
+    kind = getattr(outcome, "kind", None)
+    if kind is not OutcomeKind.RENEWED:
+        raise DriverError(f"{contract_id}: outcome {kind!r}, expected renewed")
+
+
+async def drive_bare(cfg: DriveConfig, workflow_id: str, bare: BareInput, stats: RunStats) -> None:
+    client = cfg.client
+    handle = await client.start_workflow(
+        BareRenewalWorkflow.run, bare, id=workflow_id, task_queue=cfg.task_queue
+    )
+    await poll_until(
+        lambda: handle.query(BareRenewalWorkflow.status),
+        lambda s: s == "legal_review",
+        interval=cfg.poll_interval,
+        timeout=cfg.renewal_timeout,
+        stats=stats,
+        what=f"{workflow_id} in review",
+    )
+    await handle.execute_update(BareRenewalWorkflow.review, REVIEWER)
+    await handle.execute_update(BareRenewalWorkflow.amend, cfg.end_today.isoformat())
+    result = await asyncio.wait_for(handle.result(), cfg.renewal_timeout)
+    if result != "renewed":
+        raise DriverError(f"{workflow_id}: {result!r}")
+
+
+async def run_many(
+    stats: RunStats,
+    jobs: Sequence[Callable[[RunStats], Awaitable[None]]],
+    *,
+    in_flight: int,
+    timeout: float,
+) -> RunStats:
+    """All ``jobs``, at most ``in_flight`` at a time, added to ``stats``; wall time from the first
+    start to the last completion. Bounded by ``timeout``: what is left then counts as failed."""
+    gate = asyncio.Semaphore(in_flight)
+    stats.count += len(jobs)
+
+    async def one(job: Callable[[RunStats], Awaitable[None]]) -> None:
+        async with gate:
+            t = time.monotonic()
+            try:
+                await job(stats)
+            except Exception as exc:
+                stats.failures.append(f"{type(exc).__name__}: {exc}")
+                return
+            stats.latencies.append(time.monotonic() - t)
+
+    stats.cpu.server_pid = dev_server_pid()
+    stats.cpu.start()
+    tasks = [asyncio.create_task(one(j)) for j in jobs]
+    progress = asyncio.create_task(_report_progress(stats))
+    try:
+        _, pending = await asyncio.wait(tasks, timeout=timeout)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+            stats.failures.append(f"{len(pending)} renewal(s) unfinished after {timeout:.0f} s")
+    finally:
+        progress.cancel()
+        stats.cpu.stop()
+    return stats
+
+
+async def _report_progress(stats: RunStats) -> None:
+    t0 = time.monotonic()
+    while True:
+        await asyncio.sleep(10)
+        log(
+            f"{stats.label}: {stats.completed}/{stats.count} done, {len(stats.failures)} failed, "
+            f"{time.monotonic() - t0:.0f} s into this round"
+        )
+
+
+async def replay_ms(workflow_cls: type, history: WorkflowHistory, times: int) -> float:
+    """Milliseconds of worker CPU to run one whole term's workflow code (sandbox included), from
+    replaying its history: the workflow side of the cost, without server or activities."""
+    replayer = Replayer(workflows=[workflow_cls], data_converter=pydantic_data_converter)
+    await replayer.replay_workflow(history)  # warm: imports, sandbox validation
+    t = time.process_time()
+    for _ in range(times):
+        await replayer.replay_workflow(history)
+    return (time.process_time() - t) / times * 1000
+
+
+# ------------------------------------------------------------------ the benchmark
+
+
+def _bare_worker(
+    client: Client, task_queue: str, executor: ThreadPoolExecutor, max_activities: int
+) -> Worker:
+    # The settings build_worker gives the real worker, minus the real workflows and activities.
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[BareRenewalWorkflow],
+        activities=[noop_activity],
+        activity_executor=executor,
+        max_concurrent_activities=max_activities,
+        graceful_shutdown_timeout=timedelta(seconds=30),
+    )
+
+
+def _seed(db: BenchDatabase, ids: Sequence[str], deliveries: int) -> float:
+    today = today_utc()
+    start = today - relativedelta(months=11)
+    end = today + relativedelta(months=1, days=5)
+    t = time.monotonic()
+    suppliers = [f"S-LC-{i:02d}" for i in range(SUPPLIERS)]
+    insert_suppliers(db.engine, suppliers)
+    rows = [
+        contract_row(
+            cid,
+            supplier_id=suppliers[i % SUPPLIERS],
+            start_date=start,
+            end_date=end,
+            notice_period_days=0,
+            owner=OWNER,
+        )
+        for i, cid in enumerate(ids)
+    ]
+    insert_contracts(db.engine, rows)
+    if deliveries:
+        drows = [
+            r
+            for i, cid in enumerate(ids)
+            for r in delivery_rows(cid, suppliers[i % SUPPLIERS], end=today, count=deliveries)
+        ]
+        insert_deliveries(db.engine, drows)
+    return time.monotonic() - t
+
+
+def _history_rows(fig: Figures, label: str, h: HistorySummary) -> None:
+    fig.add(f"{label}: history events", h.events, h.verdict())
+    fig.add(
+        f"{label}: history size",
+        f"{h.size_bytes / 1024:,.1f} KiB",
+        f"{h.size_bytes / HISTORY_BYTES_WARN:.2%} of the 10 MiB size warning",
+    )
+    fig.add(
+        f"{label}: activities / updates / children",
+        f"{h.activities} / {h.updates} / {h.children}",
+        f"timers {h.timers}, search-attribute upserts {h.upserts}, workflow tasks "
+        f"{h.workflow_tasks}",
+    )
+
+
+def _run_rows(fig: Figures, stats: RunStats) -> None:
+    fig.add(f"{stats.label}: completed", f"{stats.completed} of {stats.count}")
+    fig.add(f"{stats.label}: measured wall time", f"{stats.wall:.1f} s")
+    fig.add(f"{stats.label}: renewals/s", stats.rate)
+    fig.add(
+        f"{stats.label}: latency p50 / p95",
+        f"{percentile(stats.latencies, 50):.2f} / {percentile(stats.latencies, 95):.2f} s",
+        "start to result, per renewal",
+    )
+    fig.add(f"{stats.label}: status polls per renewal", stats.polls / max(stats.count, 1))
+    fig.add(f"{stats.label}: CPU used", stats.cpu.describe())
+    done = max(stats.completed, 1)
+    fig.add(
+        f"{stats.label}: CPU per renewal",
+        f"{stats.cpu.self_cpu / done * 1000:,.0f} + {stats.cpu.server_cpu / done * 1000:,.0f} ms",
+        "bench process (worker + driver) + dev server",
+    )
+    fig.add(f"{stats.label}: activity tasks", stats.task_times.describe("activity"))
+    fig.add(f"{stats.label}: workflow tasks", stats.task_times.describe("workflow"))
+    if stats.label != "bare":
+        fig.add(
+            f"{stats.label}: slowest activities (p50 run)",
+            stats.task_times.slowest_activities(),
+        )
+    retried = stats.task_times.retried
+    fig.add(
+        f"{stats.label}: retried activities (sample)",
+        len(retried),
+        retried[0] if retried else "in the sampled histories",
+    )
+    if stats.failures:
+        fig.add(f"{stats.label}: FAILURES", len(stats.failures), stats.failures[0][:200])
+
+
+@dataclass
+class Calibration:
+    shape: Shape
+    real_history: HistorySummary
+    bare_history: HistorySummary
+    real_replay_ms: float
+    bare_replay_ms: float
+    idle_times: TaskTimes
+
+
+async def _calibrate(
+    client: Client,
+    db: BenchDatabase,
+    executor: ThreadPoolExecutor,
+    args: argparse.Namespace,
+    real_cfg: DriveConfig,
+    bare_cfg: DriveConfig,
+    calibration_id: str,
+    run_id: str,
+) -> Calibration:
+    """One real renewal on an idle worker: its shape (from its history), then one bare workflow
+    of that shape; and what replaying each costs."""
+    mca = args.max_concurrent_activities
+    log("calibration: one real renewal")
+    async with build_worker(
+        client,
+        task_queue=real_cfg.task_queue,
+        database_url=db.url,
+        executor=executor,
+        max_concurrent_activities=mca,
+        search_attributes=True,
+    ):
+        cal = await run_many(
+            RunStats("calibration"),
+            [functools.partial(drive_real, real_cfg, calibration_id)],
+            in_flight=1,
+            timeout=min(args.timeout, 120),
+        )
+        if cal.failures:
+            raise SystemExit(f"calibration renewal failed: {cal.failures[0]}")
+        real_wh = await renewals.renewal_handle(
+            client, contract_id=calibration_id, term=1
+        ).fetch_history()
+    events = list(real_wh.events)
+    shape = shape_of(events)
+    idle_times = TaskTimes()
+    idle_times.add_history(events)
+    log(f"real shape: {shape}")
+    async with _bare_worker(client, bare_cfg.task_queue, executor, mca):
+        wid = f"bare-{run_id}-calibration"
+        warm = await run_many(
+            RunStats("bare calibration"),
+            [functools.partial(drive_bare, bare_cfg, wid, shape.bare_input())],
+            in_flight=1,
+            timeout=60,
+        )
+        if warm.failures:
+            raise SystemExit(f"bare calibration failed: {warm.failures[0]}")
+        bare_wh = await client.get_workflow_handle(wid).fetch_history()
+    bare_history = summarize_history(list(bare_wh.events))
+    if bare_history.activities != shape.activities:
+        raise SystemExit(
+            f"bare workflow ran {bare_history.activities} activities, the real one "
+            f"{shape.activities}"
+        )
+    return Calibration(
+        shape=shape,
+        real_history=summarize_history(events),
+        bare_history=bare_history,
+        real_replay_ms=await replay_ms(ContractRenewalWorkflow, real_wh, 20),
+        bare_replay_ms=await replay_ms(BareRenewalWorkflow, bare_wh, 20),
+        idle_times=idle_times,
+    )
+
+
+async def bench(args: argparse.Namespace) -> Figures:
+    n = args.contracts
+    run_id = uuid.uuid4().hex[:6]
+    ids = [f"LC{run_id}-{i:06d}" for i in range(n)]
+    bare_ids = [f"bare-{run_id}-{i:06d}" for i in range(n)]
+    calibration_id = f"LC{run_id}-calibration"
+    end_today = today_utc()
+    rounds = max(1, min(args.rounds, n))
+    chunks = [range(r * n // rounds, (r + 1) * n // rounds) for r in range(rounds)]
+    mca = args.max_concurrent_activities
+
+    fig = Figures(f"Lifecycle benchmark: {n} renewals, real workflow vs bare baseline")
+    fig.section("setup")
+    fig.add("machine", machine_line())
+    fig.add("load average at start", load_average(), "1/5/15 min; the box may be shared")
+    fig.add("code", git_revision())
+
+    bare = RunStats("bare")
+    real = RunStats("real")
+    with bench_database(args.database_url) as db:
+        seeded = _seed(db, [calibration_id, *ids], args.deliveries)
+        fig.add("database", db.label)
+        fig.add("contracts seeded", n + 1, f"{seeded:.1f} s, {args.deliveries} deliveries each")
+        fig.add(
+            "worker",
+            f"build_worker(max_concurrent_activities={mca}), {mca} executor threads",
+            "other Worker options: temporalio defaults; in-process with the driver",
+        )
+        fig.add(
+            "driving",
+            f"{args.in_flight} in flight, {rounds} round(s)",
+            f"status polled every {args.poll_interval} s; bare then real in each round",
+        )
+        async with dev_server() as env:
+            park = f"park-{run_id}"
+            client = Client(
+                env.client.service_client,
+                namespace=env.client.namespace,
+                data_converter=env.client.data_converter,
+                interceptors=[ParkNextTerms(park)],
+            )
+            real_cfg = DriveConfig(
+                client, f"lc-real-{run_id}", end_today, args.poll_interval, args.timeout
+            )
+            bare_cfg = DriveConfig(
+                client, f"lc-bare-{run_id}", end_today, args.poll_interval, args.timeout
+            )
+            with ThreadPoolExecutor(max_workers=mca, thread_name_prefix="activity") as executor:
+                cal = await _calibrate(
+                    client, db, executor, args, real_cfg, bare_cfg, calibration_id, run_id
+                )
+                bare_input = cal.shape.bare_input()
+                # Rounds alternate bare and real, so that a change in the machine's background
+                # load during the run (a shared box) weighs on both alike.
+                for r, chunk in enumerate(chunks, start=1):
+                    if "bare" in args.phases:
+                        log(f"round {r}/{rounds}: {len(chunk)} bare workflows")
+                        async with _bare_worker(client, bare_cfg.task_queue, executor, mca):
+                            await run_many(
+                                bare,
+                                [
+                                    functools.partial(drive_bare, bare_cfg, bare_ids[i], bare_input)
+                                    for i in chunk
+                                ],
+                                in_flight=args.in_flight,
+                                timeout=args.timeout,
+                            )
+                    if "real" in args.phases:
+                        log(f"round {r}/{rounds}: {len(chunk)} real renewals")
+                        async with build_worker(
+                            client,
+                            task_queue=real_cfg.task_queue,
+                            database_url=db.url,
+                            executor=executor,
+                            max_concurrent_activities=mca,
+                            search_attributes=True,
+                        ):
+                            await run_many(
+                                real,
+                                [functools.partial(drive_real, real_cfg, ids[i]) for i in chunk],
+                                in_flight=args.in_flight,
+                                timeout=args.timeout,
+                            )
+            sample_history: HistorySummary | None = None
+            if real.count:
+                real.task_times = await sample_task_times(
+                    client, [renewal_workflow_id(cid, 1) for cid in ids]
+                )
+                last = renewals.renewal_handle(client, contract_id=ids[-1], term=1)
+                sample_history = summarize_history(list((await last.fetch_history()).events))
+            if bare.count:
+                bare.task_times = await sample_task_times(client, bare_ids)
+            parked = await client.count_workflows(f"TaskQueue = '{park}'")
+        with db.engine.connect() as conn:
+            renewed_rows = conn.scalar(
+                select(func.count())
+                .select_from(ContractRow)
+                .where(ContractRow.id.in_(ids), ContractRow.current_term == 2)
+            )
+
+    shape = cal.shape
+    fig.section("one renewal term (calibration run on an idle worker)")
+    fig.add(
+        "activities by phase",
+        f"{shape.before_review} + {shape.in_review} + {shape.after_review} = {shape.activities}",
+        "before the review update / in it / amendment and after",
+    )
+    _history_rows(fig, "real", cal.real_history)
+    if sample_history is not None:
+        _history_rows(fig, "real, last measured", sample_history)
+    _history_rows(fig, "bare", cal.bare_history)
+    fig.add(
+        "events per term vs limits",
+        f"{cal.real_history.events} / {HISTORY_EVENT_WARN:,} / {HISTORY_EVENT_LIMIT:,}",
+        f"~{HISTORY_EVENT_WARN // max(cal.real_history.events, 1)} terms' worth before the "
+        "warning; each term is its own workflow",
+    )
+    fig.add(
+        "workflow code per term (replay)",
+        f"{cal.real_replay_ms:.0f} ms real / {cal.bare_replay_ms:.0f} ms bare",
+        "worker CPU to run every workflow task of one term, sandbox included",
+    )
+    fig.add("activities, idle worker (p50 run)", cal.idle_times.slowest_activities(top=6))
+
+    fig.section("throughput")
+    for stats in (bare, real):
+        if stats.count:
+            _run_rows(fig, stats)
+    if bare.count and real.count:
+        ratio = real.rate / bare.rate if bare.rate else 0.0
+        fig.add(
+            "real / bare",
+            f"{ratio:.2f}",
+            "target >= 0.80: " + ("met" if ratio >= 0.8 else "NOT met"),
+        )
+
+        def per_renewal(st: RunStats) -> float:
+            return (st.cpu.self_cpu + st.cpu.server_cpu) / max(st.completed, 1)
+
+        fig.add(
+            "bare / real CPU per renewal",
+            f"{per_renewal(bare) / per_renewal(real):.2f}",
+            "the throughput ratio to expect where CPU is the limit and nobody else uses it",
+        )
+    if real.count:
+        fig.add(
+            "real renewals written to the database", f"{renewed_rows} of {n}", "current_term = 2"
+        )
+    fig.add(
+        "next-term workflows parked",
+        parked.count,
+        f"real + bare + calibration, on {park} (no worker); gone with the dev server",
+    )
+    fig.add("load average at end", load_average())
+    return fig
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
+    parser.add_argument("--contracts", type=int, default=500)
+    parser.add_argument(
+        "--in-flight", type=int, default=100, help="renewals driven concurrently (default 100)"
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=2,
+        help="alternate bare and real in this many rounds of contracts/rounds each (default 2)",
+    )
+    parser.add_argument("--poll-interval", type=float, default=0.25)
+    parser.add_argument(
+        "--deliveries", type=int, default=12, help="delivery rows per contract (scoring input)"
+    )
+    parser.add_argument(
+        "--phases",
+        type=lambda v: set(v.split(",")),
+        default={"bare", "real"},
+        help="measured phases, comma-separated: bare,real (the calibration always runs)",
+    )
+    add_common_args(parser)
+    args = parser.parse_args()
+    if args.contracts < 1:
+        parser.error("--contracts must be at least 1")
+    t = time.monotonic()
+    fig = asyncio.run(bench(args))
+    fig.add("benchmark run time", f"{time.monotonic() - t:.0f} s")
+    fig.print()
+
+
+if __name__ == "__main__":
+    main()
