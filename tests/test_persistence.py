@@ -27,6 +27,7 @@ from migrations.runner import downgrade, upgrade
 from models.contract import ContractAmendment, ContractCreate, SupplierCreate
 from models.errors import DuplicateContract, InvalidInput, NotFound
 from models.tables import Base, ContractRow, ExactDecimal, SupplierRow
+from tests.conftest import POSTGRES_URL
 from tests.factories import contract_data, make_contract
 
 # --- backends -------------------------------------------------------------------------------
@@ -44,10 +45,20 @@ class Backend:
 
 
 @pytest.fixture(scope="module")
-def pg_engine(postgres_schema_url: str) -> Iterator[Engine]:
-    engine = make_engine(postgres_schema_url)
+def pg_engine() -> Iterator[Engine]:
+    # A schema of this module's own: other suites commit rows into the shared session schema
+    # (fault and API tests), and these tests assert exact row counts.
+    schema = f"p_{uuid.uuid4().hex[:10]}"
+    admin = make_engine(POSTGRES_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    engine = make_engine(f"{POSTGRES_URL}?options=-csearch_path%3D{schema}")
+    upgrade(engine)
     yield engine
     engine.dispose()
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
 
 
 @pytest.fixture
