@@ -972,8 +972,8 @@ def test_renewal_state_machine(runtime: Runtime) -> None:
     run_state_machine_as_test(
         _bound(runtime),
         settings=settings(
-            max_examples=12,
-            stateful_step_count=15,
+            max_examples=8,
+            stateful_step_count=12,
             deadline=None,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
         ),
