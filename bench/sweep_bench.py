@@ -203,6 +203,11 @@ def _sweep_rows(fig: Figures, label: str, run: SweepRun, batch_size: int) -> Non
             f"{max(run.times.activity_wait, default=0):.2f} s",
             f"{sum(run.times.activity_wait):.1f} s in total: slots taken by renewal activities",
         )
+        fig.add(
+            f"{label}: sweep workflow tasks",
+            f"{sum(run.times.wft_wait):.1f} s queued + {sum(run.times.wft_run):.1f} s running",
+            f"between pages; {run.times.describe('workflow')}",
+        )
         if run.times.retried:
             fig.add(
                 f"{label}: retried page activities", len(run.times.retried), run.times.retried[0]
