@@ -10,11 +10,12 @@ This is the one place for reading a file (:func:`read_records`), checking its ro
 it again. ``cli/`` and ``api/`` only parse arguments, show progress and print or answer.
 
 Files
-    UTF-8, with or without the byte order mark Excel writes ("CSV UTF-8"). UTF-16, undecodable
-    bytes (with the line of the first bad byte; a Shift_JIS file, Excel's "CSV" in Japan, is
-    named as such) and NUL characters are refused. Files, rows and cells have upper bounds
-    (:data:`MAX_BYTES`, :data:`MAX_ROWS`, :data:`MAX_CELL_CHARS`); the model types bound each
-    value further and refuse bidirectional and other control characters (:mod:`models.text`).
+    UTF-8, with or without the byte order mark Excel writes ("CSV UTF-8"). UTF-16 (named as
+    such, with or without its byte order mark), undecodable bytes (with the line of the first
+    bad byte; a Shift_JIS file, Excel's "CSV" in Japan, is named as such) and NUL characters are
+    refused. Files, rows and cells have upper bounds (:data:`MAX_BYTES`, :data:`MAX_ROWS`,
+    :data:`MAX_CELL_CHARS`); the model types bound each value further and refuse bidirectional
+    and other control characters (:mod:`models.text`).
 
 Rows and columns
     CSV rows are numbered as a spreadsheet shows them: the header is the first non-blank row
@@ -287,6 +288,15 @@ def decode(raw: bytes | Path, *, file: str | None = None) -> str:
         raise FileProblem(
             [FieldError(FILE, "is UTF-16; save it as UTF-8 (Excel: 'CSV UTF-8')", row=1, file=file)]
         )
+    # Before the UTF-8 attempt: UTF-16 text that is all ASCII is valid UTF-8 (and would only
+    # be "a NUL character"), and other UTF-16 text would be taken for Shift_JIS.
+    byte_order = _utf16_without_bom(raw) if b"\x00" in raw else None
+    if byte_order is not None:
+        reason = (
+            f"is UTF-16 ({byte_order} without a byte order mark, hence the NUL bytes between "
+            "its characters); save it as UTF-8 (Excel: 'CSV UTF-8')"
+        )
+        raise FileProblem([FieldError(FILE, reason, row=1, file=file)])
     try:
         text = raw.decode("utf-8-sig")  # strips the BOM Excel writes
     except UnicodeDecodeError as exc:
@@ -314,6 +324,29 @@ def decode(raw: bytes | Path, *, file: str | None = None) -> str:
         line = text.count("\n", 0, text.index("\x00")) + 1
         raise FileProblem([FieldError(FILE, "contains a NUL character", row=line, file=file)])
     return text
+
+
+_UTF16_SAMPLE = 4096  # bytes looked at: the header and first rows are enough to tell
+
+
+def _utf16_without_bom(raw: bytes) -> str | None:
+    """The byte order ("little-endian" or "big-endian") when ``raw`` reads as UTF-16 with no
+    byte order mark, else None. CSV and JSON are mostly ASCII (delimiters, digits, column names,
+    keys), which UTF-16 writes as a NUL byte beside each character: NULs in one of the two byte
+    positions and hardly any in the other tell such a file from UTF-8 with a stray NUL in it."""
+    sample = raw[: min(len(raw), _UTF16_SAMPLE) // 2 * 2]
+    even, odd = sample[0::2].count(0), sample[1::2].count(0)
+    if odd >= even:
+        high, low, codec, order = odd, even, "utf-16-le", "little-endian"
+    else:
+        high, low, codec, order = even, odd, "utf-16-be", "big-endian"
+    if high < max(2, len(sample) // 8) or low * 8 > high:
+        return None
+    try:
+        raw.decode(codec)  # an odd length or an unpaired surrogate: not UTF-16 after all
+    except UnicodeDecodeError:
+        return None
+    return order
 
 
 def read_records(

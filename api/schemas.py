@@ -5,6 +5,8 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from models.contract import IsoDate
+from models.numbers import PositiveDbInt
 from models.renewal import ReviewDecisionKind
 
 T = TypeVar("T")
@@ -85,7 +87,7 @@ class StartOut(BaseModel):
 class AmendmentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    end_date: date | None = None
+    end_date: IsoDate | None = None
     notice_period_days: Annotated[int, Field(ge=0, le=3650)] | None = None
     reason: Annotated[str, Field(max_length=4000)] = ""
 
@@ -108,7 +110,7 @@ class DecisionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     decision: ReviewDecisionKind
-    draft_version: Annotated[int, Field(ge=1)]
+    draft_version: PositiveDbInt
     content_hash: Annotated[str | None, Field(pattern=r"^[0-9a-f]{64}$")] = None
     comment: Annotated[str, Field(max_length=4000)] = ""
 

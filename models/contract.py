@@ -3,12 +3,13 @@
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationInfo,
@@ -45,6 +46,27 @@ def _known_currency(value: str) -> str:
 
 
 Currency = Annotated[str, AfterValidator(_known_currency)]
+
+
+def _not_a_number(value: Any) -> Any:
+    """Dates come as text or as date objects, never as numbers. pydantic reads a number (or a
+    string of one) as a Unix time: a cell holding 0 would be stored as 1970-01-01 (and 86400 as
+    the day after), and other numbers, such as Excel's serial dates, get a message about "zero
+    time" that helps nobody. Everything else is left to pydantic's date parsing and messages."""
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        try:
+            float(value)  # every spelling pydantic reads as a timestamp: 0, 86400, 1e9, 0.0
+        except ValueError:
+            return value
+        raise ValueError(f"{value!r} is not a date (expected YYYY-MM-DD)")
+    raise ValueError(f"{value} is not a date (expected YYYY-MM-DD)")
+
+
+IsoDate = Annotated[date, BeforeValidator(_not_a_number)]
+"""A contract date: text pydantic reads as a date (YYYY-MM-DD) or a date object, never a
+number."""
 
 
 class TermModel(StrEnum):
@@ -118,10 +140,10 @@ class ContractBase(BaseModel):
     title: ShortText
     supplier_id: Identifier
     owner: ShortText
-    start_date: date
+    start_date: IsoDate
     term_model: TermModel = TermModel.FIXED
     # For an evergreen contract: the next review date (computed on registration if omitted).
-    end_date: Annotated[date | None, Field(validate_default=True)] = None
+    end_date: Annotated[IsoDate | None, Field(validate_default=True)] = None
     notice_period_days: Annotated[int, Field(ge=0, le=3650)] = 30
     auto_renewal: bool = False
     renewal_term_months: Annotated[int, Field(ge=1, le=120)] = 12
@@ -202,7 +224,7 @@ class ContractCreate(ContractBase):
 class ContractRead(ContractBase):
     model_config = ConfigDict(from_attributes=True, frozen=True, extra="forbid")
 
-    end_date: date  # stored contracts always have one (evergreen: the next review date)
+    end_date: IsoDate  # stored contracts always have one (evergreen: the next review date)
     id: Identifier
     current_term: int
     status: ContractStatus
@@ -213,7 +235,7 @@ class ContractAmendment(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    end_date: date | None = None
+    end_date: IsoDate | None = None
     notice_period_days: Annotated[int, Field(ge=0, le=3650)] | None = None
     amended_by: ShortText
     reason: LongText = ""

@@ -22,6 +22,7 @@ from pydantic import (
 
 from models.contract import Currency
 from models.errors import FieldError
+from models.numbers import DbInt
 from models.text import Identifier, ShortText
 
 _ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
@@ -108,7 +109,7 @@ class DeliveryCreate(PerformanceRecord):
     quantity_ordered: PositiveQuantity
     quantity_accepted: Quantity
     quantity_returned: Quantity = Decimal(0)  # returned after acceptance (defects found in use)
-    defects: Annotated[int, Field(ge=0)] = 0  # defective units found at inspection
+    defects: DbInt = 0  # defective units found at inspection
 
     @field_validator("promised_date")
     @classmethod

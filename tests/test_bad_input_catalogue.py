@@ -248,8 +248,19 @@ CASES: list[Case] = [
     Case(
         "unix-epoch-zero-as-date",
         one(start_date="0"),
-        Refused(2, "start_date", "date"),
-        bug="a date cell holding 0 is read as a Unix time and stored as 1970-01-01",
+        Refused(2, "start_date", "'0' is not a date (expected YYYY-MM-DD)"),
+    ),
+    Case(
+        # Excel's serial number for 2026-01-01, from a date cell formatted as a number.
+        "spreadsheet-serial-date",
+        one(end_date="46023"),
+        Refused(2, "end_date", "'46023' is not a date (expected YYYY-MM-DD)"),
+    ),
+    Case(
+        "json-number-as-date",
+        lambda uid: _json_literal(uid, "start_date", "0"),
+        Refused(1, "start_date", "0 is not a date (expected YYYY-MM-DD)"),
+        json=True,
     ),
     # ------------------------------------------------------------------ amounts
     Case("negative-value", one(annual_value="-1"), Refused(2, "annual_value", "greater than")),
@@ -425,7 +436,6 @@ CASES: list[Case] = [
         "utf-16-le-without-bom-named",
         lambda uid: csv_text([good_row(f"{uid}-1")]).encode("utf-16-le"),
         Refused(1, "(file)", "UTF-16"),
-        bug="UTF-16 without a BOM is refused as 'contains a NUL character', not named UTF-16",
     ),
     Case(
         "windows-1252",

@@ -28,6 +28,7 @@ from api.services import drafts as draft_service
 from api.services import renewals as service
 from auth.roles import Permission
 from models.milestones import MilestoneKind
+from models.numbers import DbInt, PositiveDbInt
 from models.renewal import ReviewDecisionKind
 from planning.milestones import plan_milestones
 
@@ -205,7 +206,7 @@ def review_queue(
     db: SessionDep,
     state: StateDep,
     session: Annotated[WebSession, require_web(Permission.REVIEW)],
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: DbInt = 0,
 ) -> HTMLResponse:
     items, total = pipeline_store.review_queue(
         db, today=state.today(), policy=state.settings.renewal_policy, limit=50, offset=offset
@@ -297,11 +298,11 @@ async def _draft_page(
 async def draft_page(
     request: Request,
     contract_id: str,
-    term: int,
-    version: int,
+    term: PositiveDbInt,
+    version: PositiveDbInt,
     state: StateDep,
     session: Annotated[WebSession, require_web(Permission.REVIEW)],
-    compare: Annotated[int | None, Query(ge=1)] = None,
+    compare: PositiveDbInt | None = None,
     done: Annotated[str | None, Query(max_length=40)] = None,
 ) -> HTMLResponse:
     notice = None
@@ -323,8 +324,8 @@ async def draft_page(
 async def decide(
     request: Request,
     contract_id: str,
-    term: int,
-    version: int,
+    term: PositiveDbInt,
+    version: PositiveDbInt,
     state: StateDep,
     session: Annotated[WebSession, require_web(Permission.REVIEW)],
     form: FormDep,

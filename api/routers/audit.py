@@ -13,6 +13,7 @@ from activities.users import CurrentUser
 from api.deps import SessionDep, StateDep, require
 from api.schemas import AuditEntryOut, Page
 from auth.roles import Permission
+from models.numbers import DbInt
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 
@@ -29,7 +30,7 @@ def list_audit(
     since: datetime | None = None,
     until: datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: DbInt = 0,
 ) -> Page[AuditEntryOut]:
     entries, total = audit.list_entries(
         db,

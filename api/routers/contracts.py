@@ -11,6 +11,7 @@ from api.schemas import AmendmentIn, AmendmentOut, Page
 from api.services import renewals as service
 from auth.roles import Permission
 from models.contract import ContractRead
+from models.numbers import DbInt
 
 router = APIRouter(prefix="/contracts", tags=["contracts"])
 
@@ -23,7 +24,7 @@ def list_contracts(
     db: SessionDep,
     _: Reader,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: DbInt = 0,
 ) -> Page[ContractRead]:
     items = contract_store.list_contracts(db, limit=limit, offset=offset)
     total = pipeline_store.count_contracts(db)

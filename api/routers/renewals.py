@@ -3,7 +3,6 @@ record legal decisions on its drafts."""
 
 import itertools
 from dataclasses import asdict
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response, status
@@ -17,8 +16,10 @@ from api.services import drafts as draft_service
 from api.services import renewals as service
 from api.state import TemporalUnavailable
 from auth.roles import Permission
+from models.contract import IsoDate
 from models.drafts import DraftView
 from models.errors import NotFound
+from models.numbers import DbInt, PositiveDbInt
 from models.renewal import DraftRef, RenewalStatus, ReviewResult
 
 router = APIRouter(prefix="/renewals", tags=["renewals"])
@@ -68,10 +69,10 @@ def pipeline(
     stage: Annotated[str | None, Query(max_length=40)] = None,
     supplier_id: Annotated[str | None, Query(max_length=64)] = None,
     owner: Annotated[str | None, Query(max_length=200)] = None,
-    ends_from: date | None = None,
-    ends_to: date | None = None,
+    ends_from: IsoDate | None = None,
+    ends_to: IsoDate | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: DbInt = 0,
 ) -> Page[pipeline_store.PipelineItem]:
     """Every contract with its stage, next milestone, days left, score and recommendation,
     soonest expiry first."""
@@ -99,7 +100,9 @@ def pipeline(
 
 
 @router.get("/{contract_id}/terms/{term}")
-async def read_renewal(contract_id: str, term: int, _: Reader, state: StateDep) -> dict[str, Any]:
+async def read_renewal(
+    contract_id: str, term: PositiveDbInt, _: Reader, state: StateDep
+) -> dict[str, Any]:
     """One renewal in full: milestones, scorecard with evidence and market signals, draft
     versions with their diffs, decisions and events. ``live`` is false when the workflow could
     not be asked; the rest comes from the database."""
@@ -151,7 +154,7 @@ async def read_renewal(contract_id: str, term: int, _: Reader, state: StateDep) 
 @router.post("/{contract_id}/terms/{term}/cancellation")
 async def cancel_renewal(
     contract_id: str,
-    term: int,
+    term: PositiveDbInt,
     body: ReasonIn,
     state: StateDep,
     user: Writer,
@@ -171,7 +174,7 @@ async def cancel_renewal(
 @router.post("/{contract_id}/terms/{term}/redrafts", status_code=status.HTTP_201_CREATED)
 async def request_redraft(
     contract_id: str,
-    term: int,
+    term: PositiveDbInt,
     body: ReasonIn,
     state: StateDep,
     user: Writer,
@@ -188,13 +191,15 @@ async def request_redraft(
 
 
 @router.get("/{contract_id}/terms/{term}/drafts")
-def list_drafts(contract_id: str, term: int, db: SessionDep, _: Reader) -> list[DraftView]:
+def list_drafts(
+    contract_id: str, term: PositiveDbInt, db: SessionDep, _: Reader
+) -> list[DraftView]:
     return draft_service.versions(db, contract_id=contract_id, term=term)
 
 
 @router.get("/{contract_id}/terms/{term}/drafts/{version}")
 def read_draft(
-    contract_id: str, term: int, version: int, db: SessionDep, _: Reader
+    contract_id: str, term: PositiveDbInt, version: PositiveDbInt, db: SessionDep, _: Reader
 ) -> dict[str, Any]:
     draft = draft_service.read(db, contract_id=contract_id, term=term, version=version)
     comparison = draft_service.compare_with_current(db, contract_id=contract_id, draft=draft)
@@ -207,11 +212,13 @@ def read_draft(
 @router.get("/{contract_id}/terms/{term}/drafts/{version}/diff")
 def diff_drafts(
     contract_id: str,
-    term: int,
-    version: int,
+    term: PositiveDbInt,
+    version: PositiveDbInt,
     db: SessionDep,
     _: Reader,
-    against: Annotated[int | None, Query(ge=1, description="default: the version before")] = None,
+    against: Annotated[
+        PositiveDbInt | None, Query(description="default: the version before")
+    ] = None,
 ) -> draft_service.VersionDiff:
     after = draft_service.read(db, contract_id=contract_id, term=term, version=version)
     before = draft_service.read(
@@ -223,7 +230,7 @@ def diff_drafts(
 @router.post("/{contract_id}/terms/{term}/decisions")
 async def decide(
     contract_id: str,
-    term: int,
+    term: PositiveDbInt,
     body: DecisionIn,
     state: StateDep,
     user: Reviewer,

@@ -9,6 +9,7 @@ from activities.users import CurrentUser
 from api.deps import SessionDep, SettingsDep, StateDep, require
 from api.schemas import Page
 from auth.roles import Permission
+from models.numbers import DbInt
 
 router = APIRouter(prefix="/review-queue", tags=["reviews"])
 
@@ -20,7 +21,7 @@ def review_queue(
     settings: SettingsDep,
     _: Annotated[CurrentUser, require(Permission.REVIEW)],
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: DbInt = 0,
 ) -> Page[pipeline_store.QueueItem]:
     """Drafts awaiting a decision, oldest first, with the final-terms due date."""
     items, total = pipeline_store.review_queue(

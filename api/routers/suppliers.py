@@ -10,6 +10,7 @@ from api.deps import SessionDep, require
 from api.schemas import Page
 from auth.roles import Permission
 from models.contract import SupplierRead
+from models.numbers import DbInt
 
 router = APIRouter(prefix="/suppliers", tags=["suppliers"])
 
@@ -21,7 +22,7 @@ def list_suppliers(
     db: SessionDep,
     _: Reader,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: DbInt = 0,
 ) -> Page[SupplierRead]:
     items, total = pipeline_store.list_suppliers(db, limit=limit, offset=offset)
     return Page.of(items, total=total, limit=limit, offset=offset)
