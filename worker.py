@@ -1,9 +1,10 @@
-"""The Temporal worker: runs ContractRenewalWorkflow and the renewal activities.
+"""The Temporal worker: runs ContractRenewalWorkflow and the renewal activities, and the
+scheduled sweep on its own task queue.
 
     python worker.py            # or: renewals worker
 
 Reads TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE (and TLS or API key settings for a remote cluster)
-and DATABASE_URL. Start as many as you like against the same task queue to scale out. SIGTERM
+and DATABASE_URL. Start as many as you like against the same task queues to scale out. SIGTERM
 or SIGINT stops polling, lets running activities finish, and exits.
 """
 
@@ -21,7 +22,7 @@ from pathlib import Path
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from activities.db import make_engine, make_session_factory
+from activities.db import SessionFactory, make_engine, make_session_factory
 from activities.drafting import make_environment
 from activities.notifications import MailSettings, NotificationActivities
 from activities.planning_activities import CalendarSettings, PlanningActivities
@@ -37,6 +38,15 @@ from workflows.sweep import RenewalSweepWorkflow
 log = logging.getLogger("renewals.worker")
 
 WORKFLOWS: Sequence[type] = (ContractRenewalWorkflow, RenewalSweepWorkflow)
+# The sweep's activity only reads a page and starts workflows (async, no thread): a few slots
+# are plenty, and its database reads need a few connections beside the renewals' ones.
+SWEEP_MAX_CONCURRENT_ACTIVITIES = 4
+DEFAULT_MAX_CACHED_WORKFLOWS = 1000
+
+
+def pool_size_for(max_concurrent_activities: int) -> int:
+    """One connection per activity thread, so no activity waits for one, plus the sweep's."""
+    return max_concurrent_activities + SWEEP_MAX_CONCURRENT_ACTIVITIES
 
 
 def build_worker(
@@ -52,8 +62,15 @@ def build_worker(
     scoring: ScoringConfig | None = None,
     interim_extension_months: int = 3,
     calendars: CalendarSettings | None = None,
+    max_cached_workflows: int = DEFAULT_MAX_CACHED_WORKFLOWS,
+    sessions: SessionFactory | None = None,
 ) -> Worker:
-    sessions = make_session_factory(make_engine(database_url))
+    """The renewals' worker. It also runs the sweep on ``task_queue`` (one queue for everything
+    suits tests and small setups); ``run_worker`` adds :func:`build_sweep_worker` on its own."""
+    if sessions is None:
+        sessions = make_session_factory(
+            make_engine(database_url, pool_size=pool_size_for(max_concurrent_activities))
+        )
     activities = RenewalActivities(
         sessions,
         template_dir=template_dir,
@@ -81,6 +98,33 @@ def build_worker(
         activity_executor=executor,
         workflow_runner=workflow_runner(),
         max_concurrent_activities=max_concurrent_activities,
+        max_cached_workflows=max_cached_workflows,
+        graceful_shutdown_timeout=timedelta(seconds=30),
+    )
+
+
+def build_sweep_worker(
+    client: Client,
+    *,
+    task_queue: str,
+    renewal_task_queue: str,
+    sessions: SessionFactory,
+    search_attributes: bool = False,
+    max_cached_workflows: int = DEFAULT_MAX_CACHED_WORKFLOWS,
+) -> Worker:
+    """The sweep on a task queue of its own: its workflow tasks do not queue behind those of the
+    renewals it starts (on ``renewal_task_queue``), however many it has just started."""
+    sweep = SweepActivities(
+        sessions, client, task_queue=renewal_task_queue, search_attributes=search_attributes
+    )
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[RenewalSweepWorkflow],
+        activities=[sweep.start_due_renewals],
+        workflow_runner=workflow_runner(),
+        max_concurrent_activities=SWEEP_MAX_CONCURRENT_ACTIVITIES,
+        max_cached_workflows=max_cached_workflows,
         graceful_shutdown_timeout=timedelta(seconds=30),
     )
 
@@ -92,11 +136,18 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
         with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread
             loop.add_signal_handler(sig, stop.set)
     client = await connect(settings)
-    with ThreadPoolExecutor(max_workers=settings.worker_max_concurrent_activities) as executor:
+    slots = settings.worker_max_concurrent_activities
+    engine = make_engine(
+        settings.resolved_database_url,
+        pool_size=settings.database_pool_size or pool_size_for(slots),
+    )
+    sessions = make_session_factory(engine)
+    with ThreadPoolExecutor(max_workers=slots) as executor:
         worker = build_worker(
             client,
             task_queue=settings.temporal_task_queue,
             database_url=settings.resolved_database_url,
+            sessions=sessions,
             executor=executor,
             template_dir=settings.template_dir,
             max_concurrent_activities=settings.worker_max_concurrent_activities,
@@ -105,16 +156,27 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
             calendars=CalendarSettings.from_settings(settings),
             scoring=settings.scoring,
             interim_extension_months=settings.interim_extension_months,
+            max_cached_workflows=settings.worker_max_cached_workflows,
         )
-        async with worker:
+        sweep_worker = build_sweep_worker(
+            client,
+            task_queue=settings.resolved_sweep_task_queue,
+            renewal_task_queue=settings.temporal_task_queue,
+            sessions=sessions,
+            search_attributes=settings.temporal_search_attributes,
+            max_cached_workflows=settings.worker_max_cached_workflows,
+        )
+        async with worker, sweep_worker:
             log.info(
-                "worker polling %s on %s/%s",
+                "worker polling %s and %s on %s/%s",
                 settings.temporal_task_queue,
+                settings.resolved_sweep_task_queue,
                 settings.temporal_address,
                 settings.temporal_namespace,
             )
             await stop.wait()
             log.info("stopping: finishing running activities")
+    engine.dispose()
 
 
 def main() -> None:

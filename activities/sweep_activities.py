@@ -1,8 +1,9 @@
-"""The sweep activity: one page of contracts, and a renewal started for each that is due.
+"""The sweep activity: one page of candidate contracts, and a renewal started for each that is due.
 
-A page is a bounded unit of work (``limit`` contracts by id order), so a sweep over 100,000
-contracts is many small activities, never one giant one. Starting is idempotent: a term whose
-workflow exists is left alone, whether it is running or finished.
+A page is a bounded unit of work (``limit`` candidates by id order), so a sweep over 100,000
+contracts is many small activities, never one giant one; and only contracts near their expiry
+whose current term has no renewal are candidates, so a sweep with nothing to do reads one page.
+Starting is idempotent: a term whose workflow exists is left alone, running or finished.
 """
 
 import asyncio
@@ -42,23 +43,30 @@ def is_due(*, end_date: date, notice_period_days: int, as_of: date, policy: Rene
     return plan.milestones[0].due <= as_of
 
 
-def _page(sessions: SessionFactory, batch: SweepBatch) -> tuple[list[_Candidate], int, str | None]:
+@dataclass(frozen=True, slots=True)
+class _Page:
+    candidates: list[_Candidate]
+    next_after_id: str | None
+    max_notice_days: int
+
+
+def _page(sessions: SessionFactory, batch: SweepBatch) -> _Page:
+    active = ContractRow.status == "active"
     with sessions() as session:
-        ids = select(ContractRow.id).where(ContractRow.status == "active").order_by(ContractRow.id)
-        if batch.after_id is not None:
-            ids = ids.where(ContractRow.id > batch.after_id)
-        page_ids = list(session.scalars(ids.limit(batch.limit)))
-        if not page_ids:
-            return [], 0, None
-        max_notice = session.scalar(select(func.max(ContractRow.notice_period_days))) or 0
-        # Coarse filter in SQL (nothing can be due whose end is further away than the first
-        # offset plus the longest notice period); the exact rule runs per candidate below.
+        max_notice = batch.max_notice_days
+        if max_notice is None:
+            max_notice = (
+                session.scalar(select(func.max(ContractRow.notice_period_days)).where(active)) or 0
+            )
+        # Nothing can be due whose end is further away than the first offset plus the longest
+        # notice period: the end_date index narrows the sweep to those, so the rest of the
+        # table is never read. The exact rule runs per candidate in the activity.
         horizon = (
             batch.as_of
             + relativedelta(months=batch.policy.offsets_months[0])
             + timedelta(days=max_notice)
         )
-        rows = session.execute(
+        query = (
             select(
                 ContractRow.id,
                 ContractRow.current_term,
@@ -73,15 +81,25 @@ def _page(sessions: SessionFactory, batch: SweepBatch) -> tuple[list[_Candidate]
                 ),
             )
             .where(
-                ContractRow.id.in_(page_ids),
+                active,
                 ContractRow.end_date <= horizon,
                 RenewalRow.id.is_(None),  # no workflow has opened this term yet
             )
             .order_by(ContractRow.id)
-        ).all()
-    candidates = [_Candidate(r[0], r[1], r[2], r[3]) for r in rows]
-    next_after = page_ids[-1] if len(page_ids) == batch.limit else None
-    return candidates, len(page_ids), next_after
+            # One row more than the page: tells whether another page follows without
+            # costing an empty one when the count is a multiple of the page size.
+            .limit(batch.limit + 1)
+        )
+        if batch.after_id is not None:
+            query = query.where(ContractRow.id > batch.after_id)
+        rows = session.execute(query).all()
+    more = len(rows) > batch.limit
+    candidates = [_Candidate(r[0], r[1], r[2], r[3]) for r in rows[: batch.limit]]
+    return _Page(
+        candidates=candidates,
+        next_after_id=candidates[-1].contract_id if more else None,
+        max_notice_days=max_notice,
+    )
 
 
 class SweepActivities:
@@ -100,10 +118,10 @@ class SweepActivities:
 
     @activity.defn(name=ActivityName.START_DUE_RENEWALS)
     async def start_due_renewals(self, batch: SweepBatch) -> SweepPage:
-        candidates, examined, next_after = await asyncio.to_thread(_page, self._sessions, batch)
+        page = await asyncio.to_thread(_page, self._sessions, batch)
         due = [
             c
-            for c in candidates
+            for c in page.candidates
             if is_due(
                 end_date=c.end_date,
                 notice_period_days=c.notice_period_days,
@@ -134,8 +152,13 @@ class SweepActivities:
 
         await asyncio.gather(*(start(c) for c in due))
         return SweepPage(
-            next_after_id=next_after,
+            next_after_id=page.next_after_id,
             totals=SweepTotals(
-                examined=examined, due=len(due), started=started, already=already, batches=1
+                examined=len(page.candidates),
+                due=len(due),
+                started=started,
+                already=already,
+                batches=1,
             ),
+            max_notice_days=page.max_notice_days,
         )

@@ -52,7 +52,7 @@ def _schedule(settings: Settings) -> Schedule:
             RenewalSweepWorkflow.run,
             SweepInput(batch_size=settings.sweep_batch_size, policy=settings.renewal_policy),
             id=f"{settings.sweep_schedule_id}-run",
-            task_queue=settings.temporal_task_queue,
+            task_queue=settings.resolved_sweep_task_queue,
         ),
         spec=ScheduleSpec(
             calendars=[

@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     temporal_address: str = "localhost:7233"
     temporal_namespace: str = "default"
     temporal_task_queue: str = "contract-renewals"
+    # The scheduled sweep's own queue (empty: "<temporal_task_queue>-sweep"), so its workflow
+    # tasks never wait behind the renewals it starts.
+    temporal_sweep_task_queue: str = ""
     temporal_tls: bool = False
     temporal_tls_ca_cert: Path | None = None
     temporal_tls_client_cert: Path | None = None
@@ -91,6 +94,12 @@ class Settings(BaseSettings):
     escalation_email: str = ""  # the owners' manager or a procurement lead
 
     worker_max_concurrent_activities: Annotated[int, Field(ge=1, le=1000)] = 50
+    # Workflows kept in the worker's sticky cache (about 280 KiB each, see bench/README.md);
+    # beyond it a workflow's next task replays its history. 0 disables the cache.
+    worker_max_cached_workflows: Annotated[int, Field(ge=0, le=1_000_000)] = 1000
+    # Database connections per worker process (empty: one per activity slot, plus the sweep's).
+    # Lower it when N workers x pool would exceed the PostgreSQL server's max_connections.
+    database_pool_size: Annotated[int, Field(ge=1, le=1000)] | None = None
 
     @field_validator("temporal_tls_ca_cert", "temporal_tls_client_cert", "temporal_tls_client_key")
     @classmethod
@@ -120,6 +129,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'renewals.db').as_posix()}"
+
+    @property
+    def resolved_sweep_task_queue(self) -> str:
+        return self.temporal_sweep_task_queue or f"{self.temporal_task_queue}-sweep"
 
     @property
     def renewal_policy(self) -> RenewalPolicy:

@@ -11,7 +11,9 @@ from models.milestones import RenewalPolicy
 class SweepTotals(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    examined: int = 0  # contracts looked at in pages
+    # Active contracts near enough to expiry that one could be due and whose current term has no
+    # renewal yet, each checked against the exact rule (the rest of the table is never read).
+    examined: int = 0
     due: int = 0  # of those, inside their renewal window and not yet started
     started: int = 0  # new renewal workflows
     already: int = 0  # due, but a workflow for that term existed (a racing sweep, say)
@@ -37,6 +39,9 @@ class SweepInput(BaseModel):
     requested_by: str = "schedule"
     policy: RenewalPolicy = RenewalPolicy()
     totals: SweepTotals = SweepTotals()
+    # The longest notice period of any active contract, read by the first page and carried
+    # through the sweep (and across continue-as-new) so later pages do not read it again.
+    max_notice_days: int | None = None
 
 
 class SweepBatch(BaseModel):
@@ -47,6 +52,7 @@ class SweepBatch(BaseModel):
     limit: int
     requested_by: str
     policy: RenewalPolicy
+    max_notice_days: int | None = None  # None: the page reads it
 
 
 class SweepPage(BaseModel):
@@ -54,3 +60,4 @@ class SweepPage(BaseModel):
 
     next_after_id: str | None  # None: that was the last page
     totals: SweepTotals
+    max_notice_days: int | None = None  # what the page used, for the pages after it

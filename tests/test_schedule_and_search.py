@@ -13,13 +13,13 @@ from sqlalchemy import Engine
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
-from activities.db import SessionFactory, transaction
+from activities.db import SessionFactory, make_session_factory, transaction
 from clients import renewals, schedules
 from config.settings import Settings
 from models.contract import ContractAmendment
 from models.sweep import SweepInput, SweepTotals
 from tests.factories import register
-from worker import build_worker
+from worker import build_sweep_worker, build_worker
 from workflows import search_attributes as sa
 from workflows.sweep import RenewalSweepWorkflow
 
@@ -47,7 +47,15 @@ async def dev_worker(
         max_concurrent_activities=16,
         search_attributes=True,
     )
-    async with worker:
+    # As run_worker deploys it: the scheduled sweep on its own queue, starting renewals on tq.
+    sweep_worker = build_sweep_worker(
+        dev_env.client,
+        task_queue=f"{tq}-sweep",
+        renewal_task_queue=tq,
+        sessions=make_session_factory(sqlite_engine),
+        search_attributes=True,
+    )
+    async with worker, sweep_worker:
         yield
 
 
@@ -99,11 +107,12 @@ async def test_sweep_starts_due_renewals_once_and_search_attributes_find_them(
         )
 
     first: SweepTotals = await client.execute_workflow(
-        RenewalSweepWorkflow.run, SweepInput(batch_size=2), id=f"sweep-{p}-1", task_queue=tq
+        RenewalSweepWorkflow.run, SweepInput(batch_size=1), id=f"sweep-{p}-1", task_queue=tq
     )
-    # Page size 2 over 3 contracts: two pages; the 120-day notice moves the second one's first
-    # milestone into range although its end is 8 months away.
-    assert (first.examined, first.due, first.started, first.batches) == (3, 2, 2, 2)
+    # The contract ending in two years is never read (outside the end-date horizon); the two
+    # candidates take two pages of one and no empty third; the 120-day notice moves the second
+    # one's first milestone into range although its end is 8 months away.
+    assert (first.examined, first.due, first.started, first.batches) == (2, 2, 2, 2)
 
     second: SweepTotals = await client.execute_workflow(
         RenewalSweepWorkflow.run, SweepInput(batch_size=2), id=f"sweep-{p}-2", task_queue=tq
@@ -202,7 +211,7 @@ async def test_schedule_create_describe_pause_trigger_backfill(
 
     async def completed_sweeps() -> int:
         q = (
-            f"WorkflowType = 'RenewalSweepWorkflow' AND TaskQueue = '{tq}' "
+            f"WorkflowType = 'RenewalSweepWorkflow' AND TaskQueue = '{tq}-sweep' "
             "AND ExecutionStatus = 'Completed'"
         )
         return await _count(client, q)
@@ -218,6 +227,7 @@ async def test_schedule_create_describe_pause_trigger_backfill(
         return await completed_sweeps() >= 2
 
     await _eventually(two_or_more, timeout=30)
-    runs = [w async for w in client.list_workflows(f"TaskQueue = '{tq}'")]
+    assert settings.resolved_sweep_task_queue == f"{tq}-sweep"
+    runs = [w async for w in client.list_workflows(f"TaskQueue = '{tq}-sweep'")]
     assert all(w.status == WorkflowExecutionStatus.COMPLETED for w in runs)
     await handle.delete()
