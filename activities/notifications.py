@@ -21,6 +21,7 @@ from temporalio import activity
 
 from activities import contract_store
 from activities.db import SessionFactory, transaction
+from activities.failures import activity_failures
 from config.settings import Settings
 from models.activity_names import ActivityName
 from models.notifications import NotificationKind, NotificationRequest
@@ -155,6 +156,10 @@ class NotificationActivities:
 
     @activity.defn(name=ActivityName.SEND_NOTIFICATION)
     def send_notification(self, request: NotificationRequest) -> str:
+        with activity_failures():
+            return self._send_notification(request)
+
+    def _send_notification(self, request: NotificationRequest) -> str:
         row = self._stage_message(request)
         if row.sent_at is not None:
             return "already sent"

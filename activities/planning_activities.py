@@ -13,7 +13,7 @@ from temporalio import activity
 
 from activities import contract_store
 from activities.db import SessionFactory, transaction
-from activities.renewal_activities import non_retryable_domain_errors
+from activities.failures import activity_failures
 from config.settings import Settings
 from models.activity_names import ActivityName
 from models.contract import ContractRead, DefaultAction, TermModel
@@ -94,7 +94,7 @@ class PlanningActivities:
 
     @activity.defn(name=ActivityName.PLAN_TERM)
     def plan_term(self, request: PlanRequest) -> TermPlan:
-        with non_retryable_domain_errors(), transaction(self._sessions) as session:
+        with activity_failures(), transaction(self._sessions) as session:
             contract = contract_store.get_contract(session, contract_id=request.contract_id)
             supplier = session.get(SupplierRow, contract.supplier_id)
             return term_plan(
@@ -107,7 +107,7 @@ class PlanningActivities:
 
     @activity.defn(name=ActivityName.REVIEW_DEADLINES)
     def review_deadlines(self, request: ReviewDeadlinesRequest) -> ReviewDeadlines:
-        with non_retryable_domain_errors(), transaction(self._sessions) as session:
+        with activity_failures(), transaction(self._sessions) as session:
             contract = contract_store.get_contract(session, contract_id=request.contract_id)
         cal = calendar_for(contract, self._cfg)
         remind = cal.business_days_after(request.from_date, request.business_days)

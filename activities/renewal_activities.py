@@ -14,15 +14,14 @@ from typing import Any
 from dateutil.relativedelta import relativedelta
 from sqlalchemy.orm import Session
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
 
 from activities import contract_store, renewal_store
 from activities.assessment import assess_contract
 from activities.db import SessionFactory, transaction
 from activities.drafting import DraftInputs, EarlierVersion, make_environment, render_draft
+from activities.failures import activity_failures
 from models.activity_names import ActivityName
 from models.contract import ContractRead, ContractStatus
-from models.errors import Conflict, InvalidInput, NotFound, RenewalsError
 from models.renewal import (
     AmendmentToApply,
     DraftRef,
@@ -40,18 +39,6 @@ from models.renewal import (
 from models.scorecard import ScoringConfig
 from models.tables import SupplierRow
 from planning.milestones import next_term_end
-
-
-@contextmanager
-def non_retryable_domain_errors() -> Iterator[None]:
-    # Bad data and missing records do not heal by retrying; database outages do, so only the
-    # deliberate errors are turned into non-retryable failures.
-    try:
-        yield
-    except (InvalidInput, NotFound, Conflict) as exc:
-        raise ApplicationError(str(exc), type=type(exc).__name__, non_retryable=True) from exc
-    except RenewalsError as exc:
-        raise ApplicationError(str(exc), type=type(exc).__name__, non_retryable=True) from exc
 
 
 def _workflow_time() -> datetime:
@@ -78,7 +65,7 @@ class RenewalActivities:
 
     @contextmanager
     def _tx(self) -> Iterator[Session]:
-        with non_retryable_domain_errors(), transaction(self._sessions) as session:
+        with activity_failures(), transaction(self._sessions) as session:
             yield session
 
     @activity.defn(name=ActivityName.LOAD_CONTRACT)

@@ -16,6 +16,7 @@ from temporalio import activity
 from temporalio.client import Client
 
 from activities.db import SessionFactory
+from activities.failures import activity_failures
 from clients.renewals import start_renewal
 from models.activity_names import ActivityName
 from models.milestones import RenewalPolicy
@@ -118,7 +119,8 @@ class SweepActivities:
 
     @activity.defn(name=ActivityName.START_DUE_RENEWALS)
     async def start_due_renewals(self, batch: SweepBatch) -> SweepPage:
-        page = await asyncio.to_thread(_page, self._sessions, batch)
+        with activity_failures():
+            page = await asyncio.to_thread(_page, self._sessions, batch)
         due = [
             c
             for c in page.candidates

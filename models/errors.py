@@ -6,8 +6,9 @@
     └── Conflict                    the request clashes with stored state
         └── DuplicateContract       a contract id that is already registered
 
-Each carries a message fit for an end user. Activities turn ``InvalidInput`` and ``Conflict``
-into non-retryable Temporal application errors: retrying cannot fix bad data.
+Each carries a message fit for an end user. Activities turn every one of them into a
+non-retryable Temporal application error (retrying cannot fix bad data), and database failures
+into short retryable ones: see :mod:`activities.failures`.
 """
 
 from collections.abc import Iterable
