@@ -99,8 +99,8 @@ REVIEWER = "legal@example.com"
 # Milestones fire at midnight: an amendment moving the end date to today makes final terms and
 # expiry due at once.
 FAST = RenewalPolicy(fire_hour_utc=0, fire_hour_local=0)
-# How long Temporal waits before it retries the activity of a worker that vanished.
-DEAD_WORKER_RETRY = activity_calls.START_TO_CLOSE
+# How long Temporal waits, at most, before it retries the activity of a worker that vanished.
+DEAD_WORKER_RETRY = max(activity_calls.START_TO_CLOSE, activity_calls.MAIL_START_TO_CLOSE)
 
 T = TypeVar("T")
 When = Literal["before", "after"]
