@@ -39,6 +39,7 @@ from temporalio import activity, workflow
 with workflow.unsafe.imports_passed_through():
     import argparse
     import functools
+    import inspect
     import time
     import uuid
     from collections.abc import Awaitable, Callable, Sequence
@@ -75,6 +76,7 @@ with workflow.unsafe.imports_passed_through():
     from dateutil.relativedelta import relativedelta
     from pydantic import BaseModel, ConfigDict
     from sqlalchemy import func, select
+    from temporalio import activity as activity_api
     from temporalio.api.enums.v1 import EventType
     from temporalio.client import Client, WorkflowHistory, WorkflowQueryFailedError
     from temporalio.client import Interceptor as ClientInterceptor
@@ -82,6 +84,8 @@ with workflow.unsafe.imports_passed_through():
     from temporalio.exceptions import ApplicationError
     from temporalio.service import RPCError
     from temporalio.worker import (
+        ActivityInboundInterceptor,
+        ExecuteActivityInput,
         Interceptor,
         Replayer,
         StartChildWorkflowInput,
@@ -151,6 +155,40 @@ class ParkNextTerms(ClientInterceptor, Interceptor):
         self, input: WorkflowInterceptorClassInput
     ) -> type[WorkflowInboundInterceptor] | None:
         return self._inbound
+
+
+class _MeterInbound(ActivityInboundInterceptor):
+    def __init__(self, next: ActivityInboundInterceptor, meter: "ActivityCpuMeter") -> None:
+        super().__init__(next)
+        self._meter = meter
+
+    async def execute_activity(self, input: ExecuteActivityInput) -> Any:
+        into = self._meter.into
+        fn = input.fn
+        if into is not None and not inspect.iscoroutinefunction(fn):
+            name = activity_api.info().activity_type
+
+            # Runs in the executor thread: thread CPU is the body's own, whatever else runs.
+            def timed(*args: Any, **kwargs: Any) -> Any:
+                started = time.thread_time()
+                try:
+                    return fn(*args, **kwargs)
+                finally:
+                    into.setdefault(name, []).append(time.thread_time() - started)
+
+            input.fn = timed
+        return await self.next.execute_activity(input)
+
+
+class ActivityCpuMeter(ClientInterceptor, Interceptor):
+    """Client + worker interceptor: the thread CPU of every synchronous activity body, by
+    activity type, into ``into`` while it is set (the real phase's RunStats)."""
+
+    def __init__(self) -> None:
+        self.into: dict[str, list[float]] | None = None
+
+    def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
+        return _MeterInbound(next, self)
 
 
 # ------------------------------------------------------------------ the bare baseline
@@ -300,6 +338,7 @@ class RunStats:
     failures: list[str] = field(default_factory=list)
     cpu: CpuMeter = field(default_factory=lambda: CpuMeter(None))
     task_times: TaskTimes = field(default_factory=TaskTimes)
+    activity_cpu: dict[str, list[float]] = field(default_factory=dict)
 
     @property
     def completed(self) -> int:
@@ -573,6 +612,18 @@ def _run_rows(fig: Figures, stats: RunStats) -> None:
             f"{stats.label}: slowest activities (p50 run)",
             stats.task_times.slowest_activities(),
         )
+    if stats.activity_cpu:
+        per_type = sorted(stats.activity_cpu.items(), key=lambda kv: -sum(kv[1]))
+        total = sum(sum(v) for _, v in per_type)
+        fig.add(
+            f"{stats.label}: activity bodies' CPU per renewal",
+            f"{total / done * 1000:.1f} ms",
+            "thread CPU inside the activity functions; "
+            + ", ".join(
+                f"{name} {sum(v) / done * 1000:.1f} ms ({len(v) / done:.0f}x)"
+                for name, v in per_type[:6]
+            ),
+        )
     retried = stats.task_times.retried
     fig.add(
         f"{stats.label}: retried activities (sample)",
@@ -691,13 +742,14 @@ async def bench(args: argparse.Namespace) -> Figures:
             f"{args.in_flight} in flight, {rounds} round(s)",
             f"status polled every {args.poll_interval} s; bare then real in each round",
         )
+        meter = ActivityCpuMeter()
         async with dev_server() as env:
             park = f"park-{run_id}"
             client = Client(
                 env.client.service_client,
                 namespace=env.client.namespace,
                 data_converter=env.client.data_converter,
-                interceptors=[ParkNextTerms(park)],
+                interceptors=[ParkNextTerms(park), meter],
             )
             real_cfg = DriveConfig(
                 client, f"lc-real-{run_id}", end_today, args.poll_interval, args.timeout
@@ -727,6 +779,7 @@ async def bench(args: argparse.Namespace) -> Figures:
                             )
                     if "real" in args.phases:
                         log(f"round {r}/{rounds}: {len(chunk)} real renewals")
+                        meter.into = real.activity_cpu
                         async with build_worker(
                             client,
                             task_queue=real_cfg.task_queue,
@@ -741,6 +794,7 @@ async def bench(args: argparse.Namespace) -> Figures:
                                 in_flight=args.in_flight,
                                 timeout=args.timeout,
                             )
+                        meter.into = None
             sample_history: HistorySummary | None = None
             if real.count:
                 real.task_times = await sample_task_times(

@@ -326,7 +326,7 @@ def test_interim_extension_proposal() -> None:
 
 
 @pytest.mark.parametrize("language", ["en", "ja"])
-@pytest.mark.parametrize("kind", [DraftKind.RENEGOTIATION, DraftKind.INTERIM_EXTENSION])
+@pytest.mark.parametrize("kind", list(DraftKind))
 def test_user_text_renders_literally(language: str, kind: DraftKind) -> None:
     draft_inputs = inputs(
         kind,

@@ -17,11 +17,13 @@ from dateutil.relativedelta import relativedelta
 from sqlalchemy import Engine, func, select
 from temporalio.testing import WorkflowEnvironment
 
+from activities import contract_store
 from activities.db import SessionFactory, transaction
 from activities.drafting import make_environment
 from activities.notifications import MailSettings, NotificationActivities
 from activities.renewal_store import open_renewal
 from clients import renewals
+from models.contract import SupplierCreate
 from models.notifications import NotificationKind, NotificationRequest
 from models.renewal import OpenRenewal, OutcomeKind
 from models.tables import OutboxRow
@@ -187,3 +189,42 @@ async def test_renewal_sends_each_notification_once(
         sent = select(func.count()).where(OutboxRow.sent_at.is_not(None), OutboxRow.term == 1)
         assert s.scalar(sent) == 7
     await client.get_workflow_handle(outcome.next_workflow_id or "").terminate("test over")
+
+
+INJECTION = "{{7*7}} {% if true %}yes{% endif %} <script>alert('x')</script> & ${7*7}"
+
+
+@pytest.mark.parametrize("language", ["en", "ja"])
+def test_user_text_in_mail_renders_literally(sessions: SessionFactory, language: str) -> None:
+    """Every user-supplied value a mail shows (contract title, supplier name, the reason and
+    comments the workflow passes as facts) is printed as typed, never evaluated."""
+    cid = f"C-INJ-{language}"
+    with transaction(sessions) as s:
+        contract_store.upsert_supplier(s, supplier=SupplierCreate(id="S-INJ", name=INJECTION))
+        register(s, id=cid, language=language, title=INJECTION, supplier_id="S-INJ")
+    outbox = NotificationActivities(sessions, make_environment(), MailSettings.outbox_only())
+    facts = {
+        "reason": INJECTION,
+        "milestone": INJECTION,
+        "recommendation": INJECTION,
+        "outcome": INJECTION,
+        "comment": INJECTION,
+    }
+    for kind in NotificationKind:
+        request = NotificationRequest(
+            contract_id=cid,
+            term=1,
+            workflow_id="wf",
+            kind=kind,
+            key=f"wf:{language}:{kind.value}",
+            facts=facts,
+        )
+        assert outbox.send_notification(request).startswith("queued")
+    with transaction(sessions) as s:
+        rows = list(s.scalars(select(OutboxRow).where(OutboxRow.contract_id == cid)))
+    assert len(rows) == len(NotificationKind)
+    for row in rows:
+        text = f"{row.subject}\n{row.body}"
+        assert INJECTION in text, (row.kind, text)
+        # "49" or a lone "yes" would mean a template ran; plain-text mail is not HTML-escaped.
+        assert "49" not in text and "&lt;" not in text, (row.kind, text)
