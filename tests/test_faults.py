@@ -38,7 +38,7 @@ from typing import Any, Literal, TypeVar
 import pytest
 from aiosmtpd.controller import Controller
 from dateutil.relativedelta import relativedelta
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, text
 from sqlalchemy.engine import make_url
 from temporalio.api.enums.v1 import EventType, RetryState
 from temporalio.api.history.v1 import HistoryEvent
@@ -1167,6 +1167,84 @@ async def test_database_outage_activities_retry_and_the_renewal_proceeds_once(
         )
     finally:
         await proxy.close()
+        await _terminate_quietly(client, cid)
+        engine.dispose()
+
+
+@pytest.mark.postgres
+async def test_lock_timeouts_are_retried_and_the_renewal_proceeds_once(
+    dev_env: WorkflowEnvironment,
+    postgres_schema_url: str,
+    activity_executor: ThreadPoolExecutor,
+) -> None:
+    """Another session holds the renewals table locked (a long migration, a stuck report);
+    the worker's statements give up after PostgreSQL's lock_timeout, the activity retries with
+    backoff, and once the lock is released the renewal goes on, writing everything once."""
+    client = dev_env.client
+    # The worker's connections wait at most 300 ms for a lock, like a production setting would.
+    worker_url = postgres_schema_url + "%20-clock_timeout%3D300"
+    engine = make_engine(postgres_schema_url)
+    sessions = make_session_factory(engine)
+    today = _utc_today()
+    cid = f"L{uuid.uuid4().hex[:8]}"
+    review_id = f"approve-{cid}"
+    task_queue = f"locked-{cid}"
+    _register_in_window(sessions, cid, today=today)
+    handle = _handle(client, cid)
+    blocker = engine.connect()
+    try:
+        blocker.execute(text("LOCK TABLE renewals IN ACCESS EXCLUSIVE MODE"))
+        async with build_worker(
+            client,
+            task_queue=task_queue,
+            database_url=worker_url,
+            executor=activity_executor,
+            max_concurrent_activities=8,
+        ):
+            await renewals.start_renewal(
+                client,
+                contract_id=cid,
+                term=1,
+                requested_by=OWNER,
+                task_queue=task_queue,
+                policy=FAST,
+            )
+            locked = await _eventually(
+                lambda: _retrying(handle, ActivityName.OPEN_RENEWAL, 3),
+                timeout=30,
+                what="open_renewal retrying",
+            )
+            assert "lock timeout" in locked[2], locked
+            blocker.rollback()  # the lock is released
+            await _eventually(
+                lambda: _idle_in_review(handle, client), timeout=60, what="draft 1 in review"
+            )
+            review = await renewals.submit_review(
+                client,
+                contract_id=cid,
+                term=1,
+                submission=ReviewSubmission(
+                    decision=ReviewDecisionKind.APPROVE, reviewer=REVIEWER, draft_version=1
+                ),
+                request_id=review_id,
+            )
+            assert review.stage is RenewalStage.APPROVED
+            await renewals.amend_renewal(
+                client,
+                contract_id=cid,
+                term=1,
+                amendment=ContractAmendment(end_date=today, amended_by=OWNER),
+            )
+            outcome = await asyncio.wait_for(handle.result(), timeout=60)
+            assert isinstance(outcome, TermOutcome) and outcome.kind is OutcomeKind.RENEWED
+            await _eventually(
+                lambda: _term_two_opened(sessions, cid), timeout=30, what="term 2 opened"
+            )
+        written = _written(sessions, cid, None)
+        _assert_renewed_exactly_once(written, review_id=review_id, amended_on=today)
+        print(f"\nlock timeout: open_renewal attempt {locked[1]} ({locked[2]!r})")
+    finally:
+        blocker.close()
         await _terminate_quietly(client, cid)
         engine.dispose()
 
