@@ -16,14 +16,13 @@ set size (VmRSS in /proc/<pid>/status) is sampled throughout:
 * settled: after every renewal has opened its term (its ``renewals`` row exists) and has no
   pending workflow task or activity, plus ``--settle-seconds`` of quiet.
 
-worker.py leaves the Worker's ``max_cached_workflows`` at temporalio's default (printed below),
-so once more renewals exist than that, the sticky cache is full and evicts: memory is bounded by
-the cache size, not by the number of renewals.
+The worker's sticky cache holds ``--max-cached-workflows`` workflows (WORKER_MAX_CACHED_WORKFLOWS,
+default 1,000, temporalio's own default); once more renewals exist than that, the cache is full
+and evicts: memory is bounded by the cache size, not by the number of renewals.
 """
 
 import argparse
 import asyncio
-import inspect
 import os
 import signal
 import subprocess
@@ -58,10 +57,9 @@ from _common import (
 )
 from dateutil.relativedelta import relativedelta
 from temporalio.client import Client
-from temporalio.worker import Worker
 
 from clients import renewals
-from worker import build_worker
+from config.settings import Settings
 from workflows.ids import renewal_workflow_id
 
 SUPPLIERS = 100
@@ -124,7 +122,12 @@ class RssSampler:
 
 
 def _spawn_worker(
-    address: str, task_queue: str, database_url: str, workdir: Path, max_activities: int
+    address: str,
+    task_queue: str,
+    database_url: str,
+    workdir: Path,
+    max_activities: int,
+    max_cached: int,
 ) -> tuple[subprocess.Popen[bytes], Path]:
     log_path = workdir / "worker.log"
     # The bench's client uses the plain pydantic converter: no payload encryption either side.
@@ -137,6 +140,7 @@ def _spawn_worker(
         "DATABASE_URL": database_url,
         "RENEWALS_DATA_DIR": str(workdir),
         "WORKER_MAX_CONCURRENT_ACTIVITIES": str(max_activities),
+        "WORKER_MAX_CACHED_WORKFLOWS": str(max_cached),
         "PYTHONUNBUFFERED": "1",
     }
     with log_path.open("wb") as out:
@@ -209,18 +213,11 @@ def _log_problems(log_path: Path) -> tuple[int, str]:
     return len(lines), (lines[0][:200] if lines else "none")
 
 
-def _cache_default() -> tuple[int, bool]:
-    """temporalio's default max_cached_workflows, and whether build_worker sets its own."""
-    default = inspect.signature(Worker.__init__).parameters["max_cached_workflows"].default
-    return int(default), "max_cached_workflows" in inspect.getsource(build_worker)
-
-
 async def bench(args: argparse.Namespace) -> Figures:
     n: int = args.renewals
     run_id = uuid.uuid4().hex[:6]
     ids = [f"MEM{run_id}-{i:06d}" for i in range(n)]
     tq = f"mem-bench-{run_id}"
-    cache_default, build_worker_sets_cache = _cache_default()
     fig = Figures(f"Worker memory benchmark: {n:,} renewals waiting on timers")
     fig.section("setup")
     fig.add("machine", machine_line())
@@ -233,9 +230,9 @@ async def bench(args: argparse.Namespace) -> Figures:
     )
     fig.add(
         "max_cached_workflows",
-        cache_default,
-        "temporalio default; "
-        + ("build_worker sets its own" if build_worker_sets_cache else "not set by build_worker"),
+        args.max_cached_workflows,
+        "WORKER_MAX_CACHED_WORKFLOWS (Settings default: "
+        f"{Settings.model_fields['worker_max_cached_workflows'].default:,})",
     )
     with (
         bench_database(args.database_url) as db,
@@ -247,7 +244,12 @@ async def bench(args: argparse.Namespace) -> Figures:
         async with dev_server() as env:
             address = env.client.service_client.config.target_host
             proc, log_path = _spawn_worker(
-                address, tq, db.url, Path(tmp), args.max_concurrent_activities
+                address,
+                tq,
+                db.url,
+                Path(tmp),
+                args.max_concurrent_activities,
+                args.max_cached_workflows,
             )
             sampler = RssSampler(proc.pid)
             sampling = asyncio.create_task(sampler.run())
@@ -304,7 +306,8 @@ async def bench(args: argparse.Namespace) -> Figures:
                 sampling.cancel()
                 stopped = await _stop_worker(proc)
 
-    cached = min(n, cache_default)
+    cache_size: int = args.max_cached_workflows
+    cached = max(min(n, cache_size), 1)
     fig.section("timeline")
     fig.add("renewals started", f"{start_wall:.1f} s", f"{n / start_wall:,.0f} starts/s")
     fig.add("all terms opened", f"{opened:.1f} s", "renewals rows written (open_renewal done)")
@@ -324,11 +327,11 @@ async def bench(args: argparse.Namespace) -> Figures:
         mib(settled - idle),
         f"~{(settled - idle) / cached:,.0f} KiB per cached workflow ({cached:,} cached at most)",
     )
-    if n < cache_default:
+    if n < cache_size:
         fig.add(
             "projection at the cache limit",
-            mib(idle + (settled - idle) * cache_default // cached),
-            f"idle + {cache_default:,} cached workflows (linear guess); more are evicted",
+            mib(idle + (settled - idle) * cache_size // cached),
+            f"idle + {cache_size:,} cached workflows (linear guess); more are evicted",
         )
     fig.add("RSS over time (MiB)", rss_timeline, "seconds since the first start")
     fig.add("worker log warnings/errors", problems, first_problem)
@@ -344,6 +347,12 @@ def main() -> None:
     parser.add_argument("--in-flight", type=int, default=100, help="concurrent start requests")
     parser.add_argument("--idle-seconds", type=float, default=10.0)
     parser.add_argument("--settle-seconds", type=float, default=60.0)
+    parser.add_argument(
+        "--max-cached-workflows",
+        type=int,
+        default=Settings.model_fields["worker_max_cached_workflows"].default,
+        help="the worker's sticky cache size (WORKER_MAX_CACHED_WORKFLOWS)",
+    )
     add_common_args(parser)
     args = parser.parse_args()
     if args.renewals < 1:
