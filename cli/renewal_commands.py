@@ -8,8 +8,9 @@ changes the stored dates directly.
 
 import getpass
 import json
+from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Annotated, NoReturn
+from typing import Annotated, NoReturn, TypeVar
 
 import typer
 from pydantic import ValidationError
@@ -26,7 +27,6 @@ from config.settings import Settings
 from models.contract import ContractAmendment, ContractRead, ContractStatus
 from models.errors import InvalidInput, NotFound
 from models.renewal import (
-    DraftRef,
     RedraftRequest,
     RenewalStatus,
     ReviewDecisionKind,
@@ -35,6 +35,9 @@ from models.renewal import (
     TerminationRequest,
 )
 from workflows.ids import renewal_workflow_id
+
+T = TypeVar("T")
+Reasoned = TypeVar("Reasoned", TerminationRequest, RedraftRequest)
 
 app = typer.Typer()
 
@@ -387,6 +390,37 @@ def amend(
 # ---------------------------------------------------------------------------- terminate, redraft
 
 
+def _reasoned(
+    settings: Settings, model: type[Reasoned], *, by: str | None, reason: str
+) -> Reasoned:
+    """A termination or redraft request from the acting user, refused with its field named."""
+    try:
+        return model(
+            requested_by=acting_user(settings, claimed=by, permission=Permission.RENEWALS_WRITE),
+            reason=reason,
+        )
+    except ValidationError as exc:
+        _invalid(exc)
+
+
+def _send(
+    settings: Settings,
+    contract_id: str,
+    term: int | None,
+    call: Callable[[Client, int], Awaitable[T]],
+) -> tuple[T, int]:
+    """Send an update to the running renewal of the term; say so when there is none."""
+    the_term = _term(settings, contract_id, term)
+
+    async def action(client: Client) -> T:
+        try:
+            return await call(client, the_term)
+        except RPCError as err:
+            _no_renewal(contract_id, the_term, err)
+
+    return run_temporal(settings, action), the_term
+
+
 @app.command()
 def terminate(
     contract_id: ContractId,
@@ -396,24 +430,15 @@ def terminate(
 ) -> None:
     """Decide not to renew: the running renewal ends the contract at its end date."""
     settings = load_settings()
-    try:
-        request = TerminationRequest(
-            requested_by=acting_user(settings, claimed=by, permission=Permission.RENEWALS_WRITE),
-            reason=reason,
-        )
-    except ValidationError as exc:
-        _invalid(exc)
-    the_term = _term(settings, contract_id, term)
-
-    async def action(client: Client) -> RenewalStatus:
-        try:
-            return await renewals.terminate_renewal(
-                client, contract_id=contract_id, term=the_term, request=request
-            )
-        except RPCError as err:
-            _no_renewal(contract_id, the_term, err)
-
-    st = run_temporal(settings, action)
+    request = _reasoned(settings, TerminationRequest, by=by, reason=reason)
+    st, the_term = _send(
+        settings,
+        contract_id,
+        term,
+        lambda client, t: renewals.terminate_renewal(
+            client, contract_id=contract_id, term=t, request=request
+        ),
+    )
     audit_cli_action(
         settings,
         actor=request.requested_by,
@@ -437,24 +462,15 @@ def redraft(
 ) -> None:
     """Ask for a fresh draft after legal rejected the current one."""
     settings = load_settings()
-    try:
-        request = RedraftRequest(
-            requested_by=acting_user(settings, claimed=by, permission=Permission.RENEWALS_WRITE),
-            reason=reason,
-        )
-    except ValidationError as exc:
-        _invalid(exc)
-    the_term = _term(settings, contract_id, term)
-
-    async def action(client: Client) -> DraftRef:
-        try:
-            return await renewals.request_redraft(
-                client, contract_id=contract_id, term=the_term, request=request
-            )
-        except RPCError as err:
-            _no_renewal(contract_id, the_term, err)
-
-    draft = run_temporal(settings, action)
+    request = _reasoned(settings, RedraftRequest, by=by, reason=reason)
+    draft, the_term = _send(
+        settings,
+        contract_id,
+        term,
+        lambda client, t: renewals.request_redraft(
+            client, contract_id=contract_id, term=t, request=request
+        ),
+    )
     audit_cli_action(
         settings,
         actor=request.requested_by,

@@ -13,6 +13,7 @@ from temporalio.worker import Worker
 from typer.testing import CliRunner
 
 from activities.db import SessionFactory, transaction
+from cli.main import app as main_app
 from cli.pipeline_commands import app
 from clients import renewals
 from config.settings import get_settings
@@ -108,3 +109,69 @@ async def test_pipeline_show_and_export(
     # A formula-like title is exported so a spreadsheet shows it as text.
     assert "'=HYPERLINK" in out
     await handle.terminate("test over")
+
+
+async def test_redraft_and_terminate_from_the_command_line(
+    time_skipping_env: WorkflowEnvironment,
+    client: Client,
+    sessions: SessionFactory,
+    renewal_worker: Worker,
+    task_queue: str,
+    cli_env: None,
+) -> None:
+    cid = f"C-{uuid.uuid4().hex[:8]}"
+    now = await today(time_skipping_env)
+    with transaction(sessions) as s:
+        register(
+            s,
+            id=cid,
+            start_date=now - relativedelta(months=10),
+            end_date=now + relativedelta(months=2),
+            notice_period_days=0,
+        )
+    await renewals.start_renewal(
+        client, contract_id=cid, term=1, requested_by="buyer@example.com", task_queue=task_queue
+    )
+    handle = renewals.renewal_handle(client, contract_id=cid, term=1)
+    for _ in range(600):
+        if (await handle.query(ContractRenewalWorkflow.status)).drafts:
+            break
+        await asyncio.sleep(0.05)
+    await renewals.submit_review(
+        client,
+        contract_id=cid,
+        term=1,
+        submission=ReviewSubmission(
+            decision=ReviewDecisionKind.REJECT,
+            reviewer="legal@example.com",
+            draft_version=1,
+            comment="Price too high",
+        ),
+    )
+
+    code, out = await _invoke_main(
+        "redraft", cid, "--reason", "Cap the price rise at 2 %", "--by", "buyer@example.com"
+    )
+    assert code == 0, out
+    assert "new draft v2" in out and "requested by buyer@example.com" in out
+
+    code, out = await _invoke_main("terminate", cid, "--reason", "", "--by", "buyer@example.com")
+    assert code == 1, out  # an empty reason is refused, naming the field
+
+    code, out = await _invoke_main(
+        "terminate", cid, "--reason", "Supplier exits the market", "--by", "buyer@example.com"
+    )
+    assert code == 0, out
+    assert f"termination recorded for renewal/{cid}/term-1" in out
+    assert "without renewal" in out
+
+    code, out = await _invoke_main(
+        "terminate", cid, "--term", "7", "--reason", "x", "--by", "buyer@example.com"
+    )
+    assert code == 1 and f"no renewal of contract {cid} term 7 is running" in out, out
+    await handle.terminate("test over")
+
+
+async def _invoke_main(*args: str) -> tuple[int, str]:
+    result = await asyncio.to_thread(CliRunner().invoke, main_app, list(args))
+    return result.exit_code, result.output
