@@ -24,6 +24,7 @@ from models.contract import (
     SupplierRead,
     TermModel,
 )
+from models.drafts import ProposedTerms
 from models.errors import DuplicateContract, FieldError, InvalidInput, NotFound
 from models.tables import ContractRow, SupplierRow
 from planning.milestones import next_review_date
@@ -170,6 +171,20 @@ def get_contract(session: Session, *, contract_id: str) -> ContractRead:
 def list_contracts(session: Session, *, limit: int = 1000, offset: int = 0) -> list[ContractRead]:
     rows = session.scalars(select(ContractRow).order_by(ContractRow.id).limit(limit).offset(offset))
     return [to_read(r) for r in rows]
+
+
+def apply_agreed_terms(row: ContractRow, terms: ProposedTerms) -> None:
+    """The next term runs on the terms legal approved: the commercial clauses and the notice
+    period of the approved draft replace the stored ones. The registered annual value is a
+    figure procurement entered, not derived from price and volume, and is left as it was."""
+    row.unit_price = terms.unit_price
+    row.annual_volume = terms.annual_volume
+    row.exclusivity = terms.exclusivity
+    row.payment_terms = terms.payment_terms
+    row.price_adjustment = terms.price_adjustment
+    row.service_levels = terms.service_levels
+    row.notice_period_days = terms.notice_period_days
+    row.renewal_term_months = terms.term_months
 
 
 def amend_contract(

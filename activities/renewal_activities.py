@@ -206,11 +206,28 @@ class RenewalActivities:
                 if event.key == key:
                     return TermOutcome.model_validate(event.detail)
             row = contract_store.get_contract_row(session, contract_id=request.contract_id)
+            # "The approved draft is the offer": a renewal decided on an approved draft runs
+            # its next term on that draft's terms, its length included.
+            agreed = None
+            if (
+                request.kind is OutcomeKind.RENEWED
+                and request.approved_version is not None
+                and request.approved_content_hash is not None
+            ):
+                agreed = renewal_store.approved_terms(
+                    session,
+                    renewal=renewal,
+                    version=request.approved_version,
+                    content_hash=request.approved_content_hash,
+                )
             new_end = None
             if request.kind is OutcomeKind.RENEWED:
-                new_end = next_term_end(
-                    row.end_date, request.term_months or row.renewal_term_months
+                months = (
+                    agreed.term_months
+                    if agreed is not None
+                    else request.term_months or row.renewal_term_months
                 )
+                new_end = next_term_end(row.end_date, months)
             elif request.kind is OutcomeKind.INTERIM_EXTENSION:
                 new_end = row.end_date + relativedelta(months=request.extension_months or 3)
             if row.current_term == request.term:
@@ -219,6 +236,8 @@ class RenewalActivities:
                     row.current_term = request.term + 1
                     if request.kind is OutcomeKind.RENEWED and row.term_model == "auto_renewing":
                         row.renewals_used += 1
+                    if agreed is not None:
+                        contract_store.apply_agreed_terms(row, agreed)
                 else:
                     row.status = ContractStatus.TERMINATED.value
             outcome = TermOutcome(

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from activities import audit
 from activities.drafting import content_hash
-from models.drafts import DraftView
+from models.drafts import DraftView, ProposedTerms
 from models.errors import Conflict, NotFound
 from models.renewal import (
     DraftKind,
@@ -101,6 +101,28 @@ def find_draft(
             DraftRow.version == version,
         )
     )
+
+
+def approved_terms(
+    session: Session, *, renewal: RenewalRow, version: int, content_hash: str
+) -> ProposedTerms:
+    """The terms of the draft legal approved, found by version and checked by content hash: a
+    stored draft that changed after its approval is never put into force."""
+    row = session.scalar(
+        select(DraftRow).where(
+            DraftRow.renewal_id == renewal.id,
+            DraftRow.kind == DraftKind.RENEGOTIATION.value,
+            DraftRow.version == version,
+        )
+    )
+    if row is None:
+        raise NotFound(f"approved draft v{version} of renewal {renewal.workflow_id} is not stored")
+    if row.content_hash != content_hash:
+        raise Conflict(
+            f"draft v{version} of renewal {renewal.workflow_id} changed after it was approved "
+            f"(hash {row.content_hash[:12]}, approved {content_hash[:12]}); not applied"
+        )
+    return ProposedTerms.model_validate(row.proposed_terms)
 
 
 def draft_ref(row: DraftRow) -> DraftRef:

@@ -3,6 +3,7 @@
 import asyncio
 import uuid
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from dateutil.relativedelta import relativedelta
@@ -134,6 +135,11 @@ async def test_contract_walks_every_milestone_to_renewal(
         drafts = s.scalars(select(DraftRow).order_by(DraftRow.version)).all()
         assert [(d.kind, d.version) for d in drafts] == [("renegotiation", 1), ("renegotiation", 2)]
         assert "Cap the price adjustment at 2 %" in drafts[1].body
+        # The approved version's terms are the contract's terms for term 2.
+        agreed = drafts[1].proposed_terms
+        assert contract.unit_price == Decimal(agreed["unit_price"])
+        assert contract.payment_terms == agreed["payment_terms"]
+        assert contract.notice_period_days == agreed["notice_period_days"]
         assert s.scalar(select(func.count()).select_from(ReviewDecisionRow)) == 2
         kinds = set(s.scalars(select(RenewalEventRow.kind)))
         assert {"approved", "final_terms_issued", "outcome"} <= kinds
