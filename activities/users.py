@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from auth.passwords import DUMMY_HASH, check_policy, hash_password, verify_password
 from auth.roles import Permission, Role, format_roles, parse_roles, permissions_for
 from models.errors import Conflict, FieldError, InvalidInput, NotFound
-from models.tables import ApiTokenRow, UserRow, WebSessionRow
+from models.tables import ApiTokenRow, AuditLogRow, UserRow, WebSessionRow
 from models.text import ShortText
 
 TOKEN_PREFIX = "rnw_"  # noqa: S105 - a public marker, not a secret
@@ -175,6 +175,38 @@ def deactivate_user(session: Session, *, username: str) -> None:
     for web in session.scalars(select(WebSessionRow).where(WebSessionRow.user_id == row.id)):
         session.delete(web)
     session.flush()
+
+
+def sign_in_name(username: str) -> str:
+    """The form of a typed user name that accounts, audit entries and throttling compare."""
+    return username.strip().casefold()[:200]
+
+
+def failed_sign_ins(session: Session, *, username: str, since: datetime) -> int:
+    """Failed sign-ins under this user name since ``since`` and since its last successful one:
+    what the sign-in form's throttle counts. They are read from the audit trail, so every web
+    process behind a load balancer sees the same count."""
+    name = sign_in_name(username)
+    last_success = session.scalar(
+        select(func.max(AuditLogRow.occurred_at)).where(
+            AuditLogRow.actor == name, AuditLogRow.action == "sign_in"
+        )
+    )
+    start = since
+    if last_success is not None:
+        # SQLite hands back naive datetimes; the trail is written in UTC.
+        last = last_success if last_success.tzinfo else last_success.replace(tzinfo=UTC)
+        start = max(since, last)
+    return int(
+        session.scalar(
+            select(func.count()).where(
+                AuditLogRow.actor == name,
+                AuditLogRow.action == "sign_in_failed",
+                AuditLogRow.occurred_at > start,
+            )
+        )
+        or 0
+    )
 
 
 def authenticate(session: Session, *, username: str, password: str) -> CurrentUser | None:

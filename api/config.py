@@ -15,4 +15,8 @@ class WebSettings(BaseSettings):
     # Behind TLS (anything but a laptop), cookies must only travel over HTTPS.
     cookie_secure: bool = False
     token_valid_days: Annotated[int, Field(ge=1, le=3650)] = 90
+    # Online password guessing: after this many failed sign-ins under one user name, the form
+    # refuses that name for the lockout period (a successful sign-in resets the count).
+    sign_in_max_failures: Annotated[int, Field(ge=1, le=1000)] = 5
+    sign_in_lockout_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = 15
     max_upload_bytes: Annotated[int, Field(ge=1024)] = 20 * 1024 * 1024

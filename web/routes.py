@@ -10,6 +10,7 @@ Session cookies are HttpOnly and SameSite=Lax on top of that.
 import hmac
 import secrets
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, urlsplit
@@ -131,11 +132,38 @@ def login(
     cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not cookie or not hmac.compare_digest(cookie, csrf_token) or not _same_origin(request):
         raise Forbidden("the sign-in form's security token is missing or stale; reload the page")
+    name = users.sign_in_name(username)
+    window_start = datetime.now(UTC) - timedelta(minutes=web.sign_in_lockout_minutes)
+    if users.failed_sign_ins(db, username=name, since=window_start) >= web.sign_in_max_failures:
+        # The password is not even checked: a guesser learns nothing while the name is locked.
+        audit.record(
+            db,
+            actor=name or "(empty)",
+            action=audit.AuditAction.SIGN_IN_FAILED,
+            subject_type="web",
+            subject_id="login",
+            detail={"throttled": True},
+        )
+        db.commit()
+        return _page(
+            request,
+            "login.html",
+            {
+                "csrf_token": cookie,
+                "next": _safe_next(next),
+                "error": (
+                    f"Too many failed sign-ins for this user name; try again in "
+                    f"{web.sign_in_lockout_minutes} minutes."
+                ),
+                "session": None,
+            },
+            status_code=429,
+        )
     user = users.authenticate(db, username=username, password=password)
     if user is None:
         audit.record(
             db,
-            actor=username.strip().casefold()[:200] or "(empty)",
+            actor=name or "(empty)",
             action=audit.AuditAction.SIGN_IN_FAILED,
             subject_type="web",
             subject_id="login",
