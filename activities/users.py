@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -304,6 +304,9 @@ def start_session(
 ) -> tuple[str, WebSession]:
     """A new browser session: the cookie secret (to set once) and what it stands for."""
     now = now or datetime.now(UTC)
+    # Expired sessions are useless (resolve_session refuses them); dropping them at each
+    # sign-in keeps the table as small as the number of people signed in.
+    session.execute(delete(WebSessionRow).where(WebSessionRow.expires_at < now))
     secret = secrets.token_urlsafe(32)
     csrf = secrets.token_urlsafe(32)
     session.add(

@@ -1,9 +1,11 @@
-"""The sign-in form refuses a user name after repeated failures (online password guessing)."""
+"""Signing in: the form refuses a user name after repeated failures (online password
+guessing), and expired browser sessions do not pile up."""
 
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from sqlalchemy import func, select
 
 from activities import audit, users
 from activities.db import SessionFactory, transaction
@@ -11,6 +13,7 @@ from api.app import create_app
 from api.config import WebSettings
 from api.deps import SESSION_COOKIE
 from config.settings import Settings
+from models.tables import WebSessionRow
 from web.routes import LOGIN_CSRF_COOKIE
 
 PASSWORD = "correct horse battery staple"
@@ -91,3 +94,19 @@ async def test_the_form_locks_a_name_after_repeated_failures(
     with transaction(sessions) as s:
         trail, _ = audit.list_entries(s, actor="legal@example.com", action="sign_in_failed")
     assert len(trail) == 4 and sum(1 for e in trail if e.detail.get("throttled")) == 1
+
+
+def test_signing_in_drops_expired_sessions(sessions: SessionFactory) -> None:
+    now = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    with transaction(sessions) as s:
+        user = users.create_user(
+            s, username="night@example.com", display_name="N", roles="legal", password=PASSWORD
+        )
+        stale, _ = users.start_session(s, user=user, hours=8, now=now - timedelta(days=2))
+        live, _ = users.start_session(s, user=user, hours=8, now=now - timedelta(hours=1))
+    with transaction(sessions) as s:
+        fresh, _ = users.start_session(s, user=user, hours=8, now=now)
+        assert s.scalar(select(func.count()).select_from(WebSessionRow)) == 2
+        assert users.resolve_session(s, secret=stale, now=now) is None
+        assert users.resolve_session(s, secret=live, now=now) is not None
+        assert users.resolve_session(s, secret=fresh, now=now) is not None
