@@ -108,13 +108,7 @@ def approved_terms(
 ) -> ProposedTerms:
     """The terms of the draft legal approved, found by version and checked by content hash: a
     stored draft that changed after its approval is never put into force."""
-    row = session.scalar(
-        select(DraftRow).where(
-            DraftRow.renewal_id == renewal.id,
-            DraftRow.kind == DraftKind.RENEGOTIATION.value,
-            DraftRow.version == version,
-        )
-    )
+    row = find_draft(session, renewal=renewal, kind=DraftKind.RENEGOTIATION, version=version)
     if row is None:
         raise NotFound(f"approved draft v{version} of renewal {renewal.workflow_id} is not stored")
     if row.content_hash != content_hash:
