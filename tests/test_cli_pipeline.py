@@ -4,10 +4,11 @@ import asyncio
 import json
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 from dateutil.relativedelta import relativedelta
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 from typer.testing import CliRunner
@@ -43,26 +44,29 @@ async def _invoke(*args: str) -> tuple[int, str]:
     return result.exit_code, result.stdout
 
 
-async def test_pipeline_show_and_export(
-    time_skipping_env: WorkflowEnvironment,
+async def _renewal_with_a_draft(
+    env: WorkflowEnvironment,
     client: Client,
     sessions: SessionFactory,
-    renewal_worker: Worker,
     task_queue: str,
-    cli_env: None,
-) -> None:
+    *,
+    deliveries: int = 0,
+    **contract: Any,
+) -> tuple[str, WorkflowHandle[Any, Any]]:
+    """A contract two months from its end, its renewal started and its first draft made."""
     cid = f"C-{uuid.uuid4().hex[:8]}"
-    now = await today(time_skipping_env)
+    now = await today(env)
     with transaction(sessions) as s:
         register(
             s,
             id=cid,
-            title='=HYPERLINK("x")',
             start_date=now - relativedelta(months=10),
             end_date=now + relativedelta(months=2),
             notice_period_days=0,
+            **contract,
         )
-        add_deliveries(s, contract_id=cid, supplier_id="S-1", end=now, count=12)
+        if deliveries:
+            add_deliveries(s, contract_id=cid, supplier_id="S-1", end=now, count=deliveries)
     await renewals.start_renewal(
         client, contract_id=cid, term=1, requested_by="buyer@example.com", task_queue=task_queue
     )
@@ -71,6 +75,20 @@ async def test_pipeline_show_and_export(
         if (await handle.query(ContractRenewalWorkflow.status)).drafts:
             break
         await asyncio.sleep(0.05)
+    return cid, handle
+
+
+async def test_pipeline_show_and_export(
+    time_skipping_env: WorkflowEnvironment,
+    client: Client,
+    sessions: SessionFactory,
+    renewal_worker: Worker,
+    task_queue: str,
+    cli_env: None,
+) -> None:
+    cid, handle = await _renewal_with_a_draft(
+        time_skipping_env, client, sessions, task_queue, title='=HYPERLINK("x")', deliveries=12
+    )
     await renewals.submit_review(
         client,
         contract_id=cid,
@@ -119,24 +137,7 @@ async def test_redraft_and_terminate_from_the_command_line(
     task_queue: str,
     cli_env: None,
 ) -> None:
-    cid = f"C-{uuid.uuid4().hex[:8]}"
-    now = await today(time_skipping_env)
-    with transaction(sessions) as s:
-        register(
-            s,
-            id=cid,
-            start_date=now - relativedelta(months=10),
-            end_date=now + relativedelta(months=2),
-            notice_period_days=0,
-        )
-    await renewals.start_renewal(
-        client, contract_id=cid, term=1, requested_by="buyer@example.com", task_queue=task_queue
-    )
-    handle = renewals.renewal_handle(client, contract_id=cid, term=1)
-    for _ in range(600):
-        if (await handle.query(ContractRenewalWorkflow.status)).drafts:
-            break
-        await asyncio.sleep(0.05)
+    cid, handle = await _renewal_with_a_draft(time_skipping_env, client, sessions, task_queue)
     await renewals.submit_review(
         client,
         contract_id=cid,

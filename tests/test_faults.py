@@ -560,14 +560,7 @@ async def _run_kill_case(
     tasks: list[asyncio.Task[Any]] = []
     try:
         await killer.polling()
-        await renewals.start_renewal(
-            client,
-            contract_id=cid,
-            term=1,
-            requested_by=OWNER,
-            task_queue=task_queue,
-            policy=FAST,
-        )
+        await _start_fast(client, cid, task_queue)
         budget = DEAD_WORKER_RETRY.total_seconds() + 150
         driver = asyncio.create_task(
             _drive_to_outcome(client, cid, review_id=review_id, end_today=today, timeout=budget)
@@ -1070,6 +1063,14 @@ async def _idle_in_review(handle: WorkflowHandle[Any, Any], client: Client) -> b
     )
 
 
+async def _start_fast(client: Client, cid: str, task_queue: str) -> None:
+    """Term 1 of ``cid`` with milestones at midnight (FAST), so an amendment ending the term
+    today makes final terms and expiry due at once."""
+    await renewals.start_renewal(
+        client, contract_id=cid, term=1, requested_by=OWNER, task_queue=task_queue, policy=FAST
+    )
+
+
 async def _amend_to_today_and_renew(
     client: Client, sessions: SessionFactory, cid: str, *, today: date
 ) -> None:
@@ -1119,14 +1120,7 @@ async def test_database_outage_activities_retry_and_the_renewal_proceeds_once(
             max_concurrent_activities=8,
         ):
             # Outage 1: from the start. The first activity fails and is retried with backoff.
-            await renewals.start_renewal(
-                client,
-                contract_id=cid,
-                term=1,
-                requested_by=OWNER,
-                task_queue=task_queue,
-                policy=FAST,
-            )
+            await _start_fast(client, cid, task_queue)
             first = await _eventually(
                 lambda: _retrying(handle, ActivityName.LOAD_CONTRACT, 3),
                 timeout=30,
@@ -1206,14 +1200,7 @@ async def test_lock_timeouts_are_retried_and_the_renewal_proceeds_once(
             executor=activity_executor,
             max_concurrent_activities=8,
         ):
-            await renewals.start_renewal(
-                client,
-                contract_id=cid,
-                term=1,
-                requested_by=OWNER,
-                task_queue=task_queue,
-                policy=FAST,
-            )
+            await _start_fast(client, cid, task_queue)
             locked = await _eventually(
                 lambda: _retrying(handle, ActivityName.OPEN_RENEWAL, 3),
                 timeout=30,

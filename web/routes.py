@@ -133,53 +133,32 @@ def login(
     if not cookie or not hmac.compare_digest(cookie, csrf_token) or not _same_origin(request):
         raise Forbidden("the sign-in form's security token is missing or stale; reload the page")
     name = users.sign_in_name(username)
+
+    def refused(error: str, status_code: int, **detail: Any) -> Response:
+        audit.record(
+            db,
+            actor=name or "(empty)",
+            action=audit.AuditAction.SIGN_IN_FAILED,
+            subject_type="web",
+            subject_id="login",
+            detail=detail or None,
+        )
+        db.commit()
+        context = {"csrf_token": cookie, "next": _safe_next(next), "error": error, "session": None}
+        return _page(request, "login.html", context, status_code=status_code)
+
     window_start = datetime.now(UTC) - timedelta(minutes=web.sign_in_lockout_minutes)
     if users.failed_sign_ins(db, username=name, since=window_start) >= web.sign_in_max_failures:
         # The password is not even checked: a guesser learns nothing while the name is locked.
-        audit.record(
-            db,
-            actor=name or "(empty)",
-            action=audit.AuditAction.SIGN_IN_FAILED,
-            subject_type="web",
-            subject_id="login",
-            detail={"throttled": True},
-        )
-        db.commit()
-        return _page(
-            request,
-            "login.html",
-            {
-                "csrf_token": cookie,
-                "next": _safe_next(next),
-                "error": (
-                    f"Too many failed sign-ins for this user name; try again in "
-                    f"{web.sign_in_lockout_minutes} minutes."
-                ),
-                "session": None,
-            },
-            status_code=429,
+        return refused(
+            f"Too many failed sign-ins for this user name; try again in "
+            f"{web.sign_in_lockout_minutes} minutes.",
+            429,
+            throttled=True,
         )
     user = users.authenticate(db, username=username, password=password)
     if user is None:
-        audit.record(
-            db,
-            actor=name or "(empty)",
-            action=audit.AuditAction.SIGN_IN_FAILED,
-            subject_type="web",
-            subject_id="login",
-        )
-        db.commit()
-        return _page(
-            request,
-            "login.html",
-            {
-                "csrf_token": cookie,
-                "next": _safe_next(next),
-                "error": "Unknown user name or wrong password.",
-                "session": None,
-            },
-            status_code=401,
-        )
+        return refused("Unknown user name or wrong password.", 401)
     secret, _session = users.start_session(db, user=user, hours=web.session_hours)
     audit.record(
         db,
