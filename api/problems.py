@@ -14,7 +14,7 @@ from temporalio.exceptions import ApplicationError, FailureError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.state import TemporalUnavailable
-from models.errors import Conflict, FieldError, InvalidInput, NotFound
+from models.errors import Conflict, FieldError, InvalidInput, NotAllowed, NotFound
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -87,6 +87,8 @@ def to_problem(exc: Exception) -> Problem:
         return Problem(422, "Invalid input", str(exc)[:2000], list(exc.errors))
     if isinstance(exc, NotFound):
         return Problem(404, "Not found", str(exc))
+    if isinstance(exc, NotAllowed):
+        return Problem(403, "Forbidden", str(exc), list(exc.errors))
     if isinstance(exc, Conflict):
         errors = [exc.error] if hasattr(exc, "error") else []
         return Problem(409, "Conflict", str(exc), errors)
@@ -136,6 +138,7 @@ def install(app: FastAPI, *, web_handler: Any) -> None:
         Problem,
         InvalidInput,
         NotFound,
+        NotAllowed,
         Conflict,
         WorkflowUpdateFailedError,
         RPCError,

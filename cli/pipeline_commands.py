@@ -16,12 +16,12 @@ from temporalio.client import Client
 from activities import pipeline_store
 from activities.db import make_engine, make_session_factory, transaction
 from activities.import_store import ImportKind, export_csv
-from api.services import drafts as draft_service
-from api.services import renewals as renewal_service
 from cli.common import load_settings
 from config.temporal import connect
 from models.drafts import DraftView
 from models.renewal import DraftKind
+from services import drafts as draft_service
+from services import renewals as renewal_service
 
 app = typer.Typer()
 

@@ -3,6 +3,7 @@
     RenewalsError                   base: what the application refuses deliberately
     ├── InvalidInput                bad data: one FieldError per problem (row, field, reason)
     ├── NotFound                    a contract, supplier or renewal that does not exist
+    ├── NotAllowed                  the acting person may not do this (segregation of duties)
     └── Conflict                    the request clashes with stored state
         └── DuplicateContract       a contract id that is already registered
 
@@ -56,6 +57,14 @@ class InvalidInput(RenewalsError):
 
 class NotFound(RenewalsError):
     pass
+
+
+class NotAllowed(RenewalsError):
+    """Refused for who is asking, not for what is asked: the HTTP interfaces answer 403."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        self.errors = (FieldError(field, message),) if field else ()
+        super().__init__(message)
 
 
 class Conflict(RenewalsError):

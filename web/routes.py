@@ -25,13 +25,13 @@ from activities import audit, pipeline_store, users
 from activities.users import WebSession
 from api.deps import SESSION_COOKIE, SessionDep, StateDep, WebSettingsDep, require_web, web_session
 from api.problems import Forbidden, Problem, to_problem
-from api.services import drafts as draft_service
-from api.services import renewals as service
 from auth.roles import Permission
 from models.milestones import MilestoneKind
 from models.numbers import DbInt, PositiveDbInt
 from models.renewal import ReviewDecisionKind
 from planning.milestones import plan_milestones
+from services import drafts as draft_service
+from services import renewals as service
 
 HERE = Path(__file__).resolve().parent
 LOGIN_CSRF_COOKIE = "renewals_login_csrf"

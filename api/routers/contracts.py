@@ -8,10 +8,10 @@ from activities import contract_store, pipeline_store
 from activities.users import CurrentUser
 from api.deps import SessionDep, StateDep, TemporalDep, require
 from api.schemas import AmendmentIn, AmendmentOut, Page
-from api.services import renewals as service
 from auth.roles import Permission
 from models.contract import ContractRead
 from models.numbers import DbInt
+from services import renewals as service
 
 router = APIRouter(prefix="/contracts", tags=["contracts"])
 

@@ -12,8 +12,6 @@ from activities import pipeline_store
 from activities.users import CurrentUser
 from api.deps import SessionDep, SettingsDep, StateDep, TemporalDep, require
 from api.schemas import DecisionIn, Page, ReasonIn, StartIn, StartOut
-from api.services import drafts as draft_service
-from api.services import renewals as service
 from api.state import TemporalUnavailable
 from auth.roles import Permission
 from models.contract import IsoDate
@@ -21,6 +19,8 @@ from models.drafts import DraftView
 from models.errors import NotFound
 from models.numbers import DbInt, PositiveDbInt
 from models.renewal import DraftRef, RenewalStatus, ReviewResult
+from services import drafts as draft_service
+from services import renewals as service
 
 router = APIRouter(prefix="/renewals", tags=["renewals"])
 

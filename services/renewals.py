@@ -21,13 +21,11 @@ from activities import audit, pipeline_store
 from activities.contract_store import amend_contract, get_contract
 from activities.db import SessionFactory
 from activities.users import CurrentUser
-from api.problems import Forbidden
-from api.services import drafts as draft_service
 from clients import renewals
 from config.settings import Settings
 from models.contract import ContractAmendment, ContractRead, ContractStatus
 from models.drafts import DraftView
-from models.errors import Conflict, FieldError, InvalidInput, NotFound
+from models.errors import Conflict, FieldError, InvalidInput, NotAllowed, NotFound
 from models.renewal import (
     DraftRef,
     RedraftRequest,
@@ -37,6 +35,7 @@ from models.renewal import (
     ReviewSubmission,
     TerminationRequest,
 )
+from services import drafts as draft_service
 from workflows.ids import renewal_workflow_id
 
 
@@ -236,7 +235,7 @@ def check_segregation(
     if renewal_requested_by:
         involved.add(renewal_requested_by.casefold())
     if user.username.casefold() in involved:
-        raise Forbidden(
+        raise NotAllowed(
             f"{user.username} requested this renewal or draft and cannot approve it "
             "(segregation of duties)",
             field="reviewer",

@@ -1,1 +1,0 @@
-"""Keyword-only service functions shared by the API and the web pages."""
