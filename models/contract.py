@@ -18,6 +18,7 @@ from pydantic import (
 )
 
 from models.currency import ISO_4217
+from models.numbers import UnsignedZero
 from models.text import Identifier, LongText, ShortText
 from planning.calendars import (
     DEFAULT_TIME_ZONES,
@@ -31,6 +32,7 @@ Language = Literal["ja", "en"]
 Amount = Annotated[
     Decimal,
     Field(ge=0, max_digits=18, decimal_places=4, allow_inf_nan=False),
+    UnsignedZero,
 ]
 """Money and quantities: exact decimals, never floats; 4 places cover any currency's minor unit."""
 

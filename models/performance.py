@@ -22,7 +22,7 @@ from pydantic import (
 
 from models.contract import Currency
 from models.errors import FieldError
-from models.numbers import DbInt
+from models.numbers import DbInt, UnsignedZero
 from models.text import Identifier, ShortText
 
 _ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
@@ -83,7 +83,9 @@ def parse_timestamp(value: Any, info: ValidationInfo) -> datetime:
 
 Timestamp = Annotated[datetime, BeforeValidator(parse_timestamp)]
 
-Quantity = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=4, allow_inf_nan=False)]
+Quantity = Annotated[
+    Decimal, Field(ge=0, max_digits=18, decimal_places=4, allow_inf_nan=False), UnsignedZero
+]
 PositiveQuantity = Annotated[
     Decimal, Field(gt=0, max_digits=18, decimal_places=4, allow_inf_nan=False)
 ]

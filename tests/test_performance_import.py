@@ -394,3 +394,13 @@ def test_cli_tickets_timezone_and_scorecard(
     assert "1 tickets with a known outcome" in card.stdout
     missing = cli_env.invoke(data_commands.app, ["scorecard", "C-404"])
     assert missing.exit_code == 1 and "does not exist" in missing.stderr
+
+
+def test_a_negative_zero_quantity_is_stored_as_zero(parties: SessionFactory) -> None:
+    text = HEADER + "S-1,C-1001,DN-0,2026-03-01,2026-03-10,2026-03-09,100,-0,-0.00,0\n"
+    report = deliveries(parties, text)
+    assert report.inserted == 1 and not report.errors
+    with transaction(parties) as s:
+        stored = s.scalars(select(DeliveryRow)).one()
+    for got in (stored.quantity_accepted, stored.quantity_returned):
+        assert got == 0 and not Decimal(got).is_signed(), got

@@ -167,6 +167,23 @@ def test_amounts_round_trip_exactly(db: Backend, amount: str):
         assert canonical(got) == canonical(value)
 
 
+@pytest.mark.parametrize("zero", ["-0", "-0.00", "-0E+2"])
+def test_a_negative_zero_is_stored_and_read_as_zero(db: Backend, zero: str):
+    """Decimal keeps the sign of zero; PostgreSQL's numeric drops it and SQLite keeps the text.
+    Taken as 0 where it comes in, both databases read back the same unsigned zero."""
+    add_supplier(db)
+    contract = make_contract(annual_value=zero, terms={"unit_price": "10", "annual_volume": zero})
+    assert not contract.annual_value.is_signed() and contract.annual_value == 0
+    assert not contract.terms.annual_volume.is_signed()
+    with db.session() as s:
+        contract_store.create_contract(s, contract=contract)
+    with db.session() as s:
+        read = contract_store.get_contract(s, contract_id=contract.id)
+    for got in (read.annual_value, read.terms.annual_volume):
+        assert got == 0 and not got.is_signed(), got
+        assert not format(got, "f").startswith("-")
+
+
 def test_unit_prices_keep_their_places(db: Backend):
     add_supplier(db)
     prices = {"P-2": Decimal("1250.50"), "P-4": Decimal("0.0125"), "P-4b": Decimal("19.9999")}
