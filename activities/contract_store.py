@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from activities.db import Violation, violation
 from models.contract import (
     CommercialTerms,
     ContractAmendment,
@@ -136,10 +137,17 @@ def create_contract(
     )
     session.add(stored)
     try:
-        # A concurrent registration of the same id loses here, on the primary key.
         session.flush()
-    except IntegrityError:
-        raise DuplicateContract(contract.id, row=row) from None
+    except IntegrityError as exc:
+        # Races past the checks above: a concurrent registration of the same id loses on the
+        # primary key; a supplier removed meanwhile fails the foreign key.
+        kind = violation(exc)
+        if kind is Violation.UNIQUE:
+            raise DuplicateContract(contract.id, row=row) from None
+        if kind is Violation.FOREIGN_KEY:
+            reason = f"supplier {contract.supplier_id!r} was removed while the contract was stored"
+            raise InvalidInput([FieldError("supplier_id", reason, row=row)]) from None
+        raise
     return to_read(stored)
 
 

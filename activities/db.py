@@ -2,11 +2,13 @@
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -51,3 +53,29 @@ def transaction(factory: SessionFactory) -> Iterator[Session]:
     """A session whose work commits as one unit, or not at all."""
     with factory() as session, session.begin():
         yield session
+
+
+class Violation(StrEnum):
+    UNIQUE = "unique"  # primary key or unique constraint
+    FOREIGN_KEY = "foreign_key"
+    OTHER = "other"  # NOT NULL, CHECK, or a driver we do not know
+
+
+_SQLSTATES = {"23505": Violation.UNIQUE, "23503": Violation.FOREIGN_KEY}
+_SQLITE_NAMES = {
+    "SQLITE_CONSTRAINT_PRIMARYKEY": Violation.UNIQUE,
+    "SQLITE_CONSTRAINT_UNIQUE": Violation.UNIQUE,
+    "SQLITE_CONSTRAINT_FOREIGNKEY": Violation.FOREIGN_KEY,
+}
+
+
+def violation(exc: IntegrityError) -> Violation:
+    """Which kind of constraint failed, from the driver's error code (psycopg's SQLSTATE,
+    sqlite3's extended result name) rather than from message text, which varies by version and
+    locale. Callers that map a failed flush to a user error must not take every IntegrityError
+    for the one race they expect."""
+    orig = exc.orig
+    kind = _SQLSTATES.get(str(getattr(orig, "sqlstate", "")))
+    if kind is None:
+        kind = _SQLITE_NAMES.get(str(getattr(orig, "sqlite_errorname", "")))
+    return kind or Violation.OTHER

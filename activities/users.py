@@ -17,6 +17,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from activities.db import Violation, violation
 from auth.passwords import DUMMY_HASH, check_policy, hash_password, verify_password
 from auth.roles import Permission, Role, format_roles, parse_roles, permissions_for
 from models.errors import Conflict, FieldError, InvalidInput, NotFound
@@ -135,8 +136,10 @@ def create_user(
     session.add(row)
     try:
         session.flush()
-    except IntegrityError:
-        raise Conflict(f"user {name!r} already exists") from None
+    except IntegrityError as exc:
+        if violation(exc) is Violation.UNIQUE:  # a concurrent creation of the same name
+            raise Conflict(f"user {name!r} already exists") from None
+        raise
     return _current(row)
 
 

@@ -6,8 +6,10 @@ connection inside an outer transaction that is rolled back at the end, and each 
 code under test commits is only a SAVEPOINT (``join_transaction_mode="create_savepoint"``).
 """
 
+import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date
@@ -17,12 +19,30 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Column, Connection, Engine, Integer, MetaData, Table, func, select, text
+from sqlalchemy import (
+    Column,
+    Connection,
+    Engine,
+    Integer,
+    MetaData,
+    Table,
+    delete,
+    func,
+    select,
+    text,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from activities import contract_store
-from activities.db import SessionFactory, make_engine, make_session_factory, transaction
+from activities.db import (
+    SessionFactory,
+    Violation,
+    make_engine,
+    make_session_factory,
+    transaction,
+    violation,
+)
 from migrations.runner import downgrade, upgrade
 from models.contract import ContractAmendment, ContractCreate, SupplierCreate
 from models.errors import DuplicateContract, InvalidInput, NotFound
@@ -305,6 +325,86 @@ def test_concurrent_registration_loses_on_the_primary_key(
         contract_store.create_contract(s, contract=make_contract(id="C-1"), row=4)
     assert str(caught.value) == "row 4, id: contract 'C-1' already exists"
     assert count_contracts(db) == 1
+
+
+def test_a_supplier_gone_between_check_and_flush_is_named_not_taken_for_a_duplicate(
+    db: Backend, monkeypatch: pytest.MonkeyPatch
+):
+    """The supplier check passed (stale) but the row is not there at flush: the foreign key
+    fails, and the error names supplier_id, not the contract id."""
+    with pytest.raises(InvalidInput) as caught, db.session() as s:
+        real_get = s.get
+
+        def stale_get(entity: Any, ident: Any, **kw: Any) -> Any:
+            if entity is SupplierRow:
+                return SupplierRow(id=ident, name="gone")
+            return real_get(entity, ident, **kw)
+
+        monkeypatch.setattr(s, "get", stale_get)
+        contract_store.create_contract(s, contract=make_contract(supplier_id="S-9"), row=5)
+    [err] = caught.value.errors
+    assert (err.field, err.row) == ("supplier_id", 5)
+    assert "'S-9' was removed" in err.reason
+    assert count_contracts(db) == 0
+
+
+@pytest.mark.postgres
+def test_a_supplier_deleted_by_another_transaction_fails_the_registration_cleanly(
+    pg_engine: Engine,
+):
+    """A real race on PostgreSQL: one transaction deletes the supplier and has not committed;
+    the registration sees the supplier, inserts, and waits on the row lock; the delete commits
+    and the foreign key fails. Committed data: no contract, no supplier."""
+    sessions = make_session_factory(pg_engine)
+    with transaction(sessions) as s:
+        contract_store.upsert_supplier(s, supplier=SupplierCreate(id="S-R", name="Racing"))
+    deleter = sessions()
+    deleter.begin()
+    deleter.execute(delete(SupplierRow).where(SupplierRow.id == "S-R"))
+    try:
+        with ThreadPoolExecutor(1) as pool:
+
+            def register() -> None:
+                with transaction(sessions) as s:
+                    contract_store.create_contract(
+                        s, contract=make_contract(id="C-R", supplier_id="S-R"), row=2
+                    )
+
+            pending = pool.submit(register)
+            waiting = 0
+            for _ in range(200):  # until the insert waits on the deleter's lock
+                with pg_engine.connect() as c:
+                    waiting = c.scalar(
+                        text(
+                            "SELECT count(*) FROM pg_stat_activity "
+                            "WHERE wait_event_type = 'Lock' AND datname = current_database()"
+                        )
+                    )
+                if waiting or pending.done():
+                    break
+                time.sleep(0.05)
+            assert waiting, "the registration never waited on the supplier row"
+            deleter.commit()
+            with pytest.raises(InvalidInput) as caught:
+                pending.result(timeout=30)
+    finally:
+        deleter.close()
+    [err] = caught.value.errors
+    assert (err.field, err.row) == ("supplier_id", 2)
+    with transaction(sessions) as s:
+        assert s.get(ContractRow, "C-R") is None
+        assert s.get(SupplierRow, "S-R") is None
+
+
+def test_other_integrity_errors_are_not_mapped_to_a_user_error(db: Backend):
+    with pytest.raises(IntegrityError) as caught, db.session() as s:
+        s.add(ContractRow(**row_kwargs(make_contract(), title=None)))
+        s.flush()
+    assert violation(caught.value) is Violation.OTHER
+    with pytest.raises(IntegrityError) as caught, db.session() as s:
+        s.add(ContractRow(**row_kwargs(make_contract(supplier_id="S-404"))))
+        s.flush()
+    assert violation(caught.value) is Violation.FOREIGN_KEY
 
 
 # --- suppliers and whole batches ------------------------------------------------------------
