@@ -26,6 +26,10 @@ The bare baseline is BareRenewalWorkflow below: no-op activities, as many as the
 scheduled (counted from a calibration run), the same two updates, the same status polling and one
 child start, on the same worker settings. real/bare is the share of the framework's throughput
 that the renewal logic, its database work and its search attributes keep (target >= 0.8).
+
+The hollow phase (HollowActivities below) runs the real workflow once more, with every activity
+returning what the same call returned in the calibration run instead of doing its work:
+hollow/bare is the most real/bare could reach if the activities cost nothing.
 """
 
 import asyncio
@@ -189,6 +193,65 @@ class ActivityCpuMeter(ClientInterceptor, Interceptor):
 
     def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
         return _MeterInbound(next, self)
+
+
+class _HollowInbound(ActivityInboundInterceptor):
+    def __init__(self, next: ActivityInboundInterceptor, hollow: "HollowActivities") -> None:
+        super().__init__(next)
+        self._hollow = hollow
+
+    async def execute_activity(self, input: ExecuteActivityInput) -> Any:
+        h = self._hollow
+        info = activity_api.info()
+        key = (info.workflow_id or "", info.activity_type)
+        nth = h.calls.get(key, 0)
+        h.calls[key] = nth + 1
+        if h.record_from is not None and info.workflow_id == h.record_from[1]:
+            result = await self.next.execute_activity(input)
+            h.recorded[(info.activity_type, nth)] = (
+                type(result),
+                result.model_dump_json() if isinstance(result, BaseModel) else result,
+            )
+            return result
+        found = h.recorded.get((info.activity_type, nth)) if h.replaying else None
+        if found is None:
+            if h.replaying:
+                h.fallbacks += 1
+            return await self.next.execute_activity(input)
+        result_type, recorded = found
+        first = input.args[0] if input.args else None
+        contract_id = first if isinstance(first, str) else getattr(first, "contract_id", "")
+        calibration_id = h.record_from[0] if h.record_from else ""
+
+        # Sync and on the executor, like a real body and like the bare no-op: only the body's
+        # work is gone, not the thread hop or the payload conversion around it.
+        def hollow_body(*args: Any, **kwargs: Any) -> Any:
+            if isinstance(recorded, str) and issubclass(result_type, BaseModel):
+                return result_type.model_validate_json(
+                    recorded.replace(calibration_id, contract_id)
+                )
+            return recorded
+
+        input.fn = hollow_body
+        return await self.next.execute_activity(input)
+
+
+class HollowActivities(ClientInterceptor, Interceptor):
+    """Client + worker interceptor for the "hollow" phase: the real workflow, whose activities
+    return what the same call returned in the calibration run (contract id substituted) instead
+    of doing their work. No database, no templates: what is left of real/bare is what the
+    workflow's own shape costs (payloads, search attributes, timers, the status it answers),
+    i.e. the ceiling that no activity optimisation can pass."""
+
+    def __init__(self) -> None:
+        self.record_from: tuple[str, str] | None = None  # (contract id, workflow id)
+        self.replaying = False
+        self.recorded: dict[tuple[str, int], tuple[type, Any]] = {}
+        self.calls: dict[tuple[str, str], int] = {}
+        self.fallbacks = 0  # calls with nothing recorded, run for real
+
+    def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
+        return _HollowInbound(next, self)
 
 
 # ------------------------------------------------------------------ the bare baseline
@@ -728,6 +791,8 @@ async def bench(args: argparse.Namespace) -> Figures:
 
     bare = RunStats("bare")
     real = RunStats("real")
+    hollow = RunStats("hollow")
+    hollow_ids = [f"LH{run_id}-{i:06d}" for i in range(n)]  # not in the database: not needed
     with bench_database(args.database_url) as db:
         seeded = _seed(db, [calibration_id, *ids], args.deliveries)
         fig.add("database", db.label)
@@ -743,13 +808,15 @@ async def bench(args: argparse.Namespace) -> Figures:
             f"status polled every {args.poll_interval} s; bare then real in each round",
         )
         meter = ActivityCpuMeter()
+        hollowing = HollowActivities()
+        hollowing.record_from = (calibration_id, renewal_workflow_id(calibration_id, 1))
         async with dev_server() as env:
             park = f"park-{run_id}"
             client = Client(
                 env.client.service_client,
                 namespace=env.client.namespace,
                 data_converter=env.client.data_converter,
-                interceptors=[ParkNextTerms(park), meter],
+                interceptors=[ParkNextTerms(park), meter, hollowing],
             )
             real_cfg = DriveConfig(
                 client, f"lc-real-{run_id}", end_today, args.poll_interval, args.timeout
@@ -795,6 +862,27 @@ async def bench(args: argparse.Namespace) -> Figures:
                                 timeout=args.timeout,
                             )
                         meter.into = None
+                    if "hollow" in args.phases:
+                        log(f"round {r}/{rounds}: {len(chunk)} hollow renewals")
+                        hollowing.replaying = True
+                        async with build_worker(
+                            client,
+                            task_queue=real_cfg.task_queue,
+                            database_url=db.url,
+                            executor=executor,
+                            max_concurrent_activities=mca,
+                            search_attributes=True,
+                        ):
+                            await run_many(
+                                hollow,
+                                [
+                                    functools.partial(drive_real, real_cfg, hollow_ids[i])
+                                    for i in chunk
+                                ],
+                                in_flight=args.in_flight,
+                                timeout=args.timeout,
+                            )
+                        hollowing.replaying = False
             sample_history: HistorySummary | None = None
             if real.count:
                 real.task_times = await sample_task_times(
@@ -837,7 +925,7 @@ async def bench(args: argparse.Namespace) -> Figures:
     fig.add("activities, idle worker (p50 run)", cal.idle_times.slowest_activities(top=6))
 
     fig.section("throughput")
-    for stats in (bare, real):
+    for stats in (bare, real, hollow):
         if stats.count:
             _run_rows(fig, stats)
     if bare.count and real.count:
@@ -855,6 +943,14 @@ async def bench(args: argparse.Namespace) -> Figures:
             "bare / real CPU per renewal",
             f"{per_renewal(bare) / per_renewal(real):.2f}",
             "the throughput ratio to expect where CPU is the limit and nobody else uses it",
+        )
+    if bare.count and hollow.count:
+        ceiling = hollow.rate / bare.rate if bare.rate else 0.0
+        fig.add(
+            "hollow / bare",
+            f"{ceiling:.2f}",
+            "the ceiling of real / bare: the real workflow with activities that do no work "
+            f"({hollowing.fallbacks} call(s) had no recorded result and ran for real)",
         )
     if real.count:
         fig.add(
@@ -888,8 +984,8 @@ def main() -> None:
     parser.add_argument(
         "--phases",
         type=lambda v: set(v.split(",")),
-        default={"bare", "real"},
-        help="measured phases, comma-separated: bare,real (the calibration always runs)",
+        default={"bare", "real", "hollow"},
+        help="measured phases, comma-separated: bare,real,hollow (the calibration always runs)",
     )
     add_common_args(parser)
     args = parser.parse_args()
