@@ -1,24 +1,28 @@
-"""SQL aggregates behind the scorecard and the market assessment.
+"""The figures behind the scorecard and the market assessment.
 
-The database does the counting: each function returns a handful of numbers however many rows
-the window holds (the benchmark runs a million deliveries). Deliveries are summed from the
-index on (contract_id, delivered_date, ...the aggregated columns) alone; tickets, prices and
-market series use (contract_id, opened_at), (contract_id, effective_date) and (category,
-period). Amounts are NUMERIC on PostgreSQL and exact text on SQLite, where they are cast to REAL
-inside the aggregate: the sums feed ratios rounded to one decimal, and the totals are rounded
-back to the column's four places.
+Deliveries and tickets, the tables that grow with the business, are counted by the database:
+each function returns a handful of numbers however many rows the window holds (the benchmark
+runs a million deliveries). Deliveries are summed from the index on (contract_id,
+delivered_date, ...the aggregated columns) alone; tickets use (contract_id, opened_at). Prices
+and market indicators are small series (a row per price change, a row per month), read once
+per scorecard through (contract_id, effective_date) and (category, period) into a
+:class:`Series` that both windows ask. Amounts are NUMERIC on PostgreSQL and exact text on
+SQLite, where they are cast to REAL inside the aggregate: the sums feed ratios rounded to one
+decimal, and the totals are rounded back to the column's four places.
 
 Windows are half-open, (start, end], like the scorecard's period: a delivery on the start date
 belongs to the window before.
 """
 
+from bisect import bisect_right
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, func, literal, not_, or_, select
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import DateTime, Float
@@ -273,81 +277,119 @@ def _median_first_response(
 # ---------------------------------------------------------------------------- prices and indexes
 
 
-def _point(row: Any) -> Point | None:
-    if row is None:
-        return None
-    on, value = row
+def _point(on: date, value: Any) -> Point:
     # Normalised so that PostgreSQL's NUMERIC(22, 4) and SQLite's text give the same figures.
     return Point(on=on, value=plain(Decimal(value)))
 
 
-def price_at(session: Session, *, contract_id: str, on: date) -> Point | None:
-    """The unit price in force on ``on``: the last one that took effect on or before it."""
+@dataclass(frozen=True, slots=True)
+class Series:
+    """A dated series in date order. Prices and market indicators are small (a row per price
+    change, a row per month), so a scorecard reads each once, up to its last day, and asks
+    both of its windows here instead of sending a query per question."""
+
+    points: tuple[Point, ...] = ()
+
+    def _dates(self) -> list[date]:
+        return [p.on for p in self.points]
+
+    def at(self, on: date) -> Point | None:
+        """The value in force on ``on``: the last one dated on or before it."""
+        i = bisect_right(self._dates(), on)
+        return self.points[i - 1] if i else None
+
+    def first_after(self, after: date, upto: date) -> Point | None:
+        i = bisect_right(self._dates(), after)
+        if i < len(self.points) and self.points[i].on <= upto:
+            return self.points[i]
+        return None
+
+    def count_between(self, after: date, upto: date) -> int:
+        """Points in (after, upto]."""
+        dates = self._dates()
+        return max(0, bisect_right(dates, upto) - bisect_right(dates, after))
+
+    def ends(self, period_start: date, period_end: date) -> SeriesEnds:
+        """The value at the window's start (the last on or before it, else the first inside
+        it) and at its end (the last on or before it)."""
+        return SeriesEnds(
+            start=self.at(period_start) or self.first_after(period_start, period_end),
+            end=self.at(period_end),
+        )
+
+
+def price_series(session: Session, *, contract_id: str, upto: date) -> Series:
     p = PriceHistoryRow
-    return _point(
-        session.execute(
-            select(p.effective_date, p.unit_price)
-            .where(p.contract_id == contract_id, p.effective_date <= on)
-            .order_by(p.effective_date.desc())
-            .limit(1)
-        ).first()
+    rows = session.execute(
+        select(p.effective_date, p.unit_price)
+        .where(p.contract_id == contract_id, p.effective_date <= upto)
+        .order_by(p.effective_date)
+    )
+    return Series(tuple(_point(on, value) for on, value in rows))
+
+
+@dataclass(frozen=True, slots=True)
+class MarketSeries:
+    """A category's indicators up to a day: one series per indicator (its reported values
+    only), and the rows themselves for the window counts."""
+
+    price_index: Series
+    demand_index: Series
+    competitors: Series
+    periods: tuple[date, ...]  # every row, reported values or not
+    new_entrants: tuple[tuple[date, int], ...]  # rows that reported it
+
+
+def market_series(session: Session, *, category: str, upto: date) -> MarketSeries:
+    m = MarketIndicatorRow
+    rows = session.execute(
+        select(m.period, m.price_index, m.demand_index, m.competitor_count, m.new_entrants)
+        .where(m.category == category, m.period <= upto)
+        .order_by(m.period)
+    ).all()
+
+    def series(column: int) -> Series:
+        return Series(tuple(_point(r[0], r[column]) for r in rows if r[column] is not None))
+
+    return MarketSeries(
+        price_index=series(1),
+        demand_index=series(2),
+        competitors=series(3),
+        periods=tuple(r[0] for r in rows),
+        new_entrants=tuple((r[0], int(r[4])) for r in rows if r[4] is not None),
     )
 
 
-def _first_price_after(
-    session: Session, *, contract_id: str, after: date, upto: date
-) -> Point | None:
-    p = PriceHistoryRow
-    return _point(
-        session.execute(
-            select(p.effective_date, p.unit_price)
-            .where(p.contract_id == contract_id, p.effective_date > after, p.effective_date <= upto)
-            .order_by(p.effective_date)
-            .limit(1)
-        ).first()
-    )
-
-
-def _count_between(session: Session, *where: ColumnElement[bool]) -> int:
-    return int(session.scalar(select(func.count()).where(*where)) or 0)
-
-
-def series_ends(
-    session: Session,
+def cost_from(
+    prices: Series,
+    index: Series,
     *,
     category: str,
-    column: InstrumentedAttribute[Any],
+    currency: str,
     period_start: date,
     period_end: date,
-) -> SeriesEnds:
-    """A market series' value at the start of the window (the last on or before it, else the
-    first inside it) and at its end (the last on or before it)."""
-    m = MarketIndicatorRow
-    present = and_(m.category == category, column.is_not(None))
-    start = _point(
-        session.execute(
-            select(m.period, column)
-            .where(present, m.period <= period_start)
-            .order_by(m.period.desc())
-            .limit(1)
-        ).first()
-    ) or _point(
-        session.execute(
-            select(m.period, column)
-            .where(present, m.period > period_start, m.period <= period_end)
-            .order_by(m.period)
-            .limit(1)
-        ).first()
+) -> CostAggregates:
+    start = prices.at(period_start) or prices.first_after(period_start, period_end)
+    observations = prices.count_between(period_start, period_end) + (
+        1 if start is not None and start.on <= period_start else 0
     )
-    end = _point(
-        session.execute(
-            select(m.period, column)
-            .where(present, m.period <= period_end)
-            .order_by(m.period.desc())
-            .limit(1)
-        ).first()
+    # The index is compared over the same span as the price: from the day the first price of
+    # the window applies.
+    from_date = max(start.on, period_start) if start is not None else period_start
+    index_ends = index.ends(from_date, period_end)
+    index_points = index.count_between(from_date, period_end) + (
+        1 if index_ends.start is not None and index_ends.start.on <= from_date else 0
     )
-    return SeriesEnds(start=start, end=end)
+    return CostAggregates(
+        category=category,
+        currency=currency,
+        price_start=start,
+        price_end=prices.at(period_end),
+        price_observations=observations,
+        index_start=index_ends.start,
+        index_end=index_ends.end,
+        index_points=index_points,
+    )
 
 
 def cost_aggregates(
@@ -359,75 +401,45 @@ def cost_aggregates(
     period_start: date,
     period_end: date,
 ) -> CostAggregates:
-    p = PriceHistoryRow
-    start = price_at(session, contract_id=contract_id, on=period_start) or _first_price_after(
-        session, contract_id=contract_id, after=period_start, upto=period_end
-    )
-    end = price_at(session, contract_id=contract_id, on=period_end)
-    observations = _count_between(
-        session,
-        p.contract_id == contract_id,
-        p.effective_date > period_start,
-        p.effective_date <= period_end,
-    ) + (1 if start is not None and start.on <= period_start else 0)
-    # The index is compared over the same span as the price: from the day the first price of
-    # the window applies.
-    from_date = max(start.on, period_start) if start is not None else period_start
-    index = series_ends(
-        session,
-        category=category,
-        column=MarketIndicatorRow.price_index,
-        period_start=from_date,
-        period_end=period_end,
-    )
-    m = MarketIndicatorRow
-    index_points = _count_between(
-        session,
-        m.category == category,
-        m.price_index.is_not(None),
-        m.period > from_date,
-        m.period <= period_end,
-    ) + (1 if index.start is not None and index.start.on <= from_date else 0)
-    return CostAggregates(
+    """:func:`cost_from` for one window, reading the series itself."""
+    return cost_from(
+        price_series(session, contract_id=contract_id, upto=period_end),
+        market_series(session, category=category, upto=period_end).price_index,
         category=category,
         currency=currency,
-        price_start=start,
-        price_end=end,
-        price_observations=observations,
-        index_start=index.start,
-        index_end=index.end,
-        index_points=index_points,
+        period_start=period_start,
+        period_end=period_end,
     )
 
 
 # ---------------------------------------------------------------------------- market
 
 
-def market_aggregates(
-    session: Session, *, category: str, period_start: date, period_end: date
+def market_from(
+    market: MarketSeries, *, category: str, period_start: date, period_end: date
 ) -> MarketAggregates:
-    m = MarketIndicatorRow
-    in_window = and_(m.category == category, m.period > period_start, m.period <= period_end)
-    observations, reported, entrants = session.execute(
-        select(func.count(), func.count(m.new_entrants), func.sum(m.new_entrants)).where(in_window)
-    ).one()
-
-    def ends(column: InstrumentedAttribute[Any]) -> SeriesEnds:
-        return series_ends(
-            session,
-            category=category,
-            column=column,
-            period_start=period_start,
-            period_end=period_end,
-        )
-
+    dates = list(market.periods)
+    observations = bisect_right(dates, period_end) - bisect_right(dates, period_start)
+    entrants = [n for on, n in market.new_entrants if period_start < on <= period_end]
     return MarketAggregates(
         category=category,
         period_start=period_start,
         period_end=period_end,
-        observations=int(observations),
-        price_index=ends(m.price_index),
-        demand_index=ends(m.demand_index),
-        competitors=ends(m.competitor_count),
-        new_entrants=int(entrants or 0) if reported else None,
+        observations=max(0, observations),
+        price_index=market.price_index.ends(period_start, period_end),
+        demand_index=market.demand_index.ends(period_start, period_end),
+        competitors=market.competitors.ends(period_start, period_end),
+        new_entrants=sum(entrants) if entrants else None,
+    )
+
+
+def market_aggregates(
+    session: Session, *, category: str, period_start: date, period_end: date
+) -> MarketAggregates:
+    """:func:`market_from` for one window, reading the series itself."""
+    return market_from(
+        market_series(session, category=category, upto=period_end),
+        category=category,
+        period_start=period_start,
+        period_end=period_end,
     )

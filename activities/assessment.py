@@ -24,6 +24,8 @@ def _window(
     *,
     contract: ContractRow,
     category: str,
+    prices: aggregates.Series,
+    market: aggregates.MarketSeries,
     period_start: date,
     period_end: date,
     judged_at: datetime,
@@ -46,9 +48,9 @@ def _window(
             period_end=period_end,
             as_of=judged_at,
         ),
-        cost=aggregates.cost_aggregates(
-            session,
-            contract_id=contract.id,
+        cost=aggregates.cost_from(
+            prices,
+            market.price_index,
             category=category,
             currency=contract.currency,
             period_start=period_start,
@@ -70,10 +72,15 @@ def assess_contract(
     previous_start = current_start - months
     # Tickets are judged on everything known by the end of the scoring day.
     judged_at = datetime.combine(as_of + timedelta(days=1), time(0), tzinfo=UTC)
+    # The small series, once for both windows; the large tables are aggregated per window.
+    prices = aggregates.price_series(session, contract_id=contract_id, upto=as_of)
+    market_rows = aggregates.market_series(session, category=category, upto=as_of)
     current = _window(
         session,
         contract=contract,
         category=category,
+        prices=prices,
+        market=market_rows,
         period_start=current_start,
         period_end=as_of,
         judged_at=judged_at,
@@ -83,14 +90,16 @@ def assess_contract(
         session,
         contract=contract,
         category=category,
+        prices=prices,
+        market=market_rows,
         period_start=previous_start,
         period_end=current_start,
         judged_at=judged_at,
         cfg=cfg,
     )
     market = assess_market(
-        aggregates.market_aggregates(
-            session, category=category, period_start=current_start, period_end=as_of
+        aggregates.market_from(
+            market_rows, category=category, period_start=current_start, period_end=as_of
         ),
         cfg.market,
     )

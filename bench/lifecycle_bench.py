@@ -44,6 +44,7 @@ with workflow.unsafe.imports_passed_through():
     import argparse
     import functools
     import inspect
+    import threading
     import time
     import uuid
     from collections.abc import Awaitable, Callable, Sequence
@@ -79,7 +80,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from dateutil.relativedelta import relativedelta
     from pydantic import BaseModel, ConfigDict
-    from sqlalchemy import func, select
+    from sqlalchemy import Engine, event, func, select
     from temporalio import activity as activity_api
     from temporalio.api.enums.v1 import EventType
     from temporalio.client import Client, WorkflowHistory, WorkflowQueryFailedError
@@ -161,6 +162,13 @@ class ParkNextTerms(ClientInterceptor, Interceptor):
         return self._inbound
 
 
+_sql = threading.local()  # statements sent by this thread, counted by the listener below
+
+
+def _count_statement(*_: Any) -> None:
+    _sql.count = getattr(_sql, "count", 0) + 1
+
+
 class _MeterInbound(ActivityInboundInterceptor):
     def __init__(self, next: ActivityInboundInterceptor, meter: "ActivityCpuMeter") -> None:
         super().__init__(next)
@@ -172,13 +180,17 @@ class _MeterInbound(ActivityInboundInterceptor):
         if into is not None and not inspect.iscoroutinefunction(fn):
             name = activity_api.info().activity_type
 
+            statements = self._meter.statements
+
             # Runs in the executor thread: thread CPU is the body's own, whatever else runs.
             def timed(*args: Any, **kwargs: Any) -> Any:
                 started = time.thread_time()
+                sent = getattr(_sql, "count", 0)
                 try:
                     return fn(*args, **kwargs)
                 finally:
                     into.setdefault(name, []).append(time.thread_time() - started)
+                    statements.setdefault(name, []).append(getattr(_sql, "count", 0) - sent)
 
             input.fn = timed
         return await self.next.execute_activity(input)
@@ -190,6 +202,9 @@ class ActivityCpuMeter(ClientInterceptor, Interceptor):
 
     def __init__(self) -> None:
         self.into: dict[str, list[float]] | None = None
+        self.statements: dict[str, list[int]] = {}  # SQL statements per call, while ``into``
+        if not event.contains(Engine, "before_cursor_execute", _count_statement):
+            event.listen(Engine, "before_cursor_execute", _count_statement)
 
     def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
         return _MeterInbound(next, self)
@@ -402,6 +417,7 @@ class RunStats:
     cpu: CpuMeter = field(default_factory=lambda: CpuMeter(None))
     task_times: TaskTimes = field(default_factory=TaskTimes)
     activity_cpu: dict[str, list[float]] = field(default_factory=dict)
+    activity_statements: dict[str, list[int]] = field(default_factory=dict)
 
     @property
     def completed(self) -> int:
@@ -687,6 +703,14 @@ def _run_rows(fig: Figures, stats: RunStats) -> None:
                 for name, v in per_type[:6]
             ),
         )
+    if stats.activity_statements:
+        per_type_n = sorted(stats.activity_statements.items(), key=lambda kv: -sum(kv[1]))
+        fig.add(
+            f"{stats.label}: SQL statements per renewal",
+            f"{sum(sum(v) for _, v in per_type_n) / done:.1f}",
+            "sent by the activity bodies (BEGIN and COMMIT not counted); "
+            + ", ".join(f"{name} {sum(v) / done:.1f}" for name, v in per_type_n[:8]),
+        )
     retried = stats.task_times.retried
     fig.add(
         f"{stats.label}: retried activities (sample)",
@@ -847,6 +871,7 @@ async def bench(args: argparse.Namespace) -> Figures:
                     if "real" in args.phases:
                         log(f"round {r}/{rounds}: {len(chunk)} real renewals")
                         meter.into = real.activity_cpu
+                        meter.statements = real.activity_statements
                         async with build_worker(
                             client,
                             task_queue=real_cfg.task_queue,

@@ -215,3 +215,20 @@ def test_series_start_falls_back_to_the_first_value_in_the_window(
     )
     assert agg.demand_index == SeriesEnds(None, None)
     assert agg.new_entrants is None  # never reported, which is not "none entered"
+
+
+def test_series_answers_like_the_queries_it_replaces() -> None:
+    """A Series is asked what the per-window queries used to ask: the value in force on a
+    day, the first one inside (after, upto], how many fall there, and a window's two ends."""
+    pts = tuple(Point(date(2026, m, 1), D(100 + m)) for m in (2, 4, 6))
+    s = aggregates.Series(pts)
+    assert s.at(date(2026, 1, 31)) is None
+    assert s.at(date(2026, 2, 1)) == pts[0]  # on the day: in force
+    assert s.at(date(2026, 5, 31)) == pts[1]
+    assert s.at(date(2030, 1, 1)) == pts[2]
+    assert s.first_after(date(2026, 2, 1), date(2026, 3, 31)) is None  # (after, upto] is empty
+    assert s.first_after(date(2026, 2, 1), date(2026, 4, 1)) == pts[1]
+    assert s.count_between(date(2026, 2, 1), date(2026, 6, 1)) == 2  # the start is excluded
+    assert s.count_between(date(2026, 6, 1), date(2026, 2, 1)) == 0
+    assert s.ends(date(2026, 1, 1), date(2026, 5, 1)) == SeriesEnds(pts[0], pts[1])
+    assert aggregates.Series().ends(date(2026, 1, 1), date(2026, 5, 1)) == SeriesEnds(None, None)
