@@ -53,7 +53,7 @@ def build_worker(
     client: Client,
     *,
     task_queue: str,
-    database_url: str,
+    database_url: str | None = None,
     executor: ThreadPoolExecutor,
     template_dir: Path | None = None,
     max_concurrent_activities: int = 50,
@@ -66,8 +66,12 @@ def build_worker(
     sessions: SessionFactory | None = None,
 ) -> Worker:
     """The renewals' worker. It also runs the sweep on ``task_queue`` (one queue for everything
-    suits tests and small setups); ``run_worker`` adds :func:`build_sweep_worker` on its own."""
+    suits tests and small setups); ``run_worker`` adds :func:`build_sweep_worker` on its own.
+    The database is ``sessions`` when given (an engine shared with other workers), else an
+    engine of its own on ``database_url``."""
     if sessions is None:
+        if database_url is None:
+            raise ValueError("build_worker needs database_url or sessions")
         sessions = make_session_factory(
             make_engine(database_url, pool_size=pool_size_for(max_concurrent_activities))
         )
@@ -146,7 +150,6 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
         worker = build_worker(
             client,
             task_queue=settings.temporal_task_queue,
-            database_url=settings.resolved_database_url,
             sessions=sessions,
             executor=executor,
             template_dir=settings.template_dir,

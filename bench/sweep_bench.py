@@ -265,7 +265,6 @@ async def bench(args: argparse.Namespace) -> Figures:
                 worker = build_worker(
                     client,
                     task_queue=tq,
-                    database_url=db.url,
                     sessions=sessions,
                     executor=executor,
                     max_concurrent_activities=mca,
