@@ -15,7 +15,7 @@ belongs to the window before.
 """
 
 from bisect import bisect_right
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
@@ -289,25 +289,25 @@ class Series:
     both of its windows here instead of sending a query per question."""
 
     points: tuple[Point, ...] = ()
+    dates: tuple[date, ...] = field(init=False, repr=False, compare=False)
 
-    def _dates(self) -> list[date]:
-        return [p.on for p in self.points]
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "dates", tuple(p.on for p in self.points))
 
     def at(self, on: date) -> Point | None:
         """The value in force on ``on``: the last one dated on or before it."""
-        i = bisect_right(self._dates(), on)
+        i = bisect_right(self.dates, on)
         return self.points[i - 1] if i else None
 
     def first_after(self, after: date, upto: date) -> Point | None:
-        i = bisect_right(self._dates(), after)
+        i = bisect_right(self.dates, after)
         if i < len(self.points) and self.points[i].on <= upto:
             return self.points[i]
         return None
 
     def count_between(self, after: date, upto: date) -> int:
         """Points in (after, upto]."""
-        dates = self._dates()
-        return max(0, bisect_right(dates, upto) - bisect_right(dates, after))
+        return max(0, bisect_right(self.dates, upto) - bisect_right(self.dates, after))
 
     def ends(self, period_start: date, period_end: date) -> SeriesEnds:
         """The value at the window's start (the last on or before it, else the first inside
@@ -418,8 +418,9 @@ def cost_aggregates(
 def market_from(
     market: MarketSeries, *, category: str, period_start: date, period_end: date
 ) -> MarketAggregates:
-    dates = list(market.periods)
-    observations = bisect_right(dates, period_end) - bisect_right(dates, period_start)
+    observations = bisect_right(market.periods, period_end) - bisect_right(
+        market.periods, period_start
+    )
     entrants = [n for on, n in market.new_entrants if period_start < on <= period_end]
     return MarketAggregates(
         category=category,
