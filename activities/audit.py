@@ -21,6 +21,7 @@ from typing import Any, TextIO
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, UOWTransaction
 
+from activities.db import insert_if_absent
 from models.tables import AuditLogRow
 
 
@@ -68,22 +69,20 @@ def record(
 ) -> bool:
     """Add one entry in the caller's transaction; False when ``key`` was already recorded."""
     entry_key = key or f"{action}:{uuid.uuid4().hex}"
-    if session.scalar(select(AuditLogRow.id).where(AuditLogRow.key == entry_key)) is not None:
-        return False
-    session.add(
-        AuditLogRow(
-            key=entry_key[:300],
-            occurred_at=occurred_at or datetime.now(UTC),
-            actor=actor[:200],
-            action=str(action)[:60],
-            subject_type=subject_type[:40],
-            subject_id=subject_id[:200],
-            content_hash=content_hash,
-            detail=detail or {},
-        )
+    return insert_if_absent(
+        session,
+        AuditLogRow,
+        {
+            "key": entry_key[:300],
+            "occurred_at": occurred_at or datetime.now(UTC),
+            "actor": actor[:200],
+            "action": str(action)[:60],
+            "subject_type": subject_type[:40],
+            "subject_id": subject_id[:200],
+            "content_hash": content_hash,
+            "detail": detail or {},
+        },
     )
-    session.flush()
-    return True
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,10 +6,11 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 
 def make_engine(url: str, *, pool_size: int | None = None, **kwargs: Any) -> Engine:
@@ -53,6 +54,34 @@ def transaction(factory: SessionFactory) -> Iterator[Session]:
     """A session whose work commits as one unit, or not at all."""
     with factory() as session, session.begin():
         yield session
+
+
+def insert_if_absent(
+    session: Session, table: type[DeclarativeBase], values: dict[str, Any], *, key: str = "key"
+) -> bool:
+    """Insert one row unless a row with the same unique ``key`` exists; True when inserted.
+
+    One ``INSERT ... ON CONFLICT DO NOTHING`` on PostgreSQL and SQLite: a retried activity's
+    write lands once, and two transactions racing on one key do not fail (on PostgreSQL the
+    second waits for the first and then does nothing), where a read-then-insert would send
+    two statements and let the race end in an IntegrityError."""
+    dialect = session.get_bind().dialect.name
+    if dialect in ("postgresql", "sqlite"):
+        make = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        stmt = (
+            make(table)
+            .values(values)
+            .on_conflict_do_nothing(index_elements=[key])
+            # The row it inserted, none on a conflict: rowcount is not reliable through the
+            # ORM's insert path (PostgreSQL reported 1 for a skipped row).
+            .returning(getattr(table, key))
+        )
+        return session.execute(stmt).first() is not None
+    column = getattr(table, key)
+    if session.scalar(select(column).where(column == values[key])) is not None:
+        return False
+    session.execute(insert(table).values(values))
+    return True
 
 
 class Violation(StrEnum):

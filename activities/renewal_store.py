@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from activities import audit
+from activities.db import insert_if_absent
 from activities.drafting import content_hash
 from models.drafts import DraftView, ProposedTerms
 from models.errors import Conflict, NotFound
@@ -282,14 +283,14 @@ def save_review(session: Session, *, renewal: RenewalRow, record: ReviewRecord) 
 
 
 def save_event(session: Session, *, renewal: RenewalRow, event: RenewalEvent) -> bool:
-    if session.scalar(select(RenewalEventRow.id).where(RenewalEventRow.key == event.key)):
+    if not insert_if_absent(
+        session,
+        RenewalEventRow,
+        {"renewal_id": renewal.id, "key": event.key, "kind": event.kind, "detail": event.detail},
+    ):
         return False
-    session.add(
-        RenewalEventRow(renewal_id=renewal.id, key=event.key, kind=event.kind, detail=event.detail)
-    )
     if event.stage is not None:
         renewal.stage = event.stage.value
-    session.flush()
     detail = event.detail
     audit.record(
         session,

@@ -3,7 +3,9 @@ PostgreSQL), one entry per idempotency key, and exportable as spreadsheet-safe C
 
 import csv
 import io
+import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
 
 import pytest
@@ -13,7 +15,7 @@ from sqlalchemy.exc import DBAPIError
 from typer.testing import CliRunner
 
 from activities import audit, renewal_store
-from activities.db import SessionFactory, make_session_factory, transaction
+from activities.db import SessionFactory, make_engine, make_session_factory, transaction
 from cli import audit_commands
 from config.settings import get_settings
 from models.renewal import (
@@ -124,9 +126,11 @@ def test_workflow_side_writes_are_audited_once_per_key(db_sessions: SessionFacto
             stage=RenewalStage.ESCALATED,
         )
         # A retried activity calls these again with the same keys.
-        for _ in range(2):
+        for attempt in range(2):
             renewal_store.save_review(s, renewal=renewal, record=record)
-            renewal_store.save_event(s, renewal=renewal, event=event)
+            # True only when it wrote: callers apply the event's effects on True alone.
+            assert renewal_store.save_event(s, renewal=renewal, event=event) is (attempt == 0)
+        assert len(renewal_store.list_events(s, renewal=renewal)) == 1
     with transaction(db_sessions) as s:
         rows = s.execute(
             select(AuditLogRow.action, AuditLogRow.actor, AuditLogRow.content_hash).where(
@@ -207,3 +211,72 @@ def test_count_helper_is_consistent(db_sessions: SessionFactory) -> None:
             select(func.count()).select_from(AuditLogRow).where(AuditLogRow.action == "export")
         )
         assert len(entries) == 1
+
+
+@pytest.mark.postgres
+def test_two_transactions_writing_one_key_leave_one_entry_and_no_error(
+    portal_postgres_url: str,
+) -> None:
+    """A retried activity racing its earlier attempt (a worker that lost the completion): the
+    second INSERT waits on the first's uncommitted row, then does nothing instead of failing."""
+    engine = make_engine(portal_postgres_url)
+    sessions = make_session_factory(engine)
+    key = f"race:{uuid.uuid4().hex}"
+
+    def write() -> bool:
+        with transaction(sessions) as s:
+            return audit.record(
+                s,
+                actor="w",
+                action="renewal_event",
+                subject_type="renewal",
+                subject_id="r",
+                key=key,
+            )
+
+    first = sessions()
+    first.begin()
+    try:
+        assert audit.record(
+            first,
+            actor="w",
+            action="renewal_event",
+            subject_type="renewal",
+            subject_id="r",
+            key=key,
+        )
+        with ThreadPoolExecutor(1) as pool:
+            second = pool.submit(write)
+            for _ in range(200):  # until the second INSERT waits on the first's row
+                with engine.connect() as c:
+                    if c.scalar(
+                        text(
+                            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = "
+                            "'Lock' AND datname = current_database()"
+                        )
+                    ):
+                        break
+                time.sleep(0.05)
+            else:
+                raise AssertionError("the second writer never waited on the first")
+            first.commit()
+            assert second.result(timeout=30) is False
+    finally:
+        first.close()
+    with transaction(sessions) as s:
+        assert s.scalar(select(func.count()).where(AuditLogRow.key == key)) == 1
+    engine.dispose()
+
+
+def test_the_same_key_twice_in_a_row_writes_once(db_sessions: SessionFactory) -> None:
+    key = f"twice:{uuid.uuid4().hex}"
+    for expected in (True, False):
+        with transaction(db_sessions) as s:
+            assert (
+                audit.record(
+                    s, actor="w", action="export", subject_type="t", subject_id="x", key=key
+                )
+                is expected
+            )
+    with transaction(db_sessions) as s:
+        assert s.scalar(select(func.count()).where(AuditLogRow.key == key)) == 1
