@@ -849,6 +849,25 @@ async def bench(args: argparse.Namespace) -> Figures:
                 client, f"lc-bare-{run_id}", end_today, args.poll_interval, args.timeout
             )
             with ThreadPoolExecutor(max_workers=mca, thread_name_prefix="activity") as executor:
+
+                async def drive_real_worker(stats: RunStats, contract_ids: list[str]) -> None:
+                    # The real worker as build_worker makes it; the phase (real or hollow) is
+                    # set on the interceptors around the call.
+                    async with build_worker(
+                        client,
+                        task_queue=real_cfg.task_queue,
+                        database_url=db.url,
+                        executor=executor,
+                        max_concurrent_activities=mca,
+                        search_attributes=True,
+                    ):
+                        await run_many(
+                            stats,
+                            [functools.partial(drive_real, real_cfg, c) for c in contract_ids],
+                            in_flight=args.in_flight,
+                            timeout=args.timeout,
+                        )
+
                 cal = await _calibrate(
                     client, db, executor, args, real_cfg, bare_cfg, calibration_id, run_id
                 )
@@ -872,41 +891,12 @@ async def bench(args: argparse.Namespace) -> Figures:
                         log(f"round {r}/{rounds}: {len(chunk)} real renewals")
                         meter.into = real.activity_cpu
                         meter.statements = real.activity_statements
-                        async with build_worker(
-                            client,
-                            task_queue=real_cfg.task_queue,
-                            database_url=db.url,
-                            executor=executor,
-                            max_concurrent_activities=mca,
-                            search_attributes=True,
-                        ):
-                            await run_many(
-                                real,
-                                [functools.partial(drive_real, real_cfg, ids[i]) for i in chunk],
-                                in_flight=args.in_flight,
-                                timeout=args.timeout,
-                            )
+                        await drive_real_worker(real, [ids[i] for i in chunk])
                         meter.into = None
                     if "hollow" in args.phases:
                         log(f"round {r}/{rounds}: {len(chunk)} hollow renewals")
                         hollowing.replaying = True
-                        async with build_worker(
-                            client,
-                            task_queue=real_cfg.task_queue,
-                            database_url=db.url,
-                            executor=executor,
-                            max_concurrent_activities=mca,
-                            search_attributes=True,
-                        ):
-                            await run_many(
-                                hollow,
-                                [
-                                    functools.partial(drive_real, real_cfg, hollow_ids[i])
-                                    for i in chunk
-                                ],
-                                in_flight=args.in_flight,
-                                timeout=args.timeout,
-                            )
+                        await drive_real_worker(hollow, [hollow_ids[i] for i in chunk])
                         hollowing.replaying = False
             sample_history: HistorySummary | None = None
             if real.count:
