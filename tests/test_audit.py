@@ -3,7 +3,6 @@ PostgreSQL), one entry per idempotency key, and exportable as spreadsheet-safe C
 
 import csv
 import io
-import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
@@ -28,6 +27,7 @@ from models.renewal import (
 )
 from models.tables import AuditLogRow
 from tests.factories import register
+from tests.pg_locks import wait_until_blocked
 from tests.portal_fixtures import *  # noqa: F403
 from tests.portal_fixtures import Portal
 
@@ -247,18 +247,7 @@ def test_two_transactions_writing_one_key_leave_one_entry_and_no_error(
         )
         with ThreadPoolExecutor(1) as pool:
             second = pool.submit(write)
-            for _ in range(200):  # until the second INSERT waits on the first's row
-                with engine.connect() as c:
-                    if c.scalar(
-                        text(
-                            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = "
-                            "'Lock' AND datname = current_database()"
-                        )
-                    ):
-                        break
-                time.sleep(0.05)
-            else:
-                raise AssertionError("the second writer never waited on the first")
+            wait_until_blocked(engine, second, what="the second writer")
             first.commit()
             assert second.result(timeout=30) is False
     finally:

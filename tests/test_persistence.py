@@ -6,7 +6,6 @@ connection inside an outer transaction that is rolled back at the end, and each 
 code under test commits is only a SAVEPOINT (``join_transaction_mode="create_savepoint"``).
 """
 
-import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -49,6 +48,7 @@ from models.errors import DuplicateContract, InvalidInput, NotFound
 from models.tables import Base, ContractRow, ExactDecimal, SupplierRow
 from tests.conftest import POSTGRES_URL
 from tests.factories import contract_data, make_contract
+from tests.pg_locks import wait_until_blocked
 
 # --- backends -------------------------------------------------------------------------------
 
@@ -371,19 +371,7 @@ def test_a_supplier_deleted_by_another_transaction_fails_the_registration_cleanl
                     )
 
             pending = pool.submit(register)
-            waiting = 0
-            for _ in range(200):  # until the insert waits on the deleter's lock
-                with pg_engine.connect() as c:
-                    waiting = c.scalar(
-                        text(
-                            "SELECT count(*) FROM pg_stat_activity "
-                            "WHERE wait_event_type = 'Lock' AND datname = current_database()"
-                        )
-                    )
-                if waiting or pending.done():
-                    break
-                time.sleep(0.05)
-            assert waiting, "the registration never waited on the supplier row"
+            wait_until_blocked(pg_engine, pending, what="the registration")
             deleter.commit()
             with pytest.raises(InvalidInput) as caught:
                 pending.result(timeout=30)
