@@ -392,26 +392,6 @@ def cost_from(
     )
 
 
-def cost_aggregates(
-    session: Session,
-    *,
-    contract_id: str,
-    category: str,
-    currency: str,
-    period_start: date,
-    period_end: date,
-) -> CostAggregates:
-    """:func:`cost_from` for one window, reading the series itself."""
-    return cost_from(
-        price_series(session, contract_id=contract_id, upto=period_end),
-        market_series(session, category=category, upto=period_end).price_index,
-        category=category,
-        currency=currency,
-        period_start=period_start,
-        period_end=period_end,
-    )
-
-
 # ---------------------------------------------------------------------------- market
 
 
@@ -431,16 +411,4 @@ def market_from(
         demand_index=market.demand_index.ends(period_start, period_end),
         competitors=market.competitors.ends(period_start, period_end),
         new_entrants=sum(entrants) if entrants else None,
-    )
-
-
-def market_aggregates(
-    session: Session, *, category: str, period_start: date, period_end: date
-) -> MarketAggregates:
-    """:func:`market_from` for one window, reading the series itself."""
-    return market_from(
-        market_series(session, category=category, upto=period_end),
-        category=category,
-        period_start=period_start,
-        period_end=period_end,
     )

@@ -177,8 +177,11 @@ def check_market_sql(sessions: SessionFactory, category: str) -> None:
         # Another category's rows must not leak in.
         insert_market(s, category=f"{category}-other", rows=[("2026-01-01", "500", "1", 99, 9)])
     with transaction(sessions) as s:
-        agg = aggregates.market_aggregates(
-            s, category=category, period_start=CURRENT_START, period_end=AS_OF
+        agg = aggregates.market_from(
+            aggregates.market_series(s, category=category, upto=AS_OF),
+            category=category,
+            period_start=CURRENT_START,
+            period_end=AS_OF,
         )
     assert agg == replace(EXPECTED_MARKET, category=category)
     assessment = assess_market(agg, TH)
@@ -207,8 +210,11 @@ def test_series_start_falls_back_to_the_first_value_in_the_window(
             rows=[("2025-09-01", "100", None, None, None), ("2026-03-01", "110", None, None, None)],
         )
     with transaction(sessions) as s:
-        agg = aggregates.market_aggregates(
-            s, category="late", period_start=CURRENT_START, period_end=AS_OF
+        agg = aggregates.market_from(
+            aggregates.market_series(s, category="late", upto=AS_OF),
+            category="late",
+            period_start=CURRENT_START,
+            period_end=AS_OF,
         )
     assert agg.price_index == SeriesEnds(
         Point(date(2025, 9, 1), D(100)), Point(date(2026, 3, 1), D(110))

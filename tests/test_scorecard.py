@@ -265,9 +265,10 @@ def _window_from_db(session, contract_id: str, start: date, end: date, category:
         tickets=aggregates.ticket_aggregates(
             session, contract_id=contract_id, period_start=start, period_end=end, as_of=JUDGED_AT
         ),
-        cost=aggregates.cost_aggregates(
-            session,
-            contract_id=contract_id,
+        # Read up to the scoring day, as assess_contract does for both windows.
+        cost=aggregates.cost_from(
+            aggregates.price_series(session, contract_id=contract_id, upto=AS_OF),
+            aggregates.market_series(session, category=category, upto=AS_OF).price_index,
             category=category,
             currency="JPY",
             period_start=start,
