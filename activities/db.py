@@ -6,7 +6,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, insert, select
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
@@ -65,23 +65,17 @@ def insert_if_absent(
     write lands once, and two transactions racing on one key do not fail (on PostgreSQL the
     second waits for the first and then does nothing), where a read-then-insert would send
     two statements and let the race end in an IntegrityError."""
-    dialect = session.get_bind().dialect.name
-    if dialect in ("postgresql", "sqlite"):
-        make = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        stmt = (
-            make(table)
-            .values(values)
-            .on_conflict_do_nothing(index_elements=[key])
-            # The row it inserted, none on a conflict: rowcount is not reliable through the
-            # ORM's insert path (PostgreSQL reported 1 for a skipped row).
-            .returning(getattr(table, key))
-        )
-        return session.execute(stmt).first() is not None
-    column = getattr(table, key)
-    if session.scalar(select(column).where(column == values[key])) is not None:
-        return False
-    session.execute(insert(table).values(values))
-    return True
+    # The two databases we support (activities.db.make_engine) both have ON CONFLICT.
+    make = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    stmt = (
+        make(table)
+        .values(values)
+        .on_conflict_do_nothing(index_elements=[key])
+        # The row it inserted, none on a conflict: rowcount is not reliable through the ORM's
+        # insert path (PostgreSQL reported 1 for a skipped row).
+        .returning(getattr(table, key))
+    )
+    return session.execute(stmt).first() is not None
 
 
 class Violation(StrEnum):
