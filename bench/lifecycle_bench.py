@@ -623,6 +623,20 @@ def _bare_worker(
     )
 
 
+def _real_worker(
+    cfg: DriveConfig, database_url: str, executor: ThreadPoolExecutor, max_activities: int
+) -> Worker:
+    """The real worker as build_worker makes it, with the Renewal* search attributes kept."""
+    return build_worker(
+        cfg.client,
+        task_queue=cfg.task_queue,
+        database_url=database_url,
+        executor=executor,
+        max_concurrent_activities=max_activities,
+        search_attributes=True,
+    )
+
+
 def _seed(db: BenchDatabase, ids: Sequence[str], deliveries: int) -> float:
     today = today_utc()
     start = today - relativedelta(months=11)
@@ -745,14 +759,7 @@ async def _calibrate(
     of that shape; and what replaying each costs."""
     mca = args.max_concurrent_activities
     log("calibration: one real renewal")
-    async with build_worker(
-        client,
-        task_queue=real_cfg.task_queue,
-        database_url=db.url,
-        executor=executor,
-        max_concurrent_activities=mca,
-        search_attributes=True,
-    ):
+    async with _real_worker(real_cfg, db.url, executor, mca):
         cal = await run_many(
             RunStats("calibration"),
             [functools.partial(drive_real, real_cfg, calibration_id)],
@@ -851,16 +858,8 @@ async def bench(args: argparse.Namespace) -> Figures:
             with ThreadPoolExecutor(max_workers=mca, thread_name_prefix="activity") as executor:
 
                 async def drive_real_worker(stats: RunStats, contract_ids: list[str]) -> None:
-                    # The real worker as build_worker makes it; the phase (real or hollow) is
-                    # set on the interceptors around the call.
-                    async with build_worker(
-                        client,
-                        task_queue=real_cfg.task_queue,
-                        database_url=db.url,
-                        executor=executor,
-                        max_concurrent_activities=mca,
-                        search_attributes=True,
-                    ):
+                    # The phase (real or hollow) is set on the interceptors around the call.
+                    async with _real_worker(real_cfg, db.url, executor, mca):
                         await run_many(
                             stats,
                             [functools.partial(drive_real, real_cfg, c) for c in contract_ids],
