@@ -22,15 +22,16 @@ from pathlib import Path
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from activities.db import SessionFactory, make_engine, make_session_factory
 from activities.drafting import make_environment
 from activities.notifications import MailSettings, NotificationActivities
-from activities.planning_activities import CalendarSettings, PlanningActivities
+from activities.planning_activities import PlanningActivities
 from activities.renewal_activities import RenewalActivities
 from activities.sweep_activities import SweepActivities
 from config.settings import Settings, get_settings
 from config.temporal import connect
+from domain.term_plan import CalendarSettings
 from models.scorecard import ScoringConfig
+from store.db import SessionFactory, make_engine, make_session_factory
 from workflows.contract_renewal import ContractRenewalWorkflow
 from workflows.sandbox import workflow_runner
 from workflows.sweep import RenewalSweepWorkflow
@@ -156,7 +157,7 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
             max_concurrent_activities=settings.worker_max_concurrent_activities,
             search_attributes=settings.temporal_search_attributes,
             mail=MailSettings.from_settings(settings),
-            calendars=CalendarSettings.from_settings(settings),
+            calendars=settings.calendar_settings,
             scoring=settings.scoring,
             interim_extension_months=settings.interim_extension_months,
             max_cached_workflows=settings.worker_max_cached_workflows,

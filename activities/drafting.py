@@ -21,8 +21,6 @@ Organisations override any template by putting a file of the same name in
 ``RENEWALS_TEMPLATE_DIR/<language>/``.
 """
 
-import hashlib
-import json
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -33,13 +31,14 @@ from typing import Any
 from jinja2 import ChoiceLoader, FileSystemLoader, PackageLoader, StrictUndefined, select_autoescape
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedEnvironment
 
-from activities.phrases import format_date, label, period_text, plain, signed
-from activities.terms import compare_stored, propose_interim_extension, propose_renewal
+from domain.content_hash import content_hash
+from domain.milestones import notice_deadline
+from domain.phrases import format_date, label, period_text, plain, signed
+from domain.terms import compare_stored, propose_interim_extension, propose_renewal
 from models.contract import ContractRead
 from models.drafts import Proposal
 from models.renewal import DraftKind
 from models.scorecard import Scorecard, ScoringConfig
-from planning.milestones import notice_deadline
 
 
 def make_environment(override_dir: Path | None = None) -> SandboxedEnvironment:
@@ -68,16 +67,6 @@ def make_environment(override_dir: Path | None = None) -> SandboxedEnvironment:
 def quote(text: str, prefix: str = "> ") -> str:
     """Quote every line of a (possibly multi-line) comment, as e-mail does."""
     return "\n".join(f"{prefix}{line}" if line else prefix.rstrip() for line in text.splitlines())
-
-
-def content_hash(body: str, proposed_terms: dict[str, Any], body_html: str | None = None) -> str:
-    """SHA-256 over the canonical JSON of the text, the HTML and the terms. Drafts stored before
-    HTML renderings existed were hashed without it, and still verify."""
-    content: dict[str, Any] = {"body": body, "terms": proposed_terms}
-    if body_html is not None:
-        content["html"] = body_html
-    canonical = json.dumps(content, sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)

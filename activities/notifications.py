@@ -19,14 +19,14 @@ from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy import select
 from temporalio import activity
 
-from activities import contract_store
-from activities.db import SessionFactory, transaction
 from activities.failures import activity_failures
 from config.settings import Settings
+from domain.milestones import notice_deadline
 from models.activity_names import ActivityName
 from models.notifications import NotificationKind, NotificationRequest
 from models.tables import OutboxRow, SupplierRow
-from planning.milestones import notice_deadline
+from store import contracts as contract_store
+from store.db import SessionFactory, transaction
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,11 +15,9 @@ from dateutil.relativedelta import relativedelta
 from sqlalchemy.orm import Session
 from temporalio import activity
 
-from activities import contract_store, renewal_store
-from activities.assessment import assess_contract
-from activities.db import SessionFactory, transaction
 from activities.drafting import DraftInputs, EarlierVersion, make_environment, render_draft
 from activities.failures import activity_failures
+from domain.milestones import next_term_end
 from models.activity_names import ActivityName
 from models.contract import ContractRead, ContractStatus
 from models.renewal import (
@@ -38,7 +36,10 @@ from models.renewal import (
 )
 from models.scorecard import ScoringConfig
 from models.tables import SupplierRow
-from planning.milestones import next_term_end
+from store import contracts as contract_store
+from store import renewals as renewal_store
+from store.assessment import assess_contract
+from store.db import SessionFactory, transaction
 
 
 def _workflow_time() -> datetime:

@@ -15,14 +15,14 @@ from sqlalchemy import and_, func, select
 from temporalio import activity
 from temporalio.client import Client
 
-from activities.db import SessionFactory
 from activities.failures import activity_failures
 from clients.renewals import start_renewal
+from domain.milestones import plan_milestones
 from models.activity_names import ActivityName
 from models.milestones import RenewalPolicy
 from models.sweep import SweepBatch, SweepPage, SweepTotals
 from models.tables import ContractRow, RenewalRow
-from planning.milestones import plan_milestones
+from store.db import SessionFactory
 
 START_CONCURRENCY = 32
 

@@ -13,7 +13,6 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.staticfiles import StaticFiles
 from temporalio.client import Client
 
-from activities.db import SessionFactory, make_engine, make_session_factory
 from api import problems
 from api.config import WebSettings
 from api.deps import check_every_route_is_guarded
@@ -31,6 +30,7 @@ from api.routers import (
 )
 from api.state import AppState, TemporalConnection
 from config.settings import Settings, get_settings
+from store.db import SessionFactory, make_engine, make_session_factory
 from web import routes as web_routes
 
 # No script runs on any page (there is none to run); frames only from ourselves; forms only

@@ -16,13 +16,13 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 from temporalio.client import Client
 
-from activities import users
-from activities.users import CurrentUser, WebSession
 from api.config import WebSettings
 from api.problems import Forbidden, Unauthenticated
 from api.state import AppState
 from auth.roles import Permission
 from config.settings import Settings
+from store import users
+from store.users import CurrentUser, WebSession
 
 SESSION_COOKIE = "renewals_session"
 

@@ -7,10 +7,10 @@ from datetime import UTC, date, datetime
 
 from temporalio.client import Client
 
-from activities.db import SessionFactory
 from api.config import WebSettings
 from config.settings import Settings
 from config.temporal import connect
+from store.db import SessionFactory
 
 
 class TemporalUnavailable(Exception):

@@ -45,10 +45,10 @@ from temporalio.contrib.pydantic import pydantic_data_converter  # noqa: E402
 from temporalio.service import RPCError  # noqa: E402
 from temporalio.testing import WorkflowEnvironment  # noqa: E402
 
-from activities.db import make_engine  # noqa: E402
 from config.binaries import temporal_cli  # noqa: E402
 from migrations.runner import upgrade  # noqa: E402
 from models.tables import ContractRow, DeliveryRow, RenewalRow, SupplierRow  # noqa: E402
+from store.db import make_engine  # noqa: E402
 from workflows import search_attributes  # noqa: E402
 
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"

@@ -33,9 +33,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
-from activities import contract_store
-from activities.assessment import assess_contract
-from activities.db import make_engine, make_session_factory, transaction
 from migrations.runner import upgrade
 from models.contract import ContractCreate, SupplierCreate
 from models.scorecard import ScoringConfig
@@ -44,6 +41,9 @@ from models.tables import (
     MarketIndicatorRow,
     PriceHistoryRow,
 )
+from store import contracts as contract_store
+from store.assessment import assess_contract
+from store.db import make_engine, make_session_factory, transaction
 
 AS_OF = date(2026, 6, 30)
 DAYS = 730  # two 12-month windows

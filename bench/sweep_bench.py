@@ -59,12 +59,12 @@ from dateutil.relativedelta import relativedelta
 from sqlalchemy import func, select
 from temporalio.client import Client
 
-from activities.db import make_engine, make_session_factory
 from activities.sweep_activities import START_CONCURRENCY, _page, is_due
 from models.activity_names import ActivityName
 from models.milestones import RenewalPolicy
 from models.sweep import SweepBatch, SweepInput, SweepTotals
 from models.tables import ContractRow
+from store.db import make_engine, make_session_factory
 from worker import build_sweep_worker, build_worker, pool_size_for
 from workflows.ids import renewal_workflow_id
 from workflows.sweep import RenewalSweepWorkflow

@@ -6,8 +6,8 @@ from typing import Annotated
 
 import typer
 
-from activities import audit
 from cli.common import db_transaction, fail, load_settings
+from store import audit
 
 app = typer.Typer(help="The append-only audit trail.", no_args_is_help=True)
 

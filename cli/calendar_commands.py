@@ -6,10 +6,9 @@ from typing import Annotated
 
 import typer
 
-from activities.calendar_feed import build_feed, planned_for_feed
-from activities.db import make_engine, make_session_factory, transaction
-from activities.planning_activities import CalendarSettings
 from config.settings import get_settings
+from services.calendar_feed import build_feed, planned_for_feed
+from store.db import make_engine, make_session_factory, transaction
 
 app = typer.Typer(help="Renewal milestones as an iCalendar feed for calendar clients.")
 
@@ -26,7 +25,7 @@ def export(
             session,
             owner=owner,
             today=date.today(),  # noqa: DTZ011 - calendar dates, as the user sees them today
-            cfg=CalendarSettings.from_settings(settings),
+            cfg=settings.calendar_settings,
             policy=settings.renewal_policy,
         )
     feed = build_feed(planned, name=f"Contract renewals: {owner}" if owner else "Contract renewals")

@@ -25,10 +25,10 @@ from temporalio.client import Client, WorkflowQueryFailedError, WorkflowUpdateFa
 from temporalio.exceptions import FailureError
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.db import make_engine, make_session_factory, transaction
 from config.settings import Settings, get_settings
 from config.temporal import connect
 from models.errors import FieldError, InvalidInput, RenewalsError
+from store.db import make_engine, make_session_factory, transaction
 
 T = TypeVar("T")
 

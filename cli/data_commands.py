@@ -21,13 +21,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
 
-from activities import file_import
-from activities.assessment import assess_contract
-from activities.contract_store import get_contract
-from activities.phrases import label
 from cli.common import db_transaction, fail, invalid_input, load_settings
+from domain.phrases import label
 from models.errors import InvalidInput, NotFound
 from models.performance import ImportReport
+from services.imports import files as file_import
+from store.assessment import assess_contract
+from store.contracts import get_contract
 
 app = typer.Typer(
     help="Import supplier performance records and market indicators; preview a scorecard.",

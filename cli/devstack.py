@@ -35,8 +35,6 @@ from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client
 from temporalio.common import SearchAttributeKey
 
-from activities.contract_store import get_contract
-from activities.users import issue_token
 from api.app import create_app
 from cli import dbtools, samples
 from cli.common import db_transaction, engine_for, fail, load_settings, safe_url
@@ -47,6 +45,8 @@ from config.temporal import connect
 from migrations.runner import upgrade
 from models.contract import ContractStatus
 from models.errors import Conflict, NotFound
+from store.contracts import get_contract
+from store.users import issue_token
 from worker import run_worker
 from workflows import search_attributes
 

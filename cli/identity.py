@@ -10,10 +10,10 @@ its operator, who must say who they are with ``--by`` / ``--reviewer``.
 import os
 from typing import Any
 
-from activities import audit, users
 from auth.roles import Permission
 from cli.common import db_transaction, fail
 from config.settings import Settings
+from store import audit, users
 
 TOKEN_ENV = "RENEWALS_API_TOKEN"  # noqa: S105 - the variable's name, not a secret
 

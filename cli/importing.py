@@ -20,7 +20,10 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from activities.file_import import (
+from cli.common import db_transaction, load_settings, print_field_errors
+from models.errors import InvalidInput
+from models.performance import ImportReport
+from services.imports.files import (
     CONTRACT_LAYOUT,
     SUPPLIER_LAYOUT,
     TERM_COLUMNS,
@@ -41,9 +44,6 @@ from activities.file_import import (
     sort_errors,
     validate_records,
 )
-from cli.common import db_transaction, load_settings, print_field_errors
-from models.errors import InvalidInput
-from models.performance import ImportReport
 
 # Files with at least this many records show a progress bar (on a terminal only).
 PROGRESS_THRESHOLD = 200

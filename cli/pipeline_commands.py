@@ -13,15 +13,15 @@ from rich.console import Console
 from rich.table import Table
 from temporalio.client import Client
 
-from activities import pipeline_store
-from activities.db import make_engine, make_session_factory, transaction
-from activities.import_store import ImportKind, export_csv
 from cli.common import load_settings
 from config.temporal import connect
 from models.drafts import DraftView
 from models.renewal import DraftKind
 from services import drafts as draft_service
 from services import renewals as renewal_service
+from store.db import make_engine, make_session_factory, transaction
+from store.reads import pipeline as pipeline_store
+from store.records import ImportKind, export_csv
 
 app = typer.Typer()
 

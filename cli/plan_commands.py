@@ -14,8 +14,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from activities.calendar_feed import build_feed
-from activities.file_import import (
+from cli.common import load_settings, print_field_errors
+from models.contract import ContractCreate
+from models.milestones import MilestoneKind
+from services.calendar_feed import build_feed
+from services.imports.files import (
     CONTRACT_LAYOUT,
     FileProblem,
     parse_model,
@@ -23,11 +26,7 @@ from activities.file_import import (
     sort_errors,
     validate_records,
 )
-from activities.plan_preview import PlannedContract, as_read, plan_as_dict, plan_contracts
-from activities.planning_activities import CalendarSettings
-from cli.common import load_settings, print_field_errors
-from models.contract import ContractCreate
-from models.milestones import MilestoneKind
+from services.plans import PlannedContract, as_read, plan_as_dict, plan_contracts
 
 app = typer.Typer(help="Preview renewal plans without importing anything.")
 
@@ -84,7 +83,7 @@ def plan(
     planned = plan_contracts(
         [as_read(v.value, today=as_of) for v in valid],
         today=as_of,
-        cfg=CalendarSettings.from_settings(settings),
+        cfg=settings.calendar_settings,
         policy=settings.renewal_policy,
     )
     if output is Output.JSON:

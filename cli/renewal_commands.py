@@ -17,8 +17,6 @@ from pydantic import ValidationError
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.audit import AuditAction
-from activities.contract_store import amend_contract, get_contract
 from auth.roles import Permission
 from cli.common import db_transaction, fail, load_settings, print_field_errors, run_temporal
 from cli.identity import acting_user, audit_cli_action
@@ -34,6 +32,8 @@ from models.renewal import (
     ReviewSubmission,
     TerminationRequest,
 )
+from store.audit import AuditAction
+from store.contracts import amend_contract, get_contract
 from workflows.ids import renewal_workflow_id
 
 T = TypeVar("T")

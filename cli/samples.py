@@ -15,10 +15,10 @@ from typing import Any
 from dateutil.relativedelta import relativedelta
 from sqlalchemy.orm import Session
 
-from activities.contract_store import parse_contract, register_contracts, upsert_supplier
-from activities.users import create_user
 from cli import dbtools
 from models.contract import ContractCreate, SupplierCreate
+from store.contracts import parse_contract, register_contracts, upsert_supplier
+from store.users import create_user
 
 SUPPLIERS: tuple[SupplierCreate, ...] = (
     SupplierCreate(

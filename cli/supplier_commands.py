@@ -5,8 +5,8 @@ from typing import Annotated
 
 import typer
 
-from activities.file_import import ImportKind
 from cli.importing import import_file
+from services.imports.files import ImportKind
 
 app = typer.Typer(help="Suppliers: the companies contracts are with.", no_args_is_help=True)
 

@@ -10,9 +10,9 @@ from typing import Annotated
 
 import typer
 
-from activities import audit, users
 from cli.common import db_transaction, fail, load_settings, print_field_errors
 from models.errors import Conflict, InvalidInput, NotFound
+from store import audit, users
 
 app = typer.Typer(
     help="Users, roles (procurement, legal, admin) and API tokens.", no_args_is_help=True

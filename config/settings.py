@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from domain.term_plan import CalendarSettings
 from models.contract import DefaultAction
 from models.milestones import RenewalPolicy
 from models.scorecard import ScoringConfig
@@ -142,6 +143,15 @@ class Settings(BaseSettings):
             interim_extension_months=self.interim_extension_months,
             fire_hour_local=self.milestone_fire_hour_local,
             review_reminder_business_days=self.review_reminder_business_days,
+        )
+
+    @property
+    def calendar_settings(self) -> CalendarSettings:
+        return CalendarSettings(
+            closure_days=frozenset(self.closure_days),
+            jp_year_end_closure=self.jp_year_end_closure,
+            default_action=self.default_action,
+            default_action_by_category=tuple(self.default_action_by_category.items()),
         )
 
 

@@ -3,9 +3,9 @@
 from alembic import context
 from sqlalchemy import Connection
 
-from activities.db import make_engine
 from config.settings import get_settings
 from models.tables import Base
+from store.db import make_engine
 
 config = context.config
 target_metadata = Base.metadata

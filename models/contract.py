@@ -18,14 +18,14 @@ from pydantic import (
 )
 
 from models.currency import ISO_4217
-from models.numbers import UnsignedZero
-from models.text import Identifier, LongText, ShortText
-from planning.calendars import (
+from models.jurisdictions import (
     DEFAULT_TIME_ZONES,
     UnknownJurisdiction,
     split_jurisdiction,
     validate_jurisdiction,
 )
+from models.numbers import UnsignedZero
+from models.text import Identifier, LongText, ShortText
 
 Language = Literal["ja", "en"]
 

@@ -7,14 +7,14 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from activities import renewal_store
-from activities.contract_store import get_contract
-from activities.phrases import label
-from activities.terms import compare_stored, current_terms, display
+from domain.phrases import label
+from domain.terms import compare_stored, current_terms, display
 from models.contract import ContractRead
 from models.drafts import CLAUSES, DraftView
 from models.errors import NotFound
 from models.renewal import DraftKind
+from store import renewals as renewal_store
+from store.contracts import get_contract
 
 
 @dataclass(frozen=True, slots=True)

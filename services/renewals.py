@@ -17,10 +17,6 @@ from sqlalchemy.orm import Session
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities import audit, pipeline_store
-from activities.contract_store import amend_contract, get_contract
-from activities.db import SessionFactory
-from activities.users import CurrentUser
 from clients import renewals
 from config.settings import Settings
 from models.contract import ContractAmendment, ContractRead, ContractStatus
@@ -36,6 +32,11 @@ from models.renewal import (
     TerminationRequest,
 )
 from services import drafts as draft_service
+from store import audit
+from store.contracts import amend_contract, get_contract
+from store.db import SessionFactory
+from store.reads import pipeline as pipeline_store
+from store.users import CurrentUser
 from workflows.ids import renewal_workflow_id
 
 

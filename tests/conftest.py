@@ -18,9 +18,9 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.db import SessionFactory, make_engine, make_session_factory
 from config.binaries import temporal_cli, temporal_test_server
 from migrations.runner import upgrade
+from store.db import SessionFactory, make_engine, make_session_factory
 from worker import build_worker
 from workflows import search_attributes
 

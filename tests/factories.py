@@ -6,9 +6,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from activities import contract_store
 from models.contract import ContractCreate, SupplierCreate
 from models.tables import DeliveryRow, SupplierRow
+from store import contracts as contract_store
 
 
 def contract_data(**overrides: Any) -> dict[str, Any]:

@@ -61,10 +61,8 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from activities import contract_store
-from activities.db import SessionFactory, make_engine
-from activities.market import MarketAggregates, SeriesEnds
-from activities.scoring import (
+from domain.market import MarketAggregates, SeriesEnds
+from domain.scoring import (
     CostAggregates,
     DeliveryAggregates,
     Point,
@@ -78,6 +76,8 @@ from models.tables import (
     PriceHistoryRow,
     ServiceTicketRow,
 )
+from store import contracts as contract_store
+from store.db import SessionFactory, make_engine
 from tests.factories import contract_data
 
 AS_OF = date(2026, 6, 30)

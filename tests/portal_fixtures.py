@@ -23,13 +23,13 @@ from sqlalchemy import Engine, text
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from activities import users
-from activities.db import SessionFactory, make_engine, make_session_factory, transaction
 from api.app import create_app
 from api.config import WebSettings
 from clients import renewals
 from config.settings import Settings
 from migrations.runner import upgrade
+from store import users
+from store.db import SessionFactory, make_engine, make_session_factory, transaction
 from tests.factories import register
 from worker import build_worker
 from workflows.contract_renewal import ContractRenewalWorkflow

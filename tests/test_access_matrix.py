@@ -13,12 +13,12 @@ import pytest_asyncio
 from fastapi import FastAPI
 from typer.testing import CliRunner
 
-from activities import users
-from activities.db import make_engine, make_session_factory, transaction
 from api.deps import SESSION_COOKIE, api_routes, check_every_route_is_guarded
 from cli import renewal_commands
 from config.settings import get_settings
 from migrations.runner import upgrade
+from store import users
+from store.db import make_engine, make_session_factory, transaction
 from tests.portal_fixtures import *  # noqa: F403
 from tests.portal_fixtures import (
     PASSWORD,

@@ -9,8 +9,8 @@ import uuid
 import pytest
 from sqlalchemy import func, select
 
-from activities.db import transaction
 from models.tables import ContractRow, DeliveryRow, MarketIndicatorRow, SupplierRow
+from store.db import transaction
 from tests.portal_fixtures import *  # noqa: F403
 from tests.portal_fixtures import Portal
 

@@ -3,8 +3,8 @@ Temporal (time-skipping) server and worker behind it."""
 
 from sqlalchemy import select
 
-from activities.db import transaction
 from models.tables import AuditLogRow
+from store.db import transaction
 from tests.portal_fixtures import *  # noqa: F403
 from tests.portal_fixtures import Portal, contract_in_review_window, wait_for_draft
 

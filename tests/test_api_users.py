@@ -4,10 +4,10 @@ import typer
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
-from activities import users
-from activities.db import transaction
 from cli import user_commands
 from config.settings import get_settings
+from store import users
+from store.db import transaction
 from tests.portal_fixtures import *  # noqa: F403
 from tests.portal_fixtures import Portal
 

@@ -13,8 +13,6 @@ from sqlalchemy import Engine, func, select, text
 from sqlalchemy.exc import DBAPIError
 from typer.testing import CliRunner
 
-from activities import audit, renewal_store
-from activities.db import SessionFactory, make_engine, make_session_factory, transaction
 from cli import audit_commands
 from config.settings import get_settings
 from models.renewal import (
@@ -26,6 +24,9 @@ from models.renewal import (
     ReviewRecord,
 )
 from models.tables import AuditLogRow
+from store import audit
+from store import renewals as renewal_store
+from store.db import SessionFactory, make_engine, make_session_factory, transaction
 from tests.factories import register
 from tests.pg_locks import wait_until_blocked
 from tests.portal_fixtures import *  # noqa: F403

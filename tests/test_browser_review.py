@@ -17,10 +17,10 @@ import pytest
 import pytest_asyncio
 import uvicorn
 
-from activities.db import make_engine, make_session_factory
 from api.app import create_app
 from clients import renewals
 from models.renewal import RenewalStage
+from store.db import make_engine, make_session_factory
 from tests.portal_fixtures import *  # noqa: F403
 from tests.portal_fixtures import (
     PASSWORD,

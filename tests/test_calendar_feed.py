@@ -5,11 +5,11 @@ from datetime import UTC, date, datetime
 from icalendar import Calendar
 from sqlalchemy.orm import Session
 
-from activities.calendar_feed import build_feed, planned_for_feed
-from activities.db import SessionFactory, transaction
-from activities.plan_preview import PlannedContract
-from activities.planning_activities import CalendarSettings
+from domain.term_plan import CalendarSettings
 from models.milestones import RenewalPolicy
+from services.calendar_feed import build_feed, planned_for_feed
+from services.plans import PlannedContract
+from store.db import SessionFactory, transaction
 from tests.factories import register
 
 STAMP = datetime(2027, 1, 1, tzinfo=UTC)

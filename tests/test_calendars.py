@@ -4,14 +4,15 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from activities.contract_store import parse_contract
-from activities.planning_activities import CalendarSettings, term_plan
+from domain.calendars import BusinessCalendar
+from domain.milestones import next_review_date, plan_milestones
+from domain.term_plan import CalendarSettings, term_plan
 from models.contract import ContractRead, ContractStatus, DefaultAction, TermModel
 from models.errors import InvalidInput
+from models.jurisdictions import UnknownJurisdiction, validate_jurisdiction
 from models.milestones import MilestoneKind, RenewalPolicy
 from models.renewal import PlanRequest
-from planning.calendars import BusinessCalendar, UnknownJurisdiction, validate_jurisdiction
-from planning.milestones import next_review_date, plan_milestones
+from store.contracts import parse_contract
 from tests.factories import contract_data
 
 JP = BusinessCalendar.for_jurisdiction("JP")

@@ -9,11 +9,11 @@ import pytest
 from sqlalchemy import func, select, update
 from typer.testing import CliRunner, Result
 
-from activities.db import make_engine, make_session_factory, transaction
 from cli import importing
 from cli.main import app
 from config.settings import get_settings
 from models.tables import ContractRow, SupplierRow
+from store.db import make_engine, make_session_factory, transaction
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"

@@ -13,12 +13,12 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 from typer.testing import CliRunner
 
-from activities.db import SessionFactory, transaction
 from cli.main import app as main_app
 from cli.pipeline_commands import app
 from clients import renewals
 from config.settings import get_settings
 from models.renewal import ReviewDecisionKind, ReviewSubmission
+from store.db import SessionFactory, transaction
 from tests.factories import add_deliveries, register
 from tests.workflow_helpers import today
 from workflows.contract_renewal import ContractRenewalWorkflow

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from activities.contract_store import parse_contract
 from models.contract import ContractCreate
 from models.errors import FieldError, InvalidInput
+from store.contracts import parse_contract
 from tests.factories import contract_data
 
 ROW = 7

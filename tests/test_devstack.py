@@ -29,13 +29,13 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner, Result
 
-from activities.db import SessionFactory, transaction
 from cli import devstack, samples
 from cli.main import app
 from config.binaries import temporal_cli
 from config.settings import get_settings
+from domain.milestones import plan_milestones
 from models.milestones import MilestoneKind
-from planning.milestones import plan_milestones
+from store.db import SessionFactory, transaction
 from tests.factories import register
 from worker import build_worker
 from workflows import search_attributes

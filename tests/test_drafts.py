@@ -18,20 +18,18 @@ import pytest
 from jinja2.exceptions import SecurityError, UndefinedError
 from temporalio.testing import ActivityEnvironment
 
-from activities import renewal_store
-from activities.db import SessionFactory, transaction
 from activities.drafting import (
     DraftInputs,
     EarlierVersion,
-    content_hash,
     make_environment,
     quote,
     render_draft,
 )
-from activities.market import MarketAggregates, SeriesEnds, assess_market
 from activities.renewal_activities import RenewalActivities
-from activities.scoring import Point, build_scorecard
-from activities.terms import propose_interim_extension, propose_renewal
+from domain.content_hash import content_hash
+from domain.market import MarketAggregates, SeriesEnds, assess_market
+from domain.scoring import Point, build_scorecard
+from domain.terms import propose_interim_extension, propose_renewal
 from models.contract import ContractRead
 from models.renewal import (
     DraftKind,
@@ -43,6 +41,8 @@ from models.renewal import (
 )
 from models.scorecard import ScoringConfig
 from models.tables import DraftRow
+from store import renewals as renewal_store
+from store.db import SessionFactory, transaction
 from tests.performance_data import (
     AS_OF,
     EXPECTED_CURRENT,

@@ -11,8 +11,6 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities import renewal_store
-from activities.db import SessionFactory, transaction
 from clients import renewals
 from models.milestones import MilestoneKind
 from models.renewal import (
@@ -24,6 +22,8 @@ from models.renewal import (
 )
 from models.scorecard import MarketSignalKind
 from models.tables import PriceHistoryRow
+from store import renewals as renewal_store
+from store.db import SessionFactory, transaction
 from tests.factories import add_deliveries, register
 from tests.performance_data import insert_market
 from tests.workflow_helpers import result_of, skip_past, today

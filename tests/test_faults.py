@@ -54,10 +54,10 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
-from activities.db import SessionFactory, make_engine, make_session_factory, transaction
 from activities.notifications import MailSettings
 from clients import renewals
 from config.binaries import temporal_cli
+from domain.milestones import next_term_end
 from migrations.runner import upgrade
 from models.activity_names import ActivityName
 from models.contract import ContractAmendment
@@ -80,7 +80,7 @@ from models.tables import (
     ReviewDecisionRow,
     ScorecardRow,
 )
-from planning.milestones import next_term_end
+from store.db import SessionFactory, make_engine, make_session_factory, transaction
 from tests.conftest import POSTGRES_URL
 from tests.factories import register
 from worker import build_worker

@@ -8,11 +8,12 @@ from decimal import Decimal
 
 import pytest
 
-from activities import aggregates
-from activities.db import SessionFactory, transaction
-from activities.market import MarketAggregates, SeriesEnds, assess_market
-from activities.scoring import Point
+from domain.market import MarketAggregates, SeriesEnds, assess_market
+from domain.scoring import Point
+from domain.series import Series, market_from
 from models.scorecard import MarketSignalKind, MarketThresholds
+from store import aggregates
+from store.db import SessionFactory, transaction
 from tests.performance_data import (
     AS_OF,
     CURRENT_START,
@@ -177,7 +178,7 @@ def check_market_sql(sessions: SessionFactory, category: str) -> None:
         # Another category's rows must not leak in.
         insert_market(s, category=f"{category}-other", rows=[("2026-01-01", "500", "1", 99, 9)])
     with transaction(sessions) as s:
-        agg = aggregates.market_from(
+        agg = market_from(
             aggregates.market_series(s, category=category, upto=AS_OF),
             category=category,
             period_start=CURRENT_START,
@@ -210,7 +211,7 @@ def test_series_start_falls_back_to_the_first_value_in_the_window(
             rows=[("2025-09-01", "100", None, None, None), ("2026-03-01", "110", None, None, None)],
         )
     with transaction(sessions) as s:
-        agg = aggregates.market_from(
+        agg = market_from(
             aggregates.market_series(s, category="late", upto=AS_OF),
             category="late",
             period_start=CURRENT_START,
@@ -227,7 +228,7 @@ def test_series_answers_like_the_queries_it_replaces() -> None:
     """A Series is asked what the per-window queries used to ask: the value in force on a
     day, the first one inside (after, upto], how many fall there, and a window's two ends."""
     pts = tuple(Point(date(2026, m, 1), D(100 + m)) for m in (2, 4, 6))
-    s = aggregates.Series(pts)
+    s = Series(pts)
     assert s.at(date(2026, 1, 31)) is None
     assert s.at(date(2026, 2, 1)) == pts[0]  # on the day: in force
     assert s.at(date(2026, 5, 31)) == pts[1]
@@ -237,4 +238,4 @@ def test_series_answers_like_the_queries_it_replaces() -> None:
     assert s.count_between(date(2026, 2, 1), date(2026, 6, 1)) == 2  # the start is excluded
     assert s.count_between(date(2026, 6, 1), date(2026, 2, 1)) == 0
     assert s.ends(date(2026, 1, 1), date(2026, 5, 1)) == SeriesEnds(pts[0], pts[1])
-    assert aggregates.Series().ends(date(2026, 1, 1), date(2026, 5, 1)) == SeriesEnds(None, None)
+    assert Series().ends(date(2026, 1, 1), date(2026, 5, 1)) == SeriesEnds(None, None)

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import Engine, text
 
-from activities.db import make_engine
 from migrations.runner import downgrade, upgrade
+from store.db import make_engine
 from tests.conftest import POSTGRES_URL
 
 

@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from domain.milestones import next_term_end, notice_deadline, plan_milestones
 from models.milestones import MilestoneKind, MilestonePlan, RenewalPolicy
-from planning.milestones import next_term_end, notice_deadline, plan_milestones
 
 GATHER = MilestoneKind.GATHER_FACTS
 DISCUSS = MilestoneKind.FIRST_DISCUSSION

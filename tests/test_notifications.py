@@ -17,16 +17,16 @@ from dateutil.relativedelta import relativedelta
 from sqlalchemy import Engine, func, select
 from temporalio.testing import WorkflowEnvironment
 
-from activities import contract_store
-from activities.db import SessionFactory, transaction
 from activities.drafting import make_environment
 from activities.notifications import MailSettings, NotificationActivities
-from activities.renewal_store import open_renewal
 from clients import renewals
 from models.contract import SupplierCreate
 from models.notifications import NotificationKind, NotificationRequest
 from models.renewal import OpenRenewal, OutcomeKind
 from models.tables import OutboxRow
+from store import contracts as contract_store
+from store.db import SessionFactory, transaction
+from store.renewals import open_renewal
 from tests.factories import register
 from tests.workflow_helpers import result_of, today
 from worker import build_worker

@@ -7,13 +7,13 @@ import pytest
 from sqlalchemy import update
 from temporalio.exceptions import ApplicationError
 
-from activities.db import SessionFactory, transaction
 from activities.renewal_activities import RenewalActivities
-from activities.renewal_store import get_renewal, open_renewal, save_draft
+from domain.milestones import next_term_end
 from models.drafts import ProposedTerms
 from models.renewal import DraftKind, OpenRenewal, OutcomeKind, OutcomeRequest
 from models.tables import ContractRow, DraftRow
-from planning.milestones import next_term_end
+from store.db import SessionFactory, transaction
+from store.renewals import get_renewal, open_renewal, save_draft
 from tests.factories import register
 
 END = date(2027, 3, 31)

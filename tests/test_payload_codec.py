@@ -9,13 +9,13 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from activities.db import SessionFactory, transaction
 from clients import renewals
 from config.binaries import temporal_test_server
 from config.codec import EncryptionCodec, UnknownEncryptionKey, new_key, with_codec
 from config.settings import Settings
 from config.temporal import data_converter
 from models.renewal import OutcomeKind
+from store.db import SessionFactory, transaction
 from tests.factories import register
 from tests.workflow_helpers import result_of, today
 from worker import build_worker

@@ -11,19 +11,19 @@ import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from activities import contract_store
-from activities.db import SessionFactory, transaction
-from activities.performance_import import (
-    import_deliveries,
-    import_market,
-    import_prices,
-    import_tickets,
-)
 from cli import data_commands
 from config.settings import get_settings
 from models.contract import SupplierCreate
 from models.errors import FieldError, InvalidInput
 from models.tables import DeliveryRow, MarketIndicatorRow, PriceHistoryRow, ServiceTicketRow
+from services.imports.performance import (
+    import_deliveries,
+    import_market,
+    import_prices,
+    import_tickets,
+)
+from store import contracts as contract_store
+from store.db import SessionFactory, transaction
 from tests.factories import register
 
 NOW = datetime(2026, 7, 1, tzinfo=UTC)

@@ -11,9 +11,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
 
-from activities.db import make_engine
 from migrations.runner import downgrade, upgrade
 from models.tables import Base
+from store.db import make_engine
 from tests.conftest import POSTGRES_URL
 
 

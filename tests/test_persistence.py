@@ -33,8 +33,12 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from activities import contract_store
-from activities.db import (
+from migrations.runner import downgrade, upgrade
+from models.contract import ContractAmendment, ContractCreate, SupplierCreate
+from models.errors import DuplicateContract, InvalidInput, NotFound
+from models.tables import Base, ContractRow, ExactDecimal, SupplierRow
+from store import contracts as contract_store
+from store.db import (
     SessionFactory,
     Violation,
     make_engine,
@@ -42,10 +46,6 @@ from activities.db import (
     transaction,
     violation,
 )
-from migrations.runner import downgrade, upgrade
-from models.contract import ContractAmendment, ContractCreate, SupplierCreate
-from models.errors import DuplicateContract, InvalidInput, NotFound
-from models.tables import Base, ContractRow, ExactDecimal, SupplierRow
 from tests.conftest import POSTGRES_URL
 from tests.factories import contract_data, make_contract
 from tests.pg_locks import wait_until_blocked

@@ -6,9 +6,9 @@ from decimal import Decimal
 
 import pytest
 
-from activities.market import MarketAggregates, SeriesEnds, assess_market
-from activities.recommendation import recommend
-from activities.scoring import Point
+from domain.market import MarketAggregates, SeriesEnds, assess_market
+from domain.recommendation import recommend
+from domain.scoring import Point
 from models.scorecard import (
     Finding,
     KpiScore,

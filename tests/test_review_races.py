@@ -9,10 +9,10 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.db import SessionFactory, transaction
 from clients import renewals
 from models.renewal import RenewalStage, ReviewDecisionKind, ReviewResult, ReviewSubmission
 from models.tables import ReviewDecisionRow
+from store.db import SessionFactory, transaction
 from tests.factories import register
 from tests.workflow_helpers import today
 from workflows.contract_renewal import ContractRenewalWorkflow

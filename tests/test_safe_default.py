@@ -10,7 +10,6 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.db import SessionFactory, transaction
 from clients import renewals
 from models.contract import ContractAmendment
 from models.milestones import MilestoneKind, MilestoneState
@@ -22,6 +21,7 @@ from models.renewal import (
     ReviewSubmission,
 )
 from models.tables import ContractRow, DraftRow, RenewalEventRow
+from store.db import SessionFactory, transaction
 from tests.factories import register
 from tests.workflow_helpers import result_of, today
 from workflows.contract_renewal import ContractRenewalWorkflow

@@ -13,11 +13,11 @@ from sqlalchemy import Engine
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
-from activities.db import SessionFactory, make_session_factory, transaction
 from clients import renewals, schedules
 from config.settings import Settings
 from models.contract import ContractAmendment
 from models.sweep import SweepInput, SweepTotals
+from store.db import SessionFactory, make_session_factory, transaction
 from tests.factories import register
 from worker import build_sweep_worker, build_worker
 from workflows import search_attributes as sa

@@ -36,13 +36,13 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.db import make_engine, make_session_factory, transaction
 from api.app import create_app
 from api.config import WebSettings
 from clients import renewals
 from config.binaries import temporal_test_server
 from config.settings import Settings
 from migrations.runner import upgrade
+from store.db import make_engine, make_session_factory, transaction
 from tests.factories import register
 from tests.portal_fixtures import PEOPLE, seed_people, settings_for
 from worker import build_worker

@@ -10,10 +10,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import Engine, event
 
-from activities import aggregates
-from activities.assessment import assess_contract
-from activities.db import SessionFactory, make_session_factory, transaction
-from activities.scoring import (
+from domain.scoring import (
     DeliveryAggregates,
     TicketAggregates,
     WindowAggregates,
@@ -22,6 +19,7 @@ from activities.scoring import (
     score_windows,
     trend_of,
 )
+from domain.series import cost_from
 from models.scorecard import (
     GradeBounds,
     KpiName,
@@ -31,6 +29,9 @@ from models.scorecard import (
     ScoringConfig,
     Trend,
 )
+from store import aggregates
+from store.assessment import assess_contract
+from store.db import SessionFactory, make_session_factory, transaction
 from tests.factories import add_deliveries, register
 from tests.performance_data import (
     AS_OF,
@@ -266,7 +267,7 @@ def _window_from_db(session, contract_id: str, start: date, end: date, category:
             session, contract_id=contract_id, period_start=start, period_end=end, as_of=JUDGED_AT
         ),
         # Read up to the scoring day, as assess_contract does for both windows.
-        cost=aggregates.cost_from(
+        cost=cost_from(
             aggregates.price_series(session, contract_id=contract_id, upto=AS_OF),
             aggregates.market_series(session, category=category, upto=AS_OF).price_index,
             category=category,

@@ -7,13 +7,13 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from activities import audit, users
-from activities.db import SessionFactory, transaction
 from api.app import create_app
 from api.config import WebSettings
 from api.deps import SESSION_COOKIE
 from config.settings import Settings
 from models.tables import WebSessionRow
+from store import audit, users
+from store.db import SessionFactory, transaction
 from web.routes import LOGIN_CSRF_COOKIE
 
 PASSWORD = "correct horse battery staple"

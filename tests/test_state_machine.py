@@ -61,10 +61,9 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.db import SessionFactory, make_engine, make_session_factory, transaction
-from activities.drafting import content_hash
 from clients import renewals
 from config.binaries import temporal_test_server
+from domain.content_hash import content_hash
 from migrations.runner import upgrade
 from models.contract import ContractAmendment
 from models.milestones import MilestoneKind, MilestoneState
@@ -85,6 +84,7 @@ from models.tables import (
     ReviewDecisionRow,
     ScorecardRow,
 )
+from store.db import SessionFactory, make_engine, make_session_factory, transaction
 from tests.factories import register
 from worker import build_worker
 from workflows.contract_renewal import ContractRenewalWorkflow

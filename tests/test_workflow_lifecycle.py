@@ -12,8 +12,8 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFai
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.db import SessionFactory, transaction
 from clients import renewals
+from domain.milestones import next_term_end
 from models.contract import ContractAmendment
 from models.milestones import MilestoneKind, MilestoneState
 from models.renewal import (
@@ -24,7 +24,7 @@ from models.renewal import (
     TerminationRequest,
 )
 from models.tables import ContractRow, DraftRow, RenewalEventRow, ReviewDecisionRow
-from planning.milestones import next_term_end
+from store.db import SessionFactory, transaction
 from tests.factories import add_deliveries, register
 from tests.workflow_helpers import result_of, save_history, skip_past, today
 from workflows.contract_renewal import ContractRenewalWorkflow

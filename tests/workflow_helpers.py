@@ -8,8 +8,8 @@ from typing import Any
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
+from domain.milestones import plan_milestones
 from models.milestones import MilestoneKind, RenewalPolicy
-from planning.milestones import plan_milestones
 
 
 async def today(env: WorkflowEnvironment) -> date:

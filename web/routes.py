@@ -21,17 +21,18 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.datastructures import FormData
 
-from activities import audit, pipeline_store, users
-from activities.users import WebSession
 from api.deps import SESSION_COOKIE, SessionDep, StateDep, WebSettingsDep, require_web, web_session
 from api.problems import Forbidden, Problem, to_problem
 from auth.roles import Permission
+from domain.milestones import plan_milestones
 from models.milestones import MilestoneKind
 from models.numbers import DbInt, PositiveDbInt
 from models.renewal import ReviewDecisionKind
-from planning.milestones import plan_milestones
 from services import drafts as draft_service
 from services import renewals as service
+from store import audit, users
+from store.reads import pipeline as pipeline_store
+from store.users import WebSession
 
 HERE = Path(__file__).resolve().parent
 LOGIN_CSRF_COOKIE = "renewals_login_csrf"

@@ -14,6 +14,7 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from domain.milestones import plan_milestones
     from models.contract import ContractRead, ContractStatus, DefaultAction, TermModel
     from models.milestones import MilestoneKind, MilestonePlan, MilestoneState
     from models.notifications import NotificationKind, NotificationRequest
@@ -45,7 +46,6 @@ with workflow.unsafe.imports_passed_through():
         TermOutcome,
         TermPlan,
     )
-    from planning.milestones import plan_milestones
 
 from workflows import activity_calls as act
 from workflows import search_attributes as sa

@@ -8,12 +8,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
-from activities import audit
-from activities.users import CurrentUser
 from api.deps import SessionDep, StateDep, require
 from api.schemas import AuditEntryOut, Page
 from auth.roles import Permission
 from models.numbers import DbInt
+from store import audit
+from store.users import CurrentUser
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 

@@ -4,14 +4,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from activities import contract_store, pipeline_store
-from activities.users import CurrentUser
 from api.deps import SessionDep, StateDep, TemporalDep, require
 from api.schemas import AmendmentIn, AmendmentOut, Page
 from auth.roles import Permission
 from models.contract import ContractRead
 from models.numbers import DbInt
 from services import renewals as service
+from store import contracts as contract_store
+from store.reads import pipeline as pipeline_store
+from store.users import CurrentUser
 
 router = APIRouter(prefix="/contracts", tags=["contracts"])
 

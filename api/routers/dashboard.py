@@ -4,10 +4,10 @@ from typing import Annotated
 
 from fastapi import APIRouter
 
-from activities import pipeline_store
-from activities.users import CurrentUser
 from api.deps import SessionDep, StateDep, require
 from auth.roles import Permission
+from store.reads import pipeline as pipeline_store
+from store.users import CurrentUser
 
 router = APIRouter(prefix="/dashboard", tags=["dashboard"])
 

@@ -8,14 +8,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
-from activities import audit, file_import
-from activities.file_import import ImportKind
-from activities.users import CurrentUser
 from api.deps import SessionDep, StateDep, require
 from api.problems import Problem
 from api.schemas import ImportOut
 from auth.roles import Permission
 from models.errors import FieldError, InvalidInput
+from services.imports import files as file_import
+from services.imports.files import ImportKind
+from store import audit
+from store.users import CurrentUser
 
 router = APIRouter(tags=["imports"])
 

@@ -4,10 +4,10 @@ from typing import Annotated
 
 from fastapi import APIRouter
 
-from activities.users import CurrentUser
 from api.deps import require
 from api.schemas import Me
 from auth.roles import Permission
+from store.users import CurrentUser
 
 router = APIRouter(prefix="/me", tags=["users"])
 

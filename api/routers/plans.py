@@ -4,15 +4,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Response
 
-from activities.calendar_feed import build_feed, planned_for_feed
-from activities.contract_store import parse_contract
-from activities.plan_preview import as_read, plan_as_dict, plan_contracts
-from activities.planning_activities import CalendarSettings
-from activities.users import CurrentUser
 from api.deps import SessionDep, StateDep, require
 from auth.roles import Permission
 from models.contract import ContractRead
 from models.errors import FieldError, InvalidInput
+from services.calendar_feed import build_feed, planned_for_feed
+from services.plans import as_read, plan_as_dict, plan_contracts
+from store.contracts import parse_contract
+from store.users import CurrentUser
 
 router = APIRouter(tags=["plans"])
 
@@ -42,7 +41,7 @@ def preview_plans(
     planned = plan_contracts(
         parsed,
         today=today,
-        cfg=CalendarSettings.from_settings(state.settings),
+        cfg=state.settings.calendar_settings,
         policy=state.settings.renewal_policy,
     )
     return [plan_as_dict(p) for p in planned]
@@ -60,7 +59,7 @@ def calendar_feed(
         db,
         owner=owner,
         today=state.today(),
-        cfg=CalendarSettings.from_settings(state.settings),
+        cfg=state.settings.calendar_settings,
         policy=state.settings.renewal_policy,
     )
     return Response(build_feed(planned), media_type="text/calendar; charset=utf-8")

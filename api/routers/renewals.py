@@ -8,8 +8,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Response, status
 from temporalio.client import Client
 
-from activities import pipeline_store
-from activities.users import CurrentUser
 from api.deps import SessionDep, SettingsDep, StateDep, TemporalDep, require
 from api.schemas import DecisionIn, Page, ReasonIn, StartIn, StartOut
 from api.state import TemporalUnavailable
@@ -21,6 +19,8 @@ from models.numbers import DbInt, PositiveDbInt
 from models.renewal import DraftRef, RenewalStatus, ReviewResult
 from services import drafts as draft_service
 from services import renewals as service
+from store.reads import pipeline as pipeline_store
+from store.users import CurrentUser
 
 router = APIRouter(prefix="/renewals", tags=["renewals"])
 

@@ -4,13 +4,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from activities import pipeline_store
-from activities.users import CurrentUser
 from api.deps import SessionDep, require
 from api.schemas import Page
 from auth.roles import Permission
 from models.contract import SupplierRead
 from models.numbers import DbInt
+from store.reads import pipeline as pipeline_store
+from store.users import CurrentUser
 
 router = APIRouter(prefix="/suppliers", tags=["suppliers"])
 

@@ -4,11 +4,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, status
 
-from activities import audit, users
-from activities.users import CurrentUser
 from api.deps import SessionDep, require
 from api.schemas import TokenIn, TokenOut, UserIn, UserOut
 from auth.roles import Permission
+from store import audit, users
+from store.users import CurrentUser
 
 router = APIRouter(prefix="/users", tags=["users"])
 

@@ -11,9 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from activities import audit
-from activities.db import insert_if_absent
-from activities.drafting import content_hash
+from domain.content_hash import content_hash
 from models.drafts import DraftView, ProposedTerms
 from models.errors import Conflict, NotFound
 from models.renewal import (
@@ -32,6 +30,8 @@ from models.tables import (
     ReviewDecisionRow,
     ScorecardRow,
 )
+from store import audit
+from store.db import insert_if_absent
 
 
 def open_renewal(session: Session, *, request: OpenRenewal) -> RenewalRow:

@@ -17,12 +17,12 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from activities.db import Violation, violation
 from auth.passwords import DUMMY_HASH, check_policy, hash_password, verify_password
 from auth.roles import Permission, Role, format_roles, parse_roles, permissions_for
 from models.errors import Conflict, FieldError, InvalidInput, NotFound
 from models.tables import ApiTokenRow, AuditLogRow, UserRow, WebSessionRow
 from models.text import ShortText
+from store.db import Violation, violation
 
 TOKEN_PREFIX = "rnw_"  # noqa: S105 - a public marker, not a secret
 _SHORT_TEXT: TypeAdapter[str] = TypeAdapter(ShortText)

@@ -17,6 +17,7 @@ from sqlalchemy import and_, case, func, literal, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from domain.milestones import plan_milestones
 from models.contract import SupplierRead
 from models.errors import NotFound
 from models.milestones import MilestoneKind, RenewalPolicy
@@ -30,7 +31,6 @@ from models.tables import (
     ScorecardRow,
     SupplierRow,
 )
-from planning.milestones import plan_milestones
 
 NOT_STARTED = "not_started"
 CONTRACT_TERMINATED = "contract_terminated"

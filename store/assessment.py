@@ -11,12 +11,13 @@ from datetime import UTC, date, datetime, time, timedelta
 from dateutil.relativedelta import relativedelta
 from sqlalchemy.orm import Session
 
-from activities import aggregates
-from activities.market import assess_market
-from activities.scoring import WindowAggregates, build_scorecard
+from domain.market import assess_market
+from domain.scoring import WindowAggregates, build_scorecard
+from domain.series import MarketSeries, Series, cost_from, market_from
 from models.errors import NotFound
 from models.scorecard import Scorecard, ScoringConfig
 from models.tables import ContractRow, SupplierRow
+from store import aggregates
 
 
 def _window(
@@ -24,8 +25,8 @@ def _window(
     *,
     contract: ContractRow,
     category: str,
-    prices: aggregates.Series,
-    market: aggregates.MarketSeries,
+    prices: Series,
+    market: MarketSeries,
     period_start: date,
     period_end: date,
     judged_at: datetime,
@@ -48,7 +49,7 @@ def _window(
             period_end=period_end,
             as_of=judged_at,
         ),
-        cost=aggregates.cost_from(
+        cost=cost_from(
             prices,
             market.price_index,
             category=category,
@@ -98,7 +99,7 @@ def assess_contract(
         cfg=cfg,
     )
     market = assess_market(
-        aggregates.market_from(
+        market_from(
             market_rows, category=category, period_start=current_start, period_end=as_of
         ),
         cfg.market,

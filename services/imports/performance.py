@@ -9,7 +9,8 @@ Kept so existing imports keep working; the reading, checking and storing live in
 
 from collections.abc import Callable
 
-from activities.file_import import (
+from models.performance import ImportReport
+from services.imports.files import (
     BATCH,
     FILE,
     ROW,
@@ -18,7 +19,6 @@ from activities.file_import import (
     import_prices,
     import_tickets,
 )
-from models.performance import ImportReport
 
 IMPORTERS: dict[str, Callable[..., ImportReport]] = {
     "deliveries": import_deliveries,

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from activities.phrases import Bilingual, money, period_text, phrase_pair, plain, quantize, signed
-from activities.recommendation import recommend
+from domain.phrases import Bilingual, money, period_text, phrase_pair, plain, quantize, signed
+from domain.recommendation import recommend
 from models.scorecard import (
     GradeBounds,
     KpiName,

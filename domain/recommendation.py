@@ -19,7 +19,7 @@ Every reason is a :class:`~models.scorecard.Finding` with its figure, in both la
 from collections.abc import Sequence
 from decimal import Decimal
 
-from activities.phrases import bilingual, finding, quantize
+from domain.phrases import bilingual, finding, quantize
 from models.scorecard import (
     Finding,
     KpiScore,

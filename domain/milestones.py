@@ -24,8 +24,8 @@ from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
 
+from domain.calendars import BusinessCalendar
 from models.milestones import Milestone, MilestoneKind, MilestonePlan, RenewalPolicy
-from planning.calendars import BusinessCalendar
 
 _ORDER = (MilestoneKind.GATHER_FACTS, MilestoneKind.FIRST_DISCUSSION, MilestoneKind.FINAL_TERMS)
 

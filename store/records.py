@@ -10,7 +10,7 @@ from datetime import tzinfo
 
 from sqlalchemy.orm import Session
 
-from activities.file_import import (
+from services.imports.files import (
     LAYOUTS,
     MAX_BYTES,
     MAX_CELL_CHARS,
@@ -26,7 +26,7 @@ from activities.file_import import (
     read_csv,
     read_json,
 )
-from activities.file_import import import_records as _import_records
+from services.imports.files import import_records as _import_records
 
 
 @dataclass(frozen=True, slots=True)

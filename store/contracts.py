@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from activities.db import Violation, violation
+from domain.milestones import next_review_date
 from models.contract import (
     CommercialTerms,
     ContractAmendment,
@@ -28,7 +28,7 @@ from models.contract import (
 from models.drafts import ProposedTerms
 from models.errors import DuplicateContract, FieldError, InvalidInput, NotFound
 from models.tables import ContractRow, SupplierRow
-from planning.milestones import next_review_date
+from store.db import Violation, violation
 
 
 def parse_contract(data: Mapping[str, Any], *, row: int | None = None) -> ContractCreate:

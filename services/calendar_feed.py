@@ -12,12 +12,12 @@ from icalendar import Calendar, Event
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from activities.contract_store import to_read
-from activities.plan_preview import PlannedContract, plan_contracts
-from activities.planning_activities import CalendarSettings
+from domain.term_plan import CalendarSettings
 from models.contract import ContractRead
 from models.milestones import MilestoneKind, RenewalPolicy
 from models.tables import ContractRow, SupplierRow
+from services.plans import PlannedContract, plan_contracts
+from store.contracts import to_read
 
 PRODID = "-//contract-renewals//renewal milestones//EN"
 

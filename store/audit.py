@@ -21,8 +21,8 @@ from typing import Any, TextIO
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, UOWTransaction
 
-from activities.db import insert_if_absent
 from models.tables import AuditLogRow
+from store.db import insert_if_absent
 
 
 class AuditAction(StrEnum):

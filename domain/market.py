@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from activities.phrases import bilingual, finding, period_text, quantize, signed, suppliers
-from activities.scoring import Point
+from domain.phrases import bilingual, finding, period_text, quantize, signed, suppliers
+from domain.scoring import Point
 from models.scorecard import (
     Finding,
     MarketAssessment,

@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from activities.planning_activities import CalendarSettings, term_plan
+from domain.milestones import next_review_date
+from domain.term_plan import CalendarSettings, term_plan
 from models.contract import ContractCreate, ContractRead, ContractStatus
 from models.milestones import MilestonePlan, RenewalPolicy
 from models.renewal import PlanRequest, TermPlan
-from planning.milestones import next_review_date
 
 
 @dataclass(frozen=True, slots=True)

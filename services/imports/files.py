@@ -64,8 +64,6 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import insert, select, tuple_
 from sqlalchemy.orm import Session
 
-from activities.audit import spreadsheet_safe, unescape_spreadsheet
-from activities.contract_store import register_contracts, to_read
 from models.contract import ContractCreate, SupplierCreate
 from models.errors import DuplicateContract, FieldError, InvalidInput
 from models.market import MarketIndicatorCreate
@@ -83,6 +81,8 @@ from models.tables import (
     ServiceTicketRow,
     SupplierRow,
 )
+from store.audit import spreadsheet_safe, unescape_spreadsheet
+from store.contracts import register_contracts, to_read
 
 MAX_BYTES = 20 * 1024 * 1024
 MAX_ROWS = 100_000

@@ -25,7 +25,8 @@ from typing import Any
 
 from dateutil.relativedelta import relativedelta
 
-from activities.phrases import (
+from domain.milestones import next_term_end
+from domain.phrases import (
     finding,
     format_date,
     label,
@@ -45,7 +46,6 @@ from models.scorecard import (
     Scorecard,
     ScoringConfig,
 )
-from planning.milestones import next_term_end
 
 HUNDRED = Decimal(100)
 

@@ -1,1 +1,0 @@
-"""Pure, deterministic date logic shared by workflows, the CLI and the API."""
