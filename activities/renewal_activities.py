@@ -11,13 +11,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from dateutil.relativedelta import relativedelta
 from sqlalchemy.orm import Session
 from temporalio import activity
 
 from activities.drafting import DraftInputs, EarlierVersion, make_environment, render_draft
 from activities.failures import activity_failures
-from domain.milestones import next_term_end
+from domain.outcome import new_end_date
 from models.activity_names import ActivityName
 from models.contract import ContractRead, ContractStatus
 from models.renewal import (
@@ -221,16 +220,17 @@ class RenewalActivities:
                     version=request.approved_version,
                     content_hash=request.approved_content_hash,
                 )
-            new_end = None
-            if request.kind is OutcomeKind.RENEWED:
-                months = (
-                    agreed.term_months
-                    if agreed is not None
-                    else request.term_months or row.renewal_term_months
-                )
-                new_end = next_term_end(row.end_date, months)
-            elif request.kind is OutcomeKind.INTERIM_EXTENSION:
-                new_end = row.end_date + relativedelta(months=request.extension_months or 3)
+            months = (
+                agreed.term_months
+                if agreed is not None
+                else request.term_months or row.renewal_term_months
+            )
+            new_end = new_end_date(
+                request.kind,
+                end_date=row.end_date,
+                term_months=months,
+                extension_months=request.extension_months or self._interim_extension_months,
+            )
             if row.current_term == request.term:
                 if new_end is not None:
                     row.end_date = new_end

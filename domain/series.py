@@ -49,7 +49,6 @@ class Series:
         )
 
 
-
 @dataclass(frozen=True, slots=True)
 class MarketSeries:
     """A category's indicators up to a day: one series per indicator (its reported values
@@ -60,7 +59,6 @@ class MarketSeries:
     competitors: Series
     periods: tuple[date, ...]  # every row, reported values or not
     new_entrants: tuple[tuple[date, int], ...]  # rows that reported it
-
 
 
 def cost_from(

@@ -23,9 +23,8 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from dateutil.relativedelta import relativedelta
-
 from domain.milestones import next_term_end
+from domain.outcome import interim_extension_end
 from domain.phrases import (
     finding,
     format_date,
@@ -360,7 +359,7 @@ def propose_interim_extension(
     proposed = current.model_copy(
         update={
             "term_months": extension_months,
-            "new_end_date": contract.end_date + relativedelta(months=extension_months),
+            "new_end_date": interim_extension_end(contract.end_date, extension_months),
         }
     )
     why = finding("terms.term.interim", end=contract.end_date, months=extension_months)

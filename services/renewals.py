@@ -19,6 +19,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from clients import renewals
 from config.settings import Settings
+from domain.review import approval_refusal
 from models.contract import ContractAmendment, ContractRead, ContractStatus
 from models.drafts import DraftView
 from models.errors import Conflict, FieldError, InvalidInput, NotAllowed, NotFound
@@ -232,15 +233,13 @@ def check_segregation(
 ) -> None:
     """Refuse early (the workflow refuses too) an approval by whoever asked for the renewal or
     for this version of the draft."""
-    involved = {draft.requested_by.casefold()}
-    if renewal_requested_by:
-        involved.add(renewal_requested_by.casefold())
-    if user.username.casefold() in involved:
-        raise NotAllowed(
-            f"{user.username} requested this renewal or draft and cannot approve it "
-            "(segregation of duties)",
-            field="reviewer",
-        )
+    refusal = approval_refusal(
+        reviewer=user.username,
+        version_maker=draft.requested_by,
+        renewal_requester=renewal_requested_by,
+    )
+    if refusal is not None:
+        raise NotAllowed(refusal, field="reviewer")
 
 
 async def decide(

@@ -307,5 +307,3 @@ def market_series(session: Session, *, category: str, upto: date) -> MarketSerie
         periods=tuple(r[0] for r in rows),
         new_entrants=tuple((r[0], int(r[4])) for r in rows if r[4] is not None),
     )
-
-

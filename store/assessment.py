@@ -99,9 +99,7 @@ def assess_contract(
         cfg=cfg,
     )
     market = assess_market(
-        market_from(
-            market_rows, category=category, period_start=current_start, period_end=as_of
-        ),
+        market_from(market_rows, category=category, period_start=current_start, period_end=as_of),
         cfg.market,
     )
     return build_scorecard(

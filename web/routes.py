@@ -25,6 +25,7 @@ from api.deps import SESSION_COOKIE, SessionDep, StateDep, WebSettingsDep, requi
 from api.problems import Forbidden, Problem, to_problem
 from auth.roles import Permission
 from domain.milestones import plan_milestones
+from domain.review import may_approve
 from models.milestones import MilestoneKind
 from models.numbers import DbInt, PositiveDbInt
 from models.renewal import ReviewDecisionKind
@@ -273,7 +274,6 @@ async def _draft_page(
     open_for_decision = (
         version == latest and not decided and stage == "legal_review" and draft.hash_verified
     )
-    involved = {draft.requested_by.casefold(), found.record.requested_by.casefold()}
     return _page(
         request,
         "draft.html",
@@ -292,7 +292,11 @@ async def _draft_page(
             "live": found.live,
             "due": plan.get(MilestoneKind.FINAL_TERMS).due,
             "open_for_decision": open_for_decision,
-            "may_approve": session.user.username.casefold() not in involved,
+            "may_approve": may_approve(
+                reviewer=session.user.username,
+                version_maker=draft.requested_by,
+                renewal_requester=found.record.requested_by,
+            ),
             "request_id": secrets.token_urlsafe(16),
             "notice": notice,
             "comment": comment,

@@ -15,6 +15,7 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from domain.milestones import plan_milestones
+    from domain.review import approval_refusal
     from models.contract import ContractRead, ContractStatus, DefaultAction, TermModel
     from models.milestones import MilestoneKind, MilestonePlan, MilestoneState
     from models.notifications import NotificationKind, NotificationRequest
@@ -600,14 +601,13 @@ class ContractRenewalWorkflow:
                 f"content_hash: does not match draft version {current.version}; reload the draft",
                 conflict=conflict,
             )
-        if submission.decision is ReviewDecisionKind.APPROVE and submission.reviewer.casefold() in {
-            current.requested_by.casefold(),
-            self._input.requested_by.casefold(),
-        }:
-            raise _review_error(
-                f"reviewer: {submission.reviewer} requested this renewal or draft and cannot "
-                "approve it (segregation of duties)"
-            )
+        refusal = approval_refusal(
+            reviewer=submission.reviewer,
+            version_maker=current.requested_by,
+            renewal_requester=self._input.requested_by,
+        )
+        if submission.decision is ReviewDecisionKind.APPROVE and refusal is not None:
+            raise _review_error(f"reviewer: {refusal}")
         if submission.decision is not ReviewDecisionKind.APPROVE and not submission.comment.strip():
             raise _review_error(
                 f"comment: required to {submission.decision.value.replace('_', ' ')}"
