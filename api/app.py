@@ -13,9 +13,6 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.staticfiles import StaticFiles
 from temporalio.client import Client
 
-from api import problems
-from api.config import WebSettings
-from api.deps import check_every_route_is_guarded
 from api.routers import (
     audit,
     contracts,
@@ -28,8 +25,11 @@ from api.routers import (
     suppliers,
     users,
 )
-from api.state import AppState, TemporalConnection
 from config.settings import Settings, get_settings
+from portal import problems
+from portal.config import WebSettings
+from portal.deps import check_every_route_is_guarded
+from portal.state import AppState, TemporalConnection
 from store.db import SessionFactory, make_engine, make_session_factory
 from web import routes as web_routes
 

@@ -24,10 +24,10 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
-from api.config import WebSettings
 from clients import renewals
 from config.settings import Settings
 from migrations.runner import upgrade
+from portal.config import WebSettings
 from store import users
 from store.db import SessionFactory, make_engine, make_session_factory, transaction
 from tests.factories import register

@@ -13,10 +13,10 @@ import pytest_asyncio
 from fastapi import FastAPI
 from typer.testing import CliRunner
 
-from api.deps import SESSION_COOKIE, api_routes, check_every_route_is_guarded
 from cli import renewal_commands
 from config.settings import get_settings
 from migrations.runner import upgrade
+from portal.deps import SESSION_COOKIE, api_routes, check_every_route_is_guarded
 from store import users
 from store.db import make_engine, make_session_factory, transaction
 from tests.portal_fixtures import *  # noqa: F403

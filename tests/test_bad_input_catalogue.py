@@ -31,11 +31,11 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from api.app import create_app
-from api.config import WebSettings
 from cli.main import app as cli_app
 from config.settings import Settings, get_settings
 from migrations.runner import upgrade
 from models.tables import ContractRow
+from portal.config import WebSettings
 from services.imports.files import MAX_BYTES
 from store import users
 from store.db import SessionFactory, make_engine, make_session_factory, transaction

@@ -37,11 +37,11 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from api.app import create_app
-from api.config import WebSettings
 from clients import renewals
 from config.binaries import temporal_test_server
 from config.settings import Settings
 from migrations.runner import upgrade
+from portal.config import WebSettings
 from store.db import make_engine, make_session_factory, transaction
 from tests.factories import register
 from tests.portal_fixtures import PEOPLE, seed_people, settings_for

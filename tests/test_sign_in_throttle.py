@@ -8,10 +8,10 @@ import pytest
 from sqlalchemy import func, select
 
 from api.app import create_app
-from api.config import WebSettings
-from api.deps import SESSION_COOKIE
 from config.settings import Settings
 from models.tables import WebSessionRow
+from portal.config import WebSettings
+from portal.deps import SESSION_COOKIE
 from store import audit, users
 from store.db import SessionFactory, transaction
 from web.routes import LOGIN_CSRF_COOKIE

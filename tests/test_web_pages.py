@@ -5,7 +5,7 @@ import re
 
 import httpx
 
-from api.deps import SESSION_COOKIE
+from portal.deps import SESSION_COOKIE
 from tests.portal_fixtures import *  # noqa: F403
 from tests.portal_fixtures import Portal, contract_in_review_window, wait_for_draft
 

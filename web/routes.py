@@ -21,14 +21,21 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.datastructures import FormData
 
-from api.deps import SESSION_COOKIE, SessionDep, StateDep, WebSettingsDep, require_web, web_session
-from api.problems import Forbidden, Problem, to_problem
 from auth.roles import Permission
 from domain.milestones import plan_milestones
 from domain.review import may_approve
 from models.milestones import MilestoneKind
 from models.numbers import DbInt, PositiveDbInt
 from models.renewal import ReviewDecisionKind
+from portal.deps import (
+    SESSION_COOKIE,
+    SessionDep,
+    StateDep,
+    WebSettingsDep,
+    require_web,
+    web_session,
+)
+from portal.problems import Forbidden, Problem, to_problem
 from services import drafts as draft_service
 from services import renewals as service
 from store import audit, users

@@ -8,10 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
-from api.deps import SessionDep, StateDep, require
 from api.schemas import AuditEntryOut, Page
 from auth.roles import Permission
 from models.numbers import DbInt
+from portal.deps import SessionDep, StateDep, require
 from store import audit
 from store.users import CurrentUser
 

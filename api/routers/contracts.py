@@ -4,11 +4,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api.deps import SessionDep, StateDep, TemporalDep, require
 from api.schemas import AmendmentIn, AmendmentOut, Page
 from auth.roles import Permission
 from models.contract import ContractRead
 from models.numbers import DbInt
+from portal.deps import SessionDep, StateDep, TemporalDep, require
 from services import renewals as service
 from store import contracts as contract_store
 from store.reads import pipeline as pipeline_store

@@ -4,8 +4,8 @@ from typing import Annotated
 
 from fastapi import APIRouter
 
-from api.deps import SessionDep, StateDep, require
 from auth.roles import Permission
+from portal.deps import SessionDep, StateDep, require
 from store.reads import pipeline as pipeline_store
 from store.users import CurrentUser
 

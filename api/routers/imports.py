@@ -8,11 +8,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
-from api.deps import SessionDep, StateDep, require
-from api.problems import Problem
 from api.schemas import ImportOut
 from auth.roles import Permission
 from models.errors import FieldError, InvalidInput
+from portal.deps import SessionDep, StateDep, require
+from portal.problems import Problem
 from services.imports import files as file_import
 from services.imports.files import ImportKind
 from store import audit

@@ -4,9 +4,9 @@ from typing import Annotated
 
 from fastapi import APIRouter
 
-from api.deps import require
 from api.schemas import Me
 from auth.roles import Permission
+from portal.deps import require
 from store.users import CurrentUser
 
 router = APIRouter(prefix="/me", tags=["users"])

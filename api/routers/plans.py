@@ -4,10 +4,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Response
 
-from api.deps import SessionDep, StateDep, require
 from auth.roles import Permission
 from models.contract import ContractRead
 from models.errors import FieldError, InvalidInput
+from portal.deps import SessionDep, StateDep, require
 from services.calendar_feed import build_feed, planned_for_feed
 from services.plans import as_read, plan_as_dict, plan_contracts
 from store.contracts import parse_contract

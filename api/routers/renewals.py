@@ -8,15 +8,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Response, status
 from temporalio.client import Client
 
-from api.deps import SessionDep, SettingsDep, StateDep, TemporalDep, require
 from api.schemas import DecisionIn, Page, ReasonIn, StartIn, StartOut
-from api.state import TemporalUnavailable
 from auth.roles import Permission
 from models.contract import IsoDate
 from models.drafts import DraftView
 from models.errors import NotFound
 from models.numbers import DbInt, PositiveDbInt
 from models.renewal import DraftRef, RenewalStatus, ReviewResult
+from portal.deps import SessionDep, SettingsDep, StateDep, TemporalDep, require
+from portal.state import TemporalUnavailable
 from services import drafts as draft_service
 from services import renewals as service
 from store.reads import pipeline as pipeline_store

@@ -4,10 +4,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api.deps import SessionDep, SettingsDep, StateDep, require
 from api.schemas import Page
 from auth.roles import Permission
 from models.numbers import DbInt
+from portal.deps import SessionDep, SettingsDep, StateDep, require
 from store.reads import pipeline as pipeline_store
 from store.users import CurrentUser
 

@@ -4,11 +4,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api.deps import SessionDep, require
 from api.schemas import Page
 from auth.roles import Permission
 from models.contract import SupplierRead
 from models.numbers import DbInt
+from portal.deps import SessionDep, require
 from store.reads import pipeline as pipeline_store
 from store.users import CurrentUser
 

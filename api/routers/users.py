@@ -4,9 +4,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, status
 
-from api.deps import SessionDep, require
 from api.schemas import TokenIn, TokenOut, UserIn, UserOut
 from auth.roles import Permission
+from portal.deps import SessionDep, require
 from store import audit, users
 from store.users import CurrentUser
 

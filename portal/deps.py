@@ -16,11 +16,11 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 from temporalio.client import Client
 
-from api.config import WebSettings
-from api.problems import Forbidden, Unauthenticated
-from api.state import AppState
 from auth.roles import Permission
 from config.settings import Settings
+from portal.config import WebSettings
+from portal.problems import Forbidden, Unauthenticated
+from portal.state import AppState
 from store import users
 from store.users import CurrentUser, WebSession
 

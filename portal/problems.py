@@ -13,8 +13,8 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError, FailureError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.state import TemporalUnavailable
 from models.errors import Conflict, FieldError, InvalidInput, NotAllowed, NotFound
+from portal.state import TemporalUnavailable
 
 PROBLEM_JSON = "application/problem+json"
 

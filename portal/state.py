@@ -7,9 +7,9 @@ from datetime import UTC, date, datetime
 
 from temporalio.client import Client
 
-from api.config import WebSettings
 from config.settings import Settings
 from config.temporal import connect
+from portal.config import WebSettings
 from store.db import SessionFactory
 
 
