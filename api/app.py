@@ -30,7 +30,7 @@ from portal import problems
 from portal.config import WebSettings
 from portal.deps import check_every_route_is_guarded
 from portal.state import AppState, TemporalConnection
-from store.db import SessionFactory, make_engine, make_session_factory
+from services.db import SessionFactory, make_engine, make_session_factory
 from web import routes as web_routes
 
 # No script runs on any page (there is none to run); frames only from ourselves; forms only

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from cli.common import db_transaction, fail, load_settings
-from store import audit
+from services import audit
 
 app = typer.Typer(help="The append-only audit trail.", no_args_is_help=True)
 

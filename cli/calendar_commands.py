@@ -8,7 +8,7 @@ import typer
 
 from config.settings import get_settings
 from services.calendar_feed import build_feed, planned_for_feed
-from store.db import make_engine, make_session_factory, transaction
+from services.db import make_engine, make_session_factory, transaction
 
 app = typer.Typer(help="Renewal milestones as an iCalendar feed for calendar clients.")
 

@@ -28,7 +28,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from config.settings import Settings, get_settings
 from config.temporal import connect
 from models.errors import FieldError, InvalidInput, RenewalsError
-from store.db import make_engine, make_session_factory, transaction
+from services.db import make_engine, make_session_factory, transaction
 
 T = TypeVar("T")
 

@@ -11,8 +11,8 @@ from rich.table import Table
 from cli import dbtools
 from cli.common import db_transaction, load_settings
 from cli.importing import import_file
+from services.contracts import list_contracts
 from services.imports.files import ImportKind
-from store.contracts import list_contracts
 
 app = typer.Typer(help="Contracts: import them, list them.", no_args_is_help=True)
 

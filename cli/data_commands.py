@@ -25,9 +25,8 @@ from cli.common import db_transaction, fail, invalid_input, load_settings
 from domain.phrases import label
 from models.errors import InvalidInput, NotFound
 from models.performance import ImportReport
+from services import contracts, scorecards
 from services.imports import files as file_import
-from store.assessment import assess_contract
-from store.contracts import get_contract
 
 app = typer.Typer(
     help="Import supplier performance records and market indicators; preview a scorecard.",
@@ -140,13 +139,9 @@ def scorecard(
         fail(f"--as-of: {as_of!r} is not a date (expected YYYY-MM-DD)")
     try:
         with db_transaction(settings) as session:
-            contract = get_contract(session, contract_id=contract_id)
-            card = assess_contract(
-                session,
-                contract_id=contract_id,
-                term=contract.current_term,
-                as_of=day,
-                cfg=settings.scoring,
+            contract = contracts.get_contract(session, contract_id=contract_id)
+            card = scorecards.preview(
+                session, contract_id=contract_id, as_of=day, cfg=settings.scoring
             )
     except NotFound as exc:
         fail(str(exc))

@@ -38,17 +38,16 @@ from temporalio.common import SearchAttributeKey
 from api.app import create_app
 from cli import dbtools, samples
 from cli.common import db_transaction, engine_for, fail, load_settings, safe_url
-from clients.renewals import start_renewal
+from clients.renewals import SEARCH_ATTRIBUTES, start_renewal
 from config.binaries import BinaryNotFound, temporal_cli
 from config.settings import Settings
 from config.temporal import connect
 from migrations.runner import upgrade
 from models.contract import ContractStatus
 from models.errors import Conflict, NotFound
-from store.contracts import get_contract
-from store.users import issue_token
+from services import users
+from services.contracts import get_contract
 from worker import run_worker
-from workflows import search_attributes
 
 app = typer.Typer()
 
@@ -294,8 +293,12 @@ def dev_tokens(settings: Settings) -> dict[str, str]:
     with db_transaction(settings) as session:
         for username in ("legal@example.com", "buyer@example.com"):
             with contextlib.suppress(NotFound, Conflict):
-                tokens[username] = issue_token(
-                    session, username=username, name="renewals dev", valid_days=1
+                tokens[username] = users.issue_token(
+                    session,
+                    actor="renewals dev",
+                    username=username,
+                    name="renewals dev",
+                    valid_days=1,
                 ).secret
     return tokens
 
@@ -436,7 +439,7 @@ async def run_dev(settings: Settings, opts: DevOptions, *, default_settings: Set
         log_file=opts.data_dir / "temporal.log",
         namespace=settings.temporal_namespace,
         headless=opts.headless,
-        search_attributes=search_attributes.ALL,
+        search_attributes=SEARCH_ATTRIBUTES,
     )
     server.start()
     worker_task: asyncio.Task[None] | None = None

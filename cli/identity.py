@@ -13,7 +13,7 @@ from typing import Any
 from auth.roles import Permission
 from cli.common import db_transaction, fail
 from config.settings import Settings
-from store import audit, users
+from services import audit, users
 
 TOKEN_ENV = "RENEWALS_API_TOKEN"  # noqa: S105 - the variable's name, not a secret
 

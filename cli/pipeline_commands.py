@@ -19,7 +19,7 @@ from models.drafts import DraftView
 from models.renewal import DraftKind
 from services import drafts as draft_service
 from services import renewals as renewal_service
-from store.db import make_engine, make_session_factory, transaction
+from services.db import make_engine, make_session_factory, transaction
 from store.reads import pipeline as pipeline_store
 from store.records import ImportKind, export_csv
 

@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 
 from cli import dbtools
 from models.contract import ContractCreate, SupplierCreate
-from store.contracts import parse_contract, register_contracts, upsert_supplier
-from store.users import create_user
+from services import users
+from services.contracts import parse_contract, register_contracts, upsert_supplier
 
 SUPPLIERS: tuple[SupplierCreate, ...] = (
     SupplierCreate(
@@ -243,11 +243,18 @@ def load_samples(session: Session, *, today: date) -> Loaded:
     register_contracts(session, contracts=contracts)
     deliveries = dbtools.add_deliveries(session, sample_deliveries(contracts, today))
     for username, display, roles in SAMPLE_USERS:
-        create_user(
-            session, username=username, display_name=display, roles=roles, password=DEV_PASSWORD
+        users.create_user(
+            session,
+            actor=SAMPLES_ACTOR,
+            username=username,
+            display_name=display,
+            roles=roles,
+            password=DEV_PASSWORD,
         )
     return Loaded(len(SUPPLIERS), len(contracts), deliveries)
 
+
+SAMPLES_ACTOR = "renewals dev (samples)"
 
 # Sign-in accounts for the local stack's web pages; the password is printed by `renewals dev`
 # and only ever used on a laptop's own data.

@@ -12,7 +12,7 @@ import typer
 
 from cli.common import db_transaction, fail, load_settings, print_field_errors
 from models.errors import Conflict, InvalidInput, NotFound
-from store import audit, users
+from services import users
 
 app = typer.Typer(
     help="Users, roles (procurement, legal, admin) and API tokens.", no_args_is_help=True
@@ -56,6 +56,7 @@ def add(
         try:
             user = users.create_user(
                 session,
+                actor=_operator(),
                 username=username,
                 display_name=display_name,
                 roles=roles,
@@ -66,14 +67,6 @@ def add(
             raise typer.Exit(1) from None
         except Conflict as exc:
             fail(str(exc))
-        audit.record(
-            session,
-            actor=_operator(),
-            action=audit.AuditAction.USER_CREATED,
-            subject_type="user",
-            subject_id=user.username,
-            detail={"roles": sorted(r.value for r in user.roles)},
-        )
     typer.echo(
         f"created {user.username} ({', '.join(sorted(r.value for r in user.roles))})"
         + ("" if password else "; no password: API tokens only")
@@ -106,20 +99,14 @@ def token(
     settings = load_settings()
     with db_transaction(settings) as session:
         try:
-            issued = users.issue_token(session, username=username, name=name, valid_days=days)
+            issued = users.issue_token(
+                session, actor=_operator(), username=username, name=name, valid_days=days
+            )
         except (NotFound, Conflict) as exc:
             fail(str(exc))
         except InvalidInput as exc:
             print_field_errors(exc.errors, heading="invalid token request:")
             raise typer.Exit(1) from None
-        audit.record(
-            session,
-            actor=_operator(),
-            action=audit.AuditAction.TOKEN_ISSUED,
-            subject_type="user",
-            subject_id=username.strip().casefold(),
-            detail={"name": issued.name, "prefix": issued.prefix},
-        )
     expires = issued.expires_at.date().isoformat() if issued.expires_at else "never"
     typer.echo(f"token for {username} ({issued.name}, expires {expires}):", err=True)
     typer.echo(issued.secret)

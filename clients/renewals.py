@@ -32,6 +32,9 @@ from workflows import search_attributes as sa
 from workflows.contract_renewal import ContractRenewalWorkflow
 from workflows.ids import renewal_workflow_id
 
+# What a namespace must have registered before renewals can keep their search attributes.
+SEARCH_ATTRIBUTES = sa.ALL
+
 
 @dataclass(frozen=True, slots=True)
 class StartResult:

@@ -18,11 +18,11 @@ from temporalio.client import Client
 
 from auth.roles import Permission
 from config.settings import Settings
+from models.users import CurrentUser, WebSession
 from portal.config import WebSettings
 from portal.problems import Forbidden, Unauthenticated
 from portal.state import AppState
-from store import users
-from store.users import CurrentUser, WebSession
+from services import users
 
 SESSION_COOKIE = "renewals_session"
 

@@ -10,7 +10,7 @@ from temporalio.client import Client
 from config.settings import Settings
 from config.temporal import connect
 from portal.config import WebSettings
-from store.db import SessionFactory
+from services.db import SessionFactory
 
 
 class TemporalUnavailable(Exception):

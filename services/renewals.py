@@ -32,12 +32,12 @@ from models.renewal import (
     ReviewSubmission,
     TerminationRequest,
 )
+from models.users import CurrentUser
 from services import drafts as draft_service
 from store import audit
 from store.contracts import amend_contract, get_contract
 from store.db import SessionFactory
 from store.reads import pipeline as pipeline_store
-from store.users import CurrentUser
 from workflows.ids import renewal_workflow_id
 
 

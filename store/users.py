@@ -9,7 +9,6 @@ import hashlib
 import hmac
 import re
 import secrets
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from pydantic import TypeAdapter, ValidationError
@@ -18,46 +17,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from auth.passwords import DUMMY_HASH, check_policy, hash_password, verify_password
-from auth.roles import Permission, Role, format_roles, parse_roles, permissions_for
+from auth.roles import Role, format_roles, parse_roles
 from models.errors import Conflict, FieldError, InvalidInput, NotFound
 from models.tables import ApiTokenRow, AuditLogRow, UserRow, WebSessionRow
 from models.text import ShortText
+from models.users import CurrentUser, IssuedToken, WebSession
 from store.db import Violation, violation
 
 TOKEN_PREFIX = "rnw_"  # noqa: S105 - a public marker, not a secret
 _SHORT_TEXT: TypeAdapter[str] = TypeAdapter(ShortText)
 _USERNAME = re.compile(r"[a-z0-9][a-z0-9._@+-]{0,119}")
-
-
-@dataclass(frozen=True, slots=True)
-class CurrentUser:
-    """The signed-in person as every permission check and audit row sees them."""
-
-    id: int
-    username: str
-    display_name: str
-    roles: frozenset[Role]
-
-    @property
-    def permissions(self) -> frozenset[Permission]:
-        return permissions_for(self.roles)
-
-    def can(self, permission: Permission) -> bool:
-        return permission in self.permissions
-
-
-@dataclass(frozen=True, slots=True)
-class IssuedToken:
-    secret: str  # shown once; only its hash is stored
-    prefix: str
-    name: str
-    expires_at: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class WebSession:
-    user: CurrentUser
-    csrf_token: str
 
 
 def utc(value: datetime) -> datetime:

@@ -10,7 +10,7 @@ Session cookies are HttpOnly and SameSite=Lax on top of that.
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, urlsplit
@@ -27,6 +27,7 @@ from domain.review import may_approve
 from models.milestones import MilestoneKind
 from models.numbers import DbInt, PositiveDbInt
 from models.renewal import ReviewDecisionKind
+from models.users import WebSession
 from portal.deps import (
     SESSION_COOKIE,
     SessionDep,
@@ -38,9 +39,8 @@ from portal.deps import (
 from portal.problems import Forbidden, Problem, to_problem
 from services import drafts as draft_service
 from services import renewals as service
-from store import audit, users
+from services import users
 from store.reads import pipeline as pipeline_store
-from store.users import WebSession
 
 HERE = Path(__file__).resolve().parent
 LOGIN_CSRF_COOKIE = "renewals_login_csrf"
@@ -141,42 +141,27 @@ def login(
     cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not cookie or not hmac.compare_digest(cookie, csrf_token) or not _same_origin(request):
         raise Forbidden("the sign-in form's security token is missing or stale; reload the page")
-    name = users.sign_in_name(username)
-
-    def refused(error: str, status_code: int, **detail: Any) -> Response:
-        audit.record(
+    try:
+        signed_in = users.sign_in(
             db,
-            actor=name or "(empty)",
-            action=audit.AuditAction.SIGN_IN_FAILED,
-            subject_type="web",
-            subject_id="login",
-            detail=detail or None,
+            username=username,
+            password=password,
+            now=datetime.now(UTC),
+            max_failures=web.sign_in_max_failures,
+            lockout_minutes=web.sign_in_lockout_minutes,
+            session_hours=web.session_hours,
         )
-        db.commit()
-        context = {"csrf_token": cookie, "next": _safe_next(next), "error": error, "session": None}
-        return _page(request, "login.html", context, status_code=status_code)
-
-    window_start = datetime.now(UTC) - timedelta(minutes=web.sign_in_lockout_minutes)
-    if users.failed_sign_ins(db, username=name, since=window_start) >= web.sign_in_max_failures:
-        # The password is not even checked: a guesser learns nothing while the name is locked.
-        return refused(
-            f"Too many failed sign-ins for this user name; try again in "
-            f"{web.sign_in_lockout_minutes} minutes.",
-            429,
-            throttled=True,
+    except users.SignInRefused as refused:
+        db.commit()  # the failed attempt's audit entry is what the throttle counts
+        context = {"csrf_token": cookie, "next": _safe_next(next), "error": str(refused)}
+        return _page(
+            request,
+            "login.html",
+            {**context, "session": None},
+            status_code=429 if refused.throttled else 401,
         )
-    user = users.authenticate(db, username=username, password=password)
-    if user is None:
-        return refused("Unknown user name or wrong password.", 401)
-    secret, _session = users.start_session(db, user=user, hours=web.session_hours)
-    audit.record(
-        db,
-        actor=user.username,
-        action=audit.AuditAction.SIGN_IN,
-        subject_type="web",
-        subject_id="login",
-    )
     db.commit()
+    secret = signed_in.secret
     response = RedirectResponse(_safe_next(next), status_code=303)
     response.set_cookie(
         SESSION_COOKIE,

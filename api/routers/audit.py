@@ -11,9 +11,9 @@ from fastapi.responses import StreamingResponse
 from api.schemas import AuditEntryOut, Page
 from auth.roles import Permission
 from models.numbers import DbInt
+from models.users import CurrentUser
 from portal.deps import SessionDep, StateDep, require
-from store import audit
-from store.users import CurrentUser
+from services import audit
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 

@@ -8,11 +8,11 @@ from api.schemas import AmendmentIn, AmendmentOut, Page
 from auth.roles import Permission
 from models.contract import ContractRead
 from models.numbers import DbInt
+from models.users import CurrentUser
 from portal.deps import SessionDep, StateDep, TemporalDep, require
+from services import contracts as contract_store
 from services import renewals as service
-from store import contracts as contract_store
 from store.reads import pipeline as pipeline_store
-from store.users import CurrentUser
 
 router = APIRouter(prefix="/contracts", tags=["contracts"])
 

@@ -5,9 +5,9 @@ from typing import Annotated
 from fastapi import APIRouter
 
 from auth.roles import Permission
+from models.users import CurrentUser
 from portal.deps import SessionDep, StateDep, require
 from store.reads import pipeline as pipeline_store
-from store.users import CurrentUser
 
 router = APIRouter(prefix="/dashboard", tags=["dashboard"])
 

@@ -11,12 +11,12 @@ from fastapi.responses import StreamingResponse
 from api.schemas import ImportOut
 from auth.roles import Permission
 from models.errors import FieldError, InvalidInput
+from models.users import CurrentUser
 from portal.deps import SessionDep, StateDep, require
 from portal.problems import Problem
+from services import audit
 from services.imports import files as file_import
 from services.imports.files import ImportKind
-from store import audit
-from store.users import CurrentUser
 
 router = APIRouter(tags=["imports"])
 

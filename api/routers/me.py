@@ -6,8 +6,8 @@ from fastapi import APIRouter
 
 from api.schemas import Me
 from auth.roles import Permission
+from models.users import CurrentUser
 from portal.deps import require
-from store.users import CurrentUser
 
 router = APIRouter(prefix="/me", tags=["users"])
 

@@ -7,11 +7,11 @@ from fastapi import APIRouter, Body, Query, Response
 from auth.roles import Permission
 from models.contract import ContractRead
 from models.errors import FieldError, InvalidInput
+from models.users import CurrentUser
 from portal.deps import SessionDep, StateDep, require
 from services.calendar_feed import build_feed, planned_for_feed
+from services.contracts import parse_contract
 from services.plans import as_read, plan_as_dict, plan_contracts
-from store.contracts import parse_contract
-from store.users import CurrentUser
 
 router = APIRouter(tags=["plans"])
 

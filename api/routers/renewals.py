@@ -15,12 +15,12 @@ from models.drafts import DraftView
 from models.errors import NotFound
 from models.numbers import DbInt, PositiveDbInt
 from models.renewal import DraftRef, RenewalStatus, ReviewResult
+from models.users import CurrentUser
 from portal.deps import SessionDep, SettingsDep, StateDep, TemporalDep, require
 from portal.state import TemporalUnavailable
 from services import drafts as draft_service
 from services import renewals as service
 from store.reads import pipeline as pipeline_store
-from store.users import CurrentUser
 
 router = APIRouter(prefix="/renewals", tags=["renewals"])
 

@@ -7,9 +7,9 @@ from fastapi import APIRouter, Query
 from api.schemas import Page
 from auth.roles import Permission
 from models.numbers import DbInt
+from models.users import CurrentUser
 from portal.deps import SessionDep, SettingsDep, StateDep, require
 from store.reads import pipeline as pipeline_store
-from store.users import CurrentUser
 
 router = APIRouter(prefix="/review-queue", tags=["reviews"])
 

@@ -8,9 +8,9 @@ from api.schemas import Page
 from auth.roles import Permission
 from models.contract import SupplierRead
 from models.numbers import DbInt
+from models.users import CurrentUser
 from portal.deps import SessionDep, require
 from store.reads import pipeline as pipeline_store
-from store.users import CurrentUser
 
 router = APIRouter(prefix="/suppliers", tags=["suppliers"])
 

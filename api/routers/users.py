@@ -6,9 +6,9 @@ from fastapi import APIRouter, status
 
 from api.schemas import TokenIn, TokenOut, UserIn, UserOut
 from auth.roles import Permission
+from models.users import CurrentUser
 from portal.deps import SessionDep, require
-from store import audit, users
-from store.users import CurrentUser
+from services import users
 
 router = APIRouter(prefix="/users", tags=["users"])
 
@@ -32,18 +32,11 @@ def list_users(db: SessionDep, _: Admin) -> list[UserOut]:
 def create_user(body: UserIn, db: SessionDep, admin: Admin) -> UserOut:
     created = users.create_user(
         db,
+        actor=admin.username,
         username=body.username,
         display_name=body.display_name,
         roles=body.roles,
         password=body.password,
-    )
-    audit.record(
-        db,
-        actor=admin.username,
-        action=audit.AuditAction.USER_CREATED,
-        subject_type="user",
-        subject_id=created.username,
-        detail={"roles": sorted(r.value for r in created.roles)},
     )
     db.commit()
     return UserOut(
@@ -56,14 +49,8 @@ def create_user(body: UserIn, db: SessionDep, admin: Admin) -> UserOut:
 
 @router.post("/{username}/tokens", status_code=status.HTTP_201_CREATED)
 def issue_token(username: str, body: TokenIn, db: SessionDep, admin: Admin) -> TokenOut:
-    issued = users.issue_token(db, username=username, name=body.name, valid_days=body.valid_days)
-    audit.record(
-        db,
-        actor=admin.username,
-        action=audit.AuditAction.TOKEN_ISSUED,
-        subject_type="user",
-        subject_id=username.strip().casefold(),
-        detail={"name": issued.name, "prefix": issued.prefix},
+    issued = users.issue_token(
+        db, actor=admin.username, username=username, name=body.name, valid_days=body.valid_days
     )
     db.commit()
     return TokenOut(

@@ -1,0 +1,37 @@
+"""The signed-in person, as every permission check, service and audit entry sees them."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from auth.roles import Permission, Role, permissions_for
+
+
+@dataclass(frozen=True, slots=True)
+class CurrentUser:
+    """The signed-in person as every permission check and audit row sees them."""
+
+    id: int
+    username: str
+    display_name: str
+    roles: frozenset[Role]
+
+    @property
+    def permissions(self) -> frozenset[Permission]:
+        return permissions_for(self.roles)
+
+    def can(self, permission: Permission) -> bool:
+        return permission in self.permissions
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    secret: str  # shown once; only its hash is stored
+    prefix: str
+    name: str
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class WebSession:
+    user: CurrentUser
+    csrf_token: str
