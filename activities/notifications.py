@@ -10,54 +10,22 @@ mail clients use to drop the duplicate.
 import hashlib
 import smtplib
 import ssl
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import formatdate
 
 from jinja2.sandbox import SandboxedEnvironment
-from sqlalchemy import select
 from temporalio import activity
 
 from activities.failures import activity_failures
-from config.settings import Settings
+from config.mail import MailSettings
 from domain.milestones import notice_deadline
 from models.activity_names import ActivityName
 from models.notifications import NotificationKind, NotificationRequest
 from models.tables import OutboxRow, SupplierRow
 from store import contracts as contract_store
+from store import outbox
 from store.db import SessionFactory, transaction
-
-
-@dataclass(frozen=True, slots=True)
-class MailSettings:
-    host: str
-    port: int
-    starttls: bool
-    use_ssl: bool
-    username: str | None
-    password: str | None
-    sender: str
-    legal_team: str
-    escalation: str
-
-    @classmethod
-    def outbox_only(cls) -> "MailSettings":
-        return cls("", 0, False, False, None, None, "renewals@localhost", "", "")
-
-    @classmethod
-    def from_settings(cls, s: Settings) -> "MailSettings":
-        return cls(
-            host=s.smtp_host,
-            port=s.smtp_port,
-            starttls=s.smtp_starttls,
-            use_ssl=s.smtp_ssl,
-            username=s.smtp_username,
-            password=s.smtp_password,
-            sender=s.mail_from,
-            legal_team=s.legal_team_email,
-            escalation=s.escalation_email,
-        )
 
 
 def _addresses(*candidates: str) -> list[str]:
@@ -91,7 +59,7 @@ class NotificationActivities:
 
     def _stage_message(self, request: NotificationRequest) -> OutboxRow:
         with transaction(self._sessions) as session:
-            row = session.scalar(select(OutboxRow).where(OutboxRow.key == request.key))
+            row = outbox.find(session, key=request.key)
             if row is not None:
                 return row
             contract = contract_store.get_contract(session, contract_id=request.contract_id)
@@ -107,20 +75,17 @@ class NotificationActivities:
                 term=request.term,
             )
             subject, _, body = text.partition("\n")
-            row = OutboxRow(
+            return outbox.stage(
+                session,
                 key=request.key,
                 kind=request.kind.value,
                 contract_id=contract.id,
                 term=request.term,
-                recipients=", ".join(self._recipients(request.kind, contract.owner)),
-                subject=subject.strip()[:300],
-                body=body.lstrip("\n"),
+                recipients=self._recipients(request.kind, contract.owner),
+                subject=subject,
+                body=body,
                 message_id=message_id(request.key),
             )
-            session.add(row)
-            session.flush()
-            session.expunge(row)
-            return row
 
     def _send(self, row: OutboxRow) -> None:
         msg = EmailMessage()
@@ -146,13 +111,7 @@ class NotificationActivities:
 
     def _mark(self, key: str, *, sent: bool, error: str | None) -> None:
         with transaction(self._sessions) as session:
-            row = session.scalar(select(OutboxRow).where(OutboxRow.key == key))
-            if row is None:
-                return
-            row.attempts += 1
-            row.last_error = error
-            if sent:
-                row.sent_at = datetime.now(UTC)
+            outbox.mark(session, key=key, error=error, sent_at=datetime.now(UTC) if sent else None)
 
     @activity.defn(name=ActivityName.SEND_NOTIFICATION)
     def send_notification(self, request: NotificationRequest) -> str:

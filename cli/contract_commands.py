@@ -12,7 +12,7 @@ from cli import dbtools
 from cli.common import db_transaction, load_settings
 from cli.importing import import_file
 from services.contracts import list_contracts
-from services.imports.files import ImportKind
+from services.imports import ImportKind
 
 app = typer.Typer(help="Contracts: import them, list them.", no_args_is_help=True)
 

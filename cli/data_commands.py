@@ -9,7 +9,7 @@
 A file with errors imports nothing: every problem is listed with its file, row and field, and
 the command exits with 1. With ``--skip-invalid`` the valid rows are stored and the skipped rows
 are listed with their reasons. The column layout of each file is in
-:mod:`activities.file_import` and the record types in :mod:`models.performance` and
+:mod:`services.imports.layouts` and the record types in :mod:`models.performance` and
 :mod:`models.market`.
 """
 
@@ -26,7 +26,7 @@ from domain.phrases import label
 from models.errors import InvalidInput, NotFound
 from models.performance import ImportReport
 from services import contracts, scorecards
-from services.imports import files as file_import
+from services import imports as file_import
 
 app = typer.Typer(
     help="Import supplier performance records and market indicators; preview a scorecard.",

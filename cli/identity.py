@@ -1,27 +1,33 @@
-"""Who the CLI acts for.
+"""Who the CLI acts for, as the services see them: a :class:`~models.users.CurrentUser`.
 
 Deny by default: once a database has users, every command that changes something acts only for
 the owner of the API token in ``RENEWALS_API_TOKEN`` (``renewals users token NAME``), with that
 user's roles; ``--by`` / ``--reviewer`` may then be left out, and if given must name the token's
 owner. A database with no users yet (a fresh local setup, before anyone was created) is run by
-its operator, who must say who they are with ``--by`` / ``--reviewer``.
+its operator, who must say who they are with ``--by`` / ``--reviewer``; the operator acts with
+the one role the command needs (id 0: no stored account).
 """
 
 import os
-from typing import Any
 
-from auth.roles import Permission
+from auth.roles import ROLE_PERMISSIONS, Permission, Role
 from cli.common import db_transaction, fail
 from config.settings import Settings
-from services import audit, users
+from models.errors import InvalidInput
+from models.users import CurrentUser
+from services import users
 
 TOKEN_ENV = "RENEWALS_API_TOKEN"  # noqa: S105 - the variable's name, not a secret
+
+OPERATOR_ID = 0  # the operator of a database without users has no stored account
 
 
 def acting_user(
     settings: Settings, *, claimed: str | None, permission: Permission, option: str = "--by"
-) -> str:
+) -> CurrentUser:
+    """The person a command acts for, allowed ``permission``; anything else stops the command."""
     secret = os.environ.get(TOKEN_ENV, "").strip()
+    claimed = (claimed or "").strip() or None
     with db_transaction(settings) as session:
         if secret:
             user = users.resolve_token(session, secret=secret)
@@ -29,14 +35,15 @@ def acting_user(
                 fail(f"{TOKEN_ENV}: not a valid, active API token")
             if not user.can(permission):
                 fail(
-                    f"{user.username} ({', '.join(user.roles)}) may not do this: needs {permission}"
+                    f"{user.username} ({', '.join(sorted(user.roles))}) may not do this: "
+                    f"needs {permission}"
                 )
-            if claimed and users.normalise_username(claimed) != user.username:
+            if claimed and not _names(claimed, user.username):
                 fail(
                     f"{option}: {claimed!r} is not the owner of {TOKEN_ENV} ({user.username}); "
                     "the CLI acts only for the token's owner"
                 )
-            return user.username
+            return user
         has_users = users.count_users(session) > 0
     if has_users:
         fail(
@@ -45,27 +52,23 @@ def acting_user(
         )
     if not claimed:
         fail(f"{option}: say who you are (no users are set up in this database yet)")
-    return claimed
+    return operator(claimed, permission=permission)
 
 
-def audit_cli_action(
-    settings: Settings,
-    *,
-    actor: str,
-    action: audit.AuditAction,
-    subject_id: str,
-    detail: dict[str, Any],
-    key: str | None = None,
-) -> None:
-    # After the workflow accepted the action, in a short transaction of its own: no database
-    # lock is held while Temporal is asked (the API does the same).
-    with db_transaction(settings) as session:
-        audit.record(
-            session,
-            actor=actor,
-            action=action,
-            subject_type="renewal",
-            subject_id=subject_id,
-            detail={**detail, "via": "cli"},
-            key=key,
-        )
+def operator(username: str, *, permission: Permission) -> CurrentUser:
+    """The operator of a database without users, holding the least role that grants
+    ``permission`` (procurement to start, amend, cancel or redraft; legal to review)."""
+    granting = [role for role in Role if permission in ROLE_PERMISSIONS.get(role, frozenset())]
+    if not granting:  # pragma: no cover - every permission is granted by some role
+        fail(f"no role grants {permission}")
+    role = min(granting, key=lambda r: len(ROLE_PERMISSIONS[r]))
+    return CurrentUser(
+        id=OPERATOR_ID, username=username, display_name=username, roles=frozenset({role})
+    )
+
+
+def _names(claimed: str, username: str) -> bool:
+    try:
+        return users.normalise_username(claimed) == username
+    except InvalidInput:  # not even a possible user name: not the token's owner
+        return False

@@ -1,8 +1,7 @@
 """What the file import commands share: running an import in one transaction with a progress
 bar for big files, and printing its problems.
 
-Reading, checking and storing files live in :mod:`activities.file_import` (shared with the API);
-the names below are re-exported from there so existing imports keep working.
+Reading, checking and storing files live in :mod:`services.imports` (shared with the API).
 """
 
 import contextlib
@@ -23,27 +22,7 @@ from rich.progress import (
 from cli.common import db_transaction, load_settings, print_field_errors
 from models.errors import InvalidInput
 from models.performance import ImportReport
-from services.imports.files import (
-    CONTRACT_LAYOUT,
-    SUPPLIER_LAYOUT,
-    TERM_COLUMNS,
-    FileFormat,
-    FileProblem,
-    ImportKind,
-    Layout,
-    ParsedFile,
-    Record,
-    Valid,
-    decode,
-    detect_format,
-    import_records,
-    parse_model,
-    read_csv,
-    read_file,
-    read_json,
-    sort_errors,
-    validate_records,
-)
+from services.imports import ImportKind, detect_format, import_records
 
 # Files with at least this many records show a progress bar (on a terminal only).
 PROGRESS_THRESHOLD = 200
@@ -115,26 +94,4 @@ def progress_reporter(description: str) -> Iterator[Callable[[int, int], None]]:
         yield report
 
 
-__all__ = [
-    "CONTRACT_LAYOUT",
-    "PROGRESS_THRESHOLD",
-    "SUPPLIER_LAYOUT",
-    "TERM_COLUMNS",
-    "FileFormat",
-    "FileProblem",
-    "Layout",
-    "ParsedFile",
-    "Record",
-    "Valid",
-    "decode",
-    "detect_format",
-    "import_file",
-    "parse_model",
-    "progress_bar",
-    "progress_reporter",
-    "read_csv",
-    "read_file",
-    "read_json",
-    "sort_errors",
-    "validate_records",
-]
+__all__ = ["PROGRESS_THRESHOLD", "import_file", "progress_bar", "progress_reporter"]

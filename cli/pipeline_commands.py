@@ -20,8 +20,8 @@ from models.renewal import DraftKind
 from services import drafts as draft_service
 from services import renewals as renewal_service
 from services.db import make_engine, make_session_factory, transaction
-from store.reads import pipeline as pipeline_store
-from store.records import ImportKind, export_csv
+from services.imports import ImportKind, export_csv
+from store.reads import pipeline as pipeline_reads
 
 app = typer.Typer()
 
@@ -43,26 +43,28 @@ def pipeline(
     limit: Annotated[int, typer.Option(min=1, max=10_000)] = 500,
     as_json: JsonOption = False,
 ) -> None:
-    """Every contract with its next milestone, stage, days left, score and recommendation."""
+    """Every contract with its next milestone, send-by date, stage, days left, score and
+    recommendation."""
     settings = load_settings()
     try:
         bounds = [date.fromisoformat(d) if d else None for d in (ends_from, ends_to)]
     except ValueError as exc:
         typer.echo(f"--ends-from/--ends-to: {exc}", err=True)
         raise typer.Exit(2) from None
-    if stage is not None and stage not in pipeline_store.stage_names():
+    if stage is not None and stage not in pipeline_reads.stage_names():
         typer.echo(
-            f"--stage: unknown stage {stage!r} (one of {', '.join(pipeline_store.stage_names())})",
+            f"--stage: unknown stage {stage!r} (one of {', '.join(pipeline_reads.stage_names())})",
             err=True,
         )
         raise typer.Exit(2)
     engine = make_engine(settings.resolved_database_url)
     with transaction(make_session_factory(engine)) as session:
-        items, total = pipeline_store.pipeline(
+        items, total = pipeline_reads.pipeline(
             session,
             today=date.today(),  # noqa: DTZ011 - days left as the user counts them
             policy=settings.renewal_policy,
-            flt=pipeline_store.PipelineFilter(
+            cfg=settings.calendar_settings,
+            flt=pipeline_reads.PipelineFilter(
                 stage=stage,
                 supplier_id=supplier,
                 owner=owner,
@@ -89,6 +91,7 @@ def pipeline(
         "owner",
         "ends",
         "days",
+        "send by",
         "stage",
         "next milestone",
         "score",
@@ -103,6 +106,7 @@ def pipeline(
             i.owner,
             i.end_date.isoformat(),
             str(i.days_to_expiry),
+            i.send_by.isoformat() if i.send_by else "-",
             i.stage,
             f"{nxt.kind} {nxt.due.isoformat()} ({nxt.days_left:+d} d)" if nxt else "-",
             f"{i.score} {i.grade or ''}".strip() if i.score is not None else "-",

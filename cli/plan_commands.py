@@ -18,7 +18,7 @@ from cli.common import load_settings, print_field_errors
 from models.contract import ContractCreate
 from models.milestones import MilestoneKind
 from services.calendar_feed import build_feed
-from services.imports.files import (
+from services.imports import (
     CONTRACT_LAYOUT,
     FileProblem,
     parse_model,

@@ -1,43 +1,37 @@
 """Renewals through Temporal: start, status, review, amend, terminate, redraft.
 
-Each command finds the contract's current term in the database (unless ``--term`` says which)
-and talks to that term's workflow through :mod:`clients.renewals`, never to the database behind
-the workflow's back; the one exception is ``amend`` on a contract with no renewal running, which
-changes the stored dates directly.
+Each command is the action of :mod:`services.renewals` that the HTTP API and the web pages carry
+out too, for the person :func:`cli.identity.acting_user` resolves; this module only parses the
+options, calls the service and prints. What a service checks without the workflow (its
+``check_*``: the input, the stored contract and draft, segregation of duties) is asked first, so
+a refused command says why before Temporal is reached. A refusal names the field and its reason
+and ends the command with exit code 1.
+
+A command works on the contract's current term unless ``--term`` says which; ``amend`` on a
+contract with no renewal running changes the stored dates directly.
 """
 
 import getpass
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Annotated, NoReturn, TypeVar
 
 import typer
-from pydantic import ValidationError
-from temporalio.client import Client, WorkflowExecutionStatus
-from temporalio.service import RPCError, RPCStatusCode
+from sqlalchemy.exc import OperationalError, ProgrammingError
+from temporalio.client import Client
 
 from auth.roles import Permission
-from cli.common import db_transaction, fail, load_settings, print_field_errors, run_temporal
-from cli.identity import acting_user, audit_cli_action
-from clients import renewals
+from cli.common import engine_for, fail, load_settings, print_field_errors, run_temporal, safe_url
+from cli.identity import acting_user
 from config.settings import Settings
-from models.contract import ContractAmendment, ContractRead, ContractStatus
-from models.errors import InvalidInput, NotFound
-from models.renewal import (
-    RedraftRequest,
-    RenewalStatus,
-    ReviewDecisionKind,
-    ReviewResult,
-    ReviewSubmission,
-    TerminationRequest,
-)
-from store.audit import AuditAction
-from store.contracts import amend_contract, get_contract
-from workflows.ids import renewal_workflow_id
+from models.errors import InvalidInput, NotAllowed, NotFound, RenewalsError
+from models.renewal import DraftRef, RenewalStatus, ReviewDecisionKind, ReviewResult
+from services import renewals as service
+from services.db import SessionFactory, make_session_factory
 
 T = TypeVar("T")
-Reasoned = TypeVar("Reasoned", TerminationRequest, RedraftRequest)
 
 app = typer.Typer()
 
@@ -55,48 +49,70 @@ ByOption = Annotated[
     ),
 ]
 
+CONTRACTS_HINT = "see: renewals contracts list"
 
-def _current_user() -> str:
+
+def _login_name() -> str:
     try:
         return getpass.getuser()
     except (OSError, KeyError):  # no login name (some containers)
         return "cli"
 
 
-def _contract(settings: Settings, contract_id: str) -> ContractRead:
-    with db_transaction(settings) as session:
-        try:
-            return get_contract(session, contract_id=contract_id)
-        except NotFound as exc:
-            fail(f"{exc}; see: renewals contracts list")
-
-
-def _term(settings: Settings, contract_id: str, term: int | None) -> int:
-    return term if term is not None else _contract(settings, contract_id).current_term
-
-
-def _invalid(exc: ValidationError) -> NoReturn:
-    print_field_errors(InvalidInput.from_validation_error(exc).errors, heading="invalid input:")
-    raise typer.Exit(1)
-
-
-def _no_renewal(contract_id: str, term: int, err: RPCError) -> NoReturn:
-    if err.status == RPCStatusCode.NOT_FOUND:
-        fail(
-            f"no renewal of contract {contract_id} term {term} is running "
-            f"({err.message}); start one with: renewals start {contract_id}"
-        )
-    raise err
-
-
-async def _workflow_status(client: Client, workflow_id: str) -> WorkflowExecutionStatus | None:
+@contextmanager
+def _sessions(settings: Settings) -> Iterator[SessionFactory]:
+    """Sessions on the configured database for the services, for one command; a database
+    error is said as :func:`cli.common.db_transaction` says it."""
+    engine = engine_for(settings)
     try:
-        desc = await client.get_workflow_handle(workflow_id).describe()
-    except RPCError as err:
-        if err.status == RPCStatusCode.NOT_FOUND:
-            return None
-        raise
-    return desc.status
+        yield make_session_factory(engine)
+    except (OperationalError, ProgrammingError) as exc:
+        fail(
+            f"database error on {safe_url(settings.resolved_database_url)}: {exc.orig or exc}\n"
+            "Is the schema up to date? Run: renewals db upgrade"
+        )
+    finally:
+        engine.dispose()
+
+
+def _refuse(exc: RenewalsError, *, hint: str | None = None) -> NoReturn:
+    """A service's refusal: each field with its reason when it names fields, else its
+    message (``hint`` added to a NotFound); exit code 1."""
+    if isinstance(exc, InvalidInput | NotAllowed) and exc.errors:
+        heading = "invalid input:" if isinstance(exc, InvalidInput) else "not allowed:"
+        print_field_errors(exc.errors, heading=heading)
+        raise typer.Exit(1)
+    if hint and isinstance(exc, NotFound):
+        fail(f"{exc}; {hint}")
+    fail(str(exc))
+
+
+def _early(check: Callable[[], T], *, hint: str | None = None) -> T:
+    """A service's check, before Temporal is reached."""
+    try:
+        return check()
+    except RenewalsError as exc:
+        _refuse(exc, hint=hint)
+
+
+def _run(settings: Settings, action: Callable[[Client], Awaitable[T]]) -> T:
+    """A service's action with a Temporal client; its refusals printed as :func:`_refuse`
+    prints them, Temporal's errors as :func:`cli.common.run_temporal` does."""
+
+    async def guarded(client: Client) -> T:
+        try:
+            return await action(client)
+        except RenewalsError as exc:
+            _refuse(exc)
+
+    return run_temporal(settings, guarded)
+
+
+def _term(sessions: SessionFactory, contract_id: str, term: int | None) -> int:
+    return _early(
+        lambda: service.resolve_term(sessions=sessions, contract_id=contract_id, term=term),
+        hint=CONTRACTS_HINT,
+    )
 
 
 # ---------------------------------------------------------------------------- start
@@ -113,42 +129,32 @@ def start(
 
     Safe to repeat: a term has one renewal, and a second start reports the one already there."""
     settings = load_settings()
-    contract = _contract(settings, contract_id)
-    if contract.status is ContractStatus.TERMINATED:
-        fail(f"contract {contract.id} is terminated; there is nothing to renew")
-    requested_by = acting_user(
-        settings, claimed=by or _current_user(), permission=Permission.RENEWALS_WRITE
-    )
-
-    async def action(client: Client) -> renewals.StartResult:
-        return await renewals.start_renewal(
-            client,
-            contract_id=contract.id,
-            term=contract.current_term,
-            requested_by=requested_by,
-            task_queue=settings.temporal_task_queue,
-            policy=settings.renewal_policy,
-            search_attributes=settings.temporal_search_attributes,
+    user = acting_user(settings, claimed=by or _login_name(), permission=Permission.RENEWALS_WRITE)
+    with _sessions(settings) as sessions:
+        _early(
+            lambda: service.check_start(sessions=sessions, contract_id=contract_id),
+            hint=CONTRACTS_HINT,
         )
 
-    result = run_temporal(settings, action)
-    if result.created:
-        audit_cli_action(
-            settings,
-            actor=requested_by,
-            action=AuditAction.START,
-            subject_id=result.workflow_id,
-            detail={"contract_id": contract.id, "term": contract.current_term},
-            key=f"start:{result.workflow_id}:{result.run_id}",
-        )
+        async def action(client: Client) -> service.Started:
+            return await service.start(
+                sessions=sessions,
+                client=client,
+                settings=settings,
+                user=user,
+                contract_id=contract_id,
+            )
+
+        started = _run(settings, action)
+    if started.created:
         typer.echo(
-            f"started {result.workflow_id} (term {contract.current_term}, "
-            f"contract ends {contract.end_date.isoformat()})"
+            f"started {started.workflow_id} (term {started.term}, "
+            f"contract ends {started.contract_end_date.isoformat()})"
         )
-    elif result.status == "RUNNING":
-        typer.echo(f"already running: {result.workflow_id}")
+    elif started.status == "RUNNING":
+        typer.echo(f"already running: {started.workflow_id}")
     else:
-        typer.echo(f"already finished: {result.workflow_id} ({result.status.lower()})")
+        typer.echo(f"already finished: {started.workflow_id} ({started.status.lower()})")
 
 
 # ---------------------------------------------------------------------------- status
@@ -235,19 +241,16 @@ def status(
     Stage, milestones with due dates and states, scorecard, drafts, review decisions,
     escalations and outcome."""
     settings = load_settings()
-    the_term = _term(settings, contract_id, term)
-
-    async def action(client: Client) -> RenewalStatus:
-        try:
-            return await renewals.get_status(client, contract_id=contract_id, term=the_term)
-        except RPCError as err:
-            _no_renewal(contract_id, the_term, err)
-
-    st = run_temporal(settings, action)
+    with _sessions(settings) as sessions:
+        the_term = _term(sessions, contract_id, term)
+    st = _run(
+        settings,
+        lambda client: service.status(client=client, contract_id=contract_id, term=the_term),
+    )
     if as_json:
         typer.echo(json.dumps(st.model_dump(mode="json"), indent=2, ensure_ascii=False))
     else:
-        _print_status(renewal_workflow_id(contract_id, the_term), st)
+        _print_status(service.workflow_id(contract_id=contract_id, term=the_term), st)
 
 
 # ---------------------------------------------------------------------------- review
@@ -280,35 +283,43 @@ def review(
 ) -> None:
     """Record a legal review decision on a draft.
 
-    The workflow refuses a decision that does not fit (wrong version, the reviewer who asked for
-    the draft, renewal not in review) and says why; the command then exits with code 1."""
+    A decision that does not fit is refused with the field named (a missing comment, a version
+    that does not exist or is not under review, an approval by whoever asked for the renewal or
+    the draft, a renewal not in review); the command then exits with code 1."""
     settings = load_settings()
-    who = acting_user(settings, claimed=reviewer, permission=Permission.REVIEW, option="--reviewer")
-    try:
-        submission = ReviewSubmission(
-            decision=decision,
-            reviewer=who,
-            draft_version=version,
-            content_hash=content_hash,
-            comment=comment,
-        )
-    except ValidationError as exc:
-        _invalid(exc)
-    the_term = _term(settings, contract_id, term)
-
-    async def action(client: Client) -> ReviewResult:
-        try:
-            return await renewals.submit_review(
-                client,
+    user = acting_user(
+        settings, claimed=reviewer, permission=Permission.REVIEW, option="--reviewer"
+    )
+    with _sessions(settings) as sessions:
+        the_term = _term(sessions, contract_id, term)
+        _early(
+            lambda: service.check_decision(
+                sessions=sessions,
+                user=user,
                 contract_id=contract_id,
                 term=the_term,
-                submission=submission,
+                decision=decision,
+                draft_version=version,
+                content_hash=content_hash,
+                comment=comment,
+            )
+        )
+
+        async def action(client: Client) -> ReviewResult:
+            return await service.decide(
+                sessions=sessions,
+                client=client,
+                user=user,
+                contract_id=contract_id,
+                term=the_term,
+                decision=decision,
+                draft_version=version,
+                content_hash=content_hash,
+                comment=comment,
                 request_id=request_id,
             )
-        except RPCError as err:
-            _no_renewal(contract_id, the_term, err)
 
-    result = run_temporal(settings, action)
+        result = _run(settings, action)
     r = result.record
     typer.echo(
         f"recorded: {r.decision.value} of draft v{r.draft_version} by {r.reviewer}; "
@@ -339,86 +350,47 @@ def amend(
 
     A running renewal re-plans its milestones; without one, the stored contract is changed."""
     settings = load_settings()
-    try:
-        amendment = ContractAmendment(
-            end_date=end_date.date() if end_date is not None else None,
-            notice_period_days=notice_days,
-            amended_by=acting_user(settings, claimed=by, permission=Permission.CONTRACTS_WRITE),
-            reason=reason,
-        )
-    except ValidationError as exc:
-        _invalid(exc)
-    contract = _contract(settings, contract_id)
-    term = contract.current_term
-    workflow_id = renewal_workflow_id(contract_id, term)
-
-    async def action(client: Client) -> RenewalStatus | None:
-        if await _workflow_status(client, workflow_id) is not WorkflowExecutionStatus.RUNNING:
-            return None
-        return await renewals.amend_renewal(
-            client, contract_id=contract_id, term=term, amendment=amendment
+    user = acting_user(settings, claimed=by, permission=Permission.CONTRACTS_WRITE)
+    new_end = end_date.date() if end_date is not None else None
+    with _sessions(settings) as sessions:
+        _early(
+            lambda: service.check_amendment(
+                sessions=sessions,
+                user=user,
+                contract_id=contract_id,
+                end_date=new_end,
+                notice_period_days=notice_days,
+                reason=reason,
+            ),
+            hint=CONTRACTS_HINT,
         )
 
-    st = run_temporal(settings, action)
-    audit_cli_action(
-        settings,
-        actor=amendment.amended_by,
-        action=AuditAction.AMEND,
-        subject_id=workflow_id,
-        detail=amendment.model_dump(mode="json"),
-    )
-    if st is not None:
-        deadline = st.notice_deadline.isoformat() if st.notice_deadline else "-"
-        end = st.end_date.isoformat() if st.end_date else "-"
+        async def action(client: Client) -> service.Amended:
+            return await service.amend(
+                sessions=sessions,
+                client=client,
+                user=user,
+                contract_id=contract_id,
+                end_date=new_end,
+                notice_period_days=notice_days,
+                reason=reason,
+            )
+
+        done = _run(settings, action)
+    if done.workflow_id is not None:
+        deadline = done.notice_deadline.isoformat() if done.notice_deadline else "-"
         typer.echo(
-            f"amended through {workflow_id}: contract ends {end}, notice deadline {deadline}; "
-            "milestones re-planned"
+            f"amended through {done.workflow_id}: contract ends {done.end_date.isoformat()}, "
+            f"notice deadline {deadline}; milestones re-planned"
         )
-        return
-    with db_transaction(settings) as session:
-        try:
-            updated = amend_contract(session, contract_id=contract_id, amendment=amendment)
-        except InvalidInput as exc:
-            print_field_errors(exc.errors, heading="invalid amendment:")
-            raise typer.Exit(1) from None
-    typer.echo(
-        f"amended contract {contract_id} (no renewal running): ends "
-        f"{updated.end_date.isoformat()}, notice period {updated.notice_period_days} days"
-    )
+    else:
+        typer.echo(
+            f"amended contract {done.contract_id} (no renewal running): ends "
+            f"{done.end_date.isoformat()}, notice period {done.notice_period_days} days"
+        )
 
 
 # ---------------------------------------------------------------------------- terminate, redraft
-
-
-def _reasoned(
-    settings: Settings, model: type[Reasoned], *, by: str | None, reason: str
-) -> Reasoned:
-    """A termination or redraft request from the acting user, refused with its field named."""
-    try:
-        return model(
-            requested_by=acting_user(settings, claimed=by, permission=Permission.RENEWALS_WRITE),
-            reason=reason,
-        )
-    except ValidationError as exc:
-        _invalid(exc)
-
-
-def _send(
-    settings: Settings,
-    contract_id: str,
-    term: int | None,
-    call: Callable[[Client, int], Awaitable[T]],
-) -> tuple[T, int]:
-    """Send an update to the running renewal of the term; say so when there is none."""
-    the_term = _term(settings, contract_id, term)
-
-    async def action(client: Client) -> T:
-        try:
-            return await call(client, the_term)
-        except RPCError as err:
-            _no_renewal(contract_id, the_term, err)
-
-    return run_temporal(settings, action), the_term
 
 
 @app.command()
@@ -430,26 +402,26 @@ def terminate(
 ) -> None:
     """Decide not to renew: the running renewal ends the contract at its end date."""
     settings = load_settings()
-    request = _reasoned(settings, TerminationRequest, by=by, reason=reason)
-    st, the_term = _send(
-        settings,
-        contract_id,
-        term,
-        lambda client, t: renewals.terminate_renewal(
-            client, contract_id=contract_id, term=t, request=request
-        ),
-    )
-    audit_cli_action(
-        settings,
-        actor=request.requested_by,
-        action=AuditAction.CANCEL,
-        subject_id=renewal_workflow_id(contract_id, the_term),
-        detail={"reason": request.reason},
-    )
+    user = acting_user(settings, claimed=by, permission=Permission.RENEWALS_WRITE)
+    _early(lambda: service.check_cancel(user=user, reason=reason))
+    with _sessions(settings) as sessions:
+        the_term = _term(sessions, contract_id, term)
+
+        async def action(client: Client) -> RenewalStatus:
+            return await service.cancel(
+                sessions=sessions,
+                client=client,
+                user=user,
+                contract_id=contract_id,
+                term=the_term,
+                reason=reason,
+            )
+
+        st = _run(settings, action)
     end = st.end_date.isoformat() if st.end_date else "its end date"
     typer.echo(
-        f"termination recorded for {renewal_workflow_id(contract_id, the_term)}: "
-        f"stage {st.stage.value}; the contract ends on {end} without renewal"
+        f"termination recorded for {service.workflow_id(contract_id=contract_id, term=the_term)}"
+        f": stage {st.stage.value}; the contract ends on {end} without renewal"
     )
 
 
@@ -462,22 +434,22 @@ def redraft(
 ) -> None:
     """Ask for a fresh draft after legal rejected the current one."""
     settings = load_settings()
-    request = _reasoned(settings, RedraftRequest, by=by, reason=reason)
-    draft, the_term = _send(
-        settings,
-        contract_id,
-        term,
-        lambda client, t: renewals.request_redraft(
-            client, contract_id=contract_id, term=t, request=request
-        ),
-    )
-    audit_cli_action(
-        settings,
-        actor=request.requested_by,
-        action=AuditAction.REDRAFT_REQUESTED,
-        subject_id=renewal_workflow_id(contract_id, the_term),
-        detail={"reason": request.reason, "version": draft.version},
-    )
+    user = acting_user(settings, claimed=by, permission=Permission.RENEWALS_WRITE)
+    _early(lambda: service.check_redraft(user=user, reason=reason))
+    with _sessions(settings) as sessions:
+        the_term = _term(sessions, contract_id, term)
+
+        async def action(client: Client) -> DraftRef:
+            return await service.redraft(
+                sessions=sessions,
+                client=client,
+                user=user,
+                contract_id=contract_id,
+                term=the_term,
+                reason=reason,
+            )
+
+        draft = _run(settings, action)
     typer.echo(
         f"new draft v{draft.version} ({draft.kind.value}, hash {draft.content_hash[:12]}) "
         f"requested by {draft.requested_by}"

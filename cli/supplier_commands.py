@@ -6,7 +6,7 @@ from typing import Annotated
 import typer
 
 from cli.importing import import_file
-from services.imports.files import ImportKind
+from services.imports import ImportKind
 
 app = typer.Typer(help="Suppliers: the companies contracts are with.", no_args_is_help=True)
 

@@ -39,8 +39,11 @@ class SweepInput(BaseModel):
     requested_by: str = "schedule"
     policy: RenewalPolicy = RenewalPolicy()
     totals: SweepTotals = SweepTotals()
-    # The longest notice period of any active contract, read by the first page and carried
-    # through the sweep (and across continue-as-new) so later pages do not read it again.
+    # How far before its end date any active contract's notice may have to leave (its notice
+    # period plus two calendar days per business day of transit buffer: store.sweep's
+    # max_reach_days), read by the first page and carried through the sweep (and across
+    # continue-as-new) so later pages do not read it again. The name is kept from when it was
+    # the notice period alone: it is in the histories of running sweeps.
     max_notice_days: int | None = None
 
 
@@ -52,7 +55,7 @@ class SweepBatch(BaseModel):
     limit: int
     requested_by: str
     policy: RenewalPolicy
-    max_notice_days: int | None = None  # None: the page reads it
+    max_notice_days: int | None = None  # the reach (see SweepInput); None: the page reads it
 
 
 class SweepPage(BaseModel):
@@ -60,4 +63,4 @@ class SweepPage(BaseModel):
 
     next_after_id: str | None  # None: that was the last page
     totals: SweepTotals
-    max_notice_days: int | None = None  # what the page used, for the pages after it
+    max_notice_days: int | None = None  # the reach the page used, for the pages after it

@@ -1,2 +1,15 @@
 """Actions on behalf of a signed-in person, as keyword-only functions shared by the HTTP API,
 the web pages and the CLI: the interfaces stay thin and agree on every rule."""
+
+__all__ = [
+    "audit",  # the audit trail as people read and export it
+    "calendar_feed",  # .ics feeds of milestones
+    "contracts",  # contracts and suppliers, one at a time
+    "db",  # the unit of work the interfaces hold
+    "drafts",  # versions as people read and compare them
+    "imports",  # files of contracts, suppliers, deliveries, tickets, prices, market data
+    "plans",  # previews of plans for files not imported yet
+    "renewals",  # start, amend, cancel, redraft, decide, status
+    "scorecards",  # a scorecard preview
+    "users",  # accounts, tokens, sign-in
+]

@@ -1,16 +1,25 @@
-"""Renewal actions on behalf of a signed-in person: start, amend, cancel, redraft, decide.
+"""Renewal actions on behalf of a signed-in person: start, amend, cancel, redraft, decide, and
+where a renewal stands (status, detail). The one implementation behind the HTTP API, the web
+pages and the CLI.
 
 The workflow is reached only through :mod:`clients.renewals`. The acting user's name is the
 identity the workflow sees (``requested_by``, ``reviewer``), never a value from a form, so the
 workflow's segregation-of-duties check applies to the person actually signed in. Each action is
 audited after it succeeded, in its own short transaction: no database transaction is held open
 while the workflow works (its activities write to the same database).
+
+What an action checks before it asks the workflow (the input, the stored contract, the draft,
+segregation of duties) is also offered on its own as ``check_*``: an interface that has not
+connected to Temporal yet (the CLI) refuses with it first, and the action checks again, so both
+are the same check. Refusals are the errors of :mod:`models.errors`: InvalidInput and NotAllowed
+name the field; NotFound for an unknown contract, or a term with no renewal running.
 """
 
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
+from typing import TypeVar
 
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
@@ -37,8 +46,10 @@ from services import drafts as draft_service
 from store import audit
 from store.contracts import amend_contract, get_contract
 from store.db import SessionFactory
-from store.reads import pipeline as pipeline_store
+from store.reads import renewals as renewal_reads
 from workflows.ids import renewal_workflow_id
+
+T = TypeVar("T")
 
 
 @contextmanager
@@ -52,12 +63,55 @@ def _contract(sessions: SessionFactory, contract_id: str) -> ContractRead:
         return get_contract(session, contract_id=contract_id)
 
 
+def workflow_id(*, contract_id: str, term: int) -> str:
+    """The id of the workflow that renews this term of the contract."""
+    return renewal_workflow_id(contract_id, term)
+
+
+def resolve_term(*, sessions: SessionFactory, contract_id: str, term: int | None) -> int:
+    """``term`` when given, else the contract's current term (NotFound: no such contract)."""
+    if term is not None:
+        return term
+    return _contract(sessions, contract_id).current_term
+
+
+async def _on_running(contract_id: str, term: int, call: Awaitable[T]) -> T:
+    """``call`` to the term's workflow; NotFound, saying so, when the term has none."""
+    try:
+        return await call
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            raise NotFound(
+                f"no renewal of contract {contract_id} term {term} is running ({err.message})"
+            ) from None
+        raise
+
+
+async def status(*, client: Client, contract_id: str, term: int) -> RenewalStatus:
+    """Where the renewal stands, asked of its workflow."""
+    return await _on_running(
+        contract_id, term, renewals.get_status(client, contract_id=contract_id, term=term)
+    )
+
+
+# ---------------------------------------------------------------------------- start
+
+
 @dataclass(frozen=True, slots=True)
 class Started:
     workflow_id: str
     term: int
     created: bool
     status: str
+    contract_end_date: date
+
+
+def check_start(*, sessions: SessionFactory, contract_id: str) -> ContractRead:
+    """The contract a renewal would start for: it exists and is not terminated."""
+    contract = _contract(sessions, contract_id)
+    if contract.status is ContractStatus.TERMINATED:
+        raise Conflict(f"contract {contract.id!r} is terminated; there is nothing to renew")
+    return contract
 
 
 async def start(
@@ -69,9 +123,7 @@ async def start(
     contract_id: str,
 ) -> Started:
     """Start the renewal of the contract's current term; starting it again is harmless."""
-    contract = _contract(sessions, contract_id)
-    if contract.status is ContractStatus.TERMINATED:
-        raise Conflict(f"contract {contract.id!r} is terminated; there is nothing to renew")
+    contract = check_start(sessions=sessions, contract_id=contract_id)
     result = await renewals.start_renewal(
         client,
         contract_id=contract.id,
@@ -92,7 +144,16 @@ async def start(
                 detail={"contract_id": contract.id, "term": contract.current_term},
                 key=f"start:{result.workflow_id}:{result.run_id}",
             )
-    return Started(result.workflow_id, contract.current_term, result.created, result.status)
+    return Started(
+        workflow_id=result.workflow_id,
+        term=contract.current_term,
+        created=result.created,
+        status=result.status,
+        contract_end_date=contract.end_date,
+    )
+
+
+# ---------------------------------------------------------------------------- amend
 
 
 async def _running(client: Client, contract_id: str, term: int) -> bool:
@@ -112,6 +173,49 @@ class Amended:
     notice_period_days: int
     through_workflow: bool
     notice_deadline: date | None
+    workflow_id: str | None  # the running renewal that applied it; None: the stored contract
+
+
+def _amendment(
+    *,
+    sessions: SessionFactory,
+    user: CurrentUser,
+    contract_id: str,
+    end_date: date | None,
+    notice_period_days: int | None,
+    reason: str,
+) -> tuple[ContractAmendment, ContractRead]:
+    try:
+        amendment = ContractAmendment(
+            end_date=end_date,
+            notice_period_days=notice_period_days,
+            amended_by=user.username,
+            reason=reason,
+        )
+    except ValidationError as exc:
+        raise InvalidInput.from_validation_error(exc) from None
+    return amendment, _contract(sessions, contract_id)
+
+
+def check_amendment(
+    *,
+    sessions: SessionFactory,
+    user: CurrentUser,
+    contract_id: str,
+    end_date: date | None,
+    notice_period_days: int | None,
+    reason: str,
+) -> ContractAmendment:
+    """The amendment ``amend`` would make: it changes something, and the contract exists."""
+    amendment, _ = _amendment(
+        sessions=sessions,
+        user=user,
+        contract_id=contract_id,
+        end_date=end_date,
+        notice_period_days=notice_period_days,
+        reason=reason,
+    )
+    return amendment
 
 
 async def amend(
@@ -125,17 +229,16 @@ async def amend(
     reason: str,
 ) -> Amended:
     """Change the end date or notice period. A running renewal applies it and re-plans its
-    milestones; without one the stored contract changes directly."""
-    try:
-        amendment = ContractAmendment(
-            end_date=end_date,
-            notice_period_days=notice_period_days,
-            amended_by=user.username,
-            reason=reason,
-        )
-    except ValidationError as exc:
-        raise InvalidInput.from_validation_error(exc) from None
-    contract = _contract(sessions, contract_id)
+    milestones; without one the stored contract changes directly. Either way one audit entry,
+    on the contract, written with the change."""
+    amendment, contract = _amendment(
+        sessions=sessions,
+        user=user,
+        contract_id=contract_id,
+        end_date=end_date,
+        notice_period_days=notice_period_days,
+        reason=reason,
+    )
     term = contract.current_term
     status: RenewalStatus | None = None
     if await _running(client, contract_id, term):
@@ -166,7 +269,19 @@ async def amend(
         notice_period_days=contract.notice_period_days,
         through_workflow=status is not None,
         notice_deadline=status.notice_deadline if status else None,
+        workflow_id=workflow_id(contract_id=contract_id, term=term) if status else None,
     )
+
+
+# ---------------------------------------------------------------------------- cancel, redraft
+
+
+def check_cancel(*, user: CurrentUser, reason: str) -> TerminationRequest:
+    """The termination ``cancel`` would send: it gives a reason."""
+    try:
+        return TerminationRequest(requested_by=user.username, reason=reason)
+    except ValidationError as exc:
+        raise InvalidInput.from_validation_error(exc) from None
 
 
 async def cancel(
@@ -180,12 +295,11 @@ async def cancel(
 ) -> RenewalStatus:
     """Decide not to renew: the workflow records the termination and the contract ends at its
     end date (the notice to the supplier still has to go out before the notice deadline)."""
-    try:
-        request = TerminationRequest(requested_by=user.username, reason=reason)
-    except ValidationError as exc:
-        raise InvalidInput.from_validation_error(exc) from None
-    status = await renewals.terminate_renewal(
-        client, contract_id=contract_id, term=term, request=request
+    request = check_cancel(user=user, reason=reason)
+    status = await _on_running(
+        contract_id,
+        term,
+        renewals.terminate_renewal(client, contract_id=contract_id, term=term, request=request),
     )
     with _tx(sessions) as session:
         audit.record(
@@ -193,10 +307,18 @@ async def cancel(
             actor=user.username,
             action=audit.AuditAction.CANCEL,
             subject_type="renewal",
-            subject_id=renewal_workflow_id(contract_id, term),
+            subject_id=workflow_id(contract_id=contract_id, term=term),
             detail={"reason": request.reason},
         )
     return status
+
+
+def check_redraft(*, user: CurrentUser, reason: str) -> RedraftRequest:
+    """The request ``redraft`` would send: it says what the new draft must address."""
+    try:
+        return RedraftRequest(requested_by=user.username, reason=reason)
+    except ValidationError as exc:
+        raise InvalidInput.from_validation_error(exc) from None
 
 
 async def redraft(
@@ -208,12 +330,12 @@ async def redraft(
     term: int,
     reason: str,
 ) -> DraftRef:
-    try:
-        request = RedraftRequest(requested_by=user.username, reason=reason)
-    except ValidationError as exc:
-        raise InvalidInput.from_validation_error(exc) from None
-    draft = await renewals.request_redraft(
-        client, contract_id=contract_id, term=term, request=request
+    """Ask for a fresh draft after legal rejected the current one."""
+    request = check_redraft(user=user, reason=reason)
+    draft = await _on_running(
+        contract_id,
+        term,
+        renewals.request_redraft(client, contract_id=contract_id, term=term, request=request),
     )
     with _tx(sessions) as session:
         audit.record(
@@ -221,11 +343,14 @@ async def redraft(
             actor=user.username,
             action=audit.AuditAction.REDRAFT_REQUESTED,
             subject_type="renewal",
-            subject_id=renewal_workflow_id(contract_id, term),
+            subject_id=workflow_id(contract_id=contract_id, term=term),
             detail={"reason": request.reason, "version": draft.version},
             content_hash=draft.content_hash,
         )
     return draft
+
+
+# ---------------------------------------------------------------------------- decide
 
 
 def check_segregation(
@@ -240,6 +365,55 @@ def check_segregation(
     )
     if refusal is not None:
         raise NotAllowed(refusal, field="reviewer")
+
+
+def check_decision(
+    *,
+    sessions: SessionFactory,
+    user: CurrentUser,
+    contract_id: str,
+    term: int,
+    decision: ReviewDecisionKind,
+    draft_version: int,
+    content_hash: str | None,
+    comment: str,
+) -> ReviewSubmission:
+    """The submission ``decide`` would send, checked against the stored renewal and draft: a
+    comment for anything but an approval, a version that exists, and for an approval a draft
+    that still matches its hash and a reviewer who neither requested the renewal nor this
+    version (segregation of duties)."""
+    try:
+        submission = ReviewSubmission(
+            decision=decision,
+            reviewer=user.username,
+            draft_version=draft_version,
+            content_hash=content_hash,
+            comment=comment,
+        )
+    except ValidationError as exc:
+        raise InvalidInput.from_validation_error(exc) from None
+    if decision is not ReviewDecisionKind.APPROVE and not submission.comment:
+        raise InvalidInput(
+            [FieldError("comment", f"required to {decision.value.replace('_', ' ')}")]
+        )
+    with _tx(sessions) as session:
+        record = renewal_reads.renewal_record(session, contract_id=contract_id, term=term)
+        if record is None:
+            raise NotFound(f"no renewal for term {term} of contract {contract_id!r}")
+        try:
+            draft = draft_service.read(
+                session, contract_id=contract_id, term=term, version=draft_version
+            )
+        except NotFound as exc:  # the renewal exists: the version asked for is what is wrong
+            raise InvalidInput([FieldError("draft_version", str(exc))]) from None
+    if decision is ReviewDecisionKind.APPROVE:
+        if not draft.hash_verified:
+            raise Conflict(
+                f"draft version {draft_version} no longer matches its content hash; "
+                "it cannot be approved"
+            )
+        check_segregation(user=user, draft=draft, renewal_requested_by=record.requested_by)
+    return submission
 
 
 async def decide(
@@ -257,49 +431,38 @@ async def decide(
 ) -> ReviewResult:
     """Send a legal decision to the workflow's review update. ``content_hash`` binds it to the
     exact text the reviewer read; ``request_id`` makes a re-sent form count once."""
-    try:
-        submission = ReviewSubmission(
-            decision=decision,
-            reviewer=user.username,
-            draft_version=draft_version,
-            content_hash=content_hash,
-            comment=comment,
-        )
-    except ValidationError as exc:
-        raise InvalidInput.from_validation_error(exc) from None
-    if decision is not ReviewDecisionKind.APPROVE and not submission.comment:
-        raise InvalidInput(
-            [FieldError("comment", f"required to {decision.value.replace('_', ' ')}")]
-        )
-    with _tx(sessions) as session:
-        draft = draft_service.read(
-            session, contract_id=contract_id, term=term, version=draft_version
-        )
-        record = pipeline_store.renewal_record(session, contract_id=contract_id, term=term)
-    if decision is ReviewDecisionKind.APPROVE:
-        if not draft.hash_verified:
-            raise Conflict(
-                f"draft version {draft_version} no longer matches its content hash; "
-                "it cannot be approved"
-            )
-        check_segregation(
-            user=user, draft=draft, renewal_requested_by=record.requested_by if record else None
-        )
-    # Namespaced by user: another person re-using a form's id cannot collide with this one.
-    update_id = f"review:{user.username}:{request_id}" if request_id else None
-    return await renewals.submit_review(
-        client,
+    submission = check_decision(
+        sessions=sessions,
+        user=user,
         contract_id=contract_id,
         term=term,
-        submission=submission,
-        request_id=update_id,
+        decision=decision,
+        draft_version=draft_version,
+        content_hash=content_hash,
+        comment=comment,
     )
+    # Namespaced by user: another person re-using a form's id cannot collide with this one.
+    update_id = f"review:{user.username}:{request_id}" if request_id else None
+    return await _on_running(
+        contract_id,
+        term,
+        renewals.submit_review(
+            client,
+            contract_id=contract_id,
+            term=term,
+            submission=submission,
+            request_id=update_id,
+        ),
+    )
+
+
+# ---------------------------------------------------------------------------- detail
 
 
 @dataclass(frozen=True, slots=True)
 class RenewalDetail:
     contract: ContractRead
-    record: pipeline_store.RenewalRecord | None
+    record: renewal_reads.RenewalRecord | None
     drafts: list[DraftView]
     live: RenewalStatus | None  # None: the workflow could not be asked (not running, unreachable)
 
@@ -310,7 +473,7 @@ async def detail(
     with _tx(sessions) as session:
         contract = get_contract(session, contract_id=contract_id)
         the_term = term or contract.current_term
-        record = pipeline_store.renewal_record(session, contract_id=contract_id, term=the_term)
+        record = renewal_reads.renewal_record(session, contract_id=contract_id, term=the_term)
         versions = draft_service.versions(session, contract_id=contract_id, term=the_term)
     if record is None and term is not None and term != contract.current_term:
         raise NotFound(f"no renewal for term {term} of contract {contract_id!r}")

@@ -110,8 +110,7 @@ def sign_in(
     if user_store.failed_sign_ins(session, username=name, since=window_start) >= max_failures:
         # The password is not even checked: a guesser learns nothing while the name is locked.
         raise refuse(
-            f"Too many failed sign-ins for this user name; try again in "
-            f"{lockout_minutes} minutes.",
+            f"Too many failed sign-ins for this user name; try again in {lockout_minutes} minutes.",
             throttled=True,
         )
     user = user_store.authenticate(session, username=username, password=password)

@@ -1,7 +1,7 @@
 """A catalogue of bad (and awkward but good) contract files, through both import entry points:
 the API (``POST /api/v1/imports/contracts``, :mod:`api.routers.imports`) and the CLI
 (``renewals contracts import FILE``, :mod:`cli.contract_commands`). Both read, check and store
-through :mod:`activities.file_import`, but each wraps it differently (HTTP problem details and an
+through :mod:`services.imports`, but each wraps it differently (HTTP problem details and an
 upload limit; a path, a file name in every message and an exit code), so every case runs
 through both.
 
@@ -36,31 +36,11 @@ from config.settings import Settings, get_settings
 from migrations.runner import upgrade
 from models.tables import ContractRow
 from portal.config import WebSettings
-from services.imports.files import MAX_BYTES
+from services.imports import MAX_BYTES
 from store import users
 from store.db import SessionFactory, make_engine, make_session_factory, transaction
 from tests.factories import register
 
-COLUMNS = (
-    "id",
-    "title",
-    "supplier_id",
-    "owner",
-    "start_date",
-    "end_date",
-    "auto_renewal",
-    "notice_period_days",
-    "renewal_term_months",
-    "currency",
-    "annual_value",
-    "unit_price",
-    "annual_volume",
-    "exclusivity",
-    "payment_terms",
-    "price_adjustment",
-    "service_levels",
-    "language",
-)
 SUPPLIER = "S-CAT"
 STORED_ID = "CAT-STORED-1"  # registered before any case runs
 
@@ -90,6 +70,10 @@ def good_row(cid: str, **overrides: str) -> dict[str, str]:
     }
     values.update(overrides)
     return values
+
+
+# The columns of the example contract files, in their order.
+COLUMNS = tuple(good_row("C-1"))
 
 
 def csv_text(rows: Sequence[dict[str, str] | None], columns: Sequence[str] = COLUMNS) -> str:

@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import func, select, update
 from typer.testing import CliRunner, Result
 
-from cli import importing
 from cli.main import app
 from config.settings import get_settings
 from models.tables import ContractRow, SupplierRow
+from services import imports
 from store.db import make_engine, make_session_factory, transaction
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -408,7 +408,8 @@ def test_start_refuses_unknown_and_terminated_contracts(
     engine.dispose()
     result = invoke("start", "C-T", "--by", "buyer@example.com")
     assert result.exit_code == 1
-    assert "contract C-T is terminated" in result.stderr
+    # The service's refusal, word for word what the API says too.
+    assert "contract 'C-T' is terminated; there is nothing to renew" in result.stderr
 
 
 def test_amend_without_a_change_is_refused(db_url: str) -> None:
@@ -461,7 +462,7 @@ def test_read_csv_numbers_rows_as_a_spreadsheet_does() -> None:
     text = (
         f"{HEADER}\n\n{row('C-1', service_levels=chr(34) + 'two' + chr(10) + 'lines' + chr(34))}\n"
     )
-    records, errors = importing.read_csv(text, importing.CONTRACT_LAYOUT)
+    records, errors = imports.read_csv(text, imports.CONTRACT_LAYOUT)
     assert errors == []
     [record] = records
     assert record.row == 3

@@ -29,7 +29,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner, Result
 
-from cli import devstack, samples
+from cli import devserver, samples
 from cli.main import app
 from config.binaries import temporal_cli
 from config.settings import get_settings
@@ -50,7 +50,7 @@ runner = CliRunner()
 
 
 def test_dev_server_command_uses_the_local_binary_and_keeps_state(tmp_path: Path) -> None:
-    server = devstack.DevServer(
+    server = devserver.DevServer(
         binary=temporal_cli(),
         ip="127.0.0.1",
         port=17233,
@@ -423,7 +423,7 @@ def test_renewals_dev_starts_the_stack_and_stops_cleanly(dev_data_dir: Path) -> 
     assert time.monotonic() - started < 20
     assert "Temporal dev server stopped" in first.output()
     assert _processes_mentioning(str(dev_data_dir)) == []
-    assert not devstack.port_in_use("127.0.0.1", port)
+    assert not devserver.port_in_use("127.0.0.1", port)
     assert (dev_data_dir / "temporal.db").is_file()
     assert (dev_data_dir / "renewals.db").is_file()
     with sqlite3.connect(dev_data_dir / "renewals.db") as db:

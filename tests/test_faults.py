@@ -54,9 +54,9 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
-from activities.notifications import MailSettings
 from clients import renewals
 from config.binaries import temporal_cli
+from config.mail import MailSettings
 from domain.milestones import next_term_end
 from migrations.runner import upgrade
 from models.activity_names import ActivityName

@@ -22,7 +22,6 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.datastructures import FormData
 
 from auth.roles import Permission
-from domain.milestones import plan_milestones
 from domain.review import may_approve
 from models.milestones import MilestoneKind
 from models.numbers import DbInt, PositiveDbInt
@@ -40,7 +39,9 @@ from portal.problems import Forbidden, Problem, to_problem
 from services import drafts as draft_service
 from services import renewals as service
 from services import users
-from store.reads import pipeline as pipeline_store
+from store.reads import dashboard as dashboard_reads
+from store.reads import renewals as renewal_reads
+from store.reads import reviews as review_reads
 
 HERE = Path(__file__).resolve().parent
 LOGIN_CSRF_COOKIE = "renewals_login_csrf"
@@ -209,8 +210,13 @@ def review_queue(
     session: Annotated[WebSession, require_web(Permission.REVIEW)],
     offset: DbInt = 0,
 ) -> HTMLResponse:
-    items, total = pipeline_store.review_queue(
-        db, today=state.today(), policy=state.settings.renewal_policy, limit=50, offset=offset
+    items, total = review_reads.review_queue(
+        db,
+        today=state.today(),
+        policy=state.settings.renewal_policy,
+        cfg=state.settings.calendar_settings,
+        limit=50,
+        offset=offset,
     )
     return _page(
         request,
@@ -257,12 +263,15 @@ async def _draft_page(
     latest = renegotiation[-1].version if renegotiation else None
     decided = [d for d in found.record.decisions if d.draft_version == version]
     stage = found.live.stage.value if found.live else found.record.stage
-    plan = plan_milestones(
-        end_date=found.contract.end_date,
-        notice_period_days=found.contract.notice_period_days,
-        today=state.today(),
-        policy=state.settings.renewal_policy,
-    )
+    # The final-terms date of the plan the workflow makes (business days, send-by date).
+    with state.sessions() as db:
+        plan = renewal_reads.plan_preview(
+            db,
+            contract=found.contract,
+            today=state.today(),
+            policy=state.settings.renewal_policy,
+            cfg=state.settings.calendar_settings,
+        ).plan
     open_for_decision = (
         version == latest and not decided and stage == "legal_review" and draft.hash_verified
     )
@@ -391,8 +400,8 @@ def dashboard(
     state: StateDep,
     session: Annotated[WebSession, require_web(Permission.DASHBOARD)],
 ) -> HTMLResponse:
-    data = pipeline_store.dashboard(db, today=state.today())
-    stages = [(name, data.by_stage.get(name, 0)) for name in pipeline_store.stage_names()]
+    data = dashboard_reads.dashboard(db, today=state.today())
+    stages = [(name, data.by_stage.get(name, 0)) for name in dashboard_reads.stage_names()]
     return _page(
         request,
         "dashboard.html",

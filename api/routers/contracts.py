@@ -12,7 +12,7 @@ from models.users import CurrentUser
 from portal.deps import SessionDep, StateDep, TemporalDep, require
 from services import contracts as contract_store
 from services import renewals as service
-from store.reads import pipeline as pipeline_store
+from store.reads import pipeline as pipeline_reads
 
 router = APIRouter(prefix="/contracts", tags=["contracts"])
 
@@ -28,7 +28,7 @@ def list_contracts(
     offset: DbInt = 0,
 ) -> Page[ContractRead]:
     items = contract_store.list_contracts(db, limit=limit, offset=offset)
-    total = pipeline_store.count_contracts(db)
+    total = pipeline_reads.count_contracts(db)
     return Page.of(items, total=total, limit=limit, offset=offset)
 
 

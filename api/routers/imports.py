@@ -15,8 +15,8 @@ from models.users import CurrentUser
 from portal.deps import SessionDep, StateDep, require
 from portal.problems import Problem
 from services import audit
-from services.imports import files as file_import
-from services.imports.files import ImportKind
+from services import imports as file_import
+from services.imports import ImportKind
 
 router = APIRouter(tags=["imports"])
 

@@ -20,7 +20,7 @@ from portal.deps import SessionDep, SettingsDep, StateDep, TemporalDep, require
 from portal.state import TemporalUnavailable
 from services import drafts as draft_service
 from services import renewals as service
-from store.reads import pipeline as pipeline_store
+from store.reads import pipeline as pipeline_reads
 
 router = APIRouter(prefix="/renewals", tags=["renewals"])
 
@@ -73,24 +73,26 @@ def pipeline(
     ends_to: IsoDate | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: DbInt = 0,
-) -> Page[pipeline_store.PipelineItem]:
-    """Every contract with its stage, next milestone, days left, score and recommendation,
-    soonest expiry first."""
-    if stage is not None and stage not in pipeline_store.stage_names():
+) -> Page[pipeline_reads.PipelineItem]:
+    """Every contract with its stage, next milestone, notice deadline, send-by date, days left,
+    score and recommendation, soonest expiry first. The dates are those of the plan the
+    workflow makes (the jurisdiction's business days and the transit buffer)."""
+    if stage is not None and stage not in pipeline_reads.stage_names():
         from models.errors import FieldError, InvalidInput
 
         raise InvalidInput(
             [
                 FieldError(
-                    "stage", f"unknown stage (known: {', '.join(pipeline_store.stage_names())})"
+                    "stage", f"unknown stage (known: {', '.join(pipeline_reads.stage_names())})"
                 )
             ]
         )
-    items, total = pipeline_store.pipeline(
+    items, total = pipeline_reads.pipeline(
         db,
         today=state.today(),
         policy=settings.renewal_policy,
-        flt=pipeline_store.PipelineFilter(
+        cfg=settings.calendar_settings,
+        flt=pipeline_reads.PipelineFilter(
             stage=stage, supplier_id=supplier_id, owner=owner, ends_from=ends_from, ends_to=ends_to
         ),
         limit=limit,

@@ -9,7 +9,7 @@ from auth.roles import Permission
 from models.numbers import DbInt
 from models.users import CurrentUser
 from portal.deps import SessionDep, SettingsDep, StateDep, require
-from store.reads import pipeline as pipeline_store
+from store.reads import reviews as review_reads
 
 router = APIRouter(prefix="/review-queue", tags=["reviews"])
 
@@ -22,9 +22,14 @@ def review_queue(
     _: Annotated[CurrentUser, require(Permission.REVIEW)],
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: DbInt = 0,
-) -> Page[pipeline_store.QueueItem]:
+) -> Page[review_reads.QueueItem]:
     """Drafts awaiting a decision, oldest first, with the final-terms due date."""
-    items, total = pipeline_store.review_queue(
-        db, today=state.today(), policy=settings.renewal_policy, limit=limit, offset=offset
+    items, total = review_reads.review_queue(
+        db,
+        today=state.today(),
+        policy=settings.renewal_policy,
+        cfg=settings.calendar_settings,
+        limit=limit,
+        offset=offset,
     )
     return Page.of(items, total=total, limit=limit, offset=offset)

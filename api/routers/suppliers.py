@@ -10,7 +10,7 @@ from models.contract import SupplierRead
 from models.numbers import DbInt
 from models.users import CurrentUser
 from portal.deps import SessionDep, require
-from store.reads import pipeline as pipeline_store
+from store.reads import suppliers as supplier_reads
 
 router = APIRouter(prefix="/suppliers", tags=["suppliers"])
 
@@ -24,10 +24,10 @@ def list_suppliers(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: DbInt = 0,
 ) -> Page[SupplierRead]:
-    items, total = pipeline_store.list_suppliers(db, limit=limit, offset=offset)
+    items, total = supplier_reads.list_suppliers(db, limit=limit, offset=offset)
     return Page.of(items, total=total, limit=limit, offset=offset)
 
 
 @router.get("/{supplier_id}")
 def read_supplier(supplier_id: str, db: SessionDep, _: Reader) -> SupplierRead:
-    return pipeline_store.get_supplier(db, supplier_id=supplier_id)
+    return supplier_reads.get_supplier(db, supplier_id=supplier_id)

@@ -1,0 +1,55 @@
+"""The outbox: every mail is a keyed row before it is sent, so a retried activity finds it and
+never composes or sends a second, different message."""
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models.tables import OutboxRow
+
+SUBJECT_LIMIT = 300  # characters; the column's width
+
+
+def find(session: Session, *, key: str) -> OutboxRow | None:
+    return session.scalar(select(OutboxRow).where(OutboxRow.key == key))
+
+
+def stage(
+    session: Session,
+    *,
+    key: str,
+    kind: str,
+    contract_id: str,
+    term: int,
+    recipients: list[str],
+    subject: str,
+    body: str,
+    message_id: str,
+) -> OutboxRow:
+    """Write the message and hand back a detached copy, for sending outside the transaction."""
+    row = OutboxRow(
+        key=key,
+        kind=kind,
+        contract_id=contract_id,
+        term=term,
+        recipients=", ".join(recipients),
+        subject=subject.strip()[:SUBJECT_LIMIT],
+        body=body.lstrip("\n"),
+        message_id=message_id,
+    )
+    session.add(row)
+    session.flush()
+    session.expunge(row)
+    return row
+
+
+def mark(session: Session, *, key: str, error: str | None, sent_at: datetime | None) -> None:
+    """Count an attempt; ``sent_at`` set means the mail server accepted the message."""
+    row = find(session, key=key)
+    if row is None:
+        return
+    row.attempts += 1
+    row.last_error = error
+    if sent_at is not None:
+        row.sent_at = sent_at
