@@ -23,10 +23,11 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.drafting import make_environment
-from activities.notifications import MailSettings, NotificationActivities
+from activities.notifications import NotificationActivities
 from activities.planning_activities import PlanningActivities
 from activities.renewal_activities import RenewalActivities
 from activities.sweep_activities import SweepActivities
+from config.mail import MailSettings
 from config.settings import Settings, get_settings
 from config.temporal import connect
 from domain.term_plan import CalendarSettings
@@ -85,9 +86,14 @@ def build_worker(
     notifications = NotificationActivities(
         sessions, make_environment(template_dir), mail or MailSettings.outbox_only()
     )
-    planning = PlanningActivities(sessions, calendars or CalendarSettings())
+    calendars = calendars or CalendarSettings()
+    planning = PlanningActivities(sessions, calendars)
     sweep = SweepActivities(
-        sessions, client, task_queue=task_queue, search_attributes=search_attributes
+        sessions,
+        client,
+        task_queue=task_queue,
+        search_attributes=search_attributes,
+        calendars=calendars,
     )
     return Worker(
         client,
@@ -99,6 +105,7 @@ def build_worker(
             notifications.send_notification,
             planning.plan_term,
             planning.review_deadlines,
+            planning.record_milestone,
         ],
         activity_executor=executor,
         workflow_runner=workflow_runner(),
@@ -115,12 +122,19 @@ def build_sweep_worker(
     renewal_task_queue: str,
     sessions: SessionFactory,
     search_attributes: bool = False,
+    calendars: CalendarSettings | None = None,
     max_cached_workflows: int = DEFAULT_MAX_CACHED_WORKFLOWS,
 ) -> Worker:
     """The sweep on a task queue of its own: its workflow tasks do not queue behind those of the
-    renewals it starts (on ``renewal_task_queue``), however many it has just started."""
+    renewals it starts (on ``renewal_task_queue``), however many it has just started. It tests
+    whether a contract is due on the plan the workflow makes, so it needs the same
+    ``calendars`` as :func:`build_worker`."""
     sweep = SweepActivities(
-        sessions, client, task_queue=renewal_task_queue, search_attributes=search_attributes
+        sessions,
+        client,
+        task_queue=renewal_task_queue,
+        search_attributes=search_attributes,
+        calendars=calendars,
     )
     return Worker(
         client,
@@ -168,6 +182,7 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
             renewal_task_queue=settings.temporal_task_queue,
             sessions=sessions,
             search_attributes=settings.temporal_search_attributes,
+            calendars=settings.calendar_settings,
             max_cached_workflows=settings.worker_max_cached_workflows,
         )
         async with worker, sweep_worker:

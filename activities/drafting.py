@@ -94,6 +94,10 @@ class DraftInputs:
     earlier: tuple[EarlierVersion, ...] = ()
     extension_months: int = 3
     cfg: ScoringConfig = field(default_factory=ScoringConfig)
+    # The workflow's stored plan (business days applied); None: requests from older workflow
+    # code, which printed the plain end date minus the notice period.
+    notice_deadline: date | None = None
+    send_by: date | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,8 +207,11 @@ def build_context(inputs: DraftInputs, proposal: Proposal) -> dict[str, Any]:
             "end_date": format_date(contract.end_date, language),
             "notice_period_days": contract.notice_period_days,
             "notice_deadline": format_date(
-                notice_deadline(contract.end_date, contract.notice_period_days), language
+                inputs.notice_deadline
+                or notice_deadline(contract.end_date, contract.notice_period_days),
+                language,
             ),
+            "send_by": format_date(inputs.send_by, language) if inputs.send_by else "",
         },
         "supplier_name": inputs.supplier_name,
         "answers_comment": inputs.answers_comment,

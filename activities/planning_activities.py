@@ -13,9 +13,11 @@ from temporalio import activity
 from activities.failures import activity_failures
 from domain.term_plan import CalendarSettings, calendar_for, term_plan
 from models.activity_names import ActivityName
+from models.plans import MilestoneRecord
 from models.renewal import PlanRequest, ReviewDeadlines, ReviewDeadlinesRequest, TermPlan
 from models.tables import SupplierRow
 from store import contracts as contract_store
+from store import plans
 from store.db import SessionFactory, transaction
 
 
@@ -29,13 +31,30 @@ class PlanningActivities:
         with activity_failures(), transaction(self._sessions) as session:
             contract = contract_store.get_contract(session, contract_id=request.contract_id)
             supplier = session.get(SupplierRow, contract.supplier_id)
-            return term_plan(
+            planned = term_plan(
                 contract,
                 category=supplier.category if supplier else None,
                 today=request.today,
                 cfg=self._cfg,
                 request=request,
             )
+            # The one truth every view reads (renewal-semantics.md §1): stored each time the
+            # workflow plans or re-plans, in the same transaction as the plan is read.
+            workflow_id = activity.info().workflow_id
+            if workflow_id is not None:  # None only when called outside a workflow (tests)
+                plans.save_plan(
+                    session,
+                    contract_id=request.contract_id,
+                    term=request.term,
+                    workflow_id=workflow_id,
+                    plan=planned,
+                )
+            return planned
+
+    @activity.defn(name=ActivityName.RECORD_MILESTONE)
+    def record_milestone(self, record: MilestoneRecord) -> None:
+        with activity_failures(), transaction(self._sessions) as session:
+            plans.record_milestone(session, record=record)
 
     @activity.defn(name=ActivityName.REVIEW_DEADLINES)
     def review_deadlines(self, request: ReviewDeadlinesRequest) -> ReviewDeadlines:

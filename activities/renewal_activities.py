@@ -16,7 +16,7 @@ from temporalio import activity
 
 from activities.drafting import DraftInputs, EarlierVersion, make_environment, render_draft
 from activities.failures import activity_failures
-from domain.outcome import new_end_date
+from domain.outcome import catch_up, new_end_date
 from models.activity_names import ActivityName
 from models.contract import ContractRead, ContractStatus
 from models.renewal import (
@@ -35,10 +35,12 @@ from models.renewal import (
 )
 from models.scorecard import ScoringConfig
 from models.tables import SupplierRow
+from models.term_end import CatchUpRequest, CatchUpResult
 from store import contracts as contract_store
 from store import renewals as renewal_store
 from store.assessment import assess_contract
 from store.db import SessionFactory, transaction
+from workflows.ids import renewal_workflow_id
 
 
 def _workflow_time() -> datetime:
@@ -139,6 +141,8 @@ class RenewalActivities:
                     ),
                     extension_months=request.extension_months or self._interim_extension_months,
                     cfg=self._scoring,
+                    notice_deadline=request.notice_deadline,
+                    send_by=request.send_by,
                 ),
             )
             return renewal_store.save_draft(
@@ -235,7 +239,10 @@ class RenewalActivities:
                 if new_end is not None:
                     row.end_date = new_end
                     row.current_term = request.term + 1
-                    if request.kind is OutcomeKind.RENEWED and row.term_model == "auto_renewing":
+                    if (
+                        request.kind in (OutcomeKind.RENEWED, OutcomeKind.ROLLED_OVER)
+                        and row.term_model == "auto_renewing"
+                    ):
                         row.renewals_used += 1
                     if agreed is not None:
                         contract_store.apply_agreed_terms(row, agreed)
@@ -267,6 +274,29 @@ class RenewalActivities:
             )
             return outcome
 
+    @activity.defn(name=ActivityName.CATCH_UP_TERMS)
+    def catch_up_terms(self, request: CatchUpRequest) -> CatchUpResult:
+        with self._tx() as session:
+            contract = contract_store.get_contract(session, contract_id=request.contract_id)
+            up = catch_up(
+                end_date=contract.end_date,
+                term_model=request.term_model,
+                term_months=request.term_months,
+                renewals_left=request.renewals_left,
+                today=request.today,
+            )
+            return renewal_store.record_catch_up(
+                session,
+                request=request,
+                steps=up.rolled_over,
+                workflow_ids=[
+                    renewal_workflow_id(request.contract_id, request.term + i)
+                    for i in range(len(up.rolled_over))
+                ],
+                present_end=up.present_end,
+                lapsed_on=up.lapsed_on,
+            )
+
     def all(self) -> list[Callable[..., Any]]:
         return [
             self.load_contract,
@@ -277,4 +307,5 @@ class RenewalActivities:
             self.record_event,
             self.apply_amendment,
             self.record_outcome,
+            self.catch_up_terms,
         ]

@@ -18,6 +18,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from models.contract import ContractAmendment
 from models.milestones import RenewalPolicy
+from models.notices import NoticeDispatch
 from models.renewal import (
     AmendmentRequest,
     DraftRef,
@@ -148,3 +149,12 @@ async def request_redraft(
 ) -> DraftRef:
     handle = renewal_handle(client, contract_id=contract_id, term=term)
     return await handle.execute_update(ContractRenewalWorkflow.request_redraft, request)
+
+
+async def record_dispatch(
+    client: Client, *, contract_id: str, term: int, dispatch: NoticeDispatch
+) -> RenewalStatus:
+    """Procurement records that an approved non-renewal notice went out; the workflow judges it
+    against its stored plan (late after the notice deadline) and says so in the status."""
+    handle = renewal_handle(client, contract_id=contract_id, term=term)
+    return await handle.execute_update(ContractRenewalWorkflow.record_dispatch, dispatch)

@@ -1,3 +1,19 @@
 """The renewal's rules, pure: no I/O, no clock, no framework. Dates, plans, scores, terms and
 the words people read are decided here, once, for the workflow, the activities and every
 interface."""
+
+__all__ = [
+    "calendars",  # business days: holidays, weekends, closures
+    "content_hash",  # the fingerprint of a version
+    "market",  # market signals of a category
+    "milestones",  # the milestone plan of a term from its dates
+    "outcome",  # end-of-term dates by outcome
+    "phrases",  # the bilingual words and numbers people read
+    "recommendation",  # renew, renegotiate, re-tender, terminate
+    "review",  # segregation of duties: who may approve
+    "scoring",  # KPIs, weights, grades
+    "series",  # small dated series and their windows
+    "sweep",  # which contracts the scheduled sweep starts a renewal for
+    "term_plan",  # the one plan of a contract term, calendars applied
+    "terms",  # proposed terms and their changes
+]

@@ -1,15 +1,21 @@
-"""End-of-term arithmetic: where the contract's next term ends for each outcome.
+"""The end of a term: which outcome the contract's terms give (renewal-semantics.md §4), where
+the next term ends, and how a contract registered after its end date is brought to its present
+term in one step (§5).
 
-One rule for the draft that proposes an interim extension and for the outcome that records it,
-so the letter and the contract row never name different dates.
+One rule for the workflow (which decides at expiry), for the draft that proposes an interim
+extension and for the outcome that records it, so the letter, the contract row and every view
+name the same dates.
 """
 
+from dataclasses import dataclass
 from datetime import date
+from enum import StrEnum
 
 from dateutil.relativedelta import relativedelta
 
 from domain.milestones import next_term_end
-from models.renewal import OutcomeKind
+from models.contract import DefaultAction, TermModel
+from models.renewal import DraftKind, OutcomeKind
 
 
 def interim_extension_end(end_date: date, extension_months: int) -> date:
@@ -21,9 +27,153 @@ def interim_extension_end(end_date: date, extension_months: int) -> date:
 def new_end_date(
     kind: OutcomeKind, *, end_date: date, term_months: int, extension_months: int
 ) -> date | None:
-    """The end of the term an outcome opens, or None when the outcome ends the contract."""
-    if kind is OutcomeKind.RENEWED:
+    """The end of the term an outcome opens, or None when the outcome opens no new term."""
+    if kind in (OutcomeKind.RENEWED, OutcomeKind.ROLLED_OVER):
         return next_term_end(end_date, term_months)
     if kind is OutcomeKind.INTERIM_EXTENSION:
         return interim_extension_end(end_date, extension_months)
     return None
+
+
+class NoticeState(StrEnum):
+    """Where the term's non-renewal notice stands at the end date."""
+
+    NONE = "none"  # no notice version, or none approved
+    APPROVED = "approved"  # approved by legal, dispatch not recorded
+    DISPATCHED = "dispatched"  # dispatched on or before the notice deadline: effective
+    DISPATCHED_LATE = "dispatched_late"  # dispatched after the notice deadline: not effective
+
+
+def notice_state(
+    *, approved: bool, dispatched_on: date | None, notice_deadline: date
+) -> NoticeState:
+    if not approved:
+        return NoticeState.NONE
+    if dispatched_on is None:
+        return NoticeState.APPROVED
+    return (
+        NoticeState.DISPATCHED if dispatched_on <= notice_deadline else NoticeState.DISPATCHED_LATE
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ExpiryFacts:
+    """What the engine knows on the end date. ``agreed`` is the kind of the version that was
+    agreed (until supplier answers exist, approved stands for agreed)."""
+
+    term_model: TermModel  # effective: an auto-renewing contract with no renewals left is fixed
+    agreed: DraftKind | None
+    notice: NoticeState
+    termination_requested: bool
+    default_action: DefaultAction
+
+
+@dataclass(frozen=True, slots=True)
+class ExpiryDecision:
+    kind: OutcomeKind
+    reason: str  # plain words for the record and the mail
+    escalate: bool  # nobody decided what the contract's terms then did, or supply is at risk
+
+
+def expiry_outcome(f: ExpiryFacts) -> ExpiryDecision:
+    """The outcome of §4's table for the facts on the end date."""
+    if f.agreed is DraftKind.RENEGOTIATION:
+        return ExpiryDecision(OutcomeKind.RENEWED, "renewed on the agreed version", False)
+    if f.agreed is DraftKind.INTERIM_EXTENSION:
+        return ExpiryDecision(
+            OutcomeKind.INTERIM_EXTENSION, "interim extension on the agreed version", False
+        )
+    if f.term_model is TermModel.FIXED:
+        if f.agreed is DraftKind.TRANSITION_PLAN:
+            return ExpiryDecision(
+                OutcomeKind.NOT_RENEWED,
+                "the contract ends at its end date as the approved transition plan says",
+                False,
+            )
+        if f.termination_requested:
+            return ExpiryDecision(
+                OutcomeKind.TERMINATED, "the contract ends at its end date as decided", False
+            )
+        return ExpiryDecision(
+            OutcomeKind.LAPSED,
+            "the fixed term ended with nothing agreed: supply is at risk until an interim "
+            "extension is approved",
+            True,
+        )
+    # Auto-renewing and evergreen contracts continue by their own terms unless an effective
+    # notice stopped them: an approval or an intention is not a notice.
+    if f.notice is NoticeState.DISPATCHED:
+        return ExpiryDecision(
+            OutcomeKind.NOT_RENEWED,
+            "the approved non-renewal notice was dispatched by the notice deadline",
+            False,
+        )
+    model = "evergreen contract" if f.term_model is TermModel.EVERGREEN else "contract"
+    if f.notice is NoticeState.DISPATCHED_LATE:
+        return ExpiryDecision(
+            OutcomeKind.ROLLED_OVER,
+            f"the non-renewal notice was dispatched after the notice deadline; the {model} "
+            "rolled over by its terms",
+            True,
+        )
+    if f.termination_requested or f.notice is NoticeState.APPROVED:
+        return ExpiryDecision(
+            OutcomeKind.ROLLED_OVER,
+            "not renewing was decided but no notice was recorded as dispatched by the notice "
+            f"deadline; the {model} rolled over by its terms",
+            True,
+        )
+    if f.term_model is TermModel.EVERGREEN:
+        return ExpiryDecision(
+            OutcomeKind.ROLLED_OVER, "evergreen contract: the next review period begins", False
+        )
+    if f.default_action is DefaultAction.RENEW_AS_IS:
+        return ExpiryDecision(
+            OutcomeKind.ROLLED_OVER,
+            "no decision was made; the contract rolled over by its terms, as the default "
+            "chosen for it (renew as is) says",
+            False,
+        )
+    return ExpiryDecision(
+        OutcomeKind.ROLLED_OVER,
+        "nobody decided and no notice was given: the contract rolled over by its terms",
+        True,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CatchUp:
+    """A contract registered after its end date, brought to the present in one step."""
+
+    rolled_over: tuple[tuple[date, date], ...]  # (end of the term, end of the next), in order
+    present_end: date | None  # end of the term running today; None: the contract lapsed
+    lapsed_on: date | None  # the end date after which nothing continued it
+
+
+def catch_up(
+    *,
+    end_date: date,
+    term_model: TermModel,
+    term_months: int,
+    renewals_left: int | None,
+    today: date,
+) -> CatchUp:
+    """Every roll-over the terms caused between ``end_date`` and ``today`` (no notice is on
+    record for a term that ended before it was registered), and the present term's end."""
+    if today <= end_date:
+        return CatchUp((), end_date, None)
+    if term_model is TermModel.FIXED:
+        return CatchUp((), None, end_date)
+    steps: list[tuple[date, date]] = []
+    end = end_date
+    left = renewals_left
+    while end < today:
+        if left is not None and left <= 0:
+            # Its last allowed renewal is behind it: from here it behaves as a fixed term.
+            return CatchUp(tuple(steps), None, end)
+        following = next_term_end(end, term_months)
+        steps.append((end, following))
+        end = following
+        if left is not None:
+            left -= 1
+    return CatchUp(tuple(steps), end, None)

@@ -300,6 +300,17 @@ LABELS: Final[dict[str, Bilingual]] = {
     "renegotiate": ("renegotiate", "条件を再交渉して更新"),
     "retender": ("re-tender", "再入札（他社提案の募集）"),
     "terminate": ("terminate", "契約終了"),
+    # outcomes of a term (glossary)
+    "renewed": ("renewed", "更新済み"),
+    "rolled_over": ("rolled over by its terms", "自動更新された"),
+    "not_renewed": ("not renewed", "更新せず終了"),
+    "lapsed": ("lapsed", "契約期限切れ"),
+    "interim_extension": ("interim extension", "暫定契約（暫定延長）"),
+    "terminated": ("terminated", "解約"),
+    # versions
+    "renegotiation": ("renegotiation proposal", "条件見直しの提案"),
+    "non_renewal_notice": ("non-renewal notice", "契約不更新の通知"),
+    "transition_plan": ("transition plan", "契約終了に向けた移行計画"),
     # trends
     "improving": ("improving", "改善"),
     "stable": ("stable", "横ばい"),

@@ -13,6 +13,8 @@ from datetime import date
 from domain.calendars import BusinessCalendar
 from domain.milestones import plan_milestones
 from models.contract import ContractRead, DefaultAction, TermModel
+from models.milestones import MilestoneKind, MilestoneState
+from models.plans import StoredMilestone, StoredPlan
 from models.renewal import PlanRequest, TermPlan
 
 
@@ -68,4 +70,41 @@ def term_plan(
         if term_model is TermModel.EVERGREEN
         else contract.renewal_term_months,
         renewals_left=renewals_left,
+    )
+
+
+def as_preview(contract_id: str, term: int, plan: TermPlan) -> StoredPlan:
+    """A plan computed for a term whose renewal has not started, in the shape of a stored one
+    and labelled as a preview (renewal-semantics.md §1): the same function, no workflow."""
+    p = plan.plan
+    return StoredPlan(
+        contract_id=contract_id,
+        term=term,
+        workflow_id=None,
+        preview=True,
+        end_date=p.end_date,
+        notice_deadline=p.notice_deadline,
+        notice_provenance=p.notice_provenance,
+        send_by=p.send_by,
+        send_by_provenance=p.send_by_provenance,
+        time_zone=p.time_zone,
+        term_model=plan.term_model,
+        default_action=plan.default_action,
+        planned_on=p.planned_on,
+        revision=0,
+        milestones=tuple(
+            StoredMilestone(
+                kind=m.kind,
+                due=m.due,
+                nominal=m.nominal,
+                fires_at=m.fires_at,
+                state=MilestoneState.SKIPPED
+                if p.expired_at_planning and m.kind is not MilestoneKind.EXPIRY
+                else MilestoneState.PENDING,
+                late=m.overdue_at_planning,
+                moved_for_notice=m.moved_for_notice,
+                provenance=m.provenance,
+            )
+            for m in p.milestones
+        ),
     )

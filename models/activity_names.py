@@ -17,3 +17,5 @@ class ActivityName(StrEnum):
     SEND_NOTIFICATION = "send_notification"
     PLAN_TERM = "plan_term"
     REVIEW_DEADLINES = "review_deadlines"
+    RECORD_MILESTONE = "record_milestone"
+    CATCH_UP_TERMS = "catch_up_terms"

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from models.contract import ContractAmendment, DefaultAction, TermModel
 from models.milestones import MilestoneKind, MilestonePlan, MilestoneState, RenewalPolicy
+from models.notices import DispatchRecord
 from models.scorecard import (
     Finding,
     KpiName,
@@ -31,11 +32,17 @@ class RenewalStage(StrEnum):
     ESCALATED = "escalated"
     FINAL_TERMS_ISSUED = "final_terms_issued"
     TERMINATION_PENDING = "termination_pending"
+    LAPSED = "lapsed"  # a fixed term ended with nothing agreed; the interim draft is in review
     COMPLETED = "completed"
 
 
 class OutcomeKind(StrEnum):
-    RENEWED = "renewed"
+    """How a term ended (renewal-semantics.md §4)."""
+
+    RENEWED = "renewed"  # on a version legal approved (and, with answers, the supplier accepted)
+    ROLLED_OVER = "rolled_over"  # continued by its own terms: no effective notice
+    NOT_RENEWED = "not_renewed"  # an approved notice or transition plan ended it as planned
+    LAPSED = "lapsed"  # a fixed term ended with nothing agreed: supply at risk
     INTERIM_EXTENSION = "interim_extension"
     TERMINATED = "terminated"
 
@@ -50,6 +57,7 @@ class DraftKind(StrEnum):
     RENEGOTIATION = "renegotiation"
     INTERIM_EXTENSION = "interim_extension"
     NON_RENEWAL_NOTICE = "non_renewal_notice"  # the safe default at the send-by date
+    TRANSITION_PLAN = "transition_plan"  # a fixed term that is not to be renewed: re-tender, exit
 
 
 class RenewalInput(BaseModel):
@@ -89,6 +97,9 @@ class DraftRequest(BaseModel):
     scorecard: Scorecard | None = None
     # Interim extension length from the workflow's policy; None: the worker's configured default.
     extension_months: Annotated[int, Field(ge=1, le=24)] | None = None
+    # The stored plan's dates for the letter; None: requests from older workflow code.
+    notice_deadline: date | None = None
+    send_by: date | None = None
 
 
 class ReviewSubmission(BaseModel):
@@ -200,6 +211,9 @@ class RenewalStatus(BaseModel):
     decisions: tuple[ReviewRecord, ...]
     escalations: tuple[str, ...]
     outcome: TermOutcome | None
+    # Renewals started before "term-outcomes" report neither (their defaults are true for them).
+    dispatches: tuple[DispatchRecord, ...] = ()
+    lapsed_on: date | None = None  # a fixed term that ended with nothing agreed
 
 
 class OutcomeRequest(BaseModel):

@@ -358,3 +358,46 @@ class AuditLogRow(Base):
     subject_id: Mapped[str] = mapped_column(String(200), index=True)
     content_hash: Mapped[str | None] = mapped_column(String(64), default=None)
     detail: Mapped[dict[str, Any]]
+
+
+class TermPlanRow(Base):
+    """The plan the running term's workflow made (renewal-semantics.md §1), rewritten each
+    time it plans or re-plans; every view reads it instead of computing dates of its own."""
+
+    __tablename__ = "term_plans"
+
+    contract_id: Mapped[str] = mapped_column(ForeignKey("contracts.id"), primary_key=True)
+    term: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workflow_id: Mapped[str] = mapped_column(String(200))
+    end_date: Mapped[date] = mapped_column(Date)
+    notice_deadline: Mapped[date] = mapped_column(Date, index=True)
+    notice_provenance: Mapped[list[str]] = mapped_column(JSON)
+    send_by: Mapped[date | None] = mapped_column(Date, default=None, index=True)
+    send_by_provenance: Mapped[list[str]] = mapped_column(JSON)
+    time_zone: Mapped[str] = mapped_column(String(64))
+    term_model: Mapped[str] = mapped_column(String(20))
+    default_action: Mapped[str | None] = mapped_column(String(20), default=None)
+    planned_on: Mapped[date] = mapped_column(Date)
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+
+class PlanMilestoneRow(Base):
+    """One milestone of a stored plan, with its state as the workflow last reported it."""
+
+    __tablename__ = "plan_milestones"
+    __table_args__ = (UniqueConstraint("contract_id", "term", "kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    contract_id: Mapped[str] = mapped_column(ForeignKey("contracts.id"), index=True)
+    term: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(20))
+    position: Mapped[int] = mapped_column(Integer)  # order in the plan
+    due: Mapped[date] = mapped_column(Date, index=True)
+    nominal: Mapped[date] = mapped_column(Date)
+    fires_at: Mapped[datetime | None] = mapped_column(default=None)
+    state: Mapped[str] = mapped_column(String(20))
+    completed_at: Mapped[datetime | None] = mapped_column(default=None)
+    late: Mapped[bool] = mapped_column(Boolean, default=False)
+    moved_for_notice: Mapped[bool] = mapped_column(Boolean, default=False)
+    provenance: Mapped[list[str]] = mapped_column(JSON)

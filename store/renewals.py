@@ -5,7 +5,8 @@ writing a second row: (contract, term) for a renewal, (renewal, kind, version) f
 update id for a review decision, an explicit key for events.
 """
 
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -18,18 +19,22 @@ from models.renewal import (
     DraftKind,
     DraftRef,
     OpenRenewal,
+    OutcomeKind,
     RenewalEvent,
     RenewalStage,
     ReviewRecord,
     Scorecard,
+    TermOutcome,
 )
 from models.tables import (
+    ContractRow,
     DraftRow,
     RenewalEventRow,
     RenewalRow,
     ReviewDecisionRow,
     ScorecardRow,
 )
+from models.term_end import CatchUpRequest, CatchUpResult
 from store import audit
 from store.db import insert_if_absent
 
@@ -337,3 +342,101 @@ def list_reviews(session: Session, *, renewal: RenewalRow) -> list[ReviewDecisio
             .order_by(ReviewDecisionRow.id)
         )
     )
+
+
+def record_catch_up(
+    session: Session,
+    *,
+    request: CatchUpRequest,
+    steps: Sequence[tuple[date, date]],
+    workflow_ids: Sequence[str],
+    present_end: date | None,
+    lapsed_on: date | None,
+) -> CatchUpResult:
+    """Record every roll-over of a contract registered after its end date, in one transaction:
+    a renewal row and an outcome per term it rolled through (``workflow_ids[i]`` names term
+    ``request.term + i``), the contract moved to the present term. A retry finds the result."""
+    renewal = get_renewal(session, contract_id=request.contract_id, term=request.term)
+    key = f"{request.workflow_id}:catch-up"
+    for event in list_events(session, renewal=renewal):
+        if event.key == key:
+            return CatchUpResult.model_validate(event.detail)
+    if not steps:
+        raise Conflict(f"term {request.term} of {request.contract_id!r} has nothing to catch up")
+    contract = session.get(ContractRow, request.contract_id)
+    if contract is None:
+        raise NotFound(f"contract {request.contract_id!r} does not exist")
+    present_term = request.term + len(steps)
+    if present_end is not None:
+        tail = f"the term running today (term {present_term}) ends {present_end.isoformat()}"
+    else:
+        tail = (
+            f"its renewals ran out, so term {present_term} lapsed on "
+            f"{lapsed_on.isoformat() if lapsed_on else '?'}"
+        )
+    reason = (
+        f"registered after its end date {steps[0][0].isoformat()}: no notice is on record, so "
+        f"the contract rolled over by its terms {len(steps)} time(s); {tail}"
+    )
+    outcomes: list[TermOutcome] = []
+    for i, (old_end, new_end) in enumerate(steps):
+        term = request.term + i
+        row = renewal
+        if i > 0:
+            row = open_renewal(
+                session,
+                request=OpenRenewal(
+                    contract_id=request.contract_id,
+                    term=term,
+                    workflow_id=workflow_ids[i],
+                    requested_by=renewal.requested_by,
+                    term_end_date=old_end,
+                ),
+            )
+        outcome = TermOutcome(
+            contract_id=request.contract_id,
+            term=term,
+            kind=OutcomeKind.ROLLED_OVER,
+            decided_at=request.decided_at,
+            new_end_date=new_end,
+            reason=reason,
+        )
+        outcomes.append(outcome)
+        row.outcome = OutcomeKind.ROLLED_OVER.value
+        save_event(
+            session,
+            renewal=row,
+            event=RenewalEvent(
+                contract_id=request.contract_id,
+                term=term,
+                workflow_id=row.workflow_id,
+                kind="outcome",
+                key=f"{row.workflow_id}:outcome",
+                detail=outcome.model_dump(mode="json"),
+                stage=RenewalStage.COMPLETED,
+            ),
+        )
+    contract.end_date = steps[-1][1]
+    contract.current_term = present_term
+    if contract.term_model == "auto_renewing":
+        contract.renewals_used += len(steps)
+    result = CatchUpResult(
+        outcome=outcomes[0],
+        rolled_over=len(steps),
+        present_term=present_term,
+        present_end=present_end,
+        lapsed_on=lapsed_on,
+    )
+    save_event(
+        session,
+        renewal=renewal,
+        event=RenewalEvent(
+            contract_id=request.contract_id,
+            term=request.term,
+            workflow_id=request.workflow_id,
+            kind="catch_up",
+            key=key,
+            detail=result.model_dump(mode="json"),
+        ),
+    )
+    return result

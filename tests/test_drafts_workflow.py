@@ -2,7 +2,9 @@
 with its market assessment drives the proposed terms, a request for changes yields a version that
 quotes it, and every version is stored with its HTML and a hash that still verifies."""
 
+import asyncio
 import uuid
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -159,6 +161,22 @@ async def test_expiry_path_stores_a_rendered_interim_extension(
         client, contract_id=cid, term=1, requested_by=OWNER, task_queue=task_queue
     )
     handle = renewals.renewal_handle(client, contract_id=cid, term=1)
+    await time_skipping_env.sleep(end + timedelta(days=2) - now)
+    for _ in range(200):
+        status = await handle.query(ContractRenewalWorkflow.status)
+        if status.drafts and status.drafts[-1].kind is DraftKind.INTERIM_EXTENSION:
+            break
+        await asyncio.sleep(0.05)
+    await renewals.submit_review(
+        client,
+        contract_id=cid,
+        term=1,
+        submission=ReviewSubmission(
+            decision=ReviewDecisionKind.APPROVE,
+            reviewer="legal@example.com",
+            draft_version=status.drafts[-1].version,
+        ),
+    )
     outcome = await result_of(time_skipping_env, handle)
     assert outcome.kind is OutcomeKind.INTERIM_EXTENSION
     with transaction(sessions) as s:

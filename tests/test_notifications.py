@@ -1,10 +1,11 @@
 """E-mail through a real SMTP server (aiosmtpd, in-process) and the outbox."""
 
+import asyncio
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date
+from datetime import date, timedelta
 from email import message_from_bytes
 from email.message import EmailMessage, Message
 from email.policy import default as default_policy
@@ -18,11 +19,12 @@ from sqlalchemy import Engine, func, select
 from temporalio.testing import WorkflowEnvironment
 
 from activities.drafting import make_environment
-from activities.notifications import MailSettings, NotificationActivities
+from activities.notifications import NotificationActivities
 from clients import renewals
+from config.mail import MailSettings
 from models.contract import SupplierCreate
 from models.notifications import NotificationKind, NotificationRequest
-from models.renewal import OpenRenewal, OutcomeKind
+from models.renewal import OpenRenewal, OutcomeKind, ReviewDecisionKind, ReviewSubmission
 from models.tables import OutboxRow
 from store import contracts as contract_store
 from store.db import SessionFactory, transaction
@@ -30,6 +32,7 @@ from store.renewals import open_renewal
 from tests.factories import register
 from tests.workflow_helpers import result_of, today
 from worker import build_worker
+from workflows.contract_renewal import ContractRenewalWorkflow
 
 
 class Inbox:
@@ -163,6 +166,23 @@ async def test_renewal_sends_each_notification_once(
         client, contract_id=cid, term=1, requested_by="buyer@example.com", task_queue=task_queue
     )
     handle = renewals.renewal_handle(client, contract_id=cid, term=1)
+    end = now + relativedelta(months=7)
+    await time_skipping_env.sleep(end + timedelta(days=1) - now)
+    for _ in range(400):  # the fixed term lapses: its interim extension goes to legal
+        status = await handle.query(ContractRenewalWorkflow.status)
+        if status.lapsed_on is not None and len(status.escalations) >= 3:
+            break
+        await asyncio.sleep(0.05)
+    await renewals.submit_review(
+        client,
+        contract_id=cid,
+        term=1,
+        submission=ReviewSubmission(
+            decision=ReviewDecisionKind.APPROVE,
+            reviewer="legal@example.com",
+            draft_version=status.drafts[-1].version,
+        ),
+    )
     outcome = await result_of(time_skipping_env, handle)
     assert outcome.kind is OutcomeKind.INTERIM_EXTENSION
 
@@ -176,10 +196,12 @@ async def test_renewal_sends_each_notification_once(
         "Reminder",  # 5 business days undecided
         "Escalation",  # 10 business days undecided
         "Escalation",  # nothing approved at final terms
-        "Escalation",  # nor at expiry
+        "Legal review requested",  # the term lapsed: the interim extension, version 2
+        "Escalation",  # lapsed: supply at risk
         "Renewal outcome",
     ], subjects
     assert "version 1" in subjects[1]
+    assert "version 2" in subjects[5]
     assert "interim_extension" in subjects[-1]
     review = next(m for m in mailing_worker.messages if "review" in str(m["Subject"]))
     assert "legal@example.com" in review["To"]
@@ -187,7 +209,7 @@ async def test_renewal_sends_each_notification_once(
     assert len(ids) == len(set(ids))
     with transaction(sessions) as s:
         sent = select(func.count()).where(OutboxRow.sent_at.is_not(None), OutboxRow.term == 1)
-        assert s.scalar(sent) == 7
+        assert s.scalar(sent) == 8
     await client.get_workflow_handle(outcome.next_workflow_id or "").terminate("test over")
 
 

@@ -3,7 +3,8 @@
 A change to ContractRenewalWorkflow that would make a running renewal take a different path
 fails here; such changes must go behind ``workflow.patched``. Regenerate the histories only for
 a new workflow version, into a new set: ``RECORD_HISTORIES=<set> pytest
-tests/test_workflow_lifecycle.py`` (sets: v1 = before PATCH_CALENDAR_PLAN, calendar-plan = after).
+tests/test_workflow_lifecycle.py tests/test_term_outcomes.py`` (sets: v1 = before
+PATCH_CALENDAR_PLAN, calendar-plan = after it, term-outcomes = after PATCH_TERM_OUTCOMES).
 """
 
 from pathlib import Path
@@ -21,8 +22,10 @@ HISTORIES = sorted((Path(__file__).parent / "histories").glob("*/*.json"))
 
 def test_histories_are_committed() -> None:
     sets = {p.parent.name for p in HISTORIES}
-    assert {"v1", "calendar-plan"} <= sets, f"tests/histories/ lost a set of histories: {sets}"
-    assert len(HISTORIES) >= 10
+    assert {"v1", "calendar-plan", "term-outcomes"} <= sets, (
+        f"tests/histories/ lost a set of histories: {sets}"
+    )
+    assert len(HISTORIES) >= 20
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[f"{p.parent.name}/{p.stem}" for p in HISTORIES])

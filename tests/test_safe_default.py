@@ -93,8 +93,11 @@ async def test_send_by_without_decision_drafts_a_non_renewal_notice_and_escalate
     outcome = await result_of(env, handle)
     final = await handle.query(ContractRenewalWorkflow.status)
     assert _due(final, MilestoneKind.SEND_BY).state is MilestoneState.DONE
-    assert any("non-renewal notice was drafted" in e for e in final.escalations)
-    assert outcome.kind is OutcomeKind.INTERIM_EXTENSION  # supply continues, nothing rolled over
+    assert any("non-renewal notice is in legal review" in e for e in final.escalations)
+    # A drafted notice is not a notice given: nobody approved or sent it, so the contract
+    # rolled over by its own terms, and the record says so (renewal-semantics.md §4).
+    assert outcome.kind is OutcomeKind.ROLLED_OVER
+    assert "rolled over by its terms" in outcome.reason
     with transaction(sessions) as s:
         notice = s.scalar(select(DraftRow).where(DraftRow.kind == "non_renewal_notice"))
         assert notice is not None
@@ -148,8 +151,8 @@ async def test_renew_as_is_chosen_explicitly_rolls_over_and_says_so(
     cid, _ = await _start(env, client, sessions, task_queue, default_action="renew_as_is")
     handle = renewals.renewal_handle(client, contract_id=cid, term=1)
     outcome = await result_of(env, handle)
-    assert outcome.kind is OutcomeKind.RENEWED
-    assert "renewed as is" in outcome.reason
+    assert outcome.kind is OutcomeKind.ROLLED_OVER
+    assert "renew as is" in outcome.reason
     with transaction(sessions) as s:
         assert s.scalar(select(DraftRow).where(DraftRow.kind == "non_renewal_notice")) is None
         said = s.scalar(
@@ -228,7 +231,7 @@ async def test_evergreen_review_starts_the_next_review_period(
     )
     handle = renewals.renewal_handle(client, contract_id=cid, term=1)
     outcome = await result_of(env, handle)
-    assert outcome.kind is OutcomeKind.RENEWED
+    assert outcome.kind is OutcomeKind.ROLLED_OVER  # it continues by its nature
     assert outcome.new_end_date == start + relativedelta(months=24)
     assert "evergreen" in outcome.reason
     final = await handle.query(ContractRenewalWorkflow.status)

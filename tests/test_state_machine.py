@@ -71,6 +71,7 @@ from models.renewal import (
     DraftKind,
     OutcomeKind,
     RedraftRequest,
+    RenewalStage,
     RenewalStatus,
     ReviewDecisionKind,
     ReviewSubmission,
@@ -311,6 +312,7 @@ class Tracked:
     start_date: date
     runs: dict[int, str] = field(default_factory=dict)  # term -> the run id of its workflow
     approved: dict[int, tuple[int, str]] = field(default_factory=dict)  # term -> version, hash
+    approved_kind: dict[int, DraftKind] = field(default_factory=dict)  # term -> its kind
     outcomes_checked: set[int] = field(default_factory=set)
     term: int = 1  # current term, from the database
     status: RenewalStatus | None = None  # the current term's status, when its workflow runs
@@ -471,13 +473,17 @@ class RenewalMachine(RuleBasedStateMachine):
             ).all()
             assert len(events) == 1, f"{c.cid} term {term}: {len(events)} outcome events"
             detail = events[0].detail
+        # A fixed term ends only on an approved version: the renegotiation (renewed) or, after
+        # it lapsed, the interim extension (renewal-semantics.md §4); nothing is invented.
         approved = c.approved.get(term)
-        if approved is None:
-            assert detail["kind"] == OutcomeKind.INTERIM_EXTENSION.value, detail
-            assert detail["approved_version"] is None
-        else:
-            assert detail["kind"] == OutcomeKind.RENEWED.value, detail
-            assert (detail["approved_version"], detail["approved_content_hash"]) == approved
+        assert approved is not None, f"{c.cid} term {term} ended with nothing approved: {detail}"
+        expected = (
+            OutcomeKind.INTERIM_EXTENSION
+            if c.approved_kind.get(term) is DraftKind.INTERIM_EXTENSION
+            else OutcomeKind.RENEWED
+        )
+        assert detail["kind"] == expected.value, detail
+        assert (detail["approved_version"], detail["approved_content_hash"]) == approved
         assert c.term > term, f"{c.cid}: term {term} finished but the contract stayed in it"
         c.outcomes_checked.add(term)
 
@@ -578,8 +584,27 @@ class RenewalMachine(RuleBasedStateMachine):
             return
         c = self.tracked[cid]
         assert c.status is not None and c.status.end_date is not None
-        self._note("amend: into the past" if days < 0 else "amend: applied")
         term = c.term
+        if c.status.lapsed_on is not None:
+            # A lapsed term is settled by an approved interim extension or by recording what
+            # happened, not by moving its end date after the fact.
+            self._note("amend: refused, the term lapsed")
+            with pytest.raises(WorkflowUpdateFailedError) as refused:
+                self._run(
+                    renewals.amend_renewal(
+                        self.rt.client,
+                        contract_id=cid,
+                        term=term,
+                        amendment=ContractAmendment(
+                            end_date=self._now().date() + timedelta(days=30),
+                            amended_by=REQUESTER,
+                            reason="state machine",
+                        ),
+                    )
+                )
+            assert "reached expiry" in str(refused.value.cause)
+            return
+        self._note("amend: into the past" if days < 0 else "amend: applied")
         change_end = change_end or notice is None
         new_end = self._now().date() + timedelta(days=days) if change_end else None
         amendment = ContractAmendment(
@@ -746,6 +771,7 @@ class RenewalMachine(RuleBasedStateMachine):
         assert result.record.content_hash == current.content_hash
         if decision is ReviewDecisionKind.APPROVE:
             c.approved[term] = (current.version, current.content_hash)
+            c.approved_kind[term] = current.kind
         elif decision is ReviewDecisionKind.REQUEST_CHANGES:
             assert result.new_draft is not None
             assert result.new_draft.version == current.version + 1
@@ -790,18 +816,79 @@ class RenewalMachine(RuleBasedStateMachine):
             async with env.time_skipping_unlocked():  # type: ignore[attr-defined]
                 return await handle.result()
 
+        if c.approved.get(term) is None:
+            self._approve_interim_after_lapse(c, term)
         outcome = self._run(self.rt.advance(finish(), self._workflow_ids))
         approved = c.approved.get(term)
         self._note(f"expire: {outcome.kind.value} (term {min(term, 3)}{'+' if term >= 3 else ''})")
-        if approved is None:
+        assert approved is not None
+        if c.approved_kind.get(term) is DraftKind.INTERIM_EXTENSION:
             assert outcome.kind is OutcomeKind.INTERIM_EXTENSION
         else:
             assert outcome.kind is OutcomeKind.RENEWED
-            assert (outcome.approved_version, outcome.approved_content_hash) == approved
+        assert (outcome.approved_version, outcome.approved_content_hash) == approved
         assert outcome.next_workflow_id == renewal_workflow_id(cid, term + 1)
         self._refresh()
         assert c.term == term + 1
         assert term in c.outcomes_checked
+
+    def _approve_interim_after_lapse(self, c: Tracked, term: int) -> None:
+        """Nothing approved: the fixed term lapses at its end date and stays open with an
+        interim extension in legal review, until a lawyer who did not make it approves it."""
+        handle = renewals.renewal_handle(self.rt.client, contract_id=c.cid, term=term)
+
+        async def lapsed() -> RenewalStatus:
+            async with self.rt.env.time_skipping_unlocked():  # type: ignore[attr-defined]
+                for _ in range(2400):
+                    status = await handle.query(ContractRenewalWorkflow.status)
+                    current = status.drafts[-1] if status.drafts else None
+                    if (
+                        status.lapsed_on is not None
+                        and current is not None
+                        and current.kind is DraftKind.INTERIM_EXTENSION
+                        and status.stage is RenewalStage.LAPSED
+                    ):
+                        return status
+                    await asyncio.sleep(0.05)
+            raise AssertionError(f"{c.cid} term {term} never lapsed")
+
+        status = self._run(self.rt.advance(lapsed(), self._workflow_ids))
+        assert status.outcome is None
+        current = status.drafts[-1]
+        if any(
+            d.draft_version == current.version and d.decision is ReviewDecisionKind.REJECT
+            for d in status.decisions
+        ):
+            current = self._run(
+                renewals.request_redraft(
+                    self.rt.client,
+                    contract_id=c.cid,
+                    term=term,
+                    request=RedraftRequest(requested_by=REQUESTER, reason="Extend while we talk"),
+                )
+            )
+            assert current.kind is DraftKind.INTERIM_EXTENSION
+        reviewer = next(
+            r
+            for r in REVIEWERS
+            if r.casefold() not in {current.requested_by.casefold(), REQUESTER.casefold()}
+        )
+        result = self._run(
+            renewals.submit_review(
+                self.rt.client,
+                contract_id=c.cid,
+                term=term,
+                submission=ReviewSubmission(
+                    decision=ReviewDecisionKind.APPROVE,
+                    reviewer=reviewer,
+                    draft_version=current.version,
+                    content_hash=current.content_hash,
+                ),
+            )
+        )
+        c.approved[term] = (result.record.draft_version, result.record.content_hash)
+        c.approved_kind[term] = DraftKind.INTERIM_EXTENSION
+        self._note("expire: lapsed, interim extension approved")
 
     # ------------------------------------------------------------------ invariants
 
@@ -853,8 +940,7 @@ class RenewalMachine(RuleBasedStateMachine):
                 .outerjoin(
                     DraftRow,
                     (DraftRow.renewal_id == ReviewDecisionRow.renewal_id)
-                    & (DraftRow.version == ReviewDecisionRow.draft_version)
-                    & (DraftRow.kind == DraftKind.RENEGOTIATION.value),
+                    & (DraftRow.version == ReviewDecisionRow.draft_version),
                 )
             ).all()
         for decision, reviewer, version, hashed, renewal_by, draft_by, draft_hash in rows:
@@ -890,9 +976,7 @@ class RenewalMachine(RuleBasedStateMachine):
                     continue
                 draft = s.scalar(
                     select(DraftRow).where(
-                        DraftRow.renewal_id == event.renewal_id,
-                        DraftRow.kind == DraftKind.RENEGOTIATION.value,
-                        DraftRow.version == version,
+                        DraftRow.renewal_id == event.renewal_id, DraftRow.version == version
                     )
                 )
                 assert draft is not None, f"outcome approves version {version}, never stored"
@@ -927,10 +1011,7 @@ class RenewalMachine(RuleBasedStateMachine):
                     continue
                 drafts = s.execute(
                     select(DraftRow.version, DraftRow.content_hash, DraftRow.requested_by)
-                    .where(
-                        DraftRow.renewal_id == renewal.id,
-                        DraftRow.kind == DraftKind.RENEGOTIATION.value,
-                    )
+                    .where(DraftRow.renewal_id == renewal.id)
                     .order_by(DraftRow.version)
                 ).all()
                 decisions = s.scalars(

@@ -17,6 +17,7 @@ from domain.milestones import next_term_end
 from models.contract import ContractAmendment
 from models.milestones import MilestoneKind, MilestoneState
 from models.renewal import (
+    DraftKind,
     OutcomeKind,
     RenewalStage,
     ReviewDecisionKind,
@@ -30,6 +31,7 @@ from tests.workflow_helpers import result_of, save_history, skip_past, today
 from workflows.contract_renewal import ContractRenewalWorkflow
 
 OWNER = "buyer@example.com"
+LEGAL = "legal@example.com"
 
 
 @pytest.fixture
@@ -164,17 +166,38 @@ async def test_expiry_without_approval_drafts_interim_extension(
         register(s, id=cid, start_date=now - relativedelta(months=5), end_date=end, language="ja")
 
     _, handle = await _start(client, task_queue, cid)
-    outcome = await result_of(time_skipping_env, handle)
-
-    assert outcome.kind is OutcomeKind.INTERIM_EXTENSION
-    assert outcome.new_end_date == end + relativedelta(months=3)
+    await time_skipping_env.sleep(end + timedelta(days=2) - now)
     status = await handle.query(ContractRenewalWorkflow.status)
-    # The review waited 2 x 5 business days, then nothing was approved at final terms or expiry.
-    assert [e.split(" ")[0] for e in status.escalations] == ["draft", "no", "the"]
+    for _ in range(200):
+        if status.lapsed_on is not None and len(status.escalations) >= 3:
+            break
+        await asyncio.sleep(0.05)
+        status = await handle.query(ContractRenewalWorkflow.status)
+    # The review waited 2 x 5 business days, then nothing was approved at final terms, and the
+    # fixed term lapsed at expiry: no extension is recorded that nobody approved.
+    assert [e.split(" ")[0] for e in status.escalations][:3] == ["draft", "no", "the"]
     assert "10 business days" in status.escalations[0]
+    assert status.outcome is None and status.lapsed_on == end
+    interim_ref = status.drafts[-1]
+    assert interim_ref.kind is DraftKind.INTERIM_EXTENSION and interim_ref.version == 2
     with transaction(sessions) as s:
         interim = s.scalar(select(DraftRow).where(DraftRow.kind == "interim_extension"))
         assert interim is not None and "暫定契約" in interim.body
+        assert s.get(ContractRow, cid).current_term == 1  # type: ignore[union-attr]
+
+    # The interim extension is a version like any other: legal approves it, then it holds.
+    await renewals.submit_review(
+        client,
+        contract_id=cid,
+        term=1,
+        submission=ReviewSubmission(
+            decision=ReviewDecisionKind.APPROVE, reviewer=LEGAL, draft_version=2
+        ),
+    )
+    outcome = await result_of(time_skipping_env, handle)
+    assert outcome.kind is OutcomeKind.INTERIM_EXTENSION
+    assert outcome.new_end_date == end + relativedelta(months=3)
+    with transaction(sessions) as s:
         assert s.get(ContractRow, cid).current_term == 2  # type: ignore[union-attr]
     await client.get_workflow_handle(outcome.next_workflow_id or "").terminate("test over")
     await save_history(handle, "expiry_without_approval_drafts_interim_extension")
@@ -266,13 +289,20 @@ async def test_already_expired_contract_goes_straight_to_expiry(
         )
 
     _, handle = await _start(client, task_queue, cid)
-    outcome = await result_of(time_skipping_env, handle)
-    assert outcome.kind is OutcomeKind.INTERIM_EXTENSION
     status = await handle.query(ContractRenewalWorkflow.status)
+    for _ in range(200):
+        if status.lapsed_on is not None and status.milestones[-1].state is not (
+            MilestoneState.PENDING
+        ):
+            break
+        await asyncio.sleep(0.05)
+        status = await handle.query(ContractRenewalWorkflow.status)
+    # A fixed term registered after its end date lapsed at once (renewal-semantics.md §5).
+    assert status.lapsed_on == now - timedelta(days=3)
     assert [m.state for m in status.milestones] == [MilestoneState.SKIPPED] * 3 + [
         MilestoneState.DONE_LATE
     ]
-    await client.get_workflow_handle(outcome.next_workflow_id or "").terminate("test over")
+    await handle.terminate("test over")
     await save_history(handle, "already_expired_contract_goes_straight_to_expiry")
 
 

@@ -14,6 +14,7 @@ with workflow.unsafe.imports_passed_through():
     from models.activity_names import ActivityName
     from models.contract import ContractRead
     from models.notifications import NotificationRequest
+    from models.plans import MilestoneRecord
     from models.renewal import (
         AmendmentToApply,
         DraftRef,
@@ -30,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
         TermOutcome,
         TermPlan,
     )
+    from models.term_end import CatchUpRequest, CatchUpResult
 
 # Database outages heal: retry with backoff for as long as it takes (up to a day), never
 # faster than once a minute at the end. Bad data is raised as non-retryable by the activities.
@@ -113,3 +115,11 @@ async def plan_term(request: PlanRequest) -> TermPlan:
 
 async def review_deadlines(request: ReviewDeadlinesRequest) -> ReviewDeadlines:
     return await _call(ActivityName.REVIEW_DEADLINES, request, ReviewDeadlines)
+
+
+async def record_milestone(request: MilestoneRecord) -> None:
+    await _call(ActivityName.RECORD_MILESTONE, request, type(None))
+
+
+async def catch_up_terms(request: CatchUpRequest) -> CatchUpResult:
+    return await _call(ActivityName.CATCH_UP_TERMS, request, CatchUpResult)

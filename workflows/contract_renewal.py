@@ -7,7 +7,7 @@ second sees the first (see temporalio's safe_message_handlers sample).
 """
 
 import asyncio
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from temporalio import workflow
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
@@ -15,10 +15,13 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from domain.milestones import plan_milestones
+    from domain.outcome import ExpiryDecision, ExpiryFacts, expiry_outcome, notice_state
     from domain.review import approval_refusal
     from models.contract import ContractRead, ContractStatus, DefaultAction, TermModel
     from models.milestones import MilestoneKind, MilestonePlan, MilestoneState
+    from models.notices import DispatchRecord, NoticeDispatch
     from models.notifications import NotificationKind, NotificationRequest
+    from models.plans import MilestoneRecord
     from models.renewal import (
         AmendmentRequest,
         AmendmentToApply,
@@ -47,6 +50,8 @@ with workflow.unsafe.imports_passed_through():
         TermOutcome,
         TermPlan,
     )
+    from models.scorecard import Recommendation
+    from models.term_end import CatchUpRequest
 
 from workflows import activity_calls as act
 from workflows import search_attributes as sa
@@ -63,6 +68,13 @@ _DONE = (MilestoneState.DONE, MilestoneState.DONE_LATE)
 # Versions of this workflow's logic, for workflow.patched. Renewals started before a patch keep
 # replaying the old path; see tests/test_replay.py and tests/test_versioning.py.
 PATCH_CALENDAR_PLAN = "calendar-plan"  # plan by activity (business days, zones, send-by, reminders)
+# The end of a term by its term model (renewal-semantics.md §4), notices and interim extensions
+# as reviewable versions with recorded dispatch, catch-up of late registrations (§5), and the
+# stored plan's milestone states.
+PATCH_TERM_OUTCOMES = "term-outcomes"
+
+# A recommendation to leave the supplier makes v1 a notice (or, for a fixed term, a plan).
+_LEAVING = (Recommendation.TERMINATE, Recommendation.RETENDER)
 
 
 def _review_error(message: str, *, conflict: bool = False) -> ApplicationError:
@@ -98,12 +110,17 @@ class ContractRenewalWorkflow:
         self._term_plan: TermPlan | None = None
         self._non_renewal_drafted = False
         self._reminders: list[asyncio.Task[None]] = []
+        self._term_outcomes = False
+        self._dispatches: list[DispatchRecord] = []
+        self._lapsed_on: date | None = None
 
     # ------------------------------------------------------------------ run
 
     @workflow.run
     async def run(self, input: RenewalInput) -> TermOutcome:
         self._calendar_plan = self._use_calendar_plan()
+        # Asked only of calendar-planned renewals, so older histories replay without the marker.
+        self._term_outcomes = self._calendar_plan and workflow.patched(PATCH_TERM_OUTCOMES)
         contract = await act.load_contract(input.contract_id)
         if contract.status is ContractStatus.TERMINATED:
             raise ApplicationError(
@@ -134,19 +151,25 @@ class ContractRenewalWorkflow:
         for kind in kinds:
             self._states.setdefault(kind, MilestoneState.PENDING)
         if self._plan.expired_at_planning:
+            if self._term_outcomes and self._continues_by_itself():
+                return await self._catch_up()
             for kind in kinds:
                 if kind is not MilestoneKind.EXPIRY:
                     self._states[kind] = MilestoneState.SKIPPED
+                    await self._record_milestone(kind)
 
         for kind in kinds:
             if self._states[kind] is not MilestoneState.PENDING:
                 continue
             await self._wait_for(kind)
-            if kind is not MilestoneKind.EXPIRY and self._termination is not None:
+            if self._skipped_by_termination(kind):
                 self._states[kind] = MilestoneState.SKIPPED
+                await self._record_milestone(kind)
                 continue
             async with self._lock:
                 await self._run_milestone(kind)
+        if self._lapsed_on is not None:
+            await self._wait_out_lapse()
 
         for reminder in self._reminders:
             reminder.cancel()
@@ -224,16 +247,13 @@ class ContractRenewalWorkflow:
             self._replanned = False
             try:
                 await workflow.wait_condition(
-                    lambda: (
-                        self._replanned
-                        or (kind is not MilestoneKind.EXPIRY and self._termination is not None)
-                    ),
+                    lambda: self._replanned or self._skipped_by_termination(kind),
                     timeout=delay,
                     timeout_summary=f"until {kind.value}",
                 )
             except TimeoutError:
                 return
-            if kind is not MilestoneKind.EXPIRY and self._termination is not None:
+            if self._skipped_by_termination(kind):
                 return
 
     def _is_late(self, kind: MilestoneKind) -> bool:
@@ -256,6 +276,7 @@ class ContractRenewalWorkflow:
             await self._expiry()
         self._states[kind] = MilestoneState.DONE_LATE if late else MilestoneState.DONE
         self._completed_at[kind] = workflow.now()
+        await self._record_milestone(kind)
 
     async def _gather_facts(self) -> None:
         assert self._contract is not None
@@ -280,11 +301,24 @@ class ContractRenewalWorkflow:
         )
 
     async def _first_discussion(self) -> None:
-        await self._new_draft(requested_by=self._input.requested_by, answers_comment=None)
+        kind = DraftKind.RENEGOTIATION
+        card = self._scorecard
+        if self._term_outcomes and card is not None and card.recommendation in _LEAVING:
+            # Leaving the supplier: the proposal is the notice that stops a roll-over, or the
+            # plan for a fixed term's end; approving either never reads as "renewed".
+            kind = (
+                DraftKind.TRANSITION_PLAN
+                if self._effective_model() is TermModel.FIXED
+                else DraftKind.NON_RENEWAL_NOTICE
+            )
+        await self._new_draft(
+            requested_by=self._input.requested_by, answers_comment=None, kind=kind
+        )
 
     async def _final_terms(self) -> None:
         if self._approved is not None:
-            await self._issue_final_terms()
+            if not self._term_outcomes or self._approved.kind is DraftKind.RENEGOTIATION:
+                await self._issue_final_terms()
             return
         await self._escalate(
             "final_terms",
@@ -295,6 +329,9 @@ class ContractRenewalWorkflow:
     async def _expiry(self) -> None:
         assert self._contract is not None
         self._expiry_started = True
+        if self._term_outcomes:
+            await self._expiry_by_term_model()
+            return
         if self._termination is not None:
             await self._finish(OutcomeKind.TERMINATED, reason=self._termination.reason)
             return
@@ -347,6 +384,9 @@ class ContractRenewalWorkflow:
         explicitly chose to renew as is."""
         assert self._contract is not None and self._plan is not None
         assert self._term_plan is not None
+        if self._term_outcomes:
+            await self._send_by_with_notices()
+            return
         if self._approved is not None or self._termination is not None:
             return
         send_by = self._plan.send_by.isoformat() if self._plan.send_by else "?"
@@ -387,6 +427,9 @@ class ContractRenewalWorkflow:
 
     async def _finish(self, kind: OutcomeKind, *, reason: str) -> None:
         assert self._contract is not None
+        approved = self._approved
+        if self._term_outcomes and kind not in (OutcomeKind.RENEWED, OutcomeKind.INTERIM_EXTENSION):
+            approved = None  # an approved notice is not the version the next term runs on
         outcome = await act.record_outcome(
             OutcomeRequest(
                 contract_id=self._contract.id,
@@ -398,32 +441,13 @@ class ContractRenewalWorkflow:
                 if self._term_plan
                 else self._contract.renewal_term_months,
                 extension_months=self._input.policy.interim_extension_months,
-                approved_version=self._approved.version if self._approved else None,
-                approved_content_hash=self._approved.content_hash if self._approved else None,
+                approved_version=approved.version if approved else None,
+                approved_content_hash=approved.content_hash if approved else None,
                 reason=reason,
             )
         )
-        if kind is not OutcomeKind.TERMINATED:
-            next_id = renewal_workflow_id(self._contract.id, self._input.term + 1)
-            # A new run per term keeps each history short and each term addressable by id;
-            # ABANDON lets the next term outlive this one.
-            await workflow.start_child_workflow(
-                ContractRenewalWorkflow.run,
-                RenewalInput(
-                    contract_id=self._contract.id,
-                    term=self._input.term + 1,
-                    requested_by=self._input.requested_by,
-                    policy=self._input.policy,
-                ),
-                id=next_id,
-                task_queue=workflow.info().task_queue,
-                parent_close_policy=workflow.ParentClosePolicy.ABANDON,
-                search_attributes=TypedSearchAttributes(
-                    [SearchAttributePair(sa.CONTRACT_ID, self._contract.id)]
-                )
-                if self._search_attributes_on()
-                else None,
-            )
+        if self._opens_next_term(kind):
+            next_id = await self._start_term(self._input.term + 1)
             outcome = outcome.model_copy(update={"next_workflow_id": next_id})
         self._outcome = outcome
         self._set_stage(RenewalStage.COMPLETED)
@@ -437,6 +461,30 @@ class ContractRenewalWorkflow:
             },
         )
 
+    async def _start_term(self, term: int) -> str:
+        """Start the renewal of ``term``. A new run per term keeps each history short and each
+        term addressable by id; ABANDON lets the next term outlive this one."""
+        assert self._contract is not None
+        next_id = renewal_workflow_id(self._contract.id, term)
+        await workflow.start_child_workflow(
+            ContractRenewalWorkflow.run,
+            RenewalInput(
+                contract_id=self._contract.id,
+                term=term,
+                requested_by=self._input.requested_by,
+                policy=self._input.policy,
+            ),
+            id=next_id,
+            task_queue=workflow.info().task_queue,
+            parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+            search_attributes=TypedSearchAttributes(
+                [SearchAttributePair(sa.CONTRACT_ID, self._contract.id)]
+            )
+            if self._search_attributes_on()
+            else None,
+        )
+        return next_id
+
     async def _issue_final_terms(self) -> None:
         assert self._approved is not None
         await self._event(
@@ -447,18 +495,31 @@ class ContractRenewalWorkflow:
         )
         self._set_stage(RenewalStage.FINAL_TERMS_ISSUED)
 
-    async def _new_draft(self, *, requested_by: str, answers_comment: str | None) -> DraftRef:
-        assert self._contract is not None
+    async def _new_draft(
+        self,
+        *,
+        requested_by: str,
+        answers_comment: str | None,
+        kind: DraftKind = DraftKind.RENEGOTIATION,
+    ) -> DraftRef:
+        assert self._contract is not None and self._plan is not None
+        # With term outcomes every kind is a version of one sequence, so a version number names
+        # one draft of the renewal whatever its kind.
         draft = await act.render_draft(
             DraftRequest(
                 contract_id=self._contract.id,
                 term=self._input.term,
                 workflow_id=self._wf_id,
-                kind=DraftKind.RENEGOTIATION,
+                kind=kind,
                 version=len(self._drafts) + 1,
                 requested_by=requested_by,
                 answers_comment=answers_comment,
                 scorecard=self._scorecard,
+                extension_months=self._input.policy.interim_extension_months
+                if kind is DraftKind.INTERIM_EXTENSION
+                else None,
+                notice_deadline=self._plan.notice_deadline if self._term_outcomes else None,
+                send_by=self._plan.send_by if self._term_outcomes else None,
             )
         )
         self._drafts.append(draft)
@@ -529,15 +590,19 @@ class ContractRenewalWorkflow:
                         "legal decision",
                     )
 
-    async def _escalate(self, key: str, reason: str) -> None:
+    async def _escalate(
+        self, key: str, reason: str, *, stage: RenewalStage = RenewalStage.ESCALATED
+    ) -> None:
+        """Tell the owner one level up. ``stage`` is what the renewal shows afterwards: a lapsed
+        or completed term stays so while it is escalated."""
         self._escalations.append(reason)
         await self._event(
             "escalation",
             key=f"escalation:{key}",
             detail={"reason": reason},
-            stage=RenewalStage.ESCALATED,
+            stage=stage,
         )
-        self._set_stage(RenewalStage.ESCALATED)
+        self._set_stage(stage)
         await self._notify(NotificationKind.ESCALATION, f"escalation:{key}", {"reason": reason})
 
     async def _notify(self, kind: NotificationKind, key: str, facts: dict[str, str]) -> None:
@@ -569,14 +634,347 @@ class ContractRenewalWorkflow:
             )
         )
 
+    # ------------------------------------------------------------------ term outcomes (§4, §5)
+
+    def _effective_model(self) -> TermModel:
+        if self._term_plan is not None:
+            return self._term_plan.term_model
+        assert self._contract is not None
+        return self._contract.term_model
+
+    def _continues_by_itself(self) -> bool:
+        return self._effective_model() is not TermModel.FIXED
+
+    def _skipped_by_termination(self, kind: MilestoneKind) -> bool:
+        if kind is MilestoneKind.EXPIRY or self._termination is None:
+            return False
+        # A contract that would roll over still needs its send-by date: the notice that stops
+        # it must go out by then.
+        return not (
+            self._term_outcomes
+            and kind is MilestoneKind.SEND_BY
+            and self._effective_model() is not TermModel.FIXED
+        )
+
+    def _opens_next_term(self, kind: OutcomeKind) -> bool:
+        if not self._term_outcomes:
+            return kind is not OutcomeKind.TERMINATED
+        return kind in (OutcomeKind.RENEWED, OutcomeKind.ROLLED_OVER, OutcomeKind.INTERIM_EXTENSION)
+
+    async def _record_milestone(self, kind: MilestoneKind) -> None:
+        """Keep the stored plan's state of the milestone current (every view reads it)."""
+        if not self._term_outcomes or self._contract is None:
+            return
+        state = self._states.get(kind, MilestoneState.PENDING)
+        await act.record_milestone(
+            MilestoneRecord(
+                contract_id=self._contract.id,
+                term=self._input.term,
+                workflow_id=self._wf_id,
+                kind=kind,
+                state=state,
+                completed_at=self._completed_at.get(kind),
+                late=state is MilestoneState.DONE_LATE,
+            )
+        )
+
+    async def _catch_up(self) -> TermOutcome:
+        """Registered after its end date and continuing by its own terms: record, in one step,
+        every roll-over its terms caused and hand over to the term running today."""
+        assert self._contract is not None and self._term_plan is not None
+        assert self._plan is not None
+        self._expiry_started = True
+        for m in self._plan.milestones:
+            self._states[m.kind] = MilestoneState.SKIPPED
+            await self._record_milestone(m.kind)
+        result = await act.catch_up_terms(
+            CatchUpRequest(
+                contract_id=self._contract.id,
+                term=self._input.term,
+                workflow_id=self._wf_id,
+                today=workflow.now().date(),
+                term_model=self._term_plan.term_model,
+                term_months=self._term_plan.next_term_months,
+                renewals_left=self._term_plan.renewals_left,
+                decided_at=workflow.now(),
+            )
+        )
+        next_id = await self._start_term(result.present_term)
+        self._outcome = result.outcome.model_copy(update={"next_workflow_id": next_id})
+        await self._escalate("catch-up", result.outcome.reason, stage=RenewalStage.COMPLETED)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self._outcome
+
+    def _agreed_kind(self) -> DraftKind | None:
+        # Until supplier answers are recorded, legal's approval stands for the agreement. A
+        # notice is not an agreement: it only counts once dispatched.
+        if self._approved is None or self._approved.kind is DraftKind.NON_RENEWAL_NOTICE:
+            return None
+        return self._approved.kind
+
+    def _notice_dispatch(self) -> DispatchRecord | None:
+        return self._dispatches[-1] if self._dispatches else None
+
+    async def _expiry_by_term_model(self) -> None:
+        assert self._plan is not None and self._term_plan is not None
+        approved_notice = (
+            self._approved is not None and self._approved.kind is DraftKind.NON_RENEWAL_NOTICE
+        )
+        dispatch = self._notice_dispatch()
+        decision = expiry_outcome(
+            ExpiryFacts(
+                term_model=self._term_plan.term_model,
+                agreed=self._agreed_kind(),
+                notice=notice_state(
+                    approved=approved_notice,
+                    dispatched_on=dispatch.dispatched_on if dispatch else None,
+                    notice_deadline=self._plan.notice_deadline,
+                ),
+                termination_requested=self._termination is not None,
+                default_action=self._term_plan.default_action,
+            )
+        )
+        if decision.kind is OutcomeKind.RENEWED and self._stage is not (
+            RenewalStage.FINAL_TERMS_ISSUED
+        ):
+            await self._issue_final_terms()
+        if decision.kind is OutcomeKind.LAPSED:
+            await self._lapse(decision)
+            return
+        if decision.escalate:
+            await self._escalate("expiry", decision.reason)
+        reason = decision.reason
+        if decision.kind is OutcomeKind.TERMINATED and self._termination is not None:
+            reason = self._termination.reason
+        await self._finish(decision.kind, reason=reason)
+
+    async def _lapse(self, decision: ExpiryDecision) -> None:
+        """A fixed term ended with nothing agreed: no new end date is invented. The interim
+        extension goes to legal as the next version and the owner hears of it until someone
+        acts (the loop runs in run(), outside the lock, so reviews can come in)."""
+        assert self._plan is not None
+        self._lapsed_on = self._plan.end_date
+        await self._event(
+            "lapsed",
+            key="lapsed",
+            detail={"end_date": self._plan.end_date.isoformat(), "reason": decision.reason},
+            stage=RenewalStage.LAPSED,
+        )
+        current = self._drafts[-1] if self._drafts else None
+        if current is None or current.kind is not DraftKind.INTERIM_EXTENSION:
+            await self._new_draft(
+                requested_by=self._input.requested_by,
+                answers_comment=None,
+                kind=DraftKind.INTERIM_EXTENSION,
+            )
+        await self._escalate("lapsed", decision.reason, stage=RenewalStage.LAPSED)
+
+    def _lapse_settled(self) -> bool:
+        return self._termination is not None or self._agreed_kind() in (
+            DraftKind.INTERIM_EXTENSION,
+            DraftKind.RENEGOTIATION,
+        )
+
+    async def _wait_out_lapse(self) -> None:
+        assert self._contract is not None and self._lapsed_on is not None
+        n = self._input.policy.review_reminder_business_days
+        round_ = 0
+        while not self._lapse_settled():
+            deadlines = await act.review_deadlines(
+                ReviewDeadlinesRequest(
+                    contract_id=self._contract.id,
+                    from_date=workflow.now().date(),
+                    business_days=n,
+                )
+            )
+            try:
+                await workflow.wait_condition(
+                    self._lapse_settled,
+                    timeout=max(deadlines.remind_at - workflow.now(), timedelta(minutes=1)),
+                    timeout_summary="lapsed: the next escalation",
+                )
+            except TimeoutError:
+                round_ += 1
+                async with self._lock:
+                    if not self._lapse_settled():
+                        await self._escalate(
+                            f"lapsed:{round_}",
+                            f"the contract lapsed on {self._lapsed_on.isoformat()} and supply is "
+                            "still at risk: no interim extension has been approved",
+                            stage=RenewalStage.LAPSED,
+                        )
+        async with self._lock:
+            agreed = self._agreed_kind()
+            if agreed is DraftKind.INTERIM_EXTENSION:
+                await self._finish(
+                    OutcomeKind.INTERIM_EXTENSION,
+                    reason=f"interim extension version {self._approved_version()} approved "
+                    f"after the term lapsed on {self._lapsed_on.isoformat()}",
+                )
+            elif agreed is DraftKind.RENEGOTIATION:
+                await self._issue_final_terms()
+                await self._finish(
+                    OutcomeKind.RENEWED,
+                    reason=f"version {self._approved_version()} approved after the term lapsed",
+                )
+            else:
+                assert self._termination is not None
+                await self._finish(OutcomeKind.LAPSED, reason=self._termination.reason)
+
+    def _approved_version(self) -> int:
+        assert self._approved is not None
+        return self._approved.version
+
+    async def _send_by_with_notices(self) -> None:
+        """The last day to post a notice. A contract that would roll over must not do so
+        silently: an approved notice not yet dispatched, or none at all, is escalated today."""
+        assert self._plan is not None and self._term_plan is not None
+        send_by = self._plan.send_by.isoformat() if self._plan.send_by else "?"
+        agreed = self._agreed_kind()
+        if agreed is not None or self._notice_dispatch() is not None:
+            return
+        if self._approved is not None:  # an approved notice
+            await self._escalate(
+                "send_by",
+                f"today ({send_by}) is the last day to send the approved non-renewal notice "
+                f"(version {self._approved.version}); record its dispatch once it is sent",
+            )
+            return
+        if self._term_plan.term_model is TermModel.EVERGREEN and self._termination is None:
+            await self._escalate(
+                "send_by",
+                f"the send-by date {send_by} arrived with no decision: the contract continues "
+                "after its review unless a termination notice is posted today",
+            )
+            return
+        if (
+            self._term_plan.default_action is DefaultAction.RENEW_AS_IS
+            and self._termination is None
+        ):
+            reason = (
+                f"the send-by date {send_by} passed with no approved decision; by the chosen "
+                "default the contract rolls over as is at its end date"
+            )
+            await self._event("default_renew_as_is", key="send_by", detail={"reason": reason})
+            await self._notify(NotificationKind.ESCALATION, "send_by", {"reason": reason})
+            return
+        current = self._drafts[-1] if self._drafts else None
+        if current is None or current.kind is not DraftKind.NON_RENEWAL_NOTICE:
+            await self._new_draft(
+                requested_by=self._input.requested_by,
+                answers_comment=None,
+                kind=DraftKind.NON_RENEWAL_NOTICE,
+            )
+        await self._escalate(
+            "send_by",
+            f"the send-by date {send_by} arrived with no approved decision: a non-renewal notice "
+            "is in legal review so that the contract does not roll over silently",
+        )
+
+    async def _notice_for_termination(self, request: TerminationRequest) -> None:
+        """Not renewing a contract that continues by its own terms takes a notice: draft it as
+        the next version for legal, unless one is already there."""
+        if not self._continues_by_itself():
+            return
+        if any(d.kind is DraftKind.NON_RENEWAL_NOTICE for d in self._drafts):
+            return
+        await self._new_draft(
+            requested_by=request.requested_by,
+            answers_comment=request.reason,
+            kind=DraftKind.NON_RENEWAL_NOTICE,
+        )
+        self._set_stage(RenewalStage.TERMINATION_PENDING)
+
+    # ------------------------------------------------------------------ notice dispatch
+
+    @workflow.update
+    async def record_dispatch(self, dispatch: NoticeDispatch) -> RenewalStatus:
+        """Procurement records that an approved non-renewal notice went out. One after the
+        notice deadline is recorded as late: it does not stop the roll-over, and we say so."""
+        async with self._lock:
+            draft = self._check_dispatch(dispatch)
+            assert self._plan is not None
+            late = dispatch.dispatched_on > self._plan.notice_deadline
+            send_by = self._plan.send_by
+            record = DispatchRecord(
+                draft_version=draft.version,
+                content_hash=draft.content_hash,
+                dispatched_on=dispatch.dispatched_on,
+                channel=dispatch.channel,
+                reference=dispatch.reference,
+                recorded_by=dispatch.recorded_by,
+                recorded_at=workflow.now(),
+                notice_deadline=self._plan.notice_deadline,
+                send_by=send_by,
+                late=late,
+                after_send_by=send_by is not None and dispatch.dispatched_on > send_by,
+            )
+            self._dispatches.append(record)
+            await self._event(
+                "notice_dispatched",
+                key=f"dispatch:{draft.version}",
+                detail=record.model_dump(mode="json"),
+            )
+            if late:
+                await self._escalate(
+                    f"dispatch-late:{draft.version}",
+                    f"the non-renewal notice was dispatched on "
+                    f"{dispatch.dispatched_on.isoformat()}, after the notice deadline "
+                    f"{self._plan.notice_deadline.isoformat()}: it does not stop the contract "
+                    "rolling over at its end date",
+                )
+            return self.status()
+
+    @record_dispatch.validator
+    def _validate_dispatch(self, dispatch: NoticeDispatch) -> None:
+        self._check_dispatch(dispatch)
+
+    def _check_dispatch(self, dispatch: NoticeDispatch) -> DraftRef:
+        def refuse(message: str) -> ApplicationError:
+            return ApplicationError(message, type="InvalidDispatch", non_retryable=True)
+
+        if not self._term_outcomes:
+            raise refuse(
+                "this renewal started before notice dispatches were recorded by the engine; "
+                "record the dispatch in the audit trail"
+            )
+        self._check_open()
+        if self._effective_model() is TermModel.FIXED:
+            raise refuse(
+                "draft_version: a fixed-term contract ends at its end date; it takes no "
+                "non-renewal notice"
+            )
+        draft = next((d for d in self._drafts if d.version == dispatch.draft_version), None)
+        if draft is None or draft.kind is not DraftKind.NON_RENEWAL_NOTICE:
+            raise refuse(f"draft_version: version {dispatch.draft_version} is not a notice")
+        if self._approved is None or self._approved.version != draft.version:
+            raise refuse(
+                f"draft_version: version {draft.version} is not approved by legal; only an "
+                "approved notice may be sent"
+            )
+        if any(d.draft_version == draft.version for d in self._dispatches):
+            raise refuse(f"draft_version: the dispatch of version {draft.version} is recorded")
+        if dispatch.dispatched_on > workflow.now().date():
+            raise refuse(
+                f"dispatched_on: {dispatch.dispatched_on.isoformat()} is in the future; record a "
+                "dispatch once it happened"
+            )
+        return draft
+
     # ------------------------------------------------------------------ legal review
 
     def _check_review(self, submission: ReviewSubmission, *, conflict: bool) -> DraftRef:
-        if self._outcome is not None or self._expiry_started:
+        lapsed_open = self._lapsed_on is not None and self._outcome is None
+        if self._outcome is not None or (self._expiry_started and not lapsed_open):
             raise _review_error(
                 "the renewal has reached expiry; reviews are closed", conflict=conflict
             )
-        if self._termination is not None:
+        notice_open = (
+            self._term_outcomes
+            and bool(self._drafts)
+            and self._drafts[-1].kind is DraftKind.NON_RENEWAL_NOTICE
+        )
+        if self._termination is not None and not notice_open and not lapsed_open:
             raise _review_error("termination is pending; reviews are closed", conflict=conflict)
         if not self._drafts:
             raise _review_error("no draft is awaiting review yet", conflict=conflict)
@@ -653,7 +1051,9 @@ class ContractRenewalWorkflow:
                     },
                     stage=RenewalStage.APPROVED,
                 )
-                if self._states[MilestoneKind.FINAL_TERMS] in _DONE:
+                if self._states[MilestoneKind.FINAL_TERMS] in _DONE and (
+                    not self._term_outcomes or draft.kind is DraftKind.RENEGOTIATION
+                ):
                     # Approved after the final-terms milestone escalated: the offer goes out now.
                     await self._issue_final_terms()
             elif submission.decision is ReviewDecisionKind.REJECT:
@@ -665,8 +1065,12 @@ class ContractRenewalWorkflow:
                 )
             else:
                 new_draft = await self._new_draft(
-                    requested_by=submission.reviewer, answers_comment=submission.comment
+                    requested_by=submission.reviewer,
+                    answers_comment=submission.comment,
+                    kind=draft.kind if self._term_outcomes else DraftKind.RENEGOTIATION,
                 )
+                if self._lapsed_on is not None:
+                    self._set_stage(RenewalStage.LAPSED)
             return ReviewResult(record=record, stage=self._stage, new_draft=new_draft)
 
     @submit_review.validator
@@ -678,16 +1082,23 @@ class ContractRenewalWorkflow:
         """Procurement asks for a fresh draft after a rejection (``reason`` says what to change)."""
         async with self._lock:
             self._check_redraft()
-            return await self._new_draft(
-                requested_by=request.requested_by, answers_comment=request.reason
+            draft = await self._new_draft(
+                requested_by=request.requested_by,
+                answers_comment=request.reason,
+                kind=self._drafts[-1].kind if self._term_outcomes else DraftKind.RENEGOTIATION,
             )
+            if self._lapsed_on is not None:
+                self._set_stage(RenewalStage.LAPSED)
+            return draft
 
     @request_redraft.validator
     def _validate_redraft(self, request: RedraftRequest) -> None:
         self._check_redraft()
 
     def _check_redraft(self) -> None:
-        if self._outcome is not None or self._expiry_started or self._termination is not None:
+        lapsed_open = self._lapsed_on is not None and self._outcome is None
+        closing = self._expiry_started and not lapsed_open
+        if self._outcome is not None or closing or self._termination is not None:
             raise _review_error("the renewal is closing; no new draft can be made")
         if not self._drafts or self._drafts[-1].version not in self._rejected_versions:
             raise _review_error("a new draft is made only after the current one was rejected")
@@ -733,7 +1144,7 @@ class ContractRenewalWorkflow:
     @workflow.update
     async def terminate(self, request: TerminationRequest) -> RenewalStatus:
         async with self._lock:
-            self._check_open()
+            self._check_open(while_lapsed=True)
             self._termination = request
             await self._event(
                 "termination_requested",
@@ -742,20 +1153,24 @@ class ContractRenewalWorkflow:
                 stage=RenewalStage.TERMINATION_PENDING,
             )
             self._set_stage(RenewalStage.TERMINATION_PENDING)
+            if self._term_outcomes and self._lapsed_on is None:
+                await self._notice_for_termination(request)
             return self.status()
 
     @terminate.validator
     def _validate_terminate(self, request: TerminationRequest) -> None:
-        self._check_open()
+        # A lapsed term stays open for procurement to record what happened to the supply.
+        self._check_open(while_lapsed=True)
         if self._termination is not None:
             raise ApplicationError(
                 "termination was already requested", type="Conflict", non_retryable=True
             )
 
-    def _check_open(self) -> None:
+    def _check_open(self, *, while_lapsed: bool = False) -> None:
         if self._contract is None:
             raise ApplicationError("the renewal is still starting; try again", type="NotReady")
-        if self._outcome is not None or self._expiry_started:
+        lapsed_open = while_lapsed and self._lapsed_on is not None
+        if self._outcome is not None or (self._expiry_started and not lapsed_open):
             raise ApplicationError(
                 "the renewal has reached expiry", type="RenewalClosed", non_retryable=True
             )
@@ -771,7 +1186,7 @@ class ContractRenewalWorkflow:
                 MilestoneStatus(
                     kind=m.kind,
                     due=m.due,
-                    state=self._states[m.kind],
+                    state=self._states.get(m.kind, MilestoneState.PENDING),
                     moved_for_notice=m.moved_for_notice,
                     completed_at=self._completed_at.get(m.kind),
                 )
@@ -790,4 +1205,6 @@ class ContractRenewalWorkflow:
             decisions=tuple(self._decisions),
             escalations=tuple(self._escalations),
             outcome=self._outcome,
+            dispatches=tuple(self._dispatches),
+            lapsed_on=self._lapsed_on,
         )
