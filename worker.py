@@ -18,7 +18,9 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
+from sqlalchemy import Engine
 from temporalio.client import Client
 from temporalio.worker import Worker
 
@@ -51,6 +53,22 @@ def pool_size_for(max_concurrent_activities: int) -> int:
     return max_concurrent_activities + SWEEP_MAX_CONCURRENT_ACTIVITIES
 
 
+class _Worker(Worker):
+    """A worker that closes the database engine it made for itself when it stops, so a process
+    that runs workers one after another (the dev stack, tests) leaves no connection open."""
+
+    def __init__(self, *args: Any, engine: Engine | None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._owned_engine = engine
+
+    async def run(self) -> None:
+        try:
+            await super().run()
+        finally:
+            if self._owned_engine is not None:
+                self._owned_engine.dispose()
+
+
 def build_worker(
     client: Client,
     *,
@@ -71,22 +89,25 @@ def build_worker(
     suits tests and small setups); ``run_worker`` adds :func:`build_sweep_worker` on its own.
     The database is ``sessions`` when given (an engine shared with other workers), else an
     engine of its own on ``database_url``."""
+    owned: Engine | None = None
     if sessions is None:
         if database_url is None:
             raise ValueError("build_worker needs database_url or sessions")
-        sessions = make_session_factory(
-            make_engine(database_url, pool_size=pool_size_for(max_concurrent_activities))
-        )
+        owned = make_engine(database_url, pool_size=pool_size_for(max_concurrent_activities))
+        sessions = make_session_factory(owned)
     activities = RenewalActivities(
         sessions,
         template_dir=template_dir,
         scoring=scoring,
         interim_extension_months=interim_extension_months,
     )
-    notifications = NotificationActivities(
-        sessions, make_environment(template_dir), mail or MailSettings.outbox_only()
-    )
     calendars = calendars or CalendarSettings()
+    notifications = NotificationActivities(
+        sessions,
+        make_environment(template_dir),
+        mail or MailSettings.outbox_only(),
+        calendars=calendars,
+    )
     planning = PlanningActivities(sessions, calendars)
     sweep = SweepActivities(
         sessions,
@@ -95,8 +116,9 @@ def build_worker(
         search_attributes=search_attributes,
         calendars=calendars,
     )
-    return Worker(
+    return _Worker(
         client,
+        engine=owned,
         task_queue=task_queue,
         workflows=list(WORKFLOWS),
         activities=[

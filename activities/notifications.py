@@ -5,6 +5,13 @@ A retried activity finds the row: if it was sent, nothing happens; if not, the s
 Message-ID) is sent. The one window left, a crash between the SMTP server accepting the message
 and the row being marked, can repeat a message at most once more, with the same Message-ID, which
 mail clients use to drop the duplicate.
+
+Every date a mail shows is the term's stored plan (renewal-semantics.md §1): its end date,
+notice deadline (rolled back to a business day), send-by date and milestone due dates, labelled
+with the glossary's words in the contract's language. A term whose plan is not stored (a renewal
+started before plans were stored, not backfilled yet) gets a preview made by the workflow's own
+plan function, and the mail says it is one. Dates and names are passed to the templates as
+values, never as template text.
 """
 
 import hashlib
@@ -15,17 +22,34 @@ from email.message import EmailMessage
 from email.utils import formatdate
 
 from jinja2.sandbox import SandboxedEnvironment
+from sqlalchemy.orm import Session
 from temporalio import activity
 
 from activities.failures import activity_failures
 from config.mail import MailSettings
-from domain.milestones import notice_deadline
+from domain.term_plan import CalendarSettings, as_preview, term_plan
 from models.activity_names import ActivityName
+from models.contract import ContractRead
+from models.milestones import MilestoneKind, RenewalPolicy
 from models.notifications import NotificationKind, NotificationRequest
+from models.plans import StoredPlan
+from models.renewal import PlanRequest
 from models.tables import OutboxRow, SupplierRow
 from store import contracts as contract_store
-from store import outbox
+from store import outbox, plans
 from store.db import SessionFactory, transaction
+
+# The glossary's names of the milestones (../shared/domain/glossary.md): English, Japanese.
+MILESTONE_NAMES: dict[str, tuple[str, str]] = {
+    MilestoneKind.GATHER_FACTS.value: (
+        "gather facts and score",
+        "更新準備の開始（情報収集・評価）",
+    ),
+    MilestoneKind.FIRST_DISCUSSION.value: ("first discussion", "最初の話し合い"),
+    MilestoneKind.FINAL_TERMS.value: ("final terms", "最終条件の提示・合意"),
+    MilestoneKind.SEND_BY.value: ("last day to send the notice", "解約予告の発送期限"),
+    MilestoneKind.EXPIRY.value: ("end date", "契約満了日"),
+}
 
 
 def _addresses(*candidates: str) -> list[str]:
@@ -44,11 +68,35 @@ def message_id(key: str) -> str:
 
 class NotificationActivities:
     def __init__(
-        self, sessions: SessionFactory, templates: SandboxedEnvironment, mail: MailSettings
+        self,
+        sessions: SessionFactory,
+        templates: SandboxedEnvironment,
+        mail: MailSettings,
+        *,
+        calendars: CalendarSettings | None = None,
     ) -> None:
         self._sessions = sessions
         self._templates = templates
         self._mail = mail
+        self._calendars = calendars or CalendarSettings()  # for previews only
+
+    def _plan(self, session: Session, contract: ContractRead, term: int) -> StoredPlan:
+        """The term's stored plan; a preview by the workflow's plan function when none is."""
+        stored = plans.read_plan(session, contract_id=contract.id, term=term)
+        if stored is not None:
+            return stored
+        supplier = session.get(SupplierRow, contract.supplier_id)
+        today = datetime.now(UTC).date()
+        planned = term_plan(
+            contract,
+            category=supplier.category if supplier else None,
+            today=today,
+            cfg=self._calendars,
+            request=PlanRequest(
+                contract_id=contract.id, term=term, today=today, policy=RenewalPolicy()
+            ),
+        )
+        return as_preview(contract.id, term, planned)
 
     def _recipients(self, kind: NotificationKind, owner: str) -> list[str]:
         if kind is NotificationKind.REVIEW_REQUESTED:
@@ -67,10 +115,21 @@ class NotificationActivities:
             template = self._templates.get_template(
                 f"{contract.language}/mail_{request.kind.value}.txt.j2"
             )
+            plan = self._plan(session, contract, request.term)
+            final_terms = plan.get(MilestoneKind.FINAL_TERMS)
+            milestone = request.facts.get("milestone", "")
+            names = MILESTONE_NAMES.get(milestone)
             text = template.render(
                 contract=contract,
                 supplier_name=supplier.name if supplier else contract.supplier_id,
-                notice_deadline=notice_deadline(contract.end_date, contract.notice_period_days),
+                end_date=plan.end_date,
+                notice_deadline=plan.notice_deadline,
+                send_by=plan.send_by,
+                final_terms_due=final_terms.due if final_terms else None,
+                plan_preview=plan.preview,
+                milestone_name=(names[1] if contract.language == "ja" else names[0])
+                if names
+                else milestone,
                 facts=request.facts,
                 term=request.term,
             )

@@ -239,10 +239,13 @@ class RenewalActivities:
                 if new_end is not None:
                     row.end_date = new_end
                     row.current_term = request.term + 1
-                    if (
-                        request.kind in (OutcomeKind.RENEWED, OutcomeKind.ROLLED_OVER)
-                        and row.term_model == "auto_renewing"
-                    ):
+                    # renewals_used counts the renewals the contract's own clause made: a
+                    # roll-over (or, from older workflow code, a renewal on no approved
+                    # version), never a renewal on newly agreed terms.
+                    by_its_terms = request.kind is OutcomeKind.ROLLED_OVER or (
+                        request.kind is OutcomeKind.RENEWED and request.approved_version is None
+                    )
+                    if by_its_terms and row.term_model == "auto_renewing":
                         row.renewals_used += 1
                     if agreed is not None:
                         contract_store.apply_agreed_terms(row, agreed)

@@ -1,10 +1,10 @@
 """The sweep activity: one page of candidate contracts, and a renewal started for each that is due.
 
 The page is read through :mod:`store.sweep` (bounded, by id order, only contracts near enough to
-their end whose current term has no renewal); each candidate is tested with
-:func:`domain.sweep.is_due` on the plan the workflow makes, with the calendar settings this
-activity is configured with. Starting is idempotent: a term whose workflow exists is left alone,
-running or finished.
+their end whose current term has neither a renewal nor a stored plan); each candidate is tested
+with :func:`domain.sweep.is_due` on the plan the workflow makes, with the calendar settings this
+activity is configured with, so a term a workflow has planned is never judged by another plan.
+Starting is idempotent: a term whose workflow exists is left alone, running or finished.
 """
 
 import asyncio

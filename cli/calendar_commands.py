@@ -1,4 +1,7 @@
-"""`renewals calendar export`: milestones and notice deadlines as an .ics file."""
+"""`renewals calendar export`: milestones and notice deadlines as an .ics file.
+
+The dates are each running renewal's stored plan; a contract whose renewal has not started gets
+a preview (its events say so), made by the workflow's plan function."""
 
 from datetime import date
 from pathlib import Path
@@ -34,4 +37,9 @@ def export(
         typer.echo(feed.decode("utf-8"), nl=False)
     else:
         out.write_bytes(feed)
-        typer.echo(f"{len(planned)} contract(s) written to {out}", err=True)
+        previews = sum(1 for p in planned if p.shown.preview)
+        typer.echo(
+            f"{len(planned)} contract(s) written to {out} ({previews} preview(s): no renewal "
+            "running)",
+            err=True,
+        )

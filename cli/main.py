@@ -8,6 +8,7 @@
     renewals data import-deliveries|import-tickets|import-prices|import-market|scorecard
                                             cli/data_commands.py
     renewals plan --file FILE               cli/plan_commands.py
+    renewals plans backfill [--contract ID] cli/stored_plan_commands.py
     renewals pipeline|show|export           cli/pipeline_commands.py
     renewals schedule ...                   cli/schedule_commands.py
     renewals calendar export                cli/calendar_commands.py
@@ -38,6 +39,7 @@ from cli import (
     plan_commands,
     renewal_commands,
     schedule_commands,
+    stored_plan_commands,
     supplier_commands,
     user_commands,
     worker_command,
@@ -95,6 +97,7 @@ app.add_typer(supplier_commands.app, name="suppliers")
 app.add_typer(contract_commands.app, name="contracts")
 app.add_typer(data_commands.app, name="data")
 app.add_typer(plan_commands.app, name="plan")
+app.add_typer(stored_plan_commands.app, name="plans")
 app.add_typer(renewal_commands.app)
 app.add_typer(pipeline_commands.app)
 app.add_typer(schedule_commands.app, name="schedule")

@@ -38,15 +38,25 @@ class Output(StrEnum):
 
 
 def _table(planned: list[PlannedContract]) -> Table:
-    table = Table(title="Renewal plans (not imported)")
-    for column in ("id", "model", "gather", "discuss", "final", "send by", "notice", "end", "late"):
+    table = Table(title="Renewal plans (preview: not imported, no renewal running)")
+    columns = (
+        "id",
+        "model",
+        "gather",
+        "discuss",
+        "final",
+        "send by",
+        "notice deadline",
+        "end date",
+    )
+    for column in (*columns, "late"):
         table.add_column(column)
     for p in planned:
-        plan = p.plan
+        plan = p.shown
         due = {m.kind: m.due.isoformat() for m in plan.milestones}
         table.add_row(
             p.contract.id,
-            p.term_plan.term_model.value,
+            plan.term_model.value,
             due[MilestoneKind.GATHER_FACTS],
             due[MilestoneKind.FIRST_DISCUSSION],
             due[MilestoneKind.FINAL_TERMS],

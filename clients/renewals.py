@@ -4,17 +4,25 @@ Keyword-only functions over a connected Temporal client; the CLI, the HTTP API a
 sweep call these and nothing else to reach a workflow.
 """
 
+import asyncio
 from dataclasses import dataclass
+from typing import TypeVar
 
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
 from temporalio.common import (
     SearchAttributePair,
     TypedSearchAttributes,
     WorkflowIDConflictPolicy,
     WorkflowIDReusePolicy,
 )
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
+from temporalio.workflow import UpdateMethodMultiParam
 
 from models.contract import ContractAmendment
 from models.milestones import RenewalPolicy
@@ -32,6 +40,9 @@ from models.renewal import (
 from workflows import search_attributes as sa
 from workflows.contract_renewal import ContractRenewalWorkflow
 from workflows.ids import renewal_workflow_id
+
+A = TypeVar("A")
+R = TypeVar("R")
 
 # What a namespace must have registered before renewals can keep their search attributes.
 SEARCH_ATTRIBUTES = sa.ALL
@@ -100,6 +111,32 @@ async def _describe(client: Client, workflow_id: str) -> tuple[str | None, str] 
     return desc.run_id, status
 
 
+NOT_READY_ATTEMPTS = 20
+NOT_READY_PAUSE = 0.25  # seconds: a renewal opens in one or two activities
+
+
+async def _update(
+    handle: WorkflowHandle[ContractRenewalWorkflow, object],
+    update: UpdateMethodMultiParam[[ContractRenewalWorkflow, A], R],
+    arg: A,
+    *,
+    id: str | None = None,
+) -> R:
+    """Send an update; while the renewal is still opening (it refuses with NotReady until its
+    plan and record exist) wait a moment and send it again, so a person who acts right after
+    a start is not told to retry."""
+    for attempt in range(NOT_READY_ATTEMPTS):
+        try:
+            return await handle.execute_update(update, arg, id=id)
+        except WorkflowUpdateFailedError as err:
+            cause = err.cause
+            not_ready = isinstance(cause, ApplicationError) and cause.type == "NotReady"
+            if not not_ready or attempt == NOT_READY_ATTEMPTS - 1:
+                raise
+            await asyncio.sleep(NOT_READY_PAUSE)
+    raise AssertionError("unreachable")
+
+
 def renewal_handle(
     client: Client, *, contract_id: str, term: int
 ) -> WorkflowHandle[ContractRenewalWorkflow, object]:
@@ -123,17 +160,15 @@ async def submit_review(
 ) -> ReviewResult:
     """``request_id`` becomes the update id: the same decision sent twice is applied once."""
     handle = renewal_handle(client, contract_id=contract_id, term=term)
-    return await handle.execute_update(
-        ContractRenewalWorkflow.submit_review, submission, id=request_id
-    )
+    return await _update(handle, ContractRenewalWorkflow.submit_review, submission, id=request_id)
 
 
 async def amend_renewal(
     client: Client, *, contract_id: str, term: int, amendment: ContractAmendment
 ) -> RenewalStatus:
     handle = renewal_handle(client, contract_id=contract_id, term=term)
-    return await handle.execute_update(
-        ContractRenewalWorkflow.amend, AmendmentRequest(amendment=amendment)
+    return await _update(
+        handle, ContractRenewalWorkflow.amend, AmendmentRequest(amendment=amendment)
     )
 
 
@@ -141,14 +176,14 @@ async def terminate_renewal(
     client: Client, *, contract_id: str, term: int, request: TerminationRequest
 ) -> RenewalStatus:
     handle = renewal_handle(client, contract_id=contract_id, term=term)
-    return await handle.execute_update(ContractRenewalWorkflow.terminate, request)
+    return await _update(handle, ContractRenewalWorkflow.terminate, request)
 
 
 async def request_redraft(
     client: Client, *, contract_id: str, term: int, request: RedraftRequest
 ) -> DraftRef:
     handle = renewal_handle(client, contract_id=contract_id, term=term)
-    return await handle.execute_update(ContractRenewalWorkflow.request_redraft, request)
+    return await _update(handle, ContractRenewalWorkflow.request_redraft, request)
 
 
 async def record_dispatch(
@@ -157,4 +192,4 @@ async def record_dispatch(
     """Procurement records that an approved non-renewal notice went out; the workflow judges it
     against its stored plan (late after the notice deadline) and says so in the status."""
     handle = renewal_handle(client, contract_id=contract_id, term=term)
-    return await handle.execute_update(ContractRenewalWorkflow.record_dispatch, dispatch)
+    return await _update(handle, ContractRenewalWorkflow.record_dispatch, dispatch)

@@ -55,7 +55,10 @@ def is_due(
     cfg: CalendarSettings,
 ) -> bool:
     """Due once the gather-facts milestone of the contract's current term has come: on that
-    date, not later. ``category`` is the supplier's (it decides the default action)."""
+    date, not later. ``category`` is the supplier's (it decides the default action).
+
+    Asked only of terms no workflow has planned (:func:`store.sweep.candidate_page` leaves out
+    every term with a renewal or a stored plan), so this preview never re-judges a stored plan."""
     plan = term_plan(
         contract,
         category=category,

@@ -3,6 +3,11 @@
 All-day events in the contracts' own calendar dates, with UIDs that stay the same from one
 export to the next (contract, term, milestone), so a subscribed calendar client updates an
 event when an amendment moves it instead of showing a duplicate.
+
+The dates are each term's stored plan (renewal-semantics.md §1): what its running renewal
+planned, with each milestone's state. A contract whose renewal has not started gets a preview
+made by the workflow's own plan function, and every event of it says "preview". Each event is
+labelled with the glossary's words in the contract's language.
 """
 
 from collections.abc import Iterable
@@ -14,20 +19,43 @@ from sqlalchemy.orm import Session
 
 from domain.term_plan import CalendarSettings
 from models.contract import ContractRead
-from models.milestones import MilestoneKind, RenewalPolicy
+from models.milestones import MilestoneKind, MilestoneState, RenewalPolicy
+from models.plans import StoredPlan
 from models.tables import ContractRow, SupplierRow
-from services.plans import PlannedContract, plan_contracts
+from services.plans import PlannedContract
 from store.contracts import to_read
+from store.reads.plans import plans_for
 
 PRODID = "-//contract-renewals//renewal milestones//EN"
 
-_TITLES = {
-    MilestoneKind.GATHER_FACTS: "Renewal: gather facts and score",
-    MilestoneKind.FIRST_DISCUSSION: "Renewal: first discussion, draft to legal",
-    MilestoneKind.FINAL_TERMS: "Renewal: final terms",
-    MilestoneKind.SEND_BY: "Last day to post a notice",
-    MilestoneKind.EXPIRY: "Contract expires",
+# The glossary's words (../shared/domain/glossary.md), English and Japanese.
+_TITLES: dict[MilestoneKind, tuple[str, str]] = {
+    MilestoneKind.GATHER_FACTS: (
+        "Renewal: gather facts and score",
+        "更新準備の開始（情報収集・評価）",
+    ),
+    MilestoneKind.FIRST_DISCUSSION: ("Renewal: first discussion", "最初の話し合い"),
+    MilestoneKind.FINAL_TERMS: ("Renewal: final terms", "最終条件の提示・合意"),
+    MilestoneKind.SEND_BY: ("Last day to send the notice", "解約予告の発送期限"),
+    MilestoneKind.EXPIRY: ("End date", "契約満了日"),
 }
+_NOTICE_DEADLINE = ("Notice deadline", "解約予告期限")
+_PREVIEW = (
+    "Preview (no renewal running; the dates its workflow would plan today)",
+    "試算（更新は未開始。ワークフローが本日計画する場合の日付）",
+)
+_STORED = ("Planned by the running renewal", "進行中の更新ワークフローの計画")
+_MOVED = ("moved earlier for the notice period", "解約予告期限に合わせて前倒し")
+_STATES: dict[MilestoneState, tuple[str, str]] = {
+    MilestoneState.PENDING: ("pending", "未了"),
+    MilestoneState.DONE: ("done", "完了"),
+    MilestoneState.DONE_LATE: ("done late", "完了（遅延）"),
+    MilestoneState.SKIPPED: ("skipped", "省略"),
+}
+
+
+def _pick(words: tuple[str, str], language: str) -> str:
+    return words[1] if language == "ja" else words[0]
 
 
 def _event(uid: str, day: date, summary: str, description: str, stamp: datetime) -> Event:
@@ -40,6 +68,45 @@ def _event(uid: str, day: date, summary: str, description: str, stamp: datetime)
     event.add("description", description)
     event.add("transp", "TRANSPARENT")
     return event
+
+
+def _events(c: ContractRead, plan: StoredPlan, stamp: datetime) -> list[Event]:
+    lang = c.language
+    label = f"{c.title} ({c.id})"
+    tag = f" [{_pick(('preview', '試算'), lang)}]" if plan.preview else ""
+    origin = _pick(_PREVIEW if plan.preview else _STORED, lang)
+    base = f"{c.id}-term{plan.term}"
+    end = plan.end_date.isoformat()
+    about = (
+        f"取引先 {c.supplier_id}、契約担当者 {c.owner}、契約満了日 {end}。{origin}"
+        if lang == "ja"
+        else f"Supplier {c.supplier_id}; owner {c.owner}; end date {end}. {origin}"
+    )
+    events = []
+    for m in plan.milestones:
+        note = f" ({_pick(_MOVED, lang)})" if m.moved_for_notice else ""
+        state = "" if plan.preview else f"; {_pick(_STATES[m.state], lang)}"
+        if m.provenance:
+            note += ". " + "; ".join(m.provenance)
+        events.append(
+            _event(
+                f"{base}-{m.kind.value}@contract-renewals",
+                m.due,
+                f"{_pick(_TITLES[m.kind], lang)}: {label}{tag}",
+                f"{about}{state}{note}.",
+                stamp,
+            )
+        )
+    events.append(
+        _event(
+            f"{base}-notice-deadline@contract-renewals",
+            plan.notice_deadline,
+            f"{_pick(_NOTICE_DEADLINE, lang)}: {label}{tag}",
+            f"{about}. " + "; ".join(plan.notice_provenance) + ".",
+            stamp,
+        )
+    )
+    return events
 
 
 def build_feed(
@@ -55,32 +122,8 @@ def build_feed(
     cal.add("calscale", "GREGORIAN")
     cal.add("x-wr-calname", name)
     for entry in planned:
-        c, plan = entry.contract, entry.plan
-        label = f"{c.title} ({c.id})"
-        base = f"{c.id}-term{c.current_term}"
-        for m in plan.milestones:
-            note = " (moved earlier for the notice period)" if m.moved_for_notice else ""
-            if m.provenance:
-                note += ". " + "; ".join(m.provenance)
-            cal.add_component(
-                _event(
-                    f"{base}-{m.kind.value}@contract-renewals",
-                    m.due,
-                    f"{_TITLES[m.kind]}: {label}",
-                    f"Supplier {c.supplier_id}; owner {c.owner}; term ends "
-                    f"{c.end_date.isoformat()}{note}.",
-                    stamp,
-                )
-            )
-        cal.add_component(
-            _event(
-                f"{base}-notice-deadline@contract-renewals",
-                plan.notice_deadline,
-                f"Last day to give notice: {label}",
-                "; ".join(plan.notice_provenance) + ".",
-                stamp,
-            )
-        )
+        for event in _events(entry.contract, entry.shown, stamp):
+            cal.add_component(event)
     feed: bytes = cal.to_ical()
     return feed
 
@@ -93,6 +136,8 @@ def planned_for_feed(
     cfg: CalendarSettings,
     policy: RenewalPolicy,
 ) -> list[PlannedContract]:
+    """The active contracts (of ``owner``) with the plan of their current term: the stored
+    one, read in one batch, or a preview where no renewal runs."""
     contracts = contracts_for_feed(session, owner=owner)
     categories = {
         row.id: row.category
@@ -100,7 +145,14 @@ def planned_for_feed(
             select(SupplierRow).where(SupplierRow.id.in_({c.supplier_id for c in contracts}))
         )
     }
-    return plan_contracts(contracts, today=today, cfg=cfg, policy=policy, categories=categories)
+    shown = plans_for(
+        session,
+        [(c, categories.get(c.supplier_id)) for c in contracts],
+        today=today,
+        policy=policy,
+        cfg=cfg,
+    )
+    return [PlannedContract(contract=c, shown=shown[c.id]) for c in contracts]
 
 
 def contracts_for_feed(session: Session, *, owner: str | None = None) -> list[ContractRead]:

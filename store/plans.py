@@ -5,16 +5,17 @@ A re-plan rewrites the dates and keeps each milestone's state: an amendment move
 not undo what already happened.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
+from typing import Literal
 
 from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
 from models.milestones import MilestoneKind, MilestoneState
 from models.plans import MilestoneRecord, StoredMilestone, StoredPlan
-from models.renewal import TermPlan
-from models.tables import PlanMilestoneRow, TermPlanRow
+from models.renewal import RenewalStage, TermPlan
+from models.tables import PlanMilestoneRow, RenewalRow, TermPlanRow
 
 BATCH = 500  # keys per IN (...) query
 
@@ -163,3 +164,90 @@ def read_plans(
         for p in plans:
             found[(p.contract_id, p.term)] = _stored(p, by_key.get((p.contract_id, p.term), []))
     return found
+
+
+BackfillChange = Literal["restored", "updated", "unchanged"]
+
+
+def restore_plan(session: Session, *, plan: StoredPlan) -> BackfillChange:
+    """Store a running renewal's plan as its workflow's status reports it (``renewals plans
+    backfill``), keyed by (contract, term) and (contract, term, milestone), so writing the same
+    status again changes nothing.
+
+    Nothing stored: the plan and every milestone are written ("restored"). A plan already
+    stored keeps its dates: the workflow wrote them when it last planned, which is never older
+    than a status read before; milestones missing from it are added, and a milestone stored as
+    pending takes the state the workflow reports ("updated"), never the other way round, so a
+    status read before the workflow recorded a state cannot undo it."""
+    row = session.get(TermPlanRow, (plan.contract_id, plan.term))
+    created = row is None
+    if row is None:
+        row = TermPlanRow(
+            contract_id=plan.contract_id,
+            term=plan.term,
+            workflow_id=plan.workflow_id,
+            end_date=plan.end_date,
+            notice_deadline=plan.notice_deadline,
+            notice_provenance=list(plan.notice_provenance),
+            send_by=plan.send_by,
+            send_by_provenance=list(plan.send_by_provenance),
+            time_zone=plan.time_zone,
+            term_model=plan.term_model.value,
+            default_action=plan.default_action.value if plan.default_action else None,
+            planned_on=plan.planned_on,
+            revision=plan.revision,
+        )
+        session.add(row)
+    existing = {
+        m.kind: m
+        for m in session.scalars(
+            select(PlanMilestoneRow).where(
+                PlanMilestoneRow.contract_id == plan.contract_id, PlanMilestoneRow.term == plan.term
+            )
+        )
+    }
+    changed = False
+    for position, m in enumerate(plan.milestones):
+        ms = existing.get(m.kind.value)
+        if ms is None:
+            session.add(
+                PlanMilestoneRow(
+                    contract_id=plan.contract_id,
+                    term=plan.term,
+                    kind=m.kind.value,
+                    position=position,
+                    due=m.due,
+                    nominal=m.nominal,
+                    fires_at=m.fires_at,
+                    state=m.state.value,
+                    completed_at=m.completed_at,
+                    late=m.late,
+                    moved_for_notice=m.moved_for_notice,
+                    provenance=list(m.provenance),
+                )
+            )
+            changed = True
+        elif ms.state == MilestoneState.PENDING.value and m.state is not MilestoneState.PENDING:
+            ms.state = m.state.value
+            ms.completed_at = m.completed_at
+            ms.late = m.late
+            changed = True
+    session.flush()
+    if created:
+        return "restored"
+    return "updated" if changed else "unchanged"
+
+
+def open_renewals(
+    session: Session, *, contract_ids: Sequence[str] | None = None
+) -> list[tuple[str, int, str]]:
+    """(contract, term, workflow id) of every renewal not completed (of ``contract_ids`` when
+    given), by contract and term: the ones a backfill asks for their status."""
+    query = (
+        select(RenewalRow.contract_id, RenewalRow.term, RenewalRow.workflow_id)
+        .where(RenewalRow.stage != RenewalStage.COMPLETED.value)
+        .order_by(RenewalRow.contract_id, RenewalRow.term)
+    )
+    if contract_ids is not None:
+        query = query.where(RenewalRow.contract_id.in_(list(contract_ids)))
+    return [(cid, term, wf) for cid, term, wf in session.execute(query)]

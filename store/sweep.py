@@ -6,6 +6,10 @@ date is within :func:`domain.sweep.candidate_horizon` and whose current term has
 candidates, so a sweep with nothing to do reads one page. Each candidate comes with its
 supplier's category from the same query, for its plan's default action; whether it is due is
 :func:`domain.sweep.is_due`.
+
+A term with a stored plan is never a candidate, even before its renewal row is written (the
+workflow stores its plan first): its workflow has planned it, and no other plan judges it again
+(renewal-semantics.md §1).
 """
 
 from dataclasses import dataclass
@@ -18,7 +22,7 @@ from domain.sweep import candidate_horizon
 from domain.term_plan import CalendarSettings
 from models.contract import ContractRead
 from models.milestones import RenewalPolicy
-from models.tables import ContractRow, RenewalRow, SupplierRow
+from models.tables import ContractRow, RenewalRow, SupplierRow, TermPlanRow
 from store.contracts import to_read
 
 __all__ = ["Candidate", "CandidatePage", "candidate_page", "max_reach_days"]
@@ -75,10 +79,18 @@ def candidate_page(
                 RenewalRow.term == ContractRow.current_term,
             ),
         )
+        .outerjoin(
+            TermPlanRow,
+            and_(
+                TermPlanRow.contract_id == ContractRow.id,
+                TermPlanRow.term == ContractRow.current_term,
+            ),
+        )
         .where(
             _ACTIVE,
             ContractRow.end_date <= horizon,
             RenewalRow.id.is_(None),  # no workflow has opened this term yet
+            TermPlanRow.contract_id.is_(None),  # nor planned it
         )
         .order_by(ContractRow.id)
         # One row more than the page: tells whether another page follows without costing an

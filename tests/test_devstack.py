@@ -345,7 +345,8 @@ class DevProcess:
         )
         self.lines: queue.Queue[str] = queue.Queue()
         self.seen: list[str] = []
-        threading.Thread(target=self._read, daemon=True).start()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
 
     def _read(self) -> None:
         assert self.proc.stdout is not None
@@ -373,9 +374,11 @@ class DevProcess:
         finally:
             if self.proc.poll() is None:
                 self.proc.kill()
-        time.sleep(0.2)  # let the reader thread drain
+        self._reader.join(timeout=5)  # the pipe is at its end once the process exited
         while not self.lines.empty():
             self.seen.append(self.lines.get())
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
         return code
 
     def output(self) -> str:

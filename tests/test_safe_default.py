@@ -134,7 +134,8 @@ async def test_an_approval_the_day_before_prevents_the_safe_default(
     with transaction(sessions) as s:
         assert s.scalar(select(DraftRow).where(DraftRow.kind == "non_renewal_notice")) is None
         contract = s.get(ContractRow, cid)
-        assert contract is not None and contract.renewals_used == 1 and contract.current_term == 2
+        # Renewed on newly agreed terms: not one of the renewals its own clause allows.
+        assert contract is not None and contract.renewals_used == 0 and contract.current_term == 2
     final = await handle.query(ContractRenewalWorkflow.status)
     assert not any("send-by" in e for e in final.escalations)
     await client.get_workflow_handle(outcome.next_workflow_id or "").terminate("test over")

@@ -24,6 +24,7 @@ from models.notices import DispatchChannel, NoticeDispatch
 from models.renewal import (
     DraftKind,
     OutcomeKind,
+    RedraftRequest,
     RenewalStage,
     RenewalStatus,
     ReviewDecisionKind,
@@ -235,7 +236,13 @@ async def test_auto_renewing_without_an_effective_notice_rolls_over_and_says_so(
 
 
 async def _auto_renewing_notice_approved(
-    env: WorkflowEnvironment, client: Client, sessions: SessionFactory, task_queue: str, cid: str
+    env: WorkflowEnvironment,
+    client: Client,
+    sessions: SessionFactory,
+    task_queue: str,
+    cid: str,
+    *,
+    approve: bool = True,
 ) -> tuple[Handle, RenewalStatus, date]:
     """An auto-renewing contract whose owner decided not to renew: the notice is version 2
     (after the renegotiation proposal) and legal approved it."""
@@ -265,7 +272,8 @@ async def _auto_renewing_notice_approved(
     status = await _until(env, handle, lambda st: len(st.drafts) == 2)
     notice = status.drafts[-1]
     assert notice.kind is DraftKind.NON_RENEWAL_NOTICE and notice.version == 2
-    await _approve(client, cid, notice.version)
+    if approve:
+        await _approve(client, cid, notice.version)
     return handle, await _status(handle), end
 
 
@@ -668,3 +676,87 @@ async def test_overdue_milestones_of_a_late_registration_run_at_once_marked_late
     # Dates are never moved to make them look on time.
     assert by_kind[MilestoneKind.GATHER_FACTS].due < now
     await handle.terminate("test over")
+
+
+async def test_terminating_after_an_approval_withdraws_it_and_the_term_ends_as_decided(
+    time_skipping_env: WorkflowEnvironment,
+    client: Client,
+    sessions: SessionFactory,
+    renewal_worker: Worker,
+    task_queue: str,
+    cid: str,
+) -> None:
+    env = time_skipping_env
+    now = await today(env)
+    with transaction(sessions) as s:
+        register(
+            s,
+            id=cid,
+            owner=OWNER,
+            start_date=now - relativedelta(months=4),
+            end_date=now + relativedelta(months=8),
+        )
+    handle = await _start(client, task_queue, cid)
+    status = await _until(env, handle, lambda st: bool(st.milestones))
+    first = next(m for m in status.milestones if m.kind is MilestoneKind.FIRST_DISCUSSION)
+    await _skip_to(env, first.due + timedelta(days=1))
+    await _until(env, handle, lambda st: len(st.drafts) == 1)
+    await _approve(client, cid, 1)
+    await renewals.terminate_renewal(
+        client,
+        contract_id=cid,
+        term=1,
+        request=TerminationRequest(requested_by=OWNER, reason="The site closes"),
+    )
+    assert _events(sessions, cid, "approval_withdrawn")[0]["version"] == 1
+    outcome = await result_of(env, handle)
+    assert outcome.kind is OutcomeKind.TERMINATED  # not "renewed" on the withdrawn approval
+    assert outcome.new_end_date is None and outcome.next_workflow_id is None
+
+
+async def test_a_rejected_notice_can_be_redrafted_while_termination_is_pending(
+    time_skipping_env: WorkflowEnvironment,
+    client: Client,
+    sessions: SessionFactory,
+    renewal_worker: Worker,
+    task_queue: str,
+    cid: str,
+) -> None:
+    env = time_skipping_env
+    handle, _status_now, _end_date = await _auto_renewing_notice_approved(
+        env, client, sessions, task_queue, cid, approve=False
+    )
+    await renewals.submit_review(
+        client,
+        contract_id=cid,
+        term=1,
+        submission=ReviewSubmission(
+            decision=ReviewDecisionKind.REJECT,
+            reviewer=LAWYER,
+            draft_version=2,
+            comment="Cite clause 14.2 for the notice period",
+        ),
+    )
+    redrafted = await renewals.request_redraft(
+        client,
+        contract_id=cid,
+        term=1,
+        request=RedraftRequest(requested_by=OWNER, reason="Clause 14.2 cited"),
+    )
+    assert redrafted.kind is DraftKind.NON_RENEWAL_NOTICE and redrafted.version == 3
+    await _approve(client, cid, 3)
+    after = await renewals.record_dispatch(
+        client,
+        contract_id=cid,
+        term=1,
+        dispatch=NoticeDispatch(
+            draft_version=3,
+            dispatched_on=await today(env),
+            channel=DispatchChannel.EMAIL,
+            reference="msg-42",
+            recorded_by=OWNER,
+        ),
+    )
+    assert after.dispatches[0].draft_version == 3
+    outcome = await result_of(env, handle)
+    assert outcome.kind is OutcomeKind.NOT_RENEWED

@@ -49,3 +49,6 @@ async def test_worker_stops_cleanly_on_sigterm(
     finally:
         if proc.poll() is None:
             proc.kill()
+            proc.wait(timeout=30)
+        if proc.stdout is not None:
+            proc.stdout.close()

@@ -111,6 +111,7 @@ class ContractRenewalWorkflow:
         self._non_renewal_drafted = False
         self._reminders: list[asyncio.Task[None]] = []
         self._term_outcomes = False
+        self._opened = False  # the renewal's row exists: updates may record events
         self._dispatches: list[DispatchRecord] = []
         self._lapsed_on: date | None = None
 
@@ -146,6 +147,7 @@ class ContractRenewalWorkflow:
                 term_end_date=contract.end_date,
             )
         )
+        self._opened = True
         assert self._plan is not None
         kinds = [m.kind for m in self._plan.milestones]
         for kind in kinds:
@@ -161,13 +163,21 @@ class ContractRenewalWorkflow:
         for kind in kinds:
             if self._states[kind] is not MilestoneState.PENDING:
                 continue
-            await self._wait_for(kind)
-            if self._skipped_by_termination(kind):
-                self._states[kind] = MilestoneState.SKIPPED
-                await self._record_milestone(kind)
-                continue
-            async with self._lock:
-                await self._run_milestone(kind)
+            while True:
+                await self._wait_for(kind)
+                if self._skipped_by_termination(kind):
+                    self._states[kind] = MilestoneState.SKIPPED
+                    await self._record_milestone(kind)
+                    break
+                async with self._lock:
+                    # An amendment or a termination that held the lock while the timer fired
+                    # may have moved this milestone or made it moot: look again before running.
+                    if self._term_outcomes and (
+                        self._skipped_by_termination(kind) or self._due_at(kind) > workflow.now()
+                    ):
+                        continue
+                    await self._run_milestone(kind)
+                break
         if self._lapsed_on is not None:
             await self._wait_out_lapse()
 
@@ -543,7 +553,10 @@ class ContractRenewalWorkflow:
             self._drafts[-1].version == draft.version
             and self._approved is None
             and draft.version not in self._rejected_versions
-            and self._termination is None
+            and (
+                self._termination is None
+                or (self._term_outcomes and draft.kind is DraftKind.NON_RENEWAL_NOTICE)
+            )
             and not self._expiry_started
         )
 
@@ -859,7 +872,11 @@ class ContractRenewalWorkflow:
             await self._notify(NotificationKind.ESCALATION, "send_by", {"reason": reason})
             return
         current = self._drafts[-1] if self._drafts else None
-        if current is None or current.kind is not DraftKind.NON_RENEWAL_NOTICE:
+        if (
+            current is None
+            or current.kind is not DraftKind.NON_RENEWAL_NOTICE
+            or current.version in self._rejected_versions
+        ):
             await self._new_draft(
                 requested_by=self._input.requested_by,
                 answers_comment=None,
@@ -869,6 +886,25 @@ class ContractRenewalWorkflow:
             "send_by",
             f"the send-by date {send_by} arrived with no approved decision: a non-renewal notice "
             "is in legal review so that the contract does not roll over silently",
+        )
+
+    async def _withdraw_approval_for_termination(self, request: TerminationRequest) -> None:
+        """Deciding not to renew contradicts an approved proposal to renew: the approval is
+        withdrawn (and recorded), so that the term ends as decided and the notice, if one is
+        needed, can be reviewed."""
+        approved = self._approved
+        if approved is None or approved.kind is not DraftKind.RENEGOTIATION:
+            return
+        self._approved = None
+        await self._event(
+            "approval_withdrawn",
+            key=f"approval-withdrawn:{approved.version}",
+            detail={
+                "version": approved.version,
+                "content_hash": approved.content_hash,
+                "requested_by": request.requested_by,
+                "reason": f"not renewing was decided: {request.reason}",
+            },
         )
 
     async def _notice_for_termination(self, request: TerminationRequest) -> None:
@@ -915,6 +951,15 @@ class ContractRenewalWorkflow:
                 key=f"dispatch:{draft.version}",
                 detail=record.model_dump(mode="json"),
             )
+            if not late and record.after_send_by:
+                await self._escalate(
+                    f"dispatch-after-send-by:{draft.version}",
+                    f"the non-renewal notice was dispatched on "
+                    f"{dispatch.dispatched_on.isoformat()}, after the last day to send it "
+                    f"({send_by.isoformat() if send_by else '?'}): it stops the roll-over only "
+                    f"if it reached the supplier by {self._plan.notice_deadline.isoformat()}; "
+                    "confirm its arrival",
+                )
             if late:
                 await self._escalate(
                     f"dispatch-late:{draft.version}",
@@ -1098,7 +1143,13 @@ class ContractRenewalWorkflow:
     def _check_redraft(self) -> None:
         lapsed_open = self._lapsed_on is not None and self._outcome is None
         closing = self._expiry_started and not lapsed_open
-        if self._outcome is not None or closing or self._termination is not None:
+        notice_next = (
+            self._term_outcomes
+            and bool(self._drafts)
+            and self._drafts[-1].kind is DraftKind.NON_RENEWAL_NOTICE
+        )
+        terminated = self._termination is not None and not notice_next
+        if self._outcome is not None or closing or terminated:
             raise _review_error("the renewal is closing; no new draft can be made")
         if not self._drafts or self._drafts[-1].version not in self._rejected_versions:
             raise _review_error("a new draft is made only after the current one was rejected")
@@ -1128,6 +1179,14 @@ class ContractRenewalWorkflow:
     @amend.validator
     def _validate_amend(self, request: AmendmentRequest) -> None:
         self._check_open()
+        if self._dispatches:
+            raise ApplicationError(
+                "a non-renewal notice was dispatched for this term; its dates were judged "
+                "against the plan it was sent on. Record the supplier's agreement to new dates "
+                "as a new term instead",
+                type="InvalidAmendment",
+                non_retryable=True,
+            )
         new_end = request.amendment.end_date
         if (
             self._contract is not None
@@ -1154,6 +1213,7 @@ class ContractRenewalWorkflow:
             )
             self._set_stage(RenewalStage.TERMINATION_PENDING)
             if self._term_outcomes and self._lapsed_on is None:
+                await self._withdraw_approval_for_termination(request)
                 await self._notice_for_termination(request)
             return self.status()
 
@@ -1167,7 +1227,7 @@ class ContractRenewalWorkflow:
             )
 
     def _check_open(self, *, while_lapsed: bool = False) -> None:
-        if self._contract is None:
+        if self._contract is None or not self._opened:
             raise ApplicationError("the renewal is still starting; try again", type="NotReady")
         lapsed_open = while_lapsed and self._lapsed_on is not None
         if self._outcome is not None or (self._expiry_started and not lapsed_open):

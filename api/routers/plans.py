@@ -26,8 +26,9 @@ def preview_plans(
     contracts: Annotated[list[dict[str, Any]], Body(max_length=MAX_CONTRACTS)],
 ) -> list[dict[str, Any]]:
     """Each contract's milestones, notice deadline, send-by date and late milestones, with the
-    provenance of every date. Nothing is stored. Rows are numbered from 1; any bad row fails the
-    request with every problem listed (row, field, reason)."""
+    provenance of every date (``preview``: always true here). Nothing is stored. Rows are
+    numbered from 1; any bad row fails the request with every problem listed (row, field,
+    reason)."""
     today = state.today()
     parsed: list[ContractRead] = []
     errors: list[FieldError] = []
@@ -54,7 +55,9 @@ def calendar_feed(
     _: Reader,
     owner: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:
-    """Milestones, send-by dates and notice deadlines of active contracts as iCalendar."""
+    """Milestones, send-by dates and notice deadlines of active contracts as iCalendar: the
+    stored plan of each running renewal; a contract whose renewal has not started gets a
+    preview made by the workflow's plan function, and its events say so."""
     planned = planned_for_feed(
         db,
         owner=owner,

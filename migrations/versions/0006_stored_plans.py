@@ -5,7 +5,11 @@ Revises: 0005
 Create Date: 2026-12-01 19:00:00
 
 Renewals already running get their rows on their next plan (an amendment) or from
-`renewals plans backfill`, which asks each running workflow for its status.
+`renewals plans backfill [--contract ID ...]` (cli/stored_plan_commands.py,
+services.plans.backfill), run once the new workers are up: it asks each running workflow for its
+live status and stores its plan and milestone states, keyed by (contract, term) and (contract,
+term, milestone), so a rerun changes nothing; each plan it writes is audited for the person
+running it. Until then the views show those terms as previews.
 """
 
 from collections.abc import Sequence

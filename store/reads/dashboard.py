@@ -1,17 +1,36 @@
-"""The managers' dashboard: contracts by stage, how many expire soon, and suppliers' scores."""
+"""The managers' dashboard: contracts by stage, how many expire soon (and the dates of those
+that expire soonest), and suppliers' scores.
+
+The dates are those of each term's stored plan (renewal-semantics.md §1), read in one batch by
+:func:`store.reads.plans.plans_for`; a term whose renewal has not started shows a preview made
+by the workflow's own plan function, labelled ``plan_preview``.
+"""
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
+from domain.term_plan import CalendarSettings
+from models.milestones import RenewalPolicy
 from models.tables import ContractRow, RenewalRow, ScorecardRow, SupplierRow
+from store.contracts import to_read
 from store.reads._stages import current_renewal, stage_expr, stage_names
+from store.reads.pipeline import NextMilestone, next_milestone
+from store.reads.plans import plans_for
 
-__all__ = ["EXPIRY_WINDOWS", "Dashboard", "SupplierScore", "dashboard", "stage_names"]
+__all__ = [
+    "EXPIRING_LISTED",
+    "EXPIRY_WINDOWS",
+    "Dashboard",
+    "ExpiringContract",
+    "SupplierScore",
+    "dashboard",
+    "stage_names",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,17 +42,81 @@ class SupplierScore:
 
 
 @dataclass(frozen=True, slots=True)
+class ExpiringContract:
+    """An active contract ending within the widest window, with its plan's dates."""
+
+    contract_id: str
+    title: str
+    term: int
+    stage: str
+    end_date: date
+    notice_deadline: date
+    send_by: date | None  # last day to send the notice, where the plan has one
+    next_milestone: NextMilestone | None
+    plan_preview: bool  # no renewal running: the dates its workflow would plan today
+
+
+@dataclass(frozen=True, slots=True)
 class Dashboard:
     today: date
     by_stage: dict[str, int]
     expiring: dict[int, int]  # window in days -> active contracts ending within it
     supplier_scores: list[SupplierScore]
+    # The soonest of them (at most EXPIRING_LISTED), with the dates of their plans.
+    expiring_soon: list[ExpiringContract] = field(default_factory=list)
 
 
 EXPIRY_WINDOWS: Sequence[int] = (30, 90, 180)
+EXPIRING_LISTED = 20
 
 
-def dashboard(session: Session, *, today: date) -> Dashboard:
+def _expiring_soon(
+    session: Session, *, today: date, policy: RenewalPolicy, cfg: CalendarSettings
+) -> list[ExpiringContract]:
+    stage = stage_expr().label("stage")
+    rows = session.execute(
+        select(ContractRow, SupplierRow.category, stage)
+        .outerjoin(SupplierRow, SupplierRow.id == ContractRow.supplier_id)
+        .outerjoin(RenewalRow, current_renewal())
+        .where(
+            ContractRow.status == "active",
+            ContractRow.end_date >= today,
+            ContractRow.end_date <= today + timedelta(days=max(EXPIRY_WINDOWS)),
+        )
+        .order_by(ContractRow.end_date, ContractRow.id)
+        .limit(EXPIRING_LISTED)
+    ).all()
+    contracts = [(to_read(row), category) for row, category, _ in rows]
+    shown = plans_for(session, contracts, today=today, policy=policy, cfg=cfg)
+    listed = []
+    for (contract, _), (_, _, stage_name) in zip(contracts, rows, strict=True):
+        plan = shown[contract.id]
+        listed.append(
+            ExpiringContract(
+                contract_id=contract.id,
+                title=contract.title,
+                term=contract.current_term,
+                stage=stage_name,
+                end_date=plan.end_date,
+                notice_deadline=plan.notice_deadline,
+                send_by=plan.send_by,
+                next_milestone=next_milestone(plan, stage=stage_name, today=today),
+                plan_preview=plan.preview,
+            )
+        )
+    return listed
+
+
+def dashboard(
+    session: Session,
+    *,
+    today: date,
+    policy: RenewalPolicy | None = None,
+    cfg: CalendarSettings | None = None,
+) -> Dashboard:
+    """The figures of the dashboard. ``policy`` and ``cfg`` (the settings' renewal policy and
+    calendars) are what previews are planned with: without them ``expiring_soon`` is left
+    empty rather than dated with rules other than the workflow's."""
     stage = stage_expr()
     by_stage_rows = session.execute(
         select(stage, func.count())
@@ -93,4 +176,15 @@ def dashboard(session: Session, *, today: date) -> Dashboard:
         for sid, (name, values) in grouped.items()
     ]
     scores.sort(key=lambda s: (s.score is None, -(s.score or 0), s.supplier_id))
-    return Dashboard(today=today, by_stage=by_stage, expiring=expiring, supplier_scores=scores)
+    soon = (
+        _expiring_soon(session, today=today, policy=policy, cfg=cfg)
+        if policy is not None and cfg is not None
+        else []
+    )
+    return Dashboard(
+        today=today,
+        by_stage=by_stage,
+        expiring=expiring,
+        supplier_scores=scores,
+        expiring_soon=soon,
+    )

@@ -2,9 +2,11 @@
 send-by date, score and recommendation, answered from the database.
 
 The renewal's stage is kept current by the activities (``renewals.stage``), scores come from
-the ``scorecards`` table, and the dates are those of the plan the workflow makes
-(:func:`domain.term_plan.term_plan`: the jurisdiction's business days, the transit buffer and
-the send-by date), so listing thousands of contracts never queries thousands of workflows.
+the ``scorecards`` table, and the dates are those of the term's stored plan
+(renewal-semantics.md §1: what the running workflow planned, with each milestone's state as it
+reported it), read for a whole page in one batch by :func:`store.reads.plans.plans_for`. A term
+whose renewal has not started shows a preview made by the workflow's own plan function, and the
+item says so (``plan_preview``). Listing thousands of contracts never queries a workflow.
 """
 
 from dataclasses import dataclass
@@ -16,17 +18,18 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from domain.term_plan import CalendarSettings
-from models.milestones import MilestoneKind, MilestonePlan, RenewalPolicy
+from models.milestones import MilestoneKind, RenewalPolicy
+from models.plans import StoredMilestone, StoredPlan
 from models.tables import ContractRow, RenewalRow, ScorecardRow, SupplierRow
 from store.contracts import to_read
 from store.reads._stages import (
     CONTRACT_TERMINATED,
     NOT_STARTED,
     current_renewal,
-    current_term_plan,
     stage_expr,
     stage_names,
 )
+from store.reads.plans import plans_for
 
 __all__ = [
     "CONTRACT_TERMINATED",
@@ -67,6 +70,9 @@ class PipelineItem:
     score: Decimal | None
     grade: str | None
     recommendation: str | None
+    # True: no stored plan for this term (its renewal has not started), so the dates are a
+    # preview made by the workflow's plan function; False: the running renewal's stored plan.
+    plan_preview: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,13 +114,30 @@ def _pipeline_query(flt: PipelineFilter) -> Any:
     return query
 
 
-def next_milestone(plan: MilestonePlan, *, stage: str, today: date) -> NextMilestone | None:
-    """The first milestone of ``plan`` not yet behind the renewal (None once it is over)."""
+def next_milestone(plan: StoredPlan, *, stage: str, today: date) -> NextMilestone | None:
+    """The first milestone of ``plan`` the renewal has not passed (None once it is over).
+
+    For a stored plan that is the first one still pending in the states the workflow stored:
+    a milestone whose date is behind but that has not run is shown, overdue, not skipped. A
+    preview of a term whose renewal has not started begins with its first milestone."""
     if stage in {"completed", CONTRACT_TERMINATED}:
         return None
-    # The stage tells which milestones have run even when their dates are past (a late run).
+    if plan.preview and stage != NOT_STARTED:
+        return _from_stage(plan, stage=stage, today=today)
+    nxt = plan.next_open()
+    return None if nxt is None else _next(nxt, today)
+
+
+def _next(m: StoredMilestone, today: date) -> NextMilestone:
+    return NextMilestone(m.kind.value, m.due, (m.due - today).days)
+
+
+def _from_stage(plan: StoredPlan, *, stage: str, today: date) -> NextMilestone | None:
+    """A renewal started before plans were stored that has neither re-planned nor been
+    backfilled yet (`renewals plans backfill`): its milestones' states are not stored, so the
+    stage tells which have run. Labelled a preview like any plan that is not stored."""
     done: set[MilestoneKind] = set()
-    if stage != NOT_STARTED and stage != "waiting":
+    if stage != "waiting":
         done.add(MilestoneKind.GATHER_FACTS)
     if stage in {"legal_review", "approved", "escalated", "final_terms_issued"}:
         done.add(MilestoneKind.FIRST_DISCUSSION)
@@ -123,10 +146,10 @@ def next_milestone(plan: MilestonePlan, *, stage: str, today: date) -> NextMiles
     for m in plan.milestones:
         if m.kind in done:
             continue
-        if m.kind is MilestoneKind.EXPIRY or m.due >= today or stage == NOT_STARTED:
-            return NextMilestone(m.kind.value, m.due, (m.due - today).days)
+        if m.kind is MilestoneKind.EXPIRY or m.due >= today:
+            return _next(m, today)
     expiry = plan.get(MilestoneKind.EXPIRY)
-    return NextMilestone(expiry.kind.value, expiry.due, (expiry.due - today).days)
+    return None if expiry is None else _next(expiry, today)
 
 
 def pipeline(
@@ -145,11 +168,12 @@ def pipeline(
     rows = session.execute(
         query.order_by(ContractRow.end_date, ContractRow.id).limit(limit).offset(offset)
     ).all()
+    contracts = [(to_read(row[0]), row[2]) for row in rows]
+    shown = plans_for(session, contracts, today=today, policy=policy, cfg=cfg)
     items = []
-    for contract, supplier_name, category, workflow_id, stage, total_score, grade, rec in rows:
-        plan = current_term_plan(
-            to_read(contract), category=category, today=today, policy=policy, cfg=cfg
-        ).plan
+    for (contract, _category), row in zip(contracts, rows, strict=True):
+        _, supplier_name, _, workflow_id, stage, total_score, grade, rec = row
+        plan = shown[contract.id]
         items.append(
             PipelineItem(
                 contract_id=contract.id,
@@ -158,8 +182,8 @@ def pipeline(
                 supplier_name=supplier_name,
                 owner=contract.owner,
                 term=contract.current_term,
-                end_date=contract.end_date,
-                days_to_expiry=(contract.end_date - today).days,
+                end_date=plan.end_date,
+                days_to_expiry=(plan.end_date - today).days,
                 notice_deadline=plan.notice_deadline,
                 send_by=plan.send_by,
                 stage=stage,
@@ -168,6 +192,7 @@ def pipeline(
                 score=total_score,
                 grade=grade,
                 recommendation=rec,
+                plan_preview=plan.preview,
             )
         )
     return items, total
