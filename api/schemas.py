@@ -6,6 +6,7 @@ from typing import Annotated, Any, Generic, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from models.contract import IsoDate
+from models.notices import DispatchChannel, DispatchRecord
 from models.numbers import PositiveDbInt
 from models.renewal import ReviewDecisionKind
 
@@ -113,6 +114,29 @@ class DecisionIn(BaseModel):
     draft_version: PositiveDbInt
     content_hash: Annotated[str | None, Field(pattern=r"^[0-9a-f]{64}$")] = None
     comment: Annotated[str, Field(max_length=4000)] = ""
+
+
+class DispatchIn(BaseModel):
+    """An approved non-renewal notice went out: when, how, and what identifies it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    draft_version: PositiveDbInt
+    dispatched_on: IsoDate
+    channel: DispatchChannel
+    reference: Annotated[
+        str, Field(min_length=1, max_length=200, description="tracking number, message id")
+    ]
+
+
+class DispatchOut(BaseModel):
+    workflow_id: str
+    contract_id: str
+    term: int
+    stage: str
+    dispatch: DispatchRecord
+    late: bool = Field(description="after the notice deadline: it does not stop the roll-over")
+    note: str = Field(description="what the dispatch means for the end of the term")
 
 
 class ImportOut(BaseModel):

@@ -18,6 +18,7 @@ from config.temporal import connect
 from models.drafts import DraftView
 from models.renewal import DraftKind
 from services import drafts as draft_service
+from services import notices as notice_service
 from services import renewals as renewal_service
 from services.db import make_engine, make_session_factory, transaction
 from services.imports import ImportKind, export_csv
@@ -43,8 +44,9 @@ def pipeline(
     limit: Annotated[int, typer.Option(min=1, max=10_000)] = 500,
     as_json: JsonOption = False,
 ) -> None:
-    """Every contract with its next milestone, send-by date, stage, days left, score and
-    recommendation."""
+    """Every contract with its next milestone, notice deadline, send-by date, stage, days left,
+    score and recommendation. The dates are the stored plan of the running renewal; a contract
+    whose renewal has not started shows a preview, marked "preview"."""
     settings = load_settings()
     try:
         bounds = [date.fromisoformat(d) if d else None for d in (ends_from, ends_to)]
@@ -84,16 +86,24 @@ def pipeline(
             )
         )
         return
-    table = Table(title=f"Renewal pipeline ({len(items)} of {total})")
+    table = Table(
+        title=f"Renewal pipeline ({len(items)} of {total})",
+        caption="plan: stored = the running renewal's plan; preview = no renewal running, the "
+        "dates its workflow would plan today"
+        if any(i.plan_preview for i in items)
+        else None,
+    )
     for col in (
         "contract",
         "supplier",
         "owner",
-        "ends",
+        "end date",
         "days",
+        "notice deadline",
         "send by",
         "stage",
         "next milestone",
+        "plan",
         "score",
         "recommendation",
     ):
@@ -106,9 +116,11 @@ def pipeline(
             i.owner,
             i.end_date.isoformat(),
             str(i.days_to_expiry),
+            i.notice_deadline.isoformat(),
             i.send_by.isoformat() if i.send_by else "-",
             i.stage,
             f"{nxt.kind} {nxt.due.isoformat()} ({nxt.days_left:+d} d)" if nxt else "-",
+            "preview" if i.plan_preview else "stored",
             f"{i.score} {i.grade or ''}".strip() if i.score is not None else "-",
             i.recommendation or "-",
         )
@@ -126,8 +138,9 @@ def show(
     term: Annotated[int | None, typer.Option(help="Term (default: the current one)")] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """One renewal in full: milestones, scorecard with evidence, market signals, draft
-    versions and their diffs, decisions and events."""
+    """One renewal in full: the term's stored plan (marked "preview" before the renewal has
+    stored one), milestones, scorecard with evidence, market signals, draft versions of every
+    kind and the diffs of the proposals, decisions, notice dispatches and events."""
     settings = load_settings()
     engine = make_engine(settings.resolved_database_url)
 
@@ -140,6 +153,8 @@ def show(
         return await renewal_service.detail(
             sessions=make_session_factory(engine),
             client=client,
+            settings=settings,
+            today=date.today(),  # noqa: DTZ011 - a preview's dates as the user counts them
             contract_id=contract_id,
             term=term,
         )
@@ -150,6 +165,8 @@ def show(
         "contract": found.contract.model_dump(mode="json"),
         "renewal": asdict(found.record) if found.record else None,
         "live": found.live.model_dump(mode="json") if found.live else None,
+        "plan": found.plan.model_dump(mode="json") if found.plan else None,
+        "dispatches": [d.model_dump(mode="json") for d in found.dispatches],
         "drafts": [d.model_dump(mode="json", exclude={"body_html"}) for d in found.drafts],
         "diffs": _diffs(found.drafts),
     }
@@ -164,10 +181,19 @@ def show(
     )
     live = found.live
     if live:
+        out.print(f"stage {live.stage.value}")
+    plan = found.plan
+    if plan:
+        which = "preview: no renewal has stored a plan" if plan.preview else "stored plan"
+        send_by = f"; send-by {plan.send_by.isoformat()}" if plan.send_by else ""
         out.print(
-            f"stage {live.stage.value}; notice deadline {live.notice_deadline}; "
-            f"send-by {live.send_by}"
+            f"plan ({which}, term {plan.term}): end date {plan.end_date.isoformat()}; "
+            f"notice deadline {plan.notice_deadline.isoformat()}{send_by}"
         )
+        for p in plan.milestones:
+            late = " (late)" if p.late else ""
+            out.print(f"  {p.kind.value:<17} due {p.due.isoformat()}  {p.state.value}{late}")
+    elif live:
         for m in live.milestones:
             out.print(f"  {m.kind.value:<17} {m.due.isoformat()}  {m.state.value}")
     record = found.record
@@ -187,6 +213,12 @@ def show(
         out.print(
             f"draft {d.kind.value} v{d.version} {d.content_hash[:12]} "
             f"(requested by {d.requested_by}){answers}"
+        )
+    for n in found.dispatches:
+        late = f"LATE: {notice_service.LATE}" if n.late else "in time"
+        out.print(
+            f"notice v{n.draft_version} dispatched {n.dispatched_on.isoformat()} by "
+            f"{n.channel.value} (reference {n.reference}, recorded by {n.recorded_by}): {late}"
         )
     for diff in data["diffs"]:
         out.print(f"changes v{diff['from_version']} -> v{diff['to_version']}:")

@@ -1,4 +1,4 @@
-"""Renewals through Temporal: start, status, review, amend, terminate, redraft.
+"""Renewals through Temporal: start, status, review, amend, terminate, redraft, dispatch.
 
 Each command is the action of :mod:`services.renewals` that the HTTP API and the web pages carry
 out too, for the person :func:`cli.identity.acting_user` resolves; this module only parses the
@@ -15,7 +15,7 @@ import getpass
 import json
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, NoReturn, TypeVar
 
 import typer
@@ -25,9 +25,12 @@ from temporalio.client import Client
 from auth.roles import Permission
 from cli.common import engine_for, fail, load_settings, print_field_errors, run_temporal, safe_url
 from cli.identity import acting_user
+from cli.renewal_status import print_status
 from config.settings import Settings
 from models.errors import InvalidInput, NotAllowed, NotFound, RenewalsError
+from models.notices import DispatchChannel
 from models.renewal import DraftRef, RenewalStatus, ReviewDecisionKind, ReviewResult
+from services import notices
 from services import renewals as service
 from services.db import SessionFactory, make_session_factory
 
@@ -160,76 +163,6 @@ def start(
 # ---------------------------------------------------------------------------- status
 
 
-def _print_status(workflow_id: str, st: RenewalStatus) -> None:
-    echo = typer.echo
-    echo(f"{workflow_id}: {st.stage.value}")
-    if st.end_date is not None:
-        deadline = st.notice_deadline.isoformat() if st.notice_deadline else "-"
-        send_by = f", last day to post a notice {st.send_by.isoformat()}" if st.send_by else ""
-        echo(f"  contract ends {st.end_date.isoformat()}, notice deadline {deadline}{send_by}")
-    echo("milestones:")
-    if not st.milestones:
-        echo("  (not planned yet)")
-    for m in st.milestones:
-        notes = []
-        if m.moved_for_notice:
-            notes.append("moved earlier for the notice period")
-        if m.completed_at is not None:
-            notes.append(f"completed {m.completed_at.date().isoformat()}")
-        extra = f"  ({'; '.join(notes)})" if notes else ""
-        echo(f"  {m.kind.value:<17} due {m.due.isoformat()}  {m.state.value}{extra}")
-    echo("scorecard:")
-    sc = st.scorecard
-    if sc is None:
-        echo("  (not gathered yet)")
-    else:
-        total = f"{sc.total}" if sc.total is not None else "insufficient data"
-        grade = f", grade {sc.grade}" if sc.grade else ""
-        echo(f"  total {total}{grade} -> {sc.recommendation.value}")
-        for k in sc.kpis:
-            score = f"{k.score}" if k.score is not None else "n/a"
-            echo(f"  {k.name:<17} {score:>6}  (weight {k.weight})  {k.evidence}")
-        for reason in sc.reasons:
-            echo(f"  - {reason}")
-    echo("drafts:")
-    if not st.drafts:
-        echo("  (none)")
-    for d in st.drafts:
-        answers = f", answers: {d.answers_comment}" if d.answers_comment else ""
-        echo(
-            f"  v{d.version} {d.kind.value}  hash {d.content_hash[:12]}  "
-            f"requested by {d.requested_by}{answers}"
-        )
-    echo("decisions:")
-    if not st.decisions:
-        echo("  (none)")
-    for r in st.decisions:
-        comment = f": {r.comment}" if r.comment else ""
-        echo(
-            f"  {r.decided_at.isoformat(timespec='minutes')}  {r.decision.value} "
-            f"v{r.draft_version} by {r.reviewer}{comment}"
-        )
-    echo("escalations:")
-    if not st.escalations:
-        echo("  (none)")
-    for e in st.escalations:
-        echo(f"  - {e}")
-    o = st.outcome
-    if o is None:
-        echo("outcome: (open)")
-    else:
-        parts = [f"{o.kind.value} on {o.decided_at.date().isoformat()}"]
-        if o.new_end_date is not None:
-            parts.append(f"new end date {o.new_end_date.isoformat()}")
-        if o.approved_version is not None:
-            parts.append(f"approved draft v{o.approved_version}")
-        if o.next_workflow_id:
-            parts.append(f"next: {o.next_workflow_id}")
-        if o.reason:
-            parts.append(o.reason)
-        echo(f"outcome: {', '.join(parts)}")
-
-
 @app.command()
 def status(
     contract_id: ContractId,
@@ -250,7 +183,7 @@ def status(
     if as_json:
         typer.echo(json.dumps(st.model_dump(mode="json"), indent=2, ensure_ascii=False))
     else:
-        _print_status(service.workflow_id(contract_id=contract_id, term=the_term), st)
+        print_status(service.workflow_id(contract_id=contract_id, term=the_term), st)
 
 
 # ---------------------------------------------------------------------------- review
@@ -454,3 +387,69 @@ def redraft(
         f"new draft v{draft.version} ({draft.kind.value}, hash {draft.content_hash[:12]}) "
         f"requested by {draft.requested_by}"
     )
+
+
+# ---------------------------------------------------------------------------- dispatch
+
+
+@app.command()
+def dispatch(
+    contract_id: ContractId,
+    version: Annotated[int, typer.Option("--version", help="The approved notice's version")],
+    on: Annotated[
+        datetime, typer.Option("--on", formats=["%Y-%m-%d"], help="When it went out (YYYY-MM-DD)")
+    ],
+    channel: Annotated[DispatchChannel, typer.Option("--channel", help="How it went out")],
+    reference: Annotated[
+        str, typer.Option("--reference", help="Tracking number, message id or receipt")
+    ],
+    by: ByOption = None,
+    term: TermOption = None,
+) -> None:
+    """Record that an approved non-renewal notice went out.
+
+    Refused with the field named, and nothing stored, for a version legal has not approved or
+    that is not a notice, a date in the future, or a fixed-term contract. A dispatch after the
+    notice deadline is recorded as late: it does not stop the roll-over, and the output says so."""
+    settings = load_settings()
+    user = acting_user(settings, claimed=by, permission=Permission.RENEWALS_WRITE)
+    today = datetime.now(UTC).date()  # the date as the workflow counts it
+    with _sessions(settings) as sessions:
+        the_term = _term(sessions, contract_id, term)
+        _early(
+            lambda: notices.check_dispatch(
+                sessions=sessions,
+                settings=settings,
+                user=user,
+                contract_id=contract_id,
+                term=the_term,
+                draft_version=version,
+                dispatched_on=on.date(),
+                channel=channel,
+                reference=reference,
+                today=today,
+            )
+        )
+
+        async def action(client: Client) -> notices.Dispatched:
+            return await notices.record_dispatch(
+                sessions=sessions,
+                client=client,
+                settings=settings,
+                user=user,
+                contract_id=contract_id,
+                term=the_term,
+                draft_version=version,
+                dispatched_on=on.date(),
+                channel=channel,
+                reference=reference,
+                today=today,
+            )
+
+        done = _run(settings, action)
+    r = done.record
+    typer.echo(
+        f"dispatch of notice v{r.draft_version} recorded for {done.workflow_id}: "
+        f"{r.dispatched_on.isoformat()} by {r.channel.value}, reference {r.reference}"
+    )
+    typer.echo(("LATE: " if r.late else "") + notices.meaning(r))

@@ -8,6 +8,7 @@ __all__ = [
     "db",  # the unit of work the interfaces hold
     "drafts",  # versions as people read and compare them
     "imports",  # files of contracts, suppliers, deliveries, tickets, prices, market data
+    "notices",  # the recorded dispatch of an approved non-renewal notice
     "plans",  # previews of plans for files not imported yet
     "renewals",  # start, amend, cancel, redraft, decide, status
     "scorecards",  # a scorecard preview

@@ -35,7 +35,8 @@ class VersionDiff:
 
 
 def versions(session: Session, *, contract_id: str, term: int) -> list[DraftView]:
-    """Every stored draft of the renewal: renegotiation versions, then interim extensions."""
+    """Every stored draft of the renewal in version order: one sequence whatever the kind
+    (renegotiation proposals, non-renewal notices, transition plans, interim extensions)."""
     out: list[DraftView] = []
     for kind in DraftKind:
         try:
@@ -46,13 +47,23 @@ def versions(session: Session, *, contract_id: str, term: int) -> list[DraftView
             )
         except NotFound:
             return []
-    return out
+    order = list(DraftKind)
+    # Renewals started before versions were one sequence may hold a notice under the number of
+    # a renegotiation version; the renegotiation version is the one that was reviewed.
+    return sorted(out, key=lambda d: (d.version, order.index(d.kind)))
 
 
 def read(session: Session, *, contract_id: str, term: int, version: int) -> DraftView:
-    return renewal_store.read_draft(
-        session, contract_id=contract_id, term=term, kind=DraftKind.RENEGOTIATION, version=version
-    )
+    """Version ``version`` of the renewal, whatever its kind (NotFound: no such version)."""
+    for kind in DraftKind:
+        try:
+            return renewal_store.read_draft(
+                session, contract_id=contract_id, term=term, kind=kind, version=version
+            )
+        except NotFound:
+            continue
+    renewal_store.get_renewal(session, contract_id=contract_id, term=term)  # NotFound: no renewal
+    raise NotFound(f"no draft version {version} for term {term} of contract {contract_id!r}")
 
 
 def clause_comparison(contract: ContractRead, proposed: dict[str, Any]) -> list[ClauseRow]:

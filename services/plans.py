@@ -9,14 +9,12 @@
   it again changes nothing; each plan it writes is audited for the person running it.
 """
 
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy.orm import Session
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -32,7 +30,7 @@ from models.tables import SupplierRow
 from models.users import CurrentUser
 from store import audit, plans
 from store.contracts import get_contract
-from store.db import SessionFactory
+from store.db import SessionFactory, transaction
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,12 +160,6 @@ class BackfillResult:
     detail: str = ""
 
 
-@contextmanager
-def _tx(sessions: SessionFactory) -> Iterator[Session]:
-    with sessions() as session, session.begin():
-        yield session
-
-
 def check_backfill(
     *, sessions: SessionFactory, contract_ids: Sequence[str] | None
 ) -> list[BackfillTarget]:
@@ -175,7 +167,7 @@ def check_backfill(
     contract refuses the whole request (InvalidInput on ``contract``) before anything is read
     from Temporal or written; a known contract with no open renewal is a target without a
     workflow, reported as not running."""
-    with _tx(sessions) as session:
+    with transaction(sessions) as session:
         if contract_ids is None:
             return [BackfillTarget(*key) for key in plans.open_renewals(session)]
         wanted = list(dict.fromkeys(c.strip() for c in contract_ids))
@@ -274,7 +266,7 @@ def _store(
     policy: RenewalPolicy,
 ) -> BackfillOutcome:
     assert target.workflow_id is not None
-    with _tx(sessions) as session:
+    with transaction(sessions) as session:
         contract = get_contract(session, contract_id=target.contract_id)
         supplier = session.get(SupplierRow, contract.supplier_id)
         preview = _term_plan(

@@ -15,14 +15,12 @@ are the same check. Refusals are the errors of :mod:`models.errors`: InvalidInpu
 name the field; NotFound for an unknown contract, or a term with no renewal running.
 """
 
-from collections.abc import Awaitable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import date
 from typing import TypeVar
 
 from pydantic import ValidationError
-from sqlalchemy.orm import Session
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -32,6 +30,8 @@ from domain.review import approval_refusal
 from models.contract import ContractAmendment, ContractRead, ContractStatus
 from models.drafts import DraftView
 from models.errors import Conflict, FieldError, InvalidInput, NotAllowed, NotFound
+from models.notices import DispatchRecord
+from models.plans import StoredPlan
 from models.renewal import (
     DraftRef,
     RedraftRequest,
@@ -45,21 +45,16 @@ from models.users import CurrentUser
 from services import drafts as draft_service
 from store import audit
 from store.contracts import amend_contract, get_contract
-from store.db import SessionFactory
+from store.db import SessionFactory, transaction
+from store.reads import plans as plan_reads
 from store.reads import renewals as renewal_reads
 from workflows.ids import renewal_workflow_id
 
 T = TypeVar("T")
 
 
-@contextmanager
-def _tx(sessions: SessionFactory) -> Iterator[Session]:
-    with sessions() as session, session.begin():
-        yield session
-
-
 def _contract(sessions: SessionFactory, contract_id: str) -> ContractRead:
-    with _tx(sessions) as session:
+    with transaction(sessions) as session:
         return get_contract(session, contract_id=contract_id)
 
 
@@ -134,7 +129,7 @@ async def start(
         search_attributes=settings.temporal_search_attributes,
     )
     if result.created:
-        with _tx(sessions) as session:
+        with transaction(sessions) as session:
             audit.record(
                 session,
                 actor=user.username,
@@ -245,7 +240,7 @@ async def amend(
         status = await renewals.amend_renewal(
             client, contract_id=contract_id, term=term, amendment=amendment
         )
-    with _tx(sessions) as session:
+    with transaction(sessions) as session:
         if status is None:
             contract = amend_contract(session, contract_id=contract_id, amendment=amendment)
         else:
@@ -301,7 +296,7 @@ async def cancel(
         term,
         renewals.terminate_renewal(client, contract_id=contract_id, term=term, request=request),
     )
-    with _tx(sessions) as session:
+    with transaction(sessions) as session:
         audit.record(
             session,
             actor=user.username,
@@ -337,7 +332,7 @@ async def redraft(
         term,
         renewals.request_redraft(client, contract_id=contract_id, term=term, request=request),
     )
-    with _tx(sessions) as session:
+    with transaction(sessions) as session:
         audit.record(
             session,
             actor=user.username,
@@ -396,7 +391,7 @@ def check_decision(
         raise InvalidInput(
             [FieldError("comment", f"required to {decision.value.replace('_', ' ')}")]
         )
-    with _tx(sessions) as session:
+    with transaction(sessions) as session:
         record = renewal_reads.renewal_record(session, contract_id=contract_id, term=term)
         if record is None:
             raise NotFound(f"no renewal for term {term} of contract {contract_id!r}")
@@ -465,16 +460,32 @@ class RenewalDetail:
     record: renewal_reads.RenewalRecord | None
     drafts: list[DraftView]
     live: RenewalStatus | None  # None: the workflow could not be asked (not running, unreachable)
+    plan: StoredPlan | None  # the term's stored plan (or its preview, labelled); None: none kept
+    dispatches: list[DispatchRecord]  # recorded notice dispatches, each judged late or in time
 
 
 async def detail(
-    *, sessions: SessionFactory, client: Client | None, contract_id: str, term: int | None
+    *,
+    sessions: SessionFactory,
+    client: Client | None,
+    settings: Settings,
+    today: date,
+    contract_id: str,
+    term: int | None,
 ) -> RenewalDetail:
-    with _tx(sessions) as session:
+    with transaction(sessions) as session:
         contract = get_contract(session, contract_id=contract_id)
         the_term = term or contract.current_term
         record = renewal_reads.renewal_record(session, contract_id=contract_id, term=the_term)
         versions = draft_service.versions(session, contract_id=contract_id, term=the_term)
+        plan = plan_reads.plan_of(
+            session,
+            contract=contract,
+            term=the_term,
+            today=today,
+            policy=settings.renewal_policy,
+            cfg=settings.calendar_settings,
+        )
     if record is None and term is not None and term != contract.current_term:
         raise NotFound(f"no renewal for term {term} of contract {contract_id!r}")
     live: RenewalStatus | None = None
@@ -483,4 +494,5 @@ async def detail(
             live = await renewals.get_status(client, contract_id=contract_id, term=the_term)
         except Exception:  # the stored record is shown without the live view
             live = None
-    return RenewalDetail(contract=contract, record=record, drafts=versions, live=live)
+    dispatches = list(live.dispatches) if live else renewal_reads.recorded_dispatches(record)
+    return RenewalDetail(contract, record, versions, live, plan, dispatches)

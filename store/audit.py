@@ -33,6 +33,7 @@ class AuditAction(StrEnum):
     REDRAFT_REQUESTED = "redraft_requested"
     DRAFT_CREATED = "draft_created"
     DECISION = "decision"
+    DISPATCH_RECORDED = "dispatch_recorded"  # procurement: an approved notice went out
     ESCALATION = "escalation"
     RENEWAL_EVENT = "renewal_event"  # approvals, final terms, outcomes recorded by the workflow
     EXPORT = "export"

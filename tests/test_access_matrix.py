@@ -90,6 +90,20 @@ MATRIX: list[tuple[str, str, str, set[str], dict[str, Any]]] = [
         {P},
         {"json": {"reason": "r"}},
     ),
+    (
+        "POST",
+        "/api/v1/renewals/{contract_id}/terms/{term}/dispatches",
+        f"{C}/dispatches",
+        {P},
+        {
+            "json": {
+                "draft_version": 2,
+                "dispatched_on": "2026-01-05",
+                "channel": "post",
+                "reference": "JP-REG-1",
+            }
+        },
+    ),
     ("GET", "/api/v1/renewals/{contract_id}/terms/{term}/drafts", f"{C}/drafts", READ, {}),
     (
         "GET",

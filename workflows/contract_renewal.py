@@ -541,12 +541,22 @@ class ContractRenewalWorkflow:
             {
                 "version": str(draft.version),
                 "answers": answers_comment or "",
-                "due": self._plan.get(MilestoneKind.FINAL_TERMS).due.isoformat(),
+                "due": self._review_due(kind).isoformat(),
             },
         )
         if self._calendar_plan:
             self._reminders.append(asyncio.create_task(self._remind(draft)))
         return draft
+
+    def _review_due(self, kind: DraftKind) -> date:
+        """When legal's decision is needed: the final terms for a proposal; for a notice the
+        last day to send it; for an interim extension (the term has ended) the end date."""
+        assert self._plan is not None
+        if self._term_outcomes and kind is DraftKind.NON_RENEWAL_NOTICE and self._plan.send_by:
+            return self._plan.send_by
+        if self._term_outcomes and kind is DraftKind.INTERIM_EXTENSION:
+            return self._plan.end_date
+        return self._plan.get(MilestoneKind.FINAL_TERMS).due
 
     def _review_open(self, draft: DraftRef) -> bool:
         return (
@@ -999,6 +1009,19 @@ class ContractRenewalWorkflow:
             )
         if any(d.draft_version == draft.version for d in self._dispatches):
             raise refuse(f"draft_version: the dispatch of version {draft.version} is recorded")
+        approval = next(
+            (
+                d
+                for d in self._decisions
+                if d.draft_version == draft.version and d.decision is ReviewDecisionKind.APPROVE
+            ),
+            None,
+        )
+        if approval is not None and dispatch.dispatched_on < approval.decided_at.date():
+            raise refuse(
+                f"dispatched_on: {dispatch.dispatched_on.isoformat()} is before legal approved "
+                f"version {draft.version} on {approval.decided_at.date().isoformat()}"
+            )
         if dispatch.dispatched_on > workflow.now().date():
             raise refuse(
                 f"dispatched_on: {dispatch.dispatched_on.isoformat()} is in the future; record a "

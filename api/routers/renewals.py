@@ -1,5 +1,5 @@
-"""Renewals: start one, see the pipeline, read one in full, cancel, ask for a redraft, and
-record legal decisions on its drafts."""
+"""Renewals: start one, see the pipeline, read one in full, cancel, ask for a redraft, record
+legal decisions on its drafts, and record the dispatch of an approved non-renewal notice."""
 
 import itertools
 from dataclasses import asdict
@@ -8,7 +8,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Response, status
 from temporalio.client import Client
 
-from api.schemas import DecisionIn, Page, ReasonIn, StartIn, StartOut
+from api.schemas import (
+    DecisionIn,
+    DispatchIn,
+    DispatchOut,
+    Page,
+    ReasonIn,
+    StartIn,
+    StartOut,
+)
 from auth.roles import Permission
 from models.contract import IsoDate
 from models.drafts import DraftView
@@ -19,6 +27,7 @@ from models.users import CurrentUser
 from portal.deps import SessionDep, SettingsDep, StateDep, TemporalDep, require
 from portal.state import TemporalUnavailable
 from services import drafts as draft_service
+from services import notices as notice_service
 from services import renewals as service
 from store.reads import pipeline as pipeline_reads
 
@@ -105,15 +114,23 @@ def pipeline(
 async def read_renewal(
     contract_id: str, term: PositiveDbInt, _: Reader, state: StateDep
 ) -> dict[str, Any]:
-    """One renewal in full: milestones, scorecard with evidence and market signals, draft
-    versions with their diffs, decisions and events. ``live`` is false when the workflow could
-    not be asked; the rest comes from the database."""
+    """One renewal in full: milestones, the term's stored plan (``plan.preview`` true when it
+    is a preview: no plan stored yet), scorecard with evidence and market signals, draft
+    versions of every kind with the diffs of the renegotiation proposals, decisions, notice
+    dispatches (``late``: after the notice deadline, it does not stop the roll-over) and
+    events. ``live`` is false when the workflow could not be asked; the rest comes from the
+    database."""
     try:
         client: Client | None = await state.temporal.get()
     except TemporalUnavailable:
         client = None
     found = await service.detail(
-        sessions=state.sessions, client=client, contract_id=contract_id, term=term
+        sessions=state.sessions,
+        client=client,
+        settings=state.settings,
+        today=state.today(),
+        contract_id=contract_id,
+        term=term,
     )
     if found.record is None:
         raise NotFound(f"term {term} of contract {contract_id!r} has no renewal yet")
@@ -123,6 +140,7 @@ async def read_renewal(
         for before, after in itertools.pairwise(renegotiation)
     ]
     live = found.live.model_dump(mode="json") if found.live else None
+    plan = found.plan.model_dump(mode="json") if found.plan else None
     return {
         "contract": found.contract.model_dump(mode="json"),
         "renewal": {
@@ -134,7 +152,8 @@ async def read_renewal(
             "outcome": found.record.outcome,
         },
         "milestones": live["milestones"] if live else [],
-        "notice_deadline": live["notice_deadline"] if live else None,
+        "notice_deadline": live["notice_deadline"] if live else plan and plan["notice_deadline"],
+        "plan": plan,
         "scorecard": found.record.scorecard,
         "market": (found.record.scorecard or {}).get("market"),
         "drafts": [
@@ -145,6 +164,7 @@ async def read_renewal(
         "decisions": [
             {**asdict(x), "decided_at": x.decided_at.isoformat()} for x in found.record.decisions
         ],
+        "dispatches": [d.model_dump(mode="json") for d in found.dispatches],
         "events": [
             {"kind": e.kind, "detail": e.detail, "created_at": e.created_at.isoformat()}
             for e in found.record.events
@@ -189,6 +209,43 @@ async def request_redraft(
         contract_id=contract_id,
         term=term,
         reason=body.reason,
+    )
+
+
+@router.post("/{contract_id}/terms/{term}/dispatches", status_code=status.HTTP_201_CREATED)
+async def record_dispatch(
+    contract_id: str,
+    term: PositiveDbInt,
+    body: DispatchIn,
+    state: StateDep,
+    user: Writer,
+    client: TemporalDep,
+) -> DispatchOut:
+    """Record that an approved non-renewal notice went out (date, channel, reference), as the
+    token's user. Refused with the field named (422), nothing stored, for a version legal has
+    not approved or that is not a notice, a date in the future, or a fixed-term contract. A
+    dispatch after the notice deadline is recorded as ``late``: it does not stop the roll-over."""
+    done = await notice_service.record_dispatch(
+        sessions=state.sessions,
+        client=client,
+        settings=state.settings,
+        user=user,
+        contract_id=contract_id,
+        term=term,
+        draft_version=body.draft_version,
+        dispatched_on=body.dispatched_on,
+        channel=body.channel,
+        reference=body.reference,
+        today=state.today(),
+    )
+    return DispatchOut(
+        workflow_id=done.workflow_id,
+        contract_id=contract_id,
+        term=term,
+        stage=done.status.stage.value,
+        dispatch=done.record,
+        late=done.late,
+        note=notice_service.meaning(done.record),
     )
 
 

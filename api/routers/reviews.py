@@ -23,7 +23,11 @@ def review_queue(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: DbInt = 0,
 ) -> Page[review_reads.QueueItem]:
-    """Drafts awaiting a decision, oldest first, with the final-terms due date."""
+    """Versions awaiting a decision, oldest first, of every kind (``kind``: renegotiation,
+    non_renewal_notice, transition_plan, interim_extension). ``escalated`` is a flag: an
+    escalated (or lapsed) renewal's version stays here and stays decidable. ``due`` is read
+    from the term's stored plan, ``due_kind`` says which date it is (final_terms, send_by for a
+    notice, end_date for an interim extension); ``plan_preview`` when no plan is stored yet."""
     items, total = review_reads.review_queue(
         db,
         today=state.today(),

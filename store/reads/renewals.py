@@ -1,5 +1,6 @@
 """One renewal as the database holds it: its record (stage, outcome, scorecard, decisions,
-events), the terms that have one, and the plan of a contract's current term."""
+events, recorded notice dispatches), the terms that have one, and the plan of a contract's
+current term."""
 
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -11,6 +12,7 @@ from sqlalchemy.orm import Session
 from domain.term_plan import CalendarSettings
 from models.contract import ContractRead
 from models.milestones import RenewalPolicy
+from models.notices import DispatchRecord
 from models.renewal import TermPlan
 from models.tables import (
     RenewalEventRow,
@@ -26,9 +28,13 @@ __all__ = [
     "EventEntry",
     "RenewalRecord",
     "plan_preview",
+    "recorded_dispatches",
     "renewal_record",
     "renewal_terms",
 ]
+
+
+DISPATCHED = "notice_dispatched"  # the event the workflow records for a notice's dispatch
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +110,13 @@ def renewal_record(session: Session, *, contract_id: str, term: int) -> RenewalR
             EventEntry(kind=e.kind, detail=dict(e.detail), created_at=e.created_at) for e in events
         ],
     )
+
+
+def recorded_dispatches(record: RenewalRecord | None) -> list[DispatchRecord]:
+    """The notice dispatches the workflow recorded (its ``notice_dispatched`` events), in order:
+    what a view shows when the workflow cannot be asked."""
+    events = record.events if record is not None else []
+    return [DispatchRecord.model_validate(e.detail) for e in events if e.kind == DISPATCHED]
 
 
 def renewal_terms(session: Session, *, contract_id: str) -> list[int]:

@@ -1,19 +1,47 @@
-"""The legal review queue: drafts awaiting a decision, with the date an approval must be in by
-(the final-terms milestone of the plan the workflow makes)."""
+"""The legal review queue: every version awaiting a decision, whatever its kind (renegotiation
+proposal, non-renewal notice, transition plan, interim extension), with the date it is due by
+as the stored plan of its term says (renewal-semantics.md §1: read, never recomputed).
+
+Escalation is a flag, not a state that hides work (§3): a renewal escalated, lapsed or with a
+termination pending keeps its undecided version here, marked ``escalated`` when any escalation
+was recorded on it, for as long as the workflow would accept a decision on it.
+"""
 
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import and_, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session, aliased
+from sqlalchemy.sql.elements import ColumnElement
 
 from domain.term_plan import CalendarSettings
+from models.contract import ContractRead
 from models.milestones import MilestoneKind, RenewalPolicy
-from models.tables import ContractRow, DraftRow, RenewalRow, ReviewDecisionRow, SupplierRow
+from models.plans import StoredPlan
+from models.renewal import DraftKind, RenewalStage
+from models.tables import (
+    ContractRow,
+    DraftRow,
+    RenewalEventRow,
+    RenewalRow,
+    ReviewDecisionRow,
+    SupplierRow,
+)
+from store import plans
 from store.contracts import to_read
-from store.reads._stages import current_term_plan
+from store.reads.plans import plans_for
 
-__all__ = ["QueueItem", "review_queue"]
+__all__ = ["REVIEWABLE_STAGES", "QueueItem", "decidable", "due_of", "review_queue"]
+
+# Stages in which the workflow still takes a decision on the newest version: in review, after
+# an escalation (a flag, not a state that hides work), lapsed (the interim extension is in
+# review) and with a termination pending (its non-renewal notice is in review).
+REVIEWABLE_STAGES: tuple[str, ...] = (
+    RenewalStage.LEGAL_REVIEW.value,
+    RenewalStage.ESCALATED.value,
+    RenewalStage.LAPSED.value,
+    RenewalStage.TERMINATION_PENDING.value,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,13 +51,49 @@ class QueueItem:
     title: str
     supplier_name: str
     owner: str
+    language: str  # the draft's (and the contract's) language
+    kind: str  # renegotiation, non_renewal_notice, transition_plan, interim_extension
     version: int
     content_hash: str
     requested_by: str
     answers_comment: str | None
     drafted_at: datetime
-    due: date  # the final-terms milestone: an approval must be in by then
+    stage: str
+    escalated: bool  # an escalation was recorded on this renewal; the version stays decidable
+    due: date  # read from the term's stored plan (a preview only before the plan is stored)
+    due_kind: str  # which date ``due`` is: final_terms, send_by or end_date
     days_left: int
+    plan_preview: bool  # the due date comes from a preview: the term's plan is not stored yet
+
+
+def decidable(*, stage: str, outcome: str | None, kind: str, termination_requested: bool) -> bool:
+    """Whether the workflow takes a decision on a renewal's newest undecided version: an open
+    renewal in a reviewable stage; once termination is requested, only its notice."""
+    if outcome is not None or stage not in REVIEWABLE_STAGES:
+        return False
+    return not termination_requested or kind == DraftKind.NON_RENEWAL_NOTICE.value
+
+
+def due_of(plan: StoredPlan, kind: str) -> tuple[date, str]:
+    """The date a version of ``kind`` is due by, from the term's stored plan, and which date
+    it is: a notice by the send-by date; an interim extension by the end date (the term lapses
+    without it); a proposal or a transition plan by the final terms."""
+    if kind == DraftKind.NON_RENEWAL_NOTICE.value and plan.send_by is not None:
+        return plan.send_by, MilestoneKind.SEND_BY.value
+    if kind == DraftKind.INTERIM_EXTENSION.value:
+        return plan.end_date, "end_date"
+    final = plan.get(MilestoneKind.FINAL_TERMS)
+    if final is None:
+        return plan.end_date, "end_date"
+    return final.due, MilestoneKind.FINAL_TERMS.value
+
+
+def _has_event(kind: str) -> ColumnElement[bool]:
+    return (
+        select(RenewalEventRow.id)
+        .where(RenewalEventRow.renewal_id == RenewalRow.id, RenewalEventRow.kind == kind)
+        .exists()
+    )
 
 
 def review_queue(
@@ -41,13 +105,25 @@ def review_queue(
     limit: int = 100,
     offset: int = 0,
 ) -> tuple[list[QueueItem], int]:
-    """Drafts awaiting a decision, oldest first: the newest renegotiation version of each
-    renewal in legal review that no decision has been recorded on."""
+    """Versions awaiting a decision, oldest first: the newest version of each open renewal in a
+    reviewable stage, of any kind, that no decision has been recorded on."""
     latest = (
         select(DraftRow.renewal_id, func.max(DraftRow.version).label("version"))
-        .where(DraftRow.kind == "renegotiation")
         .group_by(DraftRow.renewal_id)
         .subquery()
+    )
+    # Renewals started before versions were one sequence could store a notice under the number
+    # of a renegotiation version; that notice was never a reviewable version.
+    other = aliased(DraftRow)
+    shadowed = (
+        select(other.id)
+        .where(
+            other.renewal_id == DraftRow.renewal_id,
+            other.version == DraftRow.version,
+            other.kind == DraftKind.RENEGOTIATION.value,
+            DraftRow.kind != DraftKind.RENEGOTIATION.value,
+        )
+        .exists()
     )
     decided = (
         select(ReviewDecisionRow.id)
@@ -57,8 +133,9 @@ def review_queue(
         )
         .exists()
     )
+    escalated = _has_event("escalation").label("escalated")
     query = (
-        select(DraftRow, RenewalRow, ContractRow, SupplierRow.name, SupplierRow.category)
+        select(DraftRow, RenewalRow, ContractRow, SupplierRow.name, SupplierRow.category, escalated)
         .join(
             latest,
             and_(latest.c.renewal_id == DraftRow.renewal_id, latest.c.version == DraftRow.version),
@@ -66,18 +143,42 @@ def review_queue(
         .join(RenewalRow, RenewalRow.id == DraftRow.renewal_id)
         .join(ContractRow, ContractRow.id == RenewalRow.contract_id)
         .join(SupplierRow, SupplierRow.id == ContractRow.supplier_id)
-        .where(DraftRow.kind == "renegotiation", RenewalRow.stage == "legal_review", ~decided)
+        .where(
+            RenewalRow.stage.in_(REVIEWABLE_STAGES),
+            RenewalRow.outcome.is_(None),
+            ~decided,
+            ~shadowed,
+            # the same rule as decidable(): with a termination requested, only its notice
+            or_(
+                ~_has_event("termination_requested"),
+                DraftRow.kind == DraftKind.NON_RENEWAL_NOTICE.value,
+            ),
+        )
     )
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = session.execute(
         query.order_by(DraftRow.created_at, DraftRow.id).limit(limit).offset(offset)
     ).all()
+    contracts: dict[str, ContractRead] = {}
+    current: list[tuple[ContractRead, str | None]] = []
+    past: list[tuple[str, int]] = []
+    for _draft, renewal, contract, _name, category, _esc in rows:
+        read = contracts.setdefault(contract.id, to_read(contract))
+        if renewal.term == contract.current_term:
+            current.append((read, category))
+        else:
+            past.append((contract.id, renewal.term))
+    by_contract = plans_for(session, current, today=today, policy=policy, cfg=cfg)
+    stored = plans.read_plans(session, keys=past)
     items = []
-    for draft, renewal, contract, supplier_name, category in rows:
-        plan = current_term_plan(
-            to_read(contract), category=category, today=today, policy=policy, cfg=cfg
-        ).plan
-        due = plan.get(MilestoneKind.FINAL_TERMS).due
+    for draft, renewal, contract, supplier_name, _category, flagged in rows:
+        plan = (
+            by_contract.get(contract.id)
+            if renewal.term == contract.current_term
+            else stored.get((contract.id, renewal.term))
+        )
+        # A past term's plan that was never stored: its end date is what the renewal holds.
+        due, due_kind = due_of(plan, draft.kind) if plan else (renewal.term_end_date, "end_date")
         items.append(
             QueueItem(
                 contract_id=contract.id,
@@ -85,13 +186,19 @@ def review_queue(
                 title=contract.title,
                 supplier_name=supplier_name,
                 owner=contract.owner,
+                language=draft.language,
+                kind=draft.kind,
                 version=draft.version,
                 content_hash=draft.content_hash,
                 requested_by=draft.requested_by,
                 answers_comment=draft.answers_comment,
                 drafted_at=draft.created_at,
+                stage=renewal.stage,
+                escalated=bool(flagged),
                 due=due,
+                due_kind=due_kind,
                 days_left=(due - today).days,
+                plan_preview=plan.preview if plan else False,
             )
         )
     return items, total
