@@ -189,7 +189,7 @@ def banner(
         "Local renewals stack is up.",
         f"  Review app:   http://{_address(f'{server.ip}:{web_port}')}/  (sign in as "
         f"legal@example.com or buyer@example.com, password {samples.DEV_PASSWORD!r}; "
-        f"API under /api/v1, docs at /docs)",
+        f"API under /api/v1, its schema at /openapi.json)",
         f"  Temporal UI:  {server.ui_url or 'disabled (--headless)'}",
         f"  Temporal:     {server.target}  namespace {settings.temporal_namespace}, "
         f"task queue {settings.temporal_task_queue}",
@@ -244,8 +244,17 @@ async def _until(stop: asyncio.Event, step: Awaitable[T]) -> T | None:
     return None
 
 
+def private_data_dir(path: Path) -> None:
+    """Create the data folder readable by its owner only (0700): it holds the Temporal state,
+    its log and the SQLite database (created 0600 by store.db). A folder that exists is left as
+    it is: it may be shared on purpose."""
+    if not path.exists():
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)  # the umask only removes bits
+
+
 async def run_dev(settings: Settings, opts: DevOptions, *, default_settings: Settings) -> int:
     stop = asyncio.Event()
+    private_data_dir(opts.data_dir)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)

@@ -25,7 +25,7 @@ from models.jurisdictions import (
     validate_jurisdiction,
 )
 from models.numbers import UnsignedZero
-from models.text import Identifier, LongText, ShortText
+from models.text import Identifier, LongText, ShortText, one_email_address, single_line
 
 Language = Literal["ja", "en"]
 
@@ -118,9 +118,21 @@ class SupplierCreate(BaseModel):
     category: ShortText = "general"
     country: Annotated[str, Field(min_length=2, max_length=2, pattern=r"^[A-Z]{2}$")] = "JP"
 
+    @field_validator("name", "category")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        return single_line(value)
+
 
 class SupplierRead(SupplierCreate):
     model_config = ConfigDict(from_attributes=True, frozen=True)
+
+    @field_validator("name", "category")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        # What is stored is read back as it is: a supplier stored before names had to be one
+        # line must not make every list of suppliers fail.
+        return value
 
 
 class CommercialTerms(BaseModel):
@@ -220,7 +232,21 @@ class ContractBase(BaseModel):
 
 
 class ContractCreate(ContractBase):
+    """A new contract. Stricter than what is read back (ContractRead), which must accept rows
+    stored before these rules: the title is a mail subject and the owner a mail recipient, so
+    the title is one line and the owner exactly one e-mail address."""
+
     id: Identifier
+
+    @field_validator("title")
+    @classmethod
+    def _title_one_line(cls, title: str) -> str:
+        return single_line(title)
+
+    @field_validator("owner")
+    @classmethod
+    def _owner_one_address(cls, owner: str) -> str:
+        return one_email_address(owner)
 
 
 class ContractRead(ContractBase):

@@ -343,6 +343,26 @@ class WebSessionRow(Base):
     expires_at: Mapped[datetime]
 
 
+class SignInThrottleRow(Base):
+    """The sign-in form's throttle: failed sign-ins under one user name from one client address,
+    counted in place (one row per name and address, however many attempts), so neither this
+    table nor the audit trail grows with the number of guesses. ``attempts`` counts password
+    checks claimed in the window that began at ``window_start``, claimed before the check runs;
+    ``locked_until`` ends the latest lockout, ``lockouts`` counts lockouts in a row (each lasts
+    twice as long as the one before); the row means nothing after ``expires_at``."""
+
+    __tablename__ = "sign_in_throttle"
+
+    username: Mapped[str] = mapped_column(String(200), primary_key=True)  # as typed, casefolded
+    client: Mapped[str] = mapped_column(String(64), primary_key=True)  # IPv4 or IPv6 address
+    window_start: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(default=None)
+    lockouts: Mapped[int] = mapped_column(Integer, default=0)
+    lockout_audited: Mapped[bool] = mapped_column(Boolean, default=False)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
 class AuditLogRow(Base):
     """Append-only trail of every action. The database refuses UPDATE and DELETE (triggers in
     migration 0005); ``key`` makes a retried activity's write land once."""

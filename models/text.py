@@ -26,6 +26,42 @@ def _reject_control_characters(value: str) -> str:
     return value
 
 
+# Line breaks a mail client, a terminal or a spreadsheet would honour: LF (CR, VT, FF and NEL
+# are control characters, refused above), LINE SEPARATOR and PARAGRAPH SEPARATOR.
+_LINE_BREAKS = re.compile("[\n\u2028\u2029]")
+
+
+def single_line(value: str) -> str:
+    """For fields where a line break means nothing (a title is a mail subject, a name a table
+    cell): refused, not folded, so that what is stored is what was typed."""
+    if _LINE_BREAKS.search(value):
+        raise ValueError("must be a single line: it contains a line break")
+    return value
+
+
+# One address, as people type them (RFC 5321's dot-atom local part and host name): no display
+# name, no comments, no list. The local part's atext, and ASCII labels for the domain (an
+# internationalised domain is written in its xn-- form).
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_ADDRESS = re.compile(rf"{_ATEXT}(?:\.{_ATEXT})*@{_LABEL}(?:\.{_LABEL})*")
+_SEPARATORS = re.compile(r"[,;\s]+")
+
+
+def one_email_address(value: str) -> str:
+    """Exactly one e-mail address: ``a@example.com, b@evil.example`` is refused (mail would go
+    to both), as are ``Name <a@example.com>`` and anything that is no address at all."""
+    single_line(value)
+    if not _ADDRESS.fullmatch(value):
+        addresses = sum(1 for part in _SEPARATORS.split(value) if "@" in part)
+        if addresses > 1:
+            raise ValueError(f"must be exactly one e-mail address, not {addresses}: {value!r}")
+        raise ValueError(f"{value!r} is not an e-mail address (expected one, like a@example.com)")
+    if len(value) > 254:
+        raise ValueError("is longer than an e-mail address can be (254 characters)")
+    return value
+
+
 _IDENTIFIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]*")
 
 
@@ -65,3 +101,9 @@ PersonRef = Annotated[
     AfterValidator(_reject_control_characters),
 ]
 """A user name or e-mail address identifying who did something."""
+
+SingleLineText = Annotated[ShortText, AfterValidator(single_line)]
+"""Short text that is one line: titles, names."""
+
+EmailAddress = Annotated[ShortText, AfterValidator(one_email_address)]
+"""Exactly one e-mail address (a contract's owner)."""

@@ -1,7 +1,9 @@
 """Errors as RFC 9457 problem details: ``{"type", "title", "status", "detail", "errors"}``
 with one ``{"field", "reason", "row"}`` per problem. Web pages get an HTML page instead."""
 
+import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +19,7 @@ from models.errors import Conflict, FieldError, InvalidInput, NotAllowed, NotFou
 from portal.state import TemporalUnavailable
 
 PROBLEM_JSON = "application/problem+json"
+_log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -124,8 +127,23 @@ def problem_response(problem: Problem) -> Response:
     )
 
 
-def install(app: FastAPI, *, web_handler: Any) -> None:
-    """API paths answer problem JSON; everything else is a web page (``web_handler``)."""
+INTERNAL_ERROR = Problem(
+    500,
+    "Internal server error",
+    "the server could not answer this request; the error is logged",
+)
+
+
+def install(
+    app: FastAPI,
+    *,
+    web_handler: Any,
+    security_headers: Callable[[Request, Response], None] | None = None,
+) -> None:
+    """API paths answer problem JSON; everything else is a web page (``web_handler``). Any
+    other exception is a 500 in the same form, never a plain-text page, without its message;
+    Starlette's error middleware re-raises it to the server, which logs it. That middleware is
+    outside every other, so ``security_headers`` is applied to its answer here."""
 
     async def handle(request: Request, exc: Exception) -> Response:
         problem = to_problem(exc)
@@ -133,6 +151,21 @@ def install(app: FastAPI, *, web_handler: Any) -> None:
             return problem_response(problem)
         response: Response = await web_handler(request, problem)
         return response
+
+    async def unexpected(request: Request, _exc: Exception) -> Response:
+        response: Response | None = None
+        if not request.url.path.startswith("/api/"):
+            try:
+                response = await web_handler(request, INTERNAL_ERROR)
+            except Exception:  # the error page itself failed: problem JSON it is
+                _log.exception("the error page failed too")
+        if response is None:
+            response = problem_response(INTERNAL_ERROR)
+        if security_headers is not None:
+            security_headers(request, response)
+        return response
+
+    app.add_exception_handler(Exception, unexpected)
 
     for exc_type in (
         Problem,

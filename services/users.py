@@ -6,8 +6,9 @@ Functions take the caller's open ``session`` (one transaction per action, commit
 interface) and keyword-only arguments, in the manner of :mod:`services.renewals`.
 """
 
+import math
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy.orm import Session
 
@@ -73,8 +74,9 @@ class SignedIn:
 
 
 class SignInRefused(Exception):
-    """A refused sign-in: ``throttled`` when the name is locked (the password was not checked),
-    else an unknown name or a wrong password (the caller must not say which)."""
+    """A refused sign-in: ``throttled`` when the name is locked for this client address (the
+    password was not checked), else an unknown name or a wrong password (the caller must not say
+    which)."""
 
     def __init__(self, message: str, *, throttled: bool) -> None:
         super().__init__(message)
@@ -86,45 +88,91 @@ def sign_in(
     *,
     username: str,
     password: str,
+    client: str,
     now: datetime,
     max_failures: int,
     lockout_minutes: int,
     session_hours: int,
 ) -> SignedIn:
-    """Check the password and open a browser session, or raise SignInRefused. Every attempt is
-    audited; the refusal's entry is written before raising, so the caller commits it."""
+    """Check the password and open a browser session, or raise SignInRefused.
+
+    Throttled per user name and client address (``client``, the address the request came
+    from): at most ``max_failures`` password checks per lockout period, claimed atomically
+    before each check, so concurrent guesses get no more; guesses from one address lock out
+    that address, not the person. This function commits that claim itself, before it checks
+    the password (concurrent attempts must see it, and no lock may be held while the hash is
+    computed); the rest (the session, the audit entries) is left for the caller to commit, also
+    when SignInRefused is raised.
+
+    Failures are counted in the throttle row, not written to the audit trail one by one: the
+    trail gets one entry per lockout of an existing account, and the successful sign-in's entry
+    says how many failed attempts from that address came before it."""
     name = user_store.sign_in_name(username)
-
-    def refuse(message: str, *, throttled: bool) -> SignInRefused:
-        audit.record(
-            session,
-            actor=name or "(empty)",
-            action=audit.AuditAction.SIGN_IN_FAILED,
-            subject_type="web",
-            subject_id="login",
-            detail={"throttled": True} if throttled else None,
-        )
-        return SignInRefused(message, throttled=throttled)
-
-    window_start = now - timedelta(minutes=lockout_minutes)
-    if user_store.failed_sign_ins(session, username=name, since=window_start) >= max_failures:
-        # The password is not even checked: a guesser learns nothing while the name is locked.
-        raise refuse(
-            f"Too many failed sign-ins for this user name; try again in {lockout_minutes} minutes.",
+    claim = user_store.claim_sign_in(
+        session,
+        username=name,
+        client=client,
+        now=now,
+        max_failures=max_failures,
+        lockout_minutes=lockout_minutes,
+    )
+    if claim.announce:
+        _record_lockout(session, name=name, client=client, claim=claim, max_failures=max_failures)
+    session.commit()
+    if not claim.allowed:
+        wait = (claim.locked_until or now) - now  # a refused claim always has locked_until
+        minutes = max(1, math.ceil(wait.total_seconds() / 60))
+        raise SignInRefused(
+            "Too many failed sign-ins for this user name from this address; "
+            f"try again in {minutes} minutes.",
             throttled=True,
         )
-    user = user_store.authenticate(session, username=username, password=password)
+    user = user_store.authenticate(session, username=name, password=password)
     if user is None:
-        raise refuse("Unknown user name or wrong password.", throttled=False)
-    secret, _web = user_store.start_session(session, user=user, hours=session_hours)
+        if user_store.note_failed_sign_in(session, username=name, client=client, now=now):
+            _record_lockout(
+                session, name=name, client=client, claim=claim, max_failures=max_failures
+            )
+        raise SignInRefused("Unknown user name or wrong password.", throttled=False)
+    failures = user_store.clear_sign_in_failures(session, username=name, client=client, now=now)
+    secret, _web = user_store.start_session(session, user=user, hours=session_hours, now=now)
+    detail: dict[str, object] = {"client": client}
+    if failures:
+        detail["failures_before"] = failures
     audit.record(
         session,
         actor=user.username,
         action=audit.AuditAction.SIGN_IN,
         subject_type="web",
         subject_id="login",
+        detail=detail,
+        occurred_at=now,
     )
     return SignedIn(user=user, secret=secret)
+
+
+def _record_lockout(
+    session: Session, *, name: str, client: str, claim: user_store.SignInClaim, max_failures: int
+) -> None:
+    """One audit entry per lockout, for an existing account only: guesses under names that are
+    no account leave nothing in the trail (only their throttle row, which is pruned), so the
+    trail cannot be grown by guessing."""
+    if not user_store.account_exists(session, username=name):
+        return
+    audit.record(
+        session,
+        actor=name or "(empty)",
+        action=audit.AuditAction.SIGN_IN_FAILED,
+        subject_type="web",
+        subject_id="login",
+        detail={
+            "throttled": True,
+            "client": client,
+            "failures": max_failures,
+            "lockout": claim.lockouts,
+            "locked_until": claim.locked_until.isoformat() if claim.locked_until else None,
+        },
+    )
 
 
 __all__ = [

@@ -1,5 +1,7 @@
 """Engines and sessions."""
 
+import os
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
@@ -24,8 +26,8 @@ def make_engine(url: str, *, pool_size: int | None = None, **kwargs: Any) -> Eng
         # psycopg 3 is the driver we ship; plain postgresql:// would look for psycopg2.
         parsed = parsed.set(drivername="postgresql+psycopg")
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        if parsed.database and parsed.database != ":memory:" and not _is_uri(parsed.database):
+            private_sqlite_file(Path(parsed.database))
         kwargs.setdefault("connect_args", {"timeout": 30})
         engine = create_engine(parsed, **kwargs)
 
@@ -40,6 +42,37 @@ def make_engine(url: str, *, pool_size: int | None = None, **kwargs: Any) -> Eng
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(parsed, **kwargs)
+
+
+def _is_uri(database: str) -> bool:
+    return database.startswith("file:")
+
+
+# The database and the files SQLite keeps next to it while it writes.
+_SQLITE_COMPANIONS = ("", "-wal", "-shm", "-journal")
+
+
+def private_sqlite_file(path: Path) -> None:
+    """Make sure the SQLite file at ``path`` is readable by its owner only: a new file (and a
+    new data folder) is created 0600 (0700) before SQLite opens it, so it is never readable by
+    others even for a moment; an existing file of ours, and the -wal and -shm files SQLite
+    keeps beside it (it gives them the database file's mode), lose any group and other
+    permissions. The database holds password hashes, session hashes and the audit trail."""
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        return
+    except FileExistsError:
+        pass
+    for suffix in _SQLITE_COMPANIONS:
+        companion = path.with_name(path.name + suffix)
+        try:
+            info = companion.stat()
+            if info.st_uid == os.getuid() and info.st_mode & 0o077:
+                companion.chmod(stat.S_IMODE(info.st_mode) & 0o700)
+        except OSError:  # absent, or not ours to change: SQLite reports what matters
+            continue
 
 
 SessionFactory = sessionmaker[Session]

@@ -9,23 +9,32 @@ import hashlib
 import hmac
 import re
 import secrets
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import delete, func, select
+from sqlalchemy import Row, delete, func, select, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from auth.passwords import DUMMY_HASH, check_policy, hash_password, verify_password
+from auth.passwords import (
+    check_policy,
+    dummy_hash,
+    hash_password,
+    needs_rehash,
+    verify_password,
+)
 from auth.roles import Role, format_roles, parse_roles
 from models.errors import Conflict, FieldError, InvalidInput, NotFound
-from models.tables import ApiTokenRow, AuditLogRow, UserRow, WebSessionRow
-from models.text import ShortText
+from models.tables import ApiTokenRow, SignInThrottleRow, UserRow, WebSessionRow
+from models.text import SingleLineText
 from models.users import CurrentUser, IssuedToken, WebSession
 from store.db import Violation, violation
 
 TOKEN_PREFIX = "rnw_"  # noqa: S105 - a public marker, not a secret
-_SHORT_TEXT: TypeAdapter[str] = TypeAdapter(ShortText)
+_DISPLAY_NAME: TypeAdapter[str] = TypeAdapter(SingleLineText)
 _USERNAME = re.compile(r"[a-z0-9][a-z0-9._@+-]{0,119}")
 
 
@@ -78,7 +87,7 @@ def create_user(
         errors.extend(exc.errors)
     display = display_name.strip() or name
     try:
-        display = _SHORT_TEXT.validate_python(display)
+        display = _DISPLAY_NAME.validate_python(display)
     except ValidationError as exc:
         errors.extend(
             FieldError("display_name", e.removeprefix("Value error, "))
@@ -154,42 +163,210 @@ def sign_in_name(username: str) -> str:
     return username.strip().casefold()[:200]
 
 
-def failed_sign_ins(session: Session, *, username: str, since: datetime) -> int:
-    """Failed sign-ins under this user name since ``since`` and since its last successful one:
-    what the sign-in form's throttle counts. They are read from the audit trail, so every web
-    process behind a load balancer sees the same count."""
-    name = sign_in_name(username)
-    last_success = session.scalar(
-        select(func.max(AuditLogRow.occurred_at)).where(
-            AuditLogRow.actor == name, AuditLogRow.action == "sign_in"
+def account_exists(session: Session, *, username: str) -> bool:
+    return session.scalar(select(UserRow.id).where(UserRow.username == username)) is not None
+
+
+# ---------------------------------------------------------------------------- sign-in throttle
+
+# A lockout lasts the lockout period, and each lockout in a row (no successful sign-in between)
+# twice as long as the one before, up to a day; a day after the latest one ends, the row is
+# forgotten.
+MAX_LOCKOUT = timedelta(hours=24)
+FORGET_AFTER = timedelta(hours=24)
+
+
+@dataclass(frozen=True, slots=True)
+class SignInClaim:
+    """What the throttle allows one sign-in attempt: ``allowed`` to check the password, or not
+    until ``locked_until``. ``announce`` is True for the one attempt that should write the
+    lockout's audit entry (one per lockout, however many attempts it refuses)."""
+
+    allowed: bool
+    attempts: int
+    locked_until: datetime | None
+    lockouts: int
+    announce: bool
+
+
+def _client(client: str) -> str:
+    return client.strip()[:64] or "unknown"
+
+
+def _insert(session: Session) -> Any:
+    bind = session.get_bind()
+    return postgresql.insert if bind.dialect.name == "postgresql" else sqlite.insert
+
+
+_T = SignInThrottleRow
+
+
+def _lock_throttle_row(
+    session: Session, *, username: str, client: str, now: datetime, window: timedelta
+) -> Row[Any]:
+    """The throttle row of (username, client), created if absent, and locked until the
+    transaction ends: ``INSERT ... ON CONFLICT DO UPDATE ... RETURNING`` takes the row lock on
+    PostgreSQL (a concurrent attempt on the same row waits for this transaction, then reads
+    what it wrote) and the database's write lock on SQLite; either way no two attempts read the
+    same count. One statement, so a row deleted meanwhile (pruned, or cleared by a successful
+    sign-in) is simply inserted again."""
+    stmt = (
+        _insert(session)(_T)
+        .values(
+            username=username,
+            client=client,
+            window_start=now,
+            attempts=0,
+            locked_until=None,
+            lockouts=0,
+            lockout_audited=False,
+            expires_at=now + window,
+        )
+        .on_conflict_do_update(
+            index_elements=[_T.username, _T.client],
+            set_={"attempts": _T.attempts},  # unchanged: the statement is here for its lock
+        )
+        .returning(
+            _T.window_start,
+            _T.attempts,
+            _T.locked_until,
+            _T.lockouts,
+            _T.lockout_audited,
+            _T.expires_at,
         )
     )
-    start = since
-    if last_success is not None:
-        # SQLite hands back naive datetimes; the trail is written in UTC.
-        last = last_success if last_success.tzinfo else last_success.replace(tzinfo=UTC)
-        start = max(since, last)
-    return int(
-        session.scalar(
-            select(func.count()).where(
-                AuditLogRow.actor == name,
-                AuditLogRow.action == "sign_in_failed",
-                AuditLogRow.occurred_at > start,
-            )
-        )
-        or 0
+    return session.execute(stmt).one()
+
+
+def _write_throttle_row(
+    session: Session, *, username: str, client: str, values: dict[str, Any]
+) -> None:
+    session.execute(
+        update(_T)
+        .where(_T.username == username, _T.client == client)
+        .values(values)
+        .execution_options(synchronize_session=False)
     )
+
+
+def claim_sign_in(
+    session: Session,
+    *,
+    username: str,
+    client: str,
+    now: datetime,
+    max_failures: int,
+    lockout_minutes: int,
+) -> SignInClaim:
+    """Count one sign-in attempt under ``username`` from ``client`` before its password is
+    checked, so that at most ``max_failures`` checks run per window whatever the concurrency:
+    an attempt in flight counts as a failure until it succeeds (:func:`clear_sign_in_failures`).
+    The attempt that reaches ``max_failures`` locks the pair for the lockout period (doubled
+    for each lockout in a row). The caller commits before checking the password, so that
+    concurrent attempts see the claim and no lock is held while the hash is computed.
+
+    Keyed by name and client address: guesses from one address lock that address out, not the
+    person, who still signs in from their own."""
+    name, addr = sign_in_name(username), _client(client)
+    window = timedelta(minutes=lockout_minutes)
+    row = _lock_throttle_row(session, username=name, client=addr, now=now, window=window)
+    window_start, attempts, lockouts = utc(row.window_start), row.attempts, row.lockouts
+    locked_until = utc(row.locked_until) if row.locked_until is not None else None
+    audited = row.lockout_audited
+    if utc(row.expires_at) <= now:  # nothing worth remembering: start afresh
+        window_start, attempts, locked_until, lockouts, audited = now, 0, None, 0, False
+    if locked_until is not None and now < locked_until:
+        _write_throttle_row(session, username=name, client=addr, values={"lockout_audited": True})
+        return SignInClaim(False, attempts, locked_until, lockouts, announce=not audited)
+    if now >= window_start + window or (locked_until is not None and window_start < locked_until):
+        # The window has passed, or a lockout ended it: a new window begins with this attempt.
+        window_start, attempts = now, 0
+    attempts += 1
+    if attempts >= max_failures:
+        # The last check this window allows: later attempts wait, whatever this one's outcome
+        # (a success clears the row).
+        locked_until = now + min(window * 2 ** min(lockouts, 16), MAX_LOCKOUT)
+        lockouts += 1
+        audited = False
+    expires_at = window_start + window
+    if locked_until is not None:
+        expires_at = max(expires_at, locked_until + FORGET_AFTER)
+    _write_throttle_row(
+        session,
+        username=name,
+        client=addr,
+        values={
+            "window_start": window_start,
+            "attempts": attempts,
+            "locked_until": locked_until,
+            "lockouts": lockouts,
+            "lockout_audited": audited,
+            "expires_at": expires_at,
+        },
+    )
+    return SignInClaim(True, attempts, locked_until, lockouts, announce=False)
+
+
+def note_failed_sign_in(session: Session, *, username: str, client: str, now: datetime) -> bool:
+    """After a wrong password: True when the pair is locked and its lockout has no audit entry
+    yet, which the caller then writes (the failure itself was counted by the claim). One
+    conditional UPDATE, so of this and a concurrent refused attempt only one announces it."""
+    name, addr = sign_in_name(username), _client(client)
+    claimed = session.execute(
+        update(_T)
+        .where(
+            _T.username == name,
+            _T.client == addr,
+            _T.lockout_audited.is_(False),
+            _T.locked_until > now,
+        )
+        .values(lockout_audited=True)
+        .returning(_T.username)
+        .execution_options(synchronize_session=False)
+    ).first()
+    return claimed is not None
+
+
+def clear_sign_in_failures(session: Session, *, username: str, client: str, now: datetime) -> int:
+    """After a successful sign-in: forget the pair's failures (and lockouts), and drop every
+    throttle row that means nothing any more. Returns how many attempts the pair had claimed
+    before this one."""
+    name, addr = sign_in_name(username), _client(client)
+    before = session.execute(
+        delete(_T)
+        .where(_T.username == name, _T.client == addr)
+        .returning(_T.attempts)
+        .execution_options(synchronize_session=False)
+    ).scalar()
+    # Rows another attempt holds are left for a later sign-in (SKIP LOCKED on PostgreSQL), so
+    # two sign-ins pruning at once never wait on each other.
+    stale = (
+        select(_T.username, _T.client)
+        .where(_T.expires_at < now)
+        .limit(1000)
+        .with_for_update(skip_locked=True)
+    )
+    session.execute(
+        delete(_T)
+        .where(tuple_(_T.username, _T.client).in_(stale))
+        .execution_options(synchronize_session=False)
+    )
+    return max(0, (before or 0) - 1)
 
 
 def authenticate(session: Session, *, username: str, password: str) -> CurrentUser | None:
     """The user if the password is right and the account active; None otherwise (the caller
-    must not say which part was wrong)."""
+    must not say which part was wrong). A hash made with weaker scrypt parameters than today's
+    is replaced by one made with them, now that the password is known to be right."""
     row = session.scalar(select(UserRow).where(UserRow.username == username.strip().casefold()))
     if row is None or row.password_hash is None:
-        verify_password(password, DUMMY_HASH)
+        verify_password(password, dummy_hash())
         return None
     if not verify_password(password, row.password_hash) or not row.active:
         return None
+    if needs_rehash(row.password_hash):
+        row.password_hash = hash_password(password)
+        session.flush()
     return _current(row)
 
 

@@ -18,6 +18,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from auth import passwords
 from config.binaries import temporal_cli, temporal_test_server
 from migrations.runner import upgrade
 from store.db import SessionFactory, make_engine, make_session_factory
@@ -25,6 +26,16 @@ from worker import build_worker
 from workflows import search_attributes
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _cheap_password_hashes() -> Iterator[None]:
+    """New password hashes at a test cost: at the production cost (passwords.RECOMMENDED) each
+    takes ~0.3 s and 128 MiB, and the suite creates hundreds of accounts. Tests about the cost
+    itself set passwords.CURRENT back (tests/test_hardening.py)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(passwords, "CURRENT", passwords.ScryptCost(n=2**10, r=8, p=1))
+        yield
 
 
 @pytest.fixture

@@ -49,7 +49,8 @@ async def test_suppliers_and_contracts_round_trip(db_portal: Portal) -> None:
     assert ok.json()["inserted"] == 1
     cid = f"C-{uuid.uuid4().hex[:8]}"
     contracts = (
-        CONTRACT_HEADER + f"{cid},Paper,{sid},@owner,2026-01-01,2027-01-01,30,JPY,1000,10.5\n"
+        CONTRACT_HEADER
+        + f"{cid},Paper,{sid},+owner@example.com,2026-01-01,2027-01-01,30,JPY,1000,10.5\n"
     )
     created = await _import(p, "contracts", contracts)
     assert created.status_code == 200, created.text
@@ -63,7 +64,7 @@ async def test_suppliers_and_contracts_round_trip(db_portal: Portal) -> None:
 
     contract_csv = (await p.http.get("/api/v1/exports/contracts", headers=p.auth("admin"))).text
     line = next(r for r in csv.reader(io.StringIO(contract_csv)) if r[0] == cid)
-    assert "'@owner" in line
+    assert "'+owner@example.com" in line  # an owner address a spreadsheet would evaluate
 
     # The exported supplier file imports back unchanged (the apostrophe is undone).
     again = await _import(p, "suppliers", exported.text)
@@ -84,12 +85,12 @@ async def test_bad_rows_are_all_reported_and_nothing_is_written(db_portal: Porta
     good = f"C-{uuid.uuid4().hex[:8]}"
     body = (
         CONTRACT_HEADER
-        + f"{good},Fine,{sid},o,2026-01-01,2027-01-01,30,JPY,1000,10\n"
-        + f"C-bad1,Title,{sid},o,2026-01-01,2025-01-01,30,JPY,1000,10\n"  # ends before start
-        + f"C-bad2,Ti\u202etle,{sid},o,2026-01-01,2027-01-01,30,XXX,1000,10\n"  # bidi + currency
-        + "C-bad3,Title,NOPE,o,2026-01-01,2027-01-01,30,JPY,1000,10\n"  # unknown supplier
-        + f"C-bad4,Title,{sid},o,2026-01-01,2027-01-01,30\n"  # ragged
-        + f"{good},Twice,{sid},o,2026-01-01,2027-01-01,30,JPY,1000,10\n"  # repeated id
+        + f"{good},Fine,{sid},o@x.jp,2026-01-01,2027-01-01,30,JPY,1000,10\n"
+        + f"C-bad1,Title,{sid},o@x.jp,2026-01-01,2025-01-01,30,JPY,1000,10\n"  # ends before start
+        + f"C-bad2,Ti\u202etle,{sid},o@x.jp,2026-01-01,2027-01-01,30,XXX,1000,10\n"  # bidi; XXX
+        + "C-bad3,Title,NOPE,o@x.jp,2026-01-01,2027-01-01,30,JPY,1000,10\n"  # unknown supplier
+        + f"C-bad4,Title,{sid},o@x.jp,2026-01-01,2027-01-01,30\n"  # ragged
+        + f"{good},Twice,{sid},o@x.jp,2026-01-01,2027-01-01,30,JPY,1000,10\n"  # repeated id
     )
     r = await _import(p, "contracts", body)
     assert r.status_code == 422
@@ -134,7 +135,9 @@ async def test_json_imports_performance_and_market(db_portal: Portal) -> None:
     cid = f"C-{uuid.uuid4().hex[:8]}"
     await _import(p, "suppliers", f"id,name,category\n{sid},Ink Co,ink-{sid}\n")
     await _import(
-        p, "contracts", CONTRACT_HEADER + f"{cid},Ink,{sid},o,2026-01-01,2027-01-01,30,JPY,1,1\n"
+        p,
+        "contracts",
+        CONTRACT_HEADER + f"{cid},Ink,{sid},o@x.jp,2026-01-01,2027-01-01,30,JPY,1,1\n",
     )
     deliveries = [
         {

@@ -127,23 +127,23 @@ class Case:
 
 JAPANESE = {
     "title": "包装資材 年間供給契約（東京・大阪）",
-    "owner": "調達部 山田 太郎",
+    "owner": "yamada.taro@example.co.jp",  # an owner is one e-mail address, in any language
     "payment_terms": "月末締め翌月末払い",
     "price_adjustment": "原材料指数に連動し、年1回・上限３％まで改定する。",
     "service_levels": "納期遵守率 98 % 以上\n不良率 0.5 % 以下",
 }
 MIXED = {
     "title": "Verpackung ÄÖÜß / Упаковка / Συσκευασία / 포장 / 包装 📦",
-    "owner": "José Álvarez-Ñúñez / 李小龍",
+    "owner": "jose.alvarez@example.es",
     "payment_terms": "Net 30 — 30日以内",
     "service_levels": "مستوى الخدمة 98 % / שירות 98 %",  # RTL scripts, no control characters
 }
 FORMULAS = {
     "title": '=HYPERLINK("http://evil.example/","click")',
-    "owner": "@SUM(A1:A9)",
+    "owner": "=1+1@example.com",  # a valid address that a spreadsheet would evaluate
     "payment_terms": "+81 3 1234 5678",
     "price_adjustment": "-2+3 cmd|' /C calc'!A0",
-    "service_levels": "=1+1",
+    "service_levels": "@SUM(A1:A9)",
 }
 
 
@@ -469,20 +469,52 @@ CASES: list[Case] = [
     Case("empty-file", lambda uid: b"", Refused(1, "(header)", "the file is empty")),
     # ------------------------------------------------------------------ quoted newlines
     Case(
-        # Deliberate: a title may hold a line break (text fields accept \n and \t, nothing
-        # else below U+0020); the cell is one row as a spreadsheet shows it.
+        # Was accepted until issue 14: a title is a mail subject, which ends at the first line
+        # break (the rest of the title was lost, or became a header). Titles, supplier names
+        # and owners are single-line now; clauses (price_adjustment, service_levels) keep
+        # their line breaks.
         "newline-in-quoted-title",
         one(title="Packaging materials\nfor the Osaka plant"),
-        Accepted({"1": {"title": "Packaging materials\nfor the Osaka plant"}}),
+        Refused(2, "title", "must be a single line"),
+    ),
+    Case(
+        "line-separator-in-title",
+        one(title="Packaging materials\u2028for the Osaka plant"),
+        Refused(2, "title", "must be a single line"),
+    ),
+    Case(
+        "newline-in-clause",
+        one(price_adjustment="Reviewed yearly.\nCapped at 3 %."),
+        Accepted({"1": {"price_adjustment": "Reviewed yearly.\nCapped at 3 %."}}),
     ),
     Case(
         # Rows are numbered as records (as a spreadsheet shows them), not as text lines: the
         # bad row after a two-line cell is row 3, not line 4.
         "row-number-after-a-multi-line-cell",
         lambda uid: csv_text(
-            [good_row(f"{uid}-1", title="two\nlines"), good_row(f"{uid}-2", currency="XYZ")]
+            [
+                good_row(f"{uid}-1", price_adjustment="two\nlines"),
+                good_row(f"{uid}-2", currency="XYZ"),
+            ]
         ).encode(),
         Refused(3, "currency", "unknown currency"),
+    ),
+    # ------------------------------------------------------------------ owners
+    Case(
+        # Mail to the owner would go to both addresses.
+        "two-owners",
+        one(owner="a@example.com, b@evil.example"),
+        Refused(2, "owner", "exactly one e-mail address, not 2"),
+    ),
+    Case(
+        "owner-with-display-name",
+        one(owner="Buyer <buyer@example.com>"),
+        Refused(2, "owner", "is not an e-mail address"),
+    ),
+    Case(
+        "owner-is-a-name",
+        one(owner="調達部 山田 太郎"),
+        Refused(2, "owner", "is not an e-mail address"),
     ),
     # ------------------------------------------------------------------ formulas
     Case(
@@ -494,8 +526,8 @@ CASES: list[Case] = [
     Case(
         # The apostrophe an export adds is removed again: an exported file imports unchanged.
         "apostrophe-escaped-formula",
-        one(title="'=1+1", owner="'@owner"),
-        Accepted({"1": {"title": "=1+1", "owner": "@owner"}}),
+        one(title="'=1+1", owner="'+buyer@example.com"),
+        Accepted({"1": {"title": "=1+1", "owner": "+buyer@example.com"}}),
     ),
 ]
 

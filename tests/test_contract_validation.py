@@ -6,8 +6,9 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
-from models.contract import ContractCreate
+from models.contract import ContractCreate, ContractRead, SupplierCreate, SupplierRead
 from models.errors import FieldError, InvalidInput
 from store.contracts import parse_contract
 from tests.factories import contract_data
@@ -196,9 +197,11 @@ def test_title_limit_holds_after_unicode_normalisation():
 
 
 def test_surrounding_whitespace_is_stripped_and_text_nfc_normalised():
-    contract = parse_contract(contract_data(title="  \u30ab\u3099ス供給  ", owner=" 山田 "))
+    contract = parse_contract(
+        contract_data(title="  \u30ab\u3099ス供給  ", owner=" yamada@example.co.jp ")
+    )
     assert contract.title == "\u30acス供給"
-    assert contract.owner == "山田"
+    assert contract.owner == "yamada@example.co.jp"
 
 
 @pytest.mark.parametrize("field", ["title", "owner"])
@@ -227,9 +230,73 @@ def test_control_character_in_nested_text():
 
 def test_japanese_text_is_accepted():
     contract = parse_contract(
-        contract_data(title="梱包資材の年間供給契約", owner="調達部 山田太郎", language="ja")
+        contract_data(title="梱包資材の年間供給契約", owner="yamada@example.co.jp", language="ja")
     )
     assert contract.title == "梱包資材の年間供給契約"
+
+
+# --- single lines and one owner address (issue 14) -----------------------------------------
+
+
+@pytest.mark.parametrize("brk", ["\n", "\u2028", "\u2029"])
+def test_a_title_is_one_line(brk):
+    # A title is a mail subject: it would end at the line break.
+    message = assert_refused("title", "single line", title=f"Packaging{brk}Bcc: x@evil.example")
+    assert message == "row 7, title: must be a single line: it contains a line break"
+
+
+def test_clauses_keep_their_line_breaks():
+    terms = {"unit_price": "1", "price_adjustment": "Yearly.\nCapped at 3 %."}
+    assert parse_contract(contract_data(terms=terms)).terms.price_adjustment.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("owner", "reason"),
+    [
+        ("a@example.com, b@evil.example", "must be exactly one e-mail address, not 2"),
+        ("a@example.com;b@evil.example", "must be exactly one e-mail address, not 2"),
+        ("a@example.com b@evil.example", "must be exactly one e-mail address, not 2"),
+        ("Buyer <buyer@example.com>", "is not an e-mail address"),
+        ("調達部 山田太郎", "is not an e-mail address"),
+        ("buyer", "is not an e-mail address"),
+        ("buyer@", "is not an e-mail address"),
+        ("a@b@example.com", "is not an e-mail address"),
+        ("buyer@example.com\nBcc: x@evil.example", "single line"),
+    ],
+)
+def test_the_owner_is_exactly_one_address(owner, reason):
+    assert_refused("owner", reason, owner=owner)
+
+
+@pytest.mark.parametrize(
+    "owner", ["buyer@example.com", "buyer.sato+renewals@example.co.jp", "it@xn--eckwd4c7c.jp"]
+)
+def test_owner_addresses_are_accepted(owner):
+    assert parse_contract(contract_data(owner=owner)).owner == owner
+
+
+def test_what_is_stored_reads_back_whatever_the_rules_were():
+    # Rows stored before these rules still read (and still replay in workflow histories).
+    stored = ContractRead.model_validate(
+        {
+            **parse_contract(contract_data()).model_dump(),
+            "title": "two\nlines",
+            "owner": "調達部 山田太郎, b@example.com",
+            "current_term": 1,
+            "status": "active",
+        }
+    )
+    assert stored.title == "two\nlines"
+    supplier = SupplierRead.model_validate({"id": "S-1", "name": "Tokyo\nPackaging"})
+    assert supplier.name == "Tokyo\nPackaging"
+
+
+@pytest.mark.parametrize("field", ["name", "category"])
+def test_supplier_names_are_one_line(field):
+    with pytest.raises(ValidationError) as caught:
+        SupplierCreate.model_validate({"id": "S-1", "name": "Tokyo", field: "Tokyo\nPackaging"})
+    (error,) = caught.value.errors()
+    assert error["loc"] == (field,) and "single line" in error["msg"]
 
 
 # --- structure ------------------------------------------------------------------------------

@@ -529,7 +529,7 @@ def test_japanese_text_round_trips(db: Backend):
         id="JP-2026-001",
         supplier_id="S-JP",
         title="梱包資材の年間供給契約（段ボール・緩衝材）",
-        owner="調達部 山田太郎",
+        owner="yamada.taro@example.co.jp",  # an owner is one e-mail address
         language="ja",
         terms={
             "unit_price": Decimal("1250"),
@@ -546,7 +546,7 @@ def test_japanese_text_round_trips(db: Backend):
         assert supplier is not None
         assert supplier.name == "東京梱包株式会社"
     assert read.title == contract.title
-    assert read.owner == "調達部 山田太郎"
+    assert read.owner == "yamada.taro@example.co.jp"
     assert read.terms == contract.terms
     assert read.language == "ja"
 

@@ -1,106 +1,308 @@
-"""Signing in: the form refuses a user name after repeated failures (online password
-guessing), and expired browser sessions do not pile up."""
+"""Signing in: the form throttles password guessing per user name and client address, counted
+atomically (concurrent guesses get no more password checks than sequential ones), without
+letting an outsider lock a person out, and without growing the audit trail per guess; expired
+browser sessions do not pile up.
 
+The throttle is checked on SQLite and PostgreSQL (the ``database`` fixture), where the
+claim's locking differs (the database's write lock against a row lock).
+"""
+
+import itertools
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import func, select
 
+import store.users as user_store
 from api.app import create_app
+from auth import passwords
+from auth.passwords import verify_password
 from config.settings import Settings
-from models.tables import WebSessionRow
+from models.tables import SignInThrottleRow, WebSessionRow
 from portal.config import WebSettings
 from portal.deps import SESSION_COOKIE
+from services import users as user_service
 from store import audit, users
 from store.db import SessionFactory, transaction
+from tests.portal_fixtures import *  # noqa: F403
 from web.routes import LOGIN_CSRF_COOKIE
 
 PASSWORD = "correct horse battery staple"
-
-
-def _fail(sessions: SessionFactory, name: str, at: datetime) -> None:
-    with transaction(sessions) as s:
-        audit.record(
-            s,
-            actor=name,
-            action=audit.AuditAction.SIGN_IN_FAILED,
-            subject_type="web",
-            subject_id="login",
-            occurred_at=at,
-        )
-
-
-def test_failures_count_inside_the_window_and_since_the_last_success(
-    sessions: SessionFactory,
-) -> None:
-    now = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
-    for minutes in (40, 10, 5, 1):
-        _fail(sessions, "reviewer@example.com", now - timedelta(minutes=minutes))
-    _fail(sessions, "someone-else@example.com", now)
-    window = now - timedelta(minutes=15)
-    with transaction(sessions) as s:
-        # Case and spaces do not make a new name to guess under.
-        assert users.failed_sign_ins(s, username=" Reviewer@Example.com", since=window) == 3
-        audit.record(
-            s,
-            actor="reviewer@example.com",
-            action=audit.AuditAction.SIGN_IN,
-            subject_type="web",
-            subject_id="login",
-            occurred_at=now - timedelta(minutes=3),
-        )
-    with transaction(sessions) as s:
-        assert users.failed_sign_ins(s, username="reviewer@example.com", since=window) == 1
+# In the past: sign-ins drop sessions that expired before "now", and the PostgreSQL schema is
+# shared with other tests' sessions.
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+MAX, MINUTES = 5, 15
 
 
 @pytest.fixture
-def web(sqlite_url: str, sessions: SessionFactory) -> httpx.AsyncClient:
+def count_checks(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[], int]]:
+    """Counts the password checks (scrypt runs) that sign-ins make."""
+    counter = itertools.count()
+    calls: list[int] = []
+    lock = threading.Lock()
+
+    def spy(password: str, stored: str) -> bool:
+        with lock:
+            calls.append(next(counter))
+        return verify_password(password, stored)
+
+    monkeypatch.setattr(user_store, "verify_password", spy)
+    yield lambda: len(calls)
+
+
+@pytest.fixture
+def real_cost(monkeypatch: pytest.MonkeyPatch) -> None:
+    """scrypt at the production cost (the suite runs at a test cost, tests/conftest.py): slow
+    checks are what give concurrent guesses the chance to overlap."""
+    monkeypatch.setattr(passwords, "CURRENT", passwords.RECOMMENDED)
+
+
+def _new_user(sessions: SessionFactory, roles: str = "legal") -> str:
+    name = f"u-{uuid.uuid4().hex[:10]}@example.com"
     with transaction(sessions) as s:
-        for name in ("legal@example.com", "other@example.com"):
-            users.create_user(s, username=name, display_name=name, roles="legal", password=PASSWORD)
+        users.create_user(s, username=name, display_name=name, roles=roles, password=PASSWORD)
+    return name
+
+
+def _attempt(
+    sessions: SessionFactory,
+    name: str,
+    password: str,
+    *,
+    client: str = "192.0.2.1",
+    now: datetime = NOW,
+) -> str:
+    """One sign-in as the web form makes it: "ok", "wrong" or "throttled"."""
+    with sessions() as s:
+        try:
+            user_service.sign_in(
+                s,
+                username=name,
+                password=password,
+                client=client,
+                now=now,
+                max_failures=MAX,
+                lockout_minutes=MINUTES,
+                session_hours=8,
+            )
+        except user_service.SignInRefused as refused:
+            s.commit()
+            return "throttled" if refused.throttled else "wrong"
+        s.commit()
+        return "ok"
+
+
+def _lockout_entries(sessions: SessionFactory, name: str) -> list[audit.AuditEntry]:
+    with sessions() as s:
+        trail, _ = audit.list_entries(s, actor=name, action="sign_in_failed", limit=1000)
+    return trail
+
+
+# ---------------------------------------------------------------------------- atomic counting
+
+
+@pytest.mark.usefixtures("real_cost")
+def test_thirty_simultaneous_guesses_get_five_password_checks(
+    db_sessions: SessionFactory, count_checks: Callable[[], int]
+) -> None:
+    name = _new_user(db_sessions)
+    start = threading.Barrier(30)
+
+    def guess(i: int) -> str:
+        start.wait()  # all 30 at once, each on its own connection
+        return _attempt(db_sessions, name, f"wrong password {i}")
+
+    with ThreadPoolExecutor(max_workers=30) as pool:
+        outcomes = list(pool.map(guess, range(30)))
+    assert count_checks() == MAX
+    assert outcomes.count("wrong") == MAX and outcomes.count("throttled") == 30 - MAX
+    # One entry for the lockout, not one per guess.
+    (entry,) = _lockout_entries(db_sessions, name)
+    assert entry.detail["throttled"] is True and entry.detail["client"] == "192.0.2.1"
+    with db_sessions() as s:
+        row = s.get(SignInThrottleRow, (name, "192.0.2.1"))
+        assert row is not None and row.attempts == MAX and row.lockouts == 1
+
+
+def test_the_right_password_is_not_checked_while_locked(
+    db_sessions: SessionFactory, count_checks: Callable[[], int]
+) -> None:
+    name = _new_user(db_sessions)
+    assert [_attempt(db_sessions, name, "nope nope nope") for _ in range(MAX)] == ["wrong"] * MAX
+    assert _attempt(db_sessions, name, PASSWORD, now=NOW + timedelta(minutes=14)) == "throttled"
+    assert count_checks() == MAX
+    # The lockout ends: the count starts again, and a success forgets every failure.
+    assert _attempt(db_sessions, name, PASSWORD, now=NOW + timedelta(minutes=15)) == "ok"
+    with db_sessions() as s:
+        assert s.get(SignInThrottleRow, (name, "192.0.2.1")) is None
+
+
+# ---------------------------------------------------------------------------- lockout keying
+
+
+def test_an_outsider_cannot_lock_the_owner_out(db_sessions: SessionFactory) -> None:
+    name = _new_user(db_sessions)
+    outsider, owner = "203.0.113.9", "198.51.100.7"
+    for _ in range(3 * MAX):
+        _attempt(db_sessions, name, "guess guess guess", client=outsider)
+    assert _attempt(db_sessions, name, PASSWORD, client=outsider) == "throttled"
+    # The person, from their own address, signs in as usual...
+    assert _attempt(db_sessions, name, PASSWORD, client=owner) == "ok"
+    # ... and that does not unlock the outsider's address.
+    assert _attempt(db_sessions, name, PASSWORD, client=outsider) == "throttled"
+
+
+def test_each_lockout_in_a_row_lasts_twice_as_long(db_sessions: SessionFactory) -> None:
+    name = _new_user(db_sessions)
+    at = NOW
+    lengths = []
+    for _ in range(3):
+        for _ in range(MAX):
+            assert _attempt(db_sessions, name, "wrong wrong wrong", now=at) == "wrong"
+        with db_sessions() as s:
+            row = s.get(SignInThrottleRow, (name, "192.0.2.1"))
+            assert row is not None and row.locked_until is not None
+            until = users.utc(row.locked_until)
+        lengths.append(until - at)
+        assert (
+            _attempt(db_sessions, name, PASSWORD, now=until - timedelta(seconds=1)) == "throttled"
+        )
+        at = until
+    assert lengths == [timedelta(minutes=MINUTES * 2**i) for i in range(3)]
+    # A day after the last lockout ended, the address starts again from one lockout period.
+    at += timedelta(hours=24, minutes=1)
+    for _ in range(MAX):
+        _attempt(db_sessions, name, "wrong wrong wrong", now=at)
+    with db_sessions() as s:
+        row = s.get(SignInThrottleRow, (name, "192.0.2.1"))
+        assert row is not None and row.locked_until is not None
+        assert users.utc(row.locked_until) - at == timedelta(minutes=MINUTES)
+        assert row.lockouts == 1
+
+
+# ---------------------------------------------------------------------------- bounded trail
+
+
+def test_guessing_does_not_grow_the_audit_trail(db_sessions: SessionFactory) -> None:
+    name = _new_user(db_sessions)
+    for i in range(40):  # two lockouts' worth of guesses, and more while locked
+        _attempt(db_sessions, name, "wrong wrong wrong", now=NOW + timedelta(minutes=i))
+    entries = _lockout_entries(db_sessions, name)
+    assert len(entries) == 2  # one per lockout (15 and then 30 minutes)
+    assert [e.detail["lockout"] for e in entries] == [1, 2]
+    # Names that are no account leave no entry at all, only a throttle row that is pruned.
+    ghost = f"ghost-{uuid.uuid4().hex[:8]}@example.com"
+    for _ in range(3 * MAX):
+        _attempt(db_sessions, ghost, "wrong wrong wrong")
+    assert _lockout_entries(db_sessions, ghost) == []
+    # A success says how many failures from that address came before it.
+    other = _new_user(db_sessions)
+    for _ in range(2):
+        _attempt(db_sessions, other, "wrong wrong wrong")
+    assert _attempt(db_sessions, other, PASSWORD) == "ok"
+    with db_sessions() as s:
+        (signed_in,), _ = audit.list_entries(s, actor=other, action="sign_in")
+        assert signed_in.detail == {"client": "192.0.2.1", "failures_before": 2}
+
+
+def test_throttle_rows_that_mean_nothing_are_dropped(sessions: SessionFactory) -> None:
+    # SQLite only: signing in days later also drops the sessions that expired meanwhile.
+    name = _new_user(sessions)
+    for _ in range(2 * MAX):
+        _attempt(sessions, name, "wrong wrong wrong")
+    for i in range(50):  # a spray of names that are no account
+        _attempt(sessions, f"nobody-{i}@example.com", "wrong wrong wrong")
+    with sessions() as s:
+        assert s.scalar(select(func.count()).select_from(SignInThrottleRow)) == 51
+    # A day after the lockout ended, the next successful sign-in drops them all.
+    assert (
+        _attempt(sessions, name, PASSWORD, client="198.51.100.7", now=NOW + timedelta(days=2))
+        == "ok"
+    )
+    with sessions() as s:
+        assert s.scalar(select(func.count()).select_from(SignInThrottleRow)) == 0
+
+
+# ---------------------------------------------------------------------------- the web form
+
+
+def _web(sessions: SessionFactory, url: str, client: str, **web: Any) -> httpx.AsyncClient:
     app = create_app(
-        Settings(database_url=sqlite_url, temporal_search_attributes=False),
-        web_settings=WebSettings(sign_in_max_failures=3, sign_in_lockout_minutes=15),
+        Settings(database_url=url, temporal_search_attributes=False),
+        web_settings=WebSettings(sign_in_max_failures=3, sign_in_lockout_minutes=15, **web),
         sessions=sessions,
     )
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
+    transport = httpx.ASGITransport(app=app, client=(client, 40000))
+    return httpx.AsyncClient(transport=transport, base_url="http://testserver")
 
 
-async def _sign_in(http: httpx.AsyncClient, username: str, password: str) -> httpx.Response:
+async def _sign_in(
+    http: httpx.AsyncClient, username: str, password: str, headers: dict[str, str] | None = None
+) -> httpx.Response:
     form = await http.get("/login")
     token = form.cookies[LOGIN_CSRF_COOKIE]
     return await http.post(
         "/login",
         data={"username": username, "password": password, "csrf_token": token, "next": "/"},
+        headers=headers,
     )
 
 
-async def test_the_form_locks_a_name_after_repeated_failures(
-    web: httpx.AsyncClient, sessions: SessionFactory
+async def test_the_form_locks_a_name_for_the_guessing_address_only(
+    sqlite_url: str, sessions: SessionFactory
 ) -> None:
-    async with web as http:
+    name, other = _new_user(sessions), _new_user(sessions)
+    async with _web(sessions, sqlite_url, "203.0.113.9") as outsider:
         for _ in range(3):
-            wrong = await _sign_in(http, "legal@example.com", "not the password")
+            wrong = await _sign_in(outsider, name, "not the password")
             assert wrong.status_code == 401, wrong.text
-        # The right password no longer helps while the name is locked.
-        locked = await _sign_in(http, "LEGAL@example.com", PASSWORD)
+        # The right password no longer helps from that address while the name is locked.
+        locked = await _sign_in(outsider, name.upper(), PASSWORD)
         assert locked.status_code == 429, locked.text
         assert "Too many failed sign-ins" in locked.text and "15 minutes" in locked.text
         assert SESSION_COOKIE not in locked.cookies
         # Other people sign in as usual.
-        other = await _sign_in(http, "other@example.com", PASSWORD)
-        assert other.status_code == 303 and SESSION_COOKIE in other.cookies
-    with transaction(sessions) as s:
-        trail, _ = audit.list_entries(s, actor="legal@example.com", action="sign_in_failed")
-    assert len(trail) == 4 and sum(1 for e in trail if e.detail.get("throttled")) == 1
+        ok = await _sign_in(outsider, other, PASSWORD)
+        assert ok.status_code == 303 and SESSION_COOKIE in ok.cookies
+    async with _web(sessions, sqlite_url, "198.51.100.7") as owner:
+        mine = await _sign_in(owner, name, PASSWORD)
+        assert mine.status_code == 303 and SESSION_COOKIE in mine.cookies
+    (entry,) = _lockout_entries(sessions, name)
+    assert entry.detail["client"] == "203.0.113.9"
+
+
+async def test_a_trusted_proxy_names_the_client(sqlite_url: str, sessions: SessionFactory) -> None:
+    name = _new_user(sessions)
+    # Untrusted, X-Forwarded-For is the client's own claim: ignored (else every guess would
+    # come from a new address).
+    async with _web(sessions, sqlite_url, "10.0.0.2") as direct:
+        for i in range(4):
+            spoofed = {"X-Forwarded-For": f"198.51.100.{i}"}
+            await _sign_in(direct, name, "not the password", headers=spoofed)
+        last = await _sign_in(direct, name, PASSWORD, headers={"X-Forwarded-For": "192.0.2.99"})
+        assert last.status_code == 429
+    async with _web(sessions, sqlite_url, "10.0.0.2", trust_proxy=True) as proxied:
+        # Behind a proxy, the address it appended is the client's, the rest is the client's say.
+        behind = {"X-Forwarded-For": "10.0.0.2, 192.0.2.50", "X-Forwarded-Proto": "https"}
+        ok = await _sign_in(proxied, name, PASSWORD, headers=behind)
+        assert ok.status_code == 303, ok.text
+        assert "secure" in ok.headers["set-cookie"].lower()
+    with sessions() as s:
+        (entry,), _ = audit.list_entries(s, actor=name, action="sign_in")
+    assert entry.detail["client"] == "192.0.2.50"
 
 
 def test_signing_in_drops_expired_sessions(sessions: SessionFactory) -> None:
     now = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
     with transaction(sessions) as s:
         user = users.create_user(
-            s, username="night@example.com", display_name="N", roles="legal", password=PASSWORD
+            s, username="night@example.com", display_name="N", roles="legal", password=None
         )
         stale, _ = users.start_session(s, user=user, hours=8, now=now - timedelta(days=2))
         live, _ = users.start_session(s, user=user, hours=8, now=now - timedelta(hours=1))

@@ -22,8 +22,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.datastructures import FormData
 
 from auth.roles import Permission
+from domain.phrases import LABELS, label
 from domain.review import may_approve
-from models.milestones import MilestoneKind
 from models.numbers import DbInt, PositiveDbInt
 from models.renewal import ReviewDecisionKind
 from models.users import WebSession
@@ -36,11 +36,11 @@ from portal.deps import (
     web_session,
 )
 from portal.problems import Forbidden, Problem, to_problem
+from portal.transport import client_address, served_over_https
 from services import drafts as draft_service
 from services import renewals as service
 from services import users
 from store.reads import dashboard as dashboard_reads
-from store.reads import renewals as renewal_reads
 from store.reads import reviews as review_reads
 
 HERE = Path(__file__).resolve().parent
@@ -56,6 +56,15 @@ _env = Environment(
 templates = Jinja2Templates(env=_env)
 
 router = APIRouter(include_in_schema=False)
+
+
+def kind_label(kind: str, language: str) -> str:
+    """A version's kind in the glossary's words: the page's English, and the Japanese word too
+    when the draft is in Japanese (the letter the reviewer reads is)."""
+    english = label(kind, "en") if kind in LABELS else kind.replace("_", " ")
+    if language == "ja" and kind in LABELS:
+        return f"{english}（{label(kind, 'ja')}）"
+    return english
 
 
 def _page(
@@ -147,13 +156,14 @@ def login(
             db,
             username=username,
             password=password,
+            client=client_address(request, web),
             now=datetime.now(UTC),
             max_failures=web.sign_in_max_failures,
             lockout_minutes=web.sign_in_lockout_minutes,
             session_hours=web.session_hours,
         )
     except users.SignInRefused as refused:
-        db.commit()  # the failed attempt's audit entry is what the throttle counts
+        db.commit()  # a lockout's audit entry, when this attempt was the one to write it
         context = {"csrf_token": cookie, "next": _safe_next(next), "error": str(refused)}
         return _page(
             request,
@@ -169,7 +179,7 @@ def login(
         secret,
         httponly=True,
         samesite="lax",
-        secure=web.cookie_secure,
+        secure=web.cookie_secure or served_over_https(request, web),
         max_age=web.session_hours * 3600,
     )
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
@@ -221,7 +231,14 @@ def review_queue(
     return _page(
         request,
         "queue.html",
-        {"session": session, "items": items, "total": total, "offset": offset, "limit": 50},
+        {
+            "session": session,
+            "items": items,
+            "total": total,
+            "offset": offset,
+            "limit": 50,
+            "kind_label": kind_label,
+        },
     )
 
 
@@ -250,31 +267,47 @@ async def _draft_page(
     except Exception:  # the page still shows what the database holds
         client = None
     found = await service.detail(
-        sessions=state.sessions, client=client, contract_id=contract_id, term=term
+        sessions=state.sessions,
+        client=client,
+        settings=state.settings,
+        today=state.today(),
+        contract_id=contract_id,
+        term=term,
     )
-    renegotiation = [d for d in found.drafts if d.kind.value == "renegotiation"]
-    draft = next((d for d in renegotiation if d.version == version), None)
+    # One version sequence whatever the kind: proposals, notices, transition plans, interim
+    # extensions are each decided on this page.
+    drafts = found.drafts
+    draft = next((d for d in drafts if d.version == version), None)
     if draft is None or found.record is None:
         raise Problem(404, "Not found", f"no draft version {version} for this renewal")
     clauses = draft_service.clause_comparison(found.contract, draft.proposed_terms)
-    before_version = compare if compare is not None else version - 1
-    before = next((d for d in renegotiation if d.version == before_version), None)
+    if compare is not None:
+        before = next((d for d in drafts if d.version == compare), None)
+    else:  # the version before of the same kind: a notice is not a revision of a proposal
+        earlier = [d for d in drafts if d.kind is draft.kind and d.version < version]
+        before = earlier[-1] if earlier else None
     diff = draft_service.diff(before, draft) if before is not None and before is not draft else None
-    latest = renegotiation[-1].version if renegotiation else None
+    latest = max(d.version for d in drafts)
     decided = [d for d in found.record.decisions if d.draft_version == version]
-    stage = found.live.stage.value if found.live else found.record.stage
-    # The final-terms date of the plan the workflow makes (business days, send-by date).
-    with state.sessions() as db:
-        plan = renewal_reads.plan_preview(
-            db,
-            contract=found.contract,
-            today=state.today(),
-            policy=state.settings.renewal_policy,
-            cfg=state.settings.calendar_settings,
-        ).plan
+    live = found.live
+    stage = live.stage.value if live else found.record.stage
+    events = found.record.events
+    escalated = bool(live and live.escalations) or any(e.kind == "escalation" for e in events)
+    outcome = live.outcome.kind.value if live and live.outcome else found.record.outcome
+    # Escalation is a flag: an escalated or lapsed renewal's newest version stays decidable.
     open_for_decision = (
-        version == latest and not decided and stage == "legal_review" and draft.hash_verified
+        version == latest
+        and not decided
+        and draft.hash_verified
+        and review_reads.decidable(
+            stage=stage,
+            outcome=outcome,
+            kind=draft.kind.value,
+            termination_requested=any(e.kind == "termination_requested" for e in events),
+        )
     )
+    # The date it is due by, read from the term's stored plan (final terms, send-by, end date).
+    due = review_reads.due_of(found.plan, draft.kind.value) if found.plan else None
     return _page(
         request,
         "draft.html",
@@ -283,15 +316,20 @@ async def _draft_page(
             "contract": found.contract,
             "record": found.record,
             "draft": draft,
-            "versions": renegotiation,
+            "versions": drafts,
             "clauses": clauses,
             "diff": diff,
             "scorecard": found.record.scorecard,
             "decisions": found.record.decisions,
             "decided": decided,
             "stage": stage,
-            "live": found.live,
-            "due": plan.get(MilestoneKind.FINAL_TERMS).due,
+            "live": live,
+            "plan": found.plan,
+            "due": due,
+            "escalated": escalated,
+            "outcome": outcome,
+            "dispatches": [d for d in found.dispatches if d.draft_version == version],
+            "kind_label": kind_label,
             "open_for_decision": open_for_decision,
             "may_approve": may_approve(
                 reviewer=session.user.username,
