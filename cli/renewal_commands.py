@@ -29,7 +29,8 @@ from cli.renewal_status import print_status
 from config.settings import Settings
 from models.errors import InvalidInput, NotAllowed, NotFound, RenewalsError
 from models.notices import DispatchChannel
-from models.renewal import DraftRef, RenewalStatus, ReviewDecisionKind, ReviewResult
+from models.renewal import DraftKind, ReviewDecisionKind, ReviewResult
+from models.users import CurrentUser
 from services import notices
 from services import renewals as service
 from services.db import SessionFactory, make_session_factory
@@ -326,22 +327,25 @@ def amend(
 # ---------------------------------------------------------------------------- terminate, redraft
 
 
-@app.command()
-def terminate(
-    contract_id: ContractId,
-    reason: Annotated[str, typer.Option("--reason", help="Why the contract ends")],
-    by: ByOption = None,
-    term: TermOption = None,
-) -> None:
-    """Decide not to renew: the running renewal ends the contract at its end date."""
+def _reasoned(
+    contract_id: str,
+    *,
+    by: str | None,
+    term: int | None,
+    reason: str,
+    check: Callable[[CurrentUser], object],
+    call: Callable[..., Awaitable[T]],
+) -> tuple[T, int]:
+    """Terminate and redraft alike: the acting user, the service's early check, then the
+    service call for the term, with ``reason``."""
     settings = load_settings()
     user = acting_user(settings, claimed=by, permission=Permission.RENEWALS_WRITE)
-    _early(lambda: service.check_cancel(user=user, reason=reason))
+    _early(lambda: check(user))
     with _sessions(settings) as sessions:
         the_term = _term(sessions, contract_id, term)
 
-        async def action(client: Client) -> RenewalStatus:
-            return await service.cancel(
+        async def action(client: Client) -> T:
+            return await call(
                 sessions=sessions,
                 client=client,
                 user=user,
@@ -350,11 +354,41 @@ def terminate(
                 reason=reason,
             )
 
-        st = _run(settings, action)
+        return _run(settings, action), the_term
+
+
+@app.command()
+def terminate(
+    contract_id: ContractId,
+    reason: Annotated[str, typer.Option("--reason", help="Why the contract ends")],
+    by: ByOption = None,
+    term: TermOption = None,
+) -> None:
+    """Decide not to renew. A fixed term then ends at its end date; a contract that would
+    renew by itself needs its non-renewal notice approved and dispatched in time."""
+    st, the_term = _reasoned(
+        contract_id,
+        by=by,
+        term=term,
+        reason=reason,
+        check=lambda user: service.check_cancel(user=user, reason=reason),
+        call=service.cancel,
+    )
     end = st.end_date.isoformat() if st.end_date else "its end date"
+    wid = service.workflow_id(contract_id=contract_id, term=the_term)
+    notice = st.drafts[-1] if st.drafts else None
+    if notice is not None and notice.kind is DraftKind.NON_RENEWAL_NOTICE:
+        deadline = st.notice_deadline.isoformat() if st.notice_deadline else "its notice deadline"
+        typer.echo(
+            f"termination recorded for {wid}: stage {st.stage.value}; the non-renewal notice "
+            f"(version {notice.version}) is in legal review. The contract ends on {end} only "
+            f"if that notice is approved and dispatched by {deadline} (renewals dispatch); "
+            "otherwise it renews by its own terms"
+        )
+        return
     typer.echo(
-        f"termination recorded for {service.workflow_id(contract_id=contract_id, term=the_term)}"
-        f": stage {st.stage.value}; the contract ends on {end} without renewal"
+        f"termination recorded for {wid}: stage {st.stage.value}; "
+        f"the contract ends on {end} without renewal"
     )
 
 
@@ -366,23 +400,14 @@ def redraft(
     term: TermOption = None,
 ) -> None:
     """Ask for a fresh draft after legal rejected the current one."""
-    settings = load_settings()
-    user = acting_user(settings, claimed=by, permission=Permission.RENEWALS_WRITE)
-    _early(lambda: service.check_redraft(user=user, reason=reason))
-    with _sessions(settings) as sessions:
-        the_term = _term(sessions, contract_id, term)
-
-        async def action(client: Client) -> DraftRef:
-            return await service.redraft(
-                sessions=sessions,
-                client=client,
-                user=user,
-                contract_id=contract_id,
-                term=the_term,
-                reason=reason,
-            )
-
-        draft = _run(settings, action)
+    draft, _term_no = _reasoned(
+        contract_id,
+        by=by,
+        term=term,
+        reason=reason,
+        check=lambda user: service.check_redraft(user=user, reason=reason),
+        call=service.redraft,
+    )
     typer.echo(
         f"new draft v{draft.version} ({draft.kind.value}, hash {draft.content_hash[:12]}) "
         f"requested by {draft.requested_by}"

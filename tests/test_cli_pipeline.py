@@ -176,3 +176,26 @@ async def test_redraft_and_terminate_from_the_command_line(
 async def _invoke_main(*args: str) -> tuple[int, str]:
     result = await asyncio.to_thread(CliRunner().invoke, main_app, list(args))
     return result.exit_code, result.output
+
+
+async def test_terminating_an_auto_renewing_contract_says_the_notice_must_go_out(
+    time_skipping_env: WorkflowEnvironment,
+    client: Client,
+    sessions: SessionFactory,
+    renewal_worker: Worker,
+    task_queue: str,
+    cli_env: None,
+) -> None:
+    """Deciding not to renew a contract that renews by itself does not end it: the CLI says
+    the notice (drafted for legal) must be approved and dispatched by the notice deadline."""
+    cid, handle = await _renewal_with_a_draft(
+        time_skipping_env, client, sessions, task_queue, term_model="auto_renewing"
+    )
+    code, out = await _invoke_main(
+        "terminate", cid, "--reason", "Consolidating suppliers", "--by", "buyer@example.com"
+    )
+    assert code == 0, out
+    assert "non-renewal notice (version 2) is in legal review" in out
+    assert "otherwise it renews by its own terms" in out
+    assert "without renewal" not in out
+    await handle.terminate("test over")
