@@ -468,3 +468,21 @@ def test_read_csv_numbers_rows_as_a_spreadsheet_does() -> None:
     assert record.row == 3
     assert record.data["terms"]["service_levels"] == "two\nlines"
     assert "service_levels" not in record.data
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        ("[" + "9" * 5_000 + "]", "number too long"),
+    ],
+    ids=["deep", "huge-integer"],
+)
+def test_json_files_that_cannot_be_records_are_refused_plainly(
+    db_url: str, tmp_path: Path, text: str, reason: str
+) -> None:
+    result = invoke("contracts", "import", str(write(tmp_path, "bad.json", text)))
+    assert result.exit_code == 1, result.output
+    assert reason in result.output and "(file)" in result.output
+    assert "Traceback" not in result.output
+    assert count(db_url) == 0

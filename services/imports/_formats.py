@@ -355,6 +355,14 @@ def _read_json(text: str, layout: Layout, *, file: str | None) -> ParsedFile:
                 )
             ]
         ) from None
+    except RecursionError:
+        raise FileProblem(
+            [FieldError(FILE, "is nested too deeply to be a list of records", file=file)]
+        ) from None
+    except ValueError as exc:  # an integer longer than Python converts (4300 digits)
+        raise FileProblem(
+            [FieldError(FILE, f"has a number too long to read: {exc}", file=file)]
+        ) from None
     if not isinstance(value, list):
         raise FileProblem(
             [FieldError(FILE, f"expected a JSON list of {layout.kind} objects", file=file)]
