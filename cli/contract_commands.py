@@ -10,6 +10,7 @@ from rich.table import Table
 
 from cli import dbtools
 from cli.common import db_transaction, load_settings
+from cli.identity import ByOption
 from cli.importing import import_file
 from services.contracts import list_contracts
 from services.imports import ImportKind
@@ -30,6 +31,7 @@ def import_contracts(
         bool,
         typer.Option("--dry-run", help="Check the file and the database; store nothing"),
     ] = False,
+    by: ByOption = None,
 ) -> None:
     """Register contracts from FILE, all or none.
 
@@ -40,8 +42,9 @@ def import_contracts(
 
     Every row is checked (values, ids already registered, unknown suppliers). If any is wrong,
     each problem is listed as "row N, field: reason", where the header is row 1 as in a
-    spreadsheet, and nothing is stored (exit code 1)."""
-    report = import_file(file, kind=ImportKind.CONTRACTS, fmt=fmt, dry_run=dry_run)
+    spreadsheet, and nothing is stored (exit code 1). A stored import writes one audit entry.
+    Needs the contracts-write permission (see "Who the CLI acts for")."""
+    report = import_file(file, kind=ImportKind.CONTRACTS, fmt=fmt, dry_run=dry_run, by=by)
     if dry_run:
         typer.echo(f"{file}: {report.rows_read} contract(s) are valid; nothing stored (--dry-run)")
     else:

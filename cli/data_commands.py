@@ -8,9 +8,10 @@
 
 A file with errors imports nothing: every problem is listed with its file, row and field, and
 the command exits with 1. With ``--skip-invalid`` the valid rows are stored and the skipped rows
-are listed with their reasons. The column layout of each file is in
-:mod:`services.imports.layouts` and the record types in :mod:`models.performance` and
-:mod:`models.market`.
+are listed with their reasons. Imports need the contracts-write permission, as the API's do, and
+each stored import writes one audit entry (see :mod:`cli.identity`). The column layout of each
+file is in :mod:`services.imports.layouts` and the record types in :mod:`models.performance`
+and :mod:`models.market`.
 """
 
 from collections.abc import Callable
@@ -22,6 +23,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import typer
 
 from cli.common import db_transaction, fail, invalid_input, load_settings
+from cli.identity import ByOption
+from cli.importing import importer, record_import
 from domain.phrases import label
 from models.errors import InvalidInput, NotFound
 from models.performance import ImportReport
@@ -63,12 +66,21 @@ def _print_report(report: ImportReport) -> None:
 
 
 def _run(
-    file: Path, skip_invalid: bool, importer: Callable[..., ImportReport], **options: object
+    file: Path,
+    skip_invalid: bool,
+    run_import: Callable[..., ImportReport],
+    *,
+    by: str | None,
+    **options: object,
 ) -> None:
+    """The import for the user :func:`cli.importing.importer` names, with its audit entry in
+    the import's transaction."""
     settings = load_settings()
+    user = importer(settings, by=by)
     try:
         with db_transaction(settings) as session:
-            report = importer(session, file, skip_invalid=skip_invalid, **options)
+            report = run_import(session, file, skip_invalid=skip_invalid, **options)
+            record_import(session, user, report, file=file, file_format="csv")
     except InvalidInput as exc:
         invalid_input(
             exc,
@@ -79,10 +91,12 @@ def _run(
 
 
 @app.command("import-deliveries")
-def import_deliveries(file: FileArg, skip_invalid: SkipInvalid = False) -> None:
+def import_deliveries(
+    file: FileArg, skip_invalid: SkipInvalid = False, by: ByOption = None
+) -> None:
     """Deliveries: supplier_id, contract_id, order_date, promised_date, delivered_date,
     quantity_ordered, quantity_accepted; optional reference, quantity_returned, defects."""
-    _run(file, skip_invalid, file_import.import_deliveries)
+    _run(file, skip_invalid, file_import.import_deliveries, by=by)
 
 
 @app.command("import-tickets")
@@ -97,6 +111,7 @@ def import_tickets(
             "(without it such times are errors).",
         ),
     ] = None,
+    by: ByOption = None,
 ) -> None:
     """Service tickets: supplier_id, contract_id, reference, opened_at, response_sla_minutes,
     resolution_sla_minutes; optional severity, first_response_at, resolved_at."""
@@ -106,20 +121,20 @@ def import_tickets(
             zone = ZoneInfo(timezone)
         except (ZoneInfoNotFoundError, ValueError):
             fail(f"--timezone: unknown IANA time zone {timezone!r}")
-    _run(file, skip_invalid, file_import.import_tickets, default_tz=zone)
+    _run(file, skip_invalid, file_import.import_tickets, by=by, default_tz=zone)
 
 
 @app.command("import-prices")
-def import_prices(file: FileArg, skip_invalid: SkipInvalid = False) -> None:
+def import_prices(file: FileArg, skip_invalid: SkipInvalid = False, by: ByOption = None) -> None:
     """Unit prices: supplier_id, contract_id, effective_date, unit_price, currency."""
-    _run(file, skip_invalid, file_import.import_prices)
+    _run(file, skip_invalid, file_import.import_prices, by=by)
 
 
 @app.command("import-market")
-def import_market(file: FileArg, skip_invalid: SkipInvalid = False) -> None:
+def import_market(file: FileArg, skip_invalid: SkipInvalid = False, by: ByOption = None) -> None:
     """Market indicators: category, period (YYYY-MM); any of price_index, demand_index,
     competitor_count, new_entrants; optional source."""
-    _run(file, skip_invalid, file_import.import_market)
+    _run(file, skip_invalid, file_import.import_market, by=by)
 
 
 @app.command("scorecard")

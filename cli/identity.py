@@ -4,28 +4,52 @@ Deny by default: once a database has users, every command that changes something
 the owner of the API token in ``RENEWALS_API_TOKEN`` (``renewals users token NAME``), with that
 user's roles; ``--by`` / ``--reviewer`` may then be left out, and if given must name the token's
 owner. A database with no users yet (a fresh local setup, before anyone was created) is run by
-its operator, who must say who they are with ``--by`` / ``--reviewer``; the operator acts with
-the one role the command needs (id 0: no stored account).
+its operator, who says who they are with ``--by`` / ``--reviewer`` (some commands default to the
+login name); the operator acts with the one role the command needs (id 0: no stored account).
+
+This holds for every command that changes or exports data, and each of those writes its audit
+entry (:func:`audit_entry`) naming the user returned here.
 """
 
+import getpass
 import os
+from typing import Annotated, Any
+
+import typer
 
 from auth.roles import ROLE_PERMISSIONS, Permission, Role
 from cli.common import db_transaction, fail
 from config.settings import Settings
 from models.errors import InvalidInput
 from models.users import CurrentUser
-from services import users
+from services import audit, users
 
 TOKEN_ENV = "RENEWALS_API_TOKEN"  # noqa: S105 - the variable's name, not a secret
 
 OPERATOR_ID = 0  # the operator of a database without users has no stored account
 
+ByOption = Annotated[
+    str | None,
+    typer.Option(
+        "--by",
+        help="Who is asking; with RENEWALS_API_TOKEN set it defaults to (and must be) the "
+        "token's owner; without users in the database it defaults to your login name",
+    ),
+]
+
 
 def acting_user(
-    settings: Settings, *, claimed: str | None, permission: Permission, option: str = "--by"
+    settings: Settings,
+    *,
+    claimed: str | None,
+    permission: Permission,
+    option: str = "--by",
+    default: str | None = None,
 ) -> CurrentUser:
-    """The person a command acts for, allowed ``permission``; anything else stops the command."""
+    """The person a command acts for, allowed ``permission``; anything else stops the command.
+
+    ``default`` names the operator of a database without users when ``claimed`` is empty; it is
+    never compared with a token's owner."""
     secret = os.environ.get(TOKEN_ENV, "").strip()
     claimed = (claimed or "").strip() or None
     with db_transaction(settings) as session:
@@ -50,6 +74,7 @@ def acting_user(
             f"this database has users: set {TOKEN_ENV} to your API token "
             "(an administrator issues one with: renewals users token NAME)"
         )
+    claimed = claimed or ((default or "").strip() or None)
     if not claimed:
         fail(f"{option}: say who you are (no users are set up in this database yet)")
     return operator(claimed, permission=permission)
@@ -65,6 +90,37 @@ def operator(username: str, *, permission: Permission) -> CurrentUser:
     return CurrentUser(
         id=OPERATOR_ID, username=username, display_name=username, roles=frozenset({role})
     )
+
+
+def login_name() -> str:
+    """The operator's login name, the default ``--by`` of commands run without users."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no login name (some containers)
+        return "cli"
+
+
+def audit_entry(
+    settings: Settings,
+    user: CurrentUser,
+    *,
+    action: audit.AuditAction,
+    subject_type: str,
+    subject_id: str,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """One audit entry, in its own transaction, for an action done outside the database (a
+    Temporal schedule change, a file written); database changes write theirs in the change's
+    own transaction instead."""
+    with db_transaction(settings) as session:
+        audit.record(
+            session,
+            actor=user.username,
+            action=action,
+            subject_type=subject_type,
+            subject_id=subject_id,
+            detail=detail,
+        )
 
 
 def _names(claimed: str, username: str) -> bool:

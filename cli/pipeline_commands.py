@@ -13,10 +13,13 @@ from rich.console import Console
 from rich.table import Table
 from temporalio.client import Client
 
+from auth.roles import Permission
 from cli.common import load_settings
+from cli.identity import ByOption, acting_user, login_name
 from config.temporal import connect
 from models.drafts import DraftView
 from models.renewal import DraftKind
+from services import audit
 from services import drafts as draft_service
 from services import notices as notice_service
 from services import renewals as renewal_service
@@ -238,12 +241,22 @@ def show(
 def export(
     kind: Annotated[ImportKind, typer.Argument(help="What to export, in the import layout")],
     out: Annotated[Path | None, typer.Option(help="Write here instead of standard output")] = None,
+    by: ByOption = None,
 ) -> None:
     """Records as CSV in the import layout; cells that a spreadsheet would run as a formula
-    (=, +, -, @) are neutralised."""
+    (=, +, -, @) are neutralised. Needs the export permission; audited as the API's export."""
     settings = load_settings()
+    user = acting_user(settings, claimed=by, permission=Permission.EXPORT, default=login_name())
     engine = make_engine(settings.resolved_database_url)
     with transaction(make_session_factory(engine)) as session:
+        audit.record(
+            session,
+            actor=user.username,
+            action=audit.AuditAction.EXPORT,
+            subject_type=kind.value,
+            subject_id="csv",
+            detail={"via": "cli", "out": str(out) if out is not None else "stdout"},
+        )
         text = "".join(export_csv(session, kind=kind))
     engine.dispose()
     if out is None:

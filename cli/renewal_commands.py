@@ -133,7 +133,9 @@ def start(
 
     Safe to repeat: a term has one renewal, and a second start reports the one already there."""
     settings = load_settings()
-    user = acting_user(settings, claimed=by or _login_name(), permission=Permission.RENEWALS_WRITE)
+    user = acting_user(
+        settings, claimed=by, default=_login_name(), permission=Permission.RENEWALS_WRITE
+    )
     with _sessions(settings) as sessions:
         _early(
             lambda: service.check_start(sessions=sessions, contract_id=contract_id),

@@ -1,4 +1,10 @@
-"""`renewals schedule ...`: manage the daily sweep Schedule on Temporal."""
+"""`renewals schedule ...`: manage the daily sweep Schedule on Temporal.
+
+The sweep starts renewals, so every command that changes the schedule or runs a sweep acts for
+the token's owner with the renewals-write permission (see :mod:`cli.identity`; without users in
+the database, for the operator named by ``--by`` or the login name), and writes one audit entry
+once Temporal has done it. A refusal stops the command, exit code 1, before Temporal is asked.
+"""
 
 import asyncio
 import json
@@ -10,17 +16,44 @@ import typer
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
+from auth.roles import Permission
+from cli.common import load_settings
+from cli.identity import ByOption, acting_user, audit_entry, login_name
 from clients import schedules
-from config.settings import Settings, get_settings
+from config.settings import Settings
 from config.temporal import connect
+from models.users import CurrentUser
+from services import audit
 
 app = typer.Typer(help="The daily sweep that starts renewals as contracts come into range.")
 
 T = TypeVar("T")
 
 
-def _run(action: Callable[[Client, Settings], Awaitable[T]]) -> T:
-    settings = get_settings()
+def _scheduler(settings: Settings, by: str | None) -> CurrentUser:
+    return acting_user(
+        settings, claimed=by, permission=Permission.RENEWALS_WRITE, default=login_name()
+    )
+
+
+def _audit(
+    settings: Settings,
+    user: CurrentUser,
+    action: audit.AuditAction,
+    detail: dict[str, object] | None = None,
+) -> None:
+    audit_entry(
+        settings,
+        user,
+        action=action,
+        subject_type="schedule",
+        subject_id=settings.sweep_schedule_id,
+        detail={"via": "cli", **(detail or {})},
+    )
+
+
+def _run(action: Callable[[Client, Settings], Awaitable[T]], settings: Settings | None = None) -> T:
+    settings = settings or load_settings()
 
     async def main() -> T:
         client = await connect(settings)
@@ -40,11 +73,18 @@ def _run(action: Callable[[Client, Settings], Awaitable[T]]) -> T:
 
 
 @app.command()
-def create() -> None:
+def create(by: ByOption = None) -> None:
     """Create the schedule (daily at SWEEP_TIME in SWEEP_TIME_ZONE); a no-op if it exists."""
-    _, created = _run(lambda c, s: schedules.create_schedule(c, settings=s))
-    s = get_settings()
+    s = load_settings()
+    user = _scheduler(s, by)
+    _, created = _run(lambda c, st: schedules.create_schedule(c, settings=st), s)
     if created:
+        _audit(
+            s,
+            user,
+            audit.AuditAction.SCHEDULE_CREATED,
+            {"daily_at": str(s.sweep_time), "time_zone": str(s.sweep_time_zone)},
+        )
         typer.echo(f"created {s.sweep_schedule_id}: daily at {s.sweep_time} {s.sweep_time_zone}")
     else:
         typer.echo(f"{s.sweep_schedule_id} already exists; left unchanged")
@@ -77,21 +117,34 @@ def describe(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
 
 
 @app.command()
-def pause(note: Annotated[str, typer.Option(help="Why it is paused")] = "paused") -> None:
-    _run(lambda c, s: schedules.pause_schedule(c, settings=s, note=note))
+def pause(
+    note: Annotated[str, typer.Option(help="Why it is paused")] = "paused", by: ByOption = None
+) -> None:
+    """Stop the daily sweep until unpaused."""
+    settings = load_settings()
+    user = _scheduler(settings, by)
+    _run(lambda c, s: schedules.pause_schedule(c, settings=s, note=note), settings)
+    _audit(settings, user, audit.AuditAction.SCHEDULE_PAUSED, {"note": note})
     typer.echo("paused")
 
 
 @app.command()
-def unpause(note: Annotated[str, typer.Option()] = "unpaused") -> None:
-    _run(lambda c, s: schedules.unpause_schedule(c, settings=s, note=note))
+def unpause(note: Annotated[str, typer.Option()] = "unpaused", by: ByOption = None) -> None:
+    """Resume the daily sweep."""
+    settings = load_settings()
+    user = _scheduler(settings, by)
+    _run(lambda c, s: schedules.unpause_schedule(c, settings=s, note=note), settings)
+    _audit(settings, user, audit.AuditAction.SCHEDULE_UNPAUSED, {"note": note})
     typer.echo("unpaused")
 
 
 @app.command()
-def trigger() -> None:
+def trigger(by: ByOption = None) -> None:
     """Run a sweep now."""
-    _run(lambda c, s: schedules.trigger_schedule(c, settings=s))
+    settings = load_settings()
+    user = _scheduler(settings, by)
+    _run(lambda c, s: schedules.trigger_schedule(c, settings=s), settings)
+    _audit(settings, user, audit.AuditAction.SCHEDULE_TRIGGERED)
     typer.echo("sweep triggered")
 
 
@@ -99,6 +152,7 @@ def trigger() -> None:
 def backfill(
     start: Annotated[datetime, typer.Option(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M"])],
     end: Annotated[datetime, typer.Option(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M"])],
+    by: ByOption = None,
 ) -> None:
     """Run the sweeps that would have run between START and END (UTC)."""
     start_at = start.replace(tzinfo=UTC) if start.tzinfo is None else start
@@ -108,5 +162,16 @@ def backfill(
     if end_at <= start_at:
         typer.echo("end: must be after start", err=True)
         raise typer.Exit(2)
-    _run(lambda c, s: schedules.backfill_schedule(c, settings=s, start_at=start_at, end_at=end_at))
+    settings = load_settings()
+    user = _scheduler(settings, by)
+    _run(
+        lambda c, s: schedules.backfill_schedule(c, settings=s, start_at=start_at, end_at=end_at),
+        settings,
+    )
+    _audit(
+        settings,
+        user,
+        audit.AuditAction.SCHEDULE_BACKFILLED,
+        {"start_at": start_at.isoformat(), "end_at": end_at.isoformat()},
+    )
     typer.echo(f"backfilled {start_at.isoformat()} .. {end_at.isoformat()}")

@@ -5,6 +5,7 @@ from typing import Annotated
 
 import typer
 
+from cli.identity import ByOption
 from cli.importing import import_file
 from services.imports import ImportKind
 
@@ -25,13 +26,15 @@ def import_suppliers(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Check the file only; store nothing")
     ] = False,
+    by: ByOption = None,
 ) -> None:
     """Register suppliers from a CSV or JSON file, all or none.
 
     A supplier id that exists already has its name, category and country updated.
     Every row is checked first: if any is wrong, each problem is listed as "row N, field: reason"
-    and nothing is stored (exit code 1). Otherwise all are stored in one transaction."""
-    report = import_file(file, kind=ImportKind.SUPPLIERS, fmt=fmt, dry_run=dry_run)
+    and nothing is stored (exit code 1). Otherwise all are stored in one transaction, with one
+    audit entry. Needs the contracts-write permission (see "Who the CLI acts for")."""
+    report = import_file(file, kind=ImportKind.SUPPLIERS, fmt=fmt, dry_run=dry_run, by=by)
     if dry_run:
         typer.echo(f"{file}: {report.rows_read} supplier(s) are valid; nothing stored (--dry-run)")
         return

@@ -41,6 +41,13 @@ class AuditAction(StrEnum):
     SIGN_IN_FAILED = "sign_in_failed"
     USER_CREATED = "user_created"
     TOKEN_ISSUED = "token_issued"  # noqa: S105 - an action name, not a secret
+    TOKENS_REVOKED = "tokens_revoked"
+    USER_DEACTIVATED = "user_deactivated"
+    SCHEDULE_CREATED = "schedule_created"  # the daily sweep's Temporal schedule
+    SCHEDULE_PAUSED = "schedule_paused"
+    SCHEDULE_UNPAUSED = "schedule_unpaused"
+    SCHEDULE_TRIGGERED = "schedule_triggered"  # a sweep run now
+    SCHEDULE_BACKFILLED = "schedule_backfilled"  # the sweeps of a past period run now
 
 
 class AuditLogIsAppendOnly(RuntimeError):

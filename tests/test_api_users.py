@@ -22,9 +22,14 @@ async def test_cli_creates_users_and_tokens_that_the_api_accepts(
     db_portal: Portal, database: tuple[str, Engine], monkeypatch
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", database[0])
+    monkeypatch.delenv("RENEWALS_API_TOKEN", raising=False)
     get_settings.cache_clear()
     try:
         name = f"new-{id(db_portal)}@example.com"
+        # The database has users: the CLI acts only for an administrator's token (issue 14).
+        anonymous = _cli(["add", name, "--roles", "legal"])
+        assert anonymous.exit_code == 1 and "RENEWALS_API_TOKEN" in anonymous.output
+        monkeypatch.setenv("RENEWALS_API_TOKEN", db_portal.tokens["admin"])
         added = _cli(
             ["add", name, "--roles", "legal,procurement", "--password-stdin"],
             stdin="a long enough passphrase\n",

@@ -624,6 +624,7 @@ def doors(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Doors]:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("DATABASE_URL", url)
         mp.setenv("RENEWALS_DATA_DIR", str(tmp / "data"))
+        mp.setenv("RENEWALS_API_TOKEN", token)  # the CLI acts for the buyer, as the API does
         get_settings.cache_clear()
         yield Doors(sessions, app, token, tmp)
     get_settings.cache_clear()

@@ -22,6 +22,7 @@ from domain.content_hash import content_hash
 from models.renewal import DraftKind, OpenRenewal
 from models.tables import AuditLogRow
 from store import renewals as renewal_store
+from store import users as user_store
 from store.db import SessionFactory, transaction
 from tests.factories import register
 from tests.portal_fixtures import contract_in_review_window, wait_for_draft
@@ -302,3 +303,20 @@ async def test_a_renewal_from_start_to_amendment_through_the_services(
     assert missing.exit_code == 1
     assert f"no renewal of contract {cid} term 7 is running" in missing.stderr
     await handle.terminate("test over")
+
+
+def test_start_with_a_token_acts_for_its_owner_without_naming_them(
+    offline: None, sessions: SessionFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``renewals start`` without ``--by`` acts for the token's owner; the login name is only
+    the operator's name on a database without users, never compared with the token."""
+    with transaction(sessions) as s:
+        user_store.create_user(
+            s, username="buyer@example.com", display_name="Buyer", roles=["procurement"]
+        )
+        token = user_store.issue_token(s, username="buyer@example.com", name="t", valid_days=1)
+    monkeypatch.setenv("RENEWALS_API_TOKEN", token.secret)
+    result = _invoke("start", "C-NOPE")
+    assert result.exit_code == 1
+    assert "is not the owner" not in result.output
+    assert "C-NOPE" in result.output  # refused for the unknown contract, as the token's owner

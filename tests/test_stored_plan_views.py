@@ -134,8 +134,9 @@ def _register_jp(sessions: SessionFactory, cid: str, **fields: Any) -> None:
         )
 
 
-async def _cli(*args: str) -> tuple[int, str]:
-    result = await asyncio.to_thread(CliRunner().invoke, main_app, list(args))
+async def _cli(*args: str, token: str | None = None) -> tuple[int, str]:
+    env = {"RENEWALS_API_TOKEN": token} if token else None  # the CLI acts for the token's owner
+    result = await asyncio.to_thread(CliRunner().invoke, main_app, list(args), env=env)
     return result.exit_code, result.output
 
 
@@ -314,7 +315,9 @@ async def _check_every_view(
     assert cli_items[preview_id]["plan_preview"] is True
     code, out = await _cli("pipeline", "--owner", OWNER)
     assert code == 0 and "preview" in out and "stored" in out, out
-    code, out = await _cli("calendar", "export", "--owner", OWNER)
+    code, out = await _cli(
+        "calendar", "export", "--owner", OWNER, token=portal.tokens["procurement"]
+    )
     assert code == 0, out
     cli_events = _ics_events(out.encode())
     for cid, status in statuses.items():
