@@ -180,6 +180,13 @@ def test_cli_export_writes_the_trail(
         assert "'-negative@example.com" in text_out
         again = CliRunner().invoke(root, ["audit", "export", "--out", str(out)])
         assert again.exit_code == 1 and "--overwrite" in again.output
+        with transaction(db_sessions) as s:  # reading the trail out is itself on the trail
+            exports = s.scalars(
+                select(AuditLogRow).where(
+                    AuditLogRow.action == "export", AuditLogRow.subject_type == "audit"
+                )
+            ).all()
+            assert [e.detail["rows"] for e in exports] == [1]
     finally:
         get_settings.cache_clear()
 
