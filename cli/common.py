@@ -25,6 +25,7 @@ from temporalio.client import Client, WorkflowQueryFailedError, WorkflowUpdateFa
 from temporalio.exceptions import FailureError
 from temporalio.service import RPCError, RPCStatusCode
 
+from config.codec import PayloadKeyFileError
 from config.settings import Settings, get_settings
 from config.temporal import connect
 from models.errors import FieldError, InvalidInput, RenewalsError
@@ -113,6 +114,8 @@ def run_temporal(settings: Settings, action: Callable[[Client], Awaitable[T]]) -
     async def main() -> T:
         try:
             client = await connect(settings)
+        except PayloadKeyFileError as exc:
+            fail(str(exc), code=2)
         except RuntimeError as exc:
             fail(
                 f"cannot reach Temporal at {settings.temporal_address} "

