@@ -27,6 +27,7 @@ from temporalio import activity
 
 from activities.failures import activity_failures
 from config.mail import MailSettings
+from domain.phrases import LABELS, label
 from domain.term_plan import CalendarSettings, as_preview, term_plan
 from models.activity_names import ActivityName
 from models.contract import ContractRead
@@ -38,18 +39,6 @@ from models.tables import OutboxRow, SupplierRow
 from store import contracts as contract_store
 from store import outbox, plans
 from store.db import SessionFactory, transaction
-
-# The glossary's names of the milestones (../shared/domain/glossary.md): English, Japanese.
-MILESTONE_NAMES: dict[str, tuple[str, str]] = {
-    MilestoneKind.GATHER_FACTS.value: (
-        "gather facts and score",
-        "更新準備の開始（情報収集・評価）",
-    ),
-    MilestoneKind.FIRST_DISCUSSION.value: ("first discussion", "最初の話し合い"),
-    MilestoneKind.FINAL_TERMS.value: ("final terms", "最終条件の提示・合意"),
-    MilestoneKind.SEND_BY.value: ("last day to send the notice", "解約予告の発送期限"),
-    MilestoneKind.EXPIRY.value: ("end date", "契約満了日"),
-}
 
 
 def _addresses(*candidates: str) -> list[str]:
@@ -118,7 +107,6 @@ class NotificationActivities:
             plan = self._plan(session, contract, request.term)
             final_terms = plan.get(MilestoneKind.FINAL_TERMS)
             milestone = request.facts.get("milestone", "")
-            names = MILESTONE_NAMES.get(milestone)
             text = template.render(
                 contract=contract,
                 supplier_name=supplier.name if supplier else contract.supplier_id,
@@ -127,8 +115,8 @@ class NotificationActivities:
                 send_by=plan.send_by,
                 final_terms_due=final_terms.due if final_terms else None,
                 plan_preview=plan.preview,
-                milestone_name=(names[1] if contract.language == "ja" else names[0])
-                if names
+                milestone_name=label(milestone, contract.language)
+                if milestone in LABELS
                 else milestone,
                 facts=request.facts,
                 term=request.term,

@@ -300,6 +300,13 @@ LABELS: Final[dict[str, Bilingual]] = {
     "renegotiate": ("renegotiate", "条件を再交渉して更新"),
     "retender": ("re-tender", "再入札（他社提案の募集）"),
     "terminate": ("terminate", "契約終了"),
+    # milestones and the dates people read (glossary)
+    "gather_facts": ("gather facts and score", "更新準備の開始（情報収集・評価）"),
+    "first_discussion": ("first discussion", "最初の話し合い"),
+    "final_terms": ("final terms", "最終条件の提示・合意"),
+    "send_by": ("last day to send the notice", "解約予告の発送期限"),
+    "expiry": ("end date", "契約満了日"),
+    "notice_deadline": ("notice deadline", "解約予告期限"),
     # outcomes of a term (glossary)
     "renewed": ("renewed", "更新済み"),
     "rolled_over": ("rolled over by its terms", "自動更新された"),

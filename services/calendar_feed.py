@@ -17,6 +17,7 @@ from icalendar import Calendar, Event
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from domain.phrases import label as glossary
 from domain.term_plan import CalendarSettings
 from models.contract import ContractRead
 from models.milestones import MilestoneKind, MilestoneState, RenewalPolicy
@@ -28,18 +29,8 @@ from store.reads.plans import plans_for
 
 PRODID = "-//contract-renewals//renewal milestones//EN"
 
-# The glossary's words (../shared/domain/glossary.md), English and Japanese.
-_TITLES: dict[MilestoneKind, tuple[str, str]] = {
-    MilestoneKind.GATHER_FACTS: (
-        "Renewal: gather facts and score",
-        "更新準備の開始（情報収集・評価）",
-    ),
-    MilestoneKind.FIRST_DISCUSSION: ("Renewal: first discussion", "最初の話し合い"),
-    MilestoneKind.FINAL_TERMS: ("Renewal: final terms", "最終条件の提示・合意"),
-    MilestoneKind.SEND_BY: ("Last day to send the notice", "解約予告の発送期限"),
-    MilestoneKind.EXPIRY: ("End date", "契約満了日"),
-}
-_NOTICE_DEADLINE = ("Notice deadline", "解約予告期限")
+# Renewal steps read "Renewal: <step>" in English calendars; the glossary's words otherwise.
+_STEPS = (MilestoneKind.GATHER_FACTS, MilestoneKind.FIRST_DISCUSSION, MilestoneKind.FINAL_TERMS)
 _PREVIEW = (
     "Preview (no renewal running; the dates its workflow would plan today)",
     "試算（更新は未開始。ワークフローが本日計画する場合の日付）",
@@ -52,6 +43,13 @@ _STATES: dict[MilestoneState, tuple[str, str]] = {
     MilestoneState.DONE_LATE: ("done late", "完了（遅延）"),
     MilestoneState.SKIPPED: ("skipped", "省略"),
 }
+
+
+def _title(key: str, language: str, *, step: bool = False) -> str:
+    words = glossary(key, language)
+    if language == "ja":
+        return words
+    return f"Renewal: {words}" if step else words[:1].upper() + words[1:]
 
 
 def _pick(words: tuple[str, str], language: str) -> str:
@@ -92,7 +90,7 @@ def _events(c: ContractRead, plan: StoredPlan, stamp: datetime) -> list[Event]:
             _event(
                 f"{base}-{m.kind.value}@contract-renewals",
                 m.due,
-                f"{_pick(_TITLES[m.kind], lang)}: {label}{tag}",
+                f"{_title(m.kind.value, lang, step=m.kind in _STEPS)}: {label}{tag}",
                 f"{about}{state}{note}.",
                 stamp,
             )
@@ -101,7 +99,7 @@ def _events(c: ContractRead, plan: StoredPlan, stamp: datetime) -> list[Event]:
         _event(
             f"{base}-notice-deadline@contract-renewals",
             plan.notice_deadline,
-            f"{_pick(_NOTICE_DEADLINE, lang)}: {label}{tag}",
+            f"{_title('notice_deadline', lang)}: {label}{tag}",
             f"{about}. " + "; ".join(plan.notice_provenance) + ".",
             stamp,
         )
