@@ -9,25 +9,18 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from domain.term_plan import CalendarSettings
-from models.contract import ContractRead
-from models.milestones import RenewalPolicy
 from models.notices import DispatchRecord
-from models.renewal import TermPlan
 from models.tables import (
     RenewalEventRow,
     RenewalRow,
     ReviewDecisionRow,
     ScorecardRow,
-    SupplierRow,
 )
-from store.reads._stages import current_term_plan
 
 __all__ = [
     "DecisionEntry",
     "EventEntry",
     "RenewalRecord",
-    "plan_preview",
     "recorded_dispatches",
     "renewal_record",
     "renewal_terms",
@@ -127,19 +120,3 @@ def renewal_terms(session: Session, *, contract_id: str) -> list[int]:
             .order_by(RenewalRow.term)
         )
     )
-
-
-def plan_preview(
-    session: Session,
-    *,
-    contract: ContractRead,
-    today: date,
-    policy: RenewalPolicy,
-    cfg: CalendarSettings,
-) -> TermPlan:
-    """The plan of ``contract``'s current term as the workflow makes it (its supplier's
-    category decides the default action): the dates a page shows beside a renewal."""
-    category = session.scalar(
-        select(SupplierRow.category).where(SupplierRow.id == contract.supplier_id)
-    )
-    return current_term_plan(contract, category=category, today=today, policy=policy, cfg=cfg)
