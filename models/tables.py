@@ -298,71 +298,6 @@ class OutboxRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
 
 
-class UserRow(Base):
-    """A person who signs in. ``roles`` is a comma-separated set (procurement, legal, admin);
-    ``password_hash`` is NULL for accounts that use API tokens only."""
-
-    __tablename__ = "users"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    username: Mapped[str] = mapped_column(String(120), unique=True)  # stored casefolded
-    display_name: Mapped[str] = mapped_column(String(200))
-    roles: Mapped[str] = mapped_column(String(200))
-    password_hash: Mapped[str | None] = mapped_column(String(300), default=None)
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
-
-
-class ApiTokenRow(Base):
-    """A bearer token for the API and CLI. Only the SHA-256 of the secret is stored."""
-
-    __tablename__ = "api_tokens"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
-    name: Mapped[str] = mapped_column(String(100))
-    prefix: Mapped[str] = mapped_column(String(16))  # shown in listings to tell tokens apart
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
-    expires_at: Mapped[datetime | None] = mapped_column(default=None)
-    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
-    last_used_at: Mapped[datetime | None] = mapped_column(default=None)
-
-
-class WebSessionRow(Base):
-    """A signed-in browser. The cookie holds a random secret; only its SHA-256 is stored, with
-    the session's CSRF token."""
-
-    __tablename__ = "web_sessions"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
-    session_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    csrf_token: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
-    expires_at: Mapped[datetime]
-
-
-class SignInThrottleRow(Base):
-    """The sign-in form's throttle: failed sign-ins under one user name from one client address,
-    counted in place (one row per name and address, however many attempts), so neither this
-    table nor the audit trail grows with the number of guesses. ``attempts`` counts password
-    checks claimed in the window that began at ``window_start``, claimed before the check runs;
-    ``locked_until`` ends the latest lockout, ``lockouts`` counts lockouts in a row (each lasts
-    twice as long as the one before); the row means nothing after ``expires_at``."""
-
-    __tablename__ = "sign_in_throttle"
-
-    username: Mapped[str] = mapped_column(String(200), primary_key=True)  # as typed, casefolded
-    client: Mapped[str] = mapped_column(String(64), primary_key=True)  # IPv4 or IPv6 address
-    window_start: Mapped[datetime]
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(default=None)
-    lockouts: Mapped[int] = mapped_column(Integer, default=0)
-    lockout_audited: Mapped[bool] = mapped_column(Boolean, default=False)
-    expires_at: Mapped[datetime] = mapped_column(index=True)
-
-
 class AuditLogRow(Base):
     """Append-only trail of every action. The database refuses UPDATE and DELETE (triggers in
     migration 0005); ``key`` makes a retried activity's write land once."""
@@ -421,3 +356,8 @@ class PlanMilestoneRow(Base):
     late: Mapped[bool] = mapped_column(Boolean, default=False)
     moved_for_notice: Mapped[bool] = mapped_column(Boolean, default=False)
     provenance: Mapped[list[str]] = mapped_column(JSON)
+
+
+# The people's side (accounts, tokens, sessions, the sign-in throttle, proven identity) lives in
+# its own module on the same metadata; imported here so that every table is registered.
+from models import account_tables as _account_tables  # noqa: E402, F401

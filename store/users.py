@@ -27,8 +27,8 @@ from auth.passwords import (
     verify_password,
 )
 from auth.roles import Role, format_roles, parse_roles
+from models.account_tables import ApiTokenRow, SignInThrottleRow, UserRow, WebSessionRow
 from models.errors import Conflict, FieldError, InvalidInput, NotFound
-from models.tables import ApiTokenRow, SignInThrottleRow, UserRow, WebSessionRow
 from models.text import SingleLineText
 from models.users import CurrentUser, IssuedToken, WebSession
 from store.db import Violation, violation

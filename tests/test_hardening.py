@@ -28,8 +28,9 @@ from api.app import CONTENT_SECURITY_POLICY, create_app
 from cli.devstack import private_data_dir
 from config.settings import Settings
 from migrations.runner import upgrade
+from models.account_tables import UserRow
 from models.contract import SupplierCreate
-from models.tables import ContractRow, SupplierRow, UserRow
+from models.tables import ContractRow, SupplierRow
 from portal.config import WebSettings
 from portal.deps import SESSION_COOKIE
 from portal.limits import MAX_JSON_DEPTH, MAX_NUMBER_DIGITS, json_body_problem

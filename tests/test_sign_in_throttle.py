@@ -24,7 +24,7 @@ from api.app import create_app
 from auth import passwords
 from auth.passwords import verify_password
 from config.settings import Settings
-from models.tables import SignInThrottleRow, WebSessionRow
+from models.account_tables import SignInThrottleRow, WebSessionRow
 from portal.config import WebSettings
 from portal.deps import SESSION_COOKIE
 from services import users as user_service
