@@ -13,6 +13,10 @@ class Role(StrEnum):
     PROCUREMENT = "procurement"
     LEGAL = "legal"
     ADMIN = "admin"
+    # Leads hold their team role and more: a procurement lead may act on anyone's contracts;
+    # the legal lead is told of every account and role change.
+    PROCUREMENT_LEAD = "procurement_lead"
+    LEGAL_LEAD = "legal_lead"
 
 
 class Permission(StrEnum):
@@ -25,20 +29,26 @@ class Permission(StrEnum):
     DASHBOARD = "dashboard"
     AUDIT_READ = "audit_read"
     USERS_MANAGE = "users_manage"
+    ANY_OWNER = "any_owner"  # change contracts and renewals whoever owns them
 
+
+_PROCUREMENT = frozenset(
+    {
+        Permission.SIGNED_IN,
+        Permission.CONTRACTS_READ,
+        Permission.CONTRACTS_WRITE,
+        Permission.EXPORT,
+        Permission.RENEWALS_WRITE,
+        Permission.DASHBOARD,
+    }
+)
+_LEGAL = frozenset({Permission.SIGNED_IN, Permission.CONTRACTS_READ, Permission.REVIEW})
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.PROCUREMENT: frozenset(
-        {
-            Permission.SIGNED_IN,
-            Permission.CONTRACTS_READ,
-            Permission.CONTRACTS_WRITE,
-            Permission.EXPORT,
-            Permission.RENEWALS_WRITE,
-            Permission.DASHBOARD,
-        }
-    ),
-    Role.LEGAL: frozenset({Permission.SIGNED_IN, Permission.CONTRACTS_READ, Permission.REVIEW}),
+    Role.PROCUREMENT: _PROCUREMENT,
+    Role.PROCUREMENT_LEAD: _PROCUREMENT | {Permission.ANY_OWNER},
+    Role.LEGAL: _LEGAL,
+    Role.LEGAL_LEAD: _LEGAL,
     # Administrators run the system and answer auditors; they neither buy nor approve, so an
     # admin account cannot be used to push a renewal through on its own.
     Role.ADMIN: frozenset(
