@@ -287,6 +287,42 @@ _PHRASES: Final[dict[str, Bilingual]] = {
         "以内に初回回答し、{resolution} 時間以内に解決するよう、迅速かつ誠実に対応する。"
         "これらの実績を毎月報告し、双方で関係性を数値で確認する。",
     ),
+    # ------------------------------------------------------------------ negotiation plan
+    "plan.as_today": (
+        "{clause}: nothing in the scorecard or the market calls for worse than today's {today}",
+        "{clause}：評価・市場のいずれにも、現行（{today}）より不利にする根拠はありません",
+    ),
+    "plan.price.index": (
+        "at most {ceiling}: the current price plus the {category} price index rise of {rise} % "
+        "(capped at {cap} %)",
+        "上限 {ceiling}：現行単価に{category}の価格指数の上昇分 {rise} %（上限 {cap} %）を加算",
+    ),
+    "plan.volume.demand": (
+        "at most {limit}: demand fell, so at most {share} % of the planned {cut} % cut is conceded",
+        "需要の減少により、予定した {cut} % 縮小のうち譲歩は {share} % まで（上限 {limit}）",
+    ),
+    "plan.term": (
+        "at most {limit} months (the usual {months} plus {extra}), as the recommendation is to "
+        "{recommendation}",
+        "推奨が「{recommendation}」のため、上限 {limit}ヶ月（通常の{months}ヶ月＋{extra}ヶ月）",
+    ),
+    "plan.notice.keep": (
+        "at least {days} days, today's notice: less would let the supplier leave before a "
+        "replacement is ready",
+        "代わりの調達先を準備する前に取引先が離脱できないよう、現行の {days} 日以上とします",
+    ),
+    "plan.cap": (
+        "any price adjustment states its cap, at most {cap} % per review",
+        "価格調整条項には見直しごとの上限を明記し、{cap} % 以下とします",
+    ),
+    "plan.sla.kept": (
+        "service levels stay stated: a version without them is flagged",
+        "サービスレベルは明記したままとし、定めのない版は指摘します",
+    ),
+    "plan.breach": (
+        "{clause}: {value} is outside the limit ({limit})",
+        "{clause}：{value} は妥協点（{limit}）を外れています",
+    ),
 }
 
 LABELS: Final[dict[str, Bilingual]] = {
@@ -338,6 +374,14 @@ LABELS: Final[dict[str, Bilingual]] = {
     "payment_terms": ("Payment terms", "支払条件"),
     "price_adjustment": ("Price adjustment", "価格調整条項"),
     "service_levels": ("Service levels", "サービスレベル"),
+    "price_adjustment_cap_pct": ("Price adjustment cap", "価格調整の上限"),
+    "additional_clauses": ("Additional clauses", "追加条項"),
+    # negotiation plan limits (妥協点), internal: never in the supplier's letter
+    "limit_at_most": ("at most", "上限"),
+    "limit_at_least": ("at least", "下限"),
+    "limit_not_granted": ("non-exclusive only", "非独占のみ"),
+    "limit_stated": ("must be stated", "明記が必要"),
+    "limit_as_today": ("as today", "現行どおり"),
     # values
     "exclusive": ("exclusive", "独占"),
     "non_exclusive": ("non-exclusive", "非独占"),

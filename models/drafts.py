@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict
 
 from models.renewal import DraftKind
 from models.scorecard import Finding
+from models.text import LongText
 
 
 class ProposedTerms(BaseModel):
@@ -25,10 +26,14 @@ class ProposedTerms(BaseModel):
     notice_period_days: int
     price_adjustment: str
     service_levels: str
+    # Versions made by people (issue 15) may state the price adjustment's cap as a number and add
+    # clauses. Unset, both stay out of as_json: every draft stored before them keeps its hash.
+    price_adjustment_cap_pct: Decimal | None = None  # at most this % up or down per review
+    additional_clauses: tuple[str, ...] = ()
 
     def as_json(self) -> dict[str, Any]:
         """Plain JSON values with decimals as exact strings: what is stored and hashed."""
-        return {
+        data: dict[str, Any] = {
             "unit_price": format(self.unit_price, "f"),
             "currency": self.currency,
             "annual_volume": format(self.annual_volume, "f"),
@@ -40,6 +45,11 @@ class ProposedTerms(BaseModel):
             "price_adjustment": self.price_adjustment,
             "service_levels": self.service_levels,
         }
+        if self.price_adjustment_cap_pct is not None:
+            data["price_adjustment_cap_pct"] = format(self.price_adjustment_cap_pct, "f")
+        if self.additional_clauses:
+            data["additional_clauses"] = list(self.additional_clauses)
+        return data
 
 
 CLAUSES: tuple[str, ...] = (
@@ -54,6 +64,22 @@ CLAUSES: tuple[str, ...] = (
     "service_levels",
 )
 """Clause order in drafts and comparisons (currency goes with the price)."""
+
+VERSION_CLAUSES: tuple[str, ...] = (
+    "unit_price",
+    "annual_volume",
+    "exclusivity",
+    "term_months",
+    "new_end_date",
+    "notice_period_days",
+    "payment_terms",
+    "price_adjustment",
+    "price_adjustment_cap_pct",
+    "service_levels",
+    "additional_clauses",
+)
+"""Every clause a version made by a person may change, in the order its comparison lists them:
+:data:`CLAUSES` (what the system's letters show) plus the numeric cap and additional clauses."""
 
 
 class ClauseChange(BaseModel):
@@ -76,6 +102,40 @@ class Proposal(BaseModel):
     changes: tuple[ClauseChange, ...]
 
 
+class TermsEdit(BaseModel):
+    """What a person changes to make the next version (after legal's comments, or to enter a
+    supplier's counter-offer). A field left out keeps the previous version's clause; the end
+    date follows from the term length. ``price_adjustment_cap_pct: null`` removes the cap, and
+    ``additional_clauses`` replaces the whole list. The rules (a positive price, a known
+    currency, notice within the term, ...) are :func:`domain.versions.next_terms`'s, which
+    refuses with every field named."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    unit_price: Decimal | None = None
+    currency: str | None = None
+    annual_volume: Decimal | None = None
+    exclusivity: bool | None = None
+    term_months: int | None = None
+    notice_period_days: int | None = None
+    payment_terms: LongText | None = None  # one line: checked by next_terms, with the field named
+    price_adjustment: LongText | None = None
+    price_adjustment_cap_pct: Decimal | None = None
+    service_levels: LongText | None = None
+    additional_clauses: tuple[LongText, ...] | None = None
+
+
+class VersionComparison(BaseModel):
+    """What a version changes, clause by clause (only the clauses that differ): against the
+    contract in force, and against the version before it (None for the first version)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    against_contract: tuple[ClauseChange, ...]
+    previous_version: int | None = None
+    against_previous: tuple[ClauseChange, ...] | None = None
+
+
 class DraftView(BaseModel):
     """A stored draft version as reviewers and the legal review page read it."""
 
@@ -96,4 +156,13 @@ class DraftView(BaseModel):
     created_at: datetime
 
 
-__all__ = ["CLAUSES", "ClauseChange", "DraftView", "Proposal", "ProposedTerms"]
+__all__ = [
+    "CLAUSES",
+    "VERSION_CLAUSES",
+    "ClauseChange",
+    "DraftView",
+    "Proposal",
+    "ProposedTerms",
+    "TermsEdit",
+    "VersionComparison",
+]
