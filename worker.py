@@ -25,10 +25,12 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.drafting import make_environment
+from activities.identity_activities import IdentityActivities
 from activities.notifications import NotificationActivities
 from activities.planning_activities import PlanningActivities
 from activities.renewal_activities import RenewalActivities
 from activities.sweep_activities import SweepActivities
+from config.identity import IdentityKeys, identity_keys
 from config.mail import MailSettings
 from config.settings import Settings, get_settings
 from config.temporal import connect
@@ -84,6 +86,7 @@ def build_worker(
     calendars: CalendarSettings | None = None,
     max_cached_workflows: int = DEFAULT_MAX_CACHED_WORKFLOWS,
     sessions: SessionFactory | None = None,
+    identity_keys: IdentityKeys,
 ) -> Worker:
     """The renewals' worker. It also runs the sweep on ``task_queue`` (one queue for everything
     suits tests and small setups); ``run_worker`` adds :func:`build_sweep_worker` on its own.
@@ -109,6 +112,7 @@ def build_worker(
         calendars=calendars,
     )
     planning = PlanningActivities(sessions, calendars)
+    identity = IdentityActivities(sessions, identity_keys)
     sweep = SweepActivities(
         sessions,
         client,
@@ -128,6 +132,7 @@ def build_worker(
             planning.plan_term,
             planning.review_deadlines,
             planning.record_milestone,
+            identity.verify_identity,
         ],
         activity_executor=executor,
         workflow_runner=workflow_runner(),
@@ -197,6 +202,7 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
             scoring=settings.scoring,
             interim_extension_months=settings.interim_extension_months,
             max_cached_workflows=settings.worker_max_cached_workflows,
+            identity_keys=identity_keys(settings),
         )
         sweep_worker = build_sweep_worker(
             client,

@@ -26,6 +26,7 @@ from api.routers import (
     users,
 )
 from config.settings import Settings, get_settings
+from config.identity import IdentityKeys, identity_keys
 from portal import problems
 from portal.config import WebSettings
 from portal.deps import check_every_route_is_guarded
@@ -51,6 +52,7 @@ def create_app(
     temporal_client: Client | None = None,
     today: Callable[[], date] | None = None,
 ) -> FastAPI:
+    identity: IdentityKeys | None = None,
     settings = settings or get_settings()
     engine = None
     if sessions is None:
@@ -62,6 +64,7 @@ def create_app(
         sessions=sessions,
         temporal=TemporalConnection(settings, temporal_client),
     )
+        identity=identity or identity_keys(settings),
     if today is not None:
         state.today = today
 

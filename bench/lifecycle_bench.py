@@ -101,6 +101,7 @@ with workflow.unsafe.imports_passed_through():
     )
 
     from clients import renewals
+    from config.identity import IdentityKeys
     from models.contract import ContractAmendment
     from models.milestones import RenewalPolicy
     from models.renewal import (
@@ -118,6 +119,8 @@ with workflow.unsafe.imports_passed_through():
 
 OWNER = "buyer@example.com"
 REVIEWER = "legal-bench@example.com"  # not the requester: segregation of duties holds
+# The bench signs its decisions as the API would; its worker checks them.
+IDENTITY = IdentityKeys.generate()
 SUPPLIERS = 20
 T = TypeVar("T")
 
@@ -501,6 +504,7 @@ async def drive_real(cfg: DriveConfig, contract_id: str, stats: RunStats) -> Non
     draft = status.drafts[-1]
     await renewals.submit_review(
         client,
+        signer=IDENTITY.signer(subject=REVIEWER, roles=("legal",)),
         contract_id=contract_id,
         term=1,
         submission=ReviewSubmission(
@@ -512,6 +516,7 @@ async def drive_real(cfg: DriveConfig, contract_id: str, stats: RunStats) -> Non
     )
     await renewals.amend_renewal(
         client,
+        signer=IDENTITY.signer(subject=OWNER, roles=("procurement",)),
         contract_id=contract_id,
         term=1,
         amendment=ContractAmendment(
@@ -629,6 +634,7 @@ def _real_worker(
     """The real worker as build_worker makes it, with the Renewal* search attributes kept."""
     return build_worker(
         cfg.client,
+        identity_keys=IDENTITY,
         task_queue=cfg.task_queue,
         database_url=database_url,
         executor=executor,

@@ -59,6 +59,7 @@ from dateutil.relativedelta import relativedelta
 from temporalio.client import Client
 
 from activities.sweep_activities import START_CONCURRENCY
+from config.identity import IdentityKeys
 from domain.sweep import is_due, reach_days
 from domain.term_plan import CalendarSettings
 from models.activity_names import ActivityName
@@ -289,6 +290,7 @@ async def bench(args: argparse.Namespace) -> Figures:
                 sessions = make_session_factory(make_engine(db.url, pool_size=pool_size_for(mca)))
                 worker = build_worker(
                     client,
+                    identity_keys=IdentityKeys.generate(),
                     task_queue=tq,
                     sessions=sessions,
                     executor=executor,

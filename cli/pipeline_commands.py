@@ -19,10 +19,9 @@ from cli.identity import ByOption, acting_user, login_name
 from config.temporal import connect
 from models.drafts import DraftView
 from models.renewal import DraftKind
-from services import audit
+from services import audit, renewal_detail
 from services import drafts as draft_service
 from services import notices as notice_service
-from services import renewals as renewal_service
 from services.db import make_engine, make_session_factory, transaction
 from services.imports import ImportKind, export_csv
 from store.reads import pipeline as pipeline_reads
@@ -147,13 +146,13 @@ def show(
     settings = load_settings()
     engine = make_engine(settings.resolved_database_url)
 
-    async def gather() -> renewal_service.RenewalDetail:
+    async def gather() -> renewal_detail.RenewalDetail:
         client: Client | None
         try:
             client = await asyncio.wait_for(connect(settings), timeout=5)
         except Exception:  # the stored record is shown without the live view
             client = None
-        return await renewal_service.detail(
+        return await renewal_detail.detail(
             sessions=make_session_factory(engine),
             client=client,
             settings=settings,

@@ -26,6 +26,7 @@ from auth.roles import Permission
 from cli.common import engine_for, fail, load_settings, print_field_errors, run_temporal, safe_url
 from cli.identity import acting_user
 from cli.renewal_status import print_status
+from config.identity import IdentityKeyError, IdentityKeys, identity_keys
 from config.settings import Settings
 from models.errors import InvalidInput, NotAllowed, NotFound, RenewalsError
 from models.notices import DispatchChannel
@@ -246,6 +247,7 @@ def review(
                 sessions=sessions,
                 client=client,
                 user=user,
+                keys=_identity(settings),
                 contract_id=contract_id,
                 term=the_term,
                 decision=decision,
@@ -306,6 +308,7 @@ def amend(
                 sessions=sessions,
                 client=client,
                 user=user,
+                keys=_identity(settings),
                 contract_id=contract_id,
                 end_date=new_end,
                 notice_period_days=notice_days,
@@ -327,6 +330,14 @@ def amend(
 
 
 # ---------------------------------------------------------------------------- terminate, redraft
+
+
+def _identity(settings: Settings) -> IdentityKeys:
+    """The keys this CLI signs the acting user's decisions with (the workers check them)."""
+    try:
+        return identity_keys(settings)
+    except IdentityKeyError as exc:
+        fail(str(exc))
 
 
 def _reasoned(
@@ -351,6 +362,7 @@ def _reasoned(
                 sessions=sessions,
                 client=client,
                 user=user,
+                keys=_identity(settings),
                 contract_id=contract_id,
                 term=the_term,
                 reason=reason,
@@ -464,6 +476,7 @@ def dispatch(
                 client=client,
                 settings=settings,
                 user=user,
+                keys=_identity(settings),
                 contract_id=contract_id,
                 term=the_term,
                 draft_version=version,

@@ -6,8 +6,9 @@ sweep call these and nothing else to reach a workflow.
 
 import asyncio
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
+from pydantic import BaseModel
 from temporalio.client import (
     Client,
     WorkflowExecutionStatus,
@@ -25,6 +26,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.workflow import UpdateMethodMultiParam
 
 from models.contract import ContractAmendment
+from models.identity import IdentityAssertion
 from models.milestones import RenewalPolicy
 from models.notices import NoticeDispatch
 from models.renewal import (
@@ -41,8 +43,24 @@ from workflows import search_attributes as sa
 from workflows.contract_renewal import ContractRenewalWorkflow
 from workflows.ids import renewal_workflow_id
 
-A = TypeVar("A")
+A = TypeVar("A", bound=BaseModel)
 R = TypeVar("R")
+
+
+class DecisionSigner(Protocol):
+    """Makes the signed identity assertion a decision carries (config.identity.Signer: the
+    authenticated person of the API, web app or CLI)."""
+
+    def assertion_for(
+        self,
+        *,
+        workflow_id: str,
+        action: str,
+        request: BaseModel,
+        draft_version: int | None = None,
+        content_hash: str | None = None,
+    ) -> IdentityAssertion: ...
+
 
 # What a namespace must have registered before renewals can keep their search attributes.
 SEARCH_ATTRIBUTES = sa.ALL
@@ -120,14 +138,30 @@ async def _update(
     update: UpdateMethodMultiParam[[ContractRenewalWorkflow, A], R],
     arg: A,
     *,
+    signer: DecisionSigner,
+    action: str,
+    draft_version: int | None = None,
+    content_hash: str | None = None,
     id: str | None = None,
 ) -> R:
-    """Send an update; while the renewal is still opening (it refuses with NotReady until its
-    plan and record exist) wait a moment and send it again, so a person who acts right after
-    a start is not told to retry."""
+    """Send an update signed for the person behind ``signer``; while the renewal is still
+    opening (it refuses with NotReady until its plan and record exist) wait a moment and send
+    it again, so a person who acts right after a start is not told to retry. A refused update
+    never spent its assertion, so the same one is sent again (it lives minutes)."""
+    signed = arg.model_copy(
+        update={
+            "assertion": signer.assertion_for(
+                workflow_id=handle.id,
+                action=action,
+                request=arg,
+                draft_version=draft_version,
+                content_hash=content_hash,
+            )
+        }
+    )
     for attempt in range(NOT_READY_ATTEMPTS):
         try:
-            return await handle.execute_update(update, arg, id=id)
+            return await handle.execute_update(update, signed, id=id)
         except WorkflowUpdateFailedError as err:
             cause = err.cause
             not_ready = isinstance(cause, ApplicationError) and cause.type == "NotReady"
@@ -153,6 +187,7 @@ async def get_status(client: Client, *, contract_id: str, term: int) -> RenewalS
 async def submit_review(
     client: Client,
     *,
+    signer: DecisionSigner,
     contract_id: str,
     term: int,
     submission: ReviewSubmission,
@@ -160,36 +195,84 @@ async def submit_review(
 ) -> ReviewResult:
     """``request_id`` becomes the update id: the same decision sent twice is applied once."""
     handle = renewal_handle(client, contract_id=contract_id, term=term)
-    return await _update(handle, ContractRenewalWorkflow.submit_review, submission, id=request_id)
+    return await _update(
+        handle,
+        ContractRenewalWorkflow.submit_review,
+        submission,
+        signer=signer,
+        action="submit_review",
+        draft_version=submission.draft_version,
+        content_hash=submission.content_hash,
+        id=request_id,
+    )
 
 
 async def amend_renewal(
-    client: Client, *, contract_id: str, term: int, amendment: ContractAmendment
+    client: Client,
+    *,
+    signer: DecisionSigner,
+    contract_id: str,
+    term: int,
+    amendment: ContractAmendment,
 ) -> RenewalStatus:
     handle = renewal_handle(client, contract_id=contract_id, term=term)
     return await _update(
-        handle, ContractRenewalWorkflow.amend, AmendmentRequest(amendment=amendment)
+        handle,
+        ContractRenewalWorkflow.amend,
+        AmendmentRequest(amendment=amendment),
+        signer=signer,
+        action="amend",
     )
 
 
 async def terminate_renewal(
-    client: Client, *, contract_id: str, term: int, request: TerminationRequest
+    client: Client,
+    *,
+    signer: DecisionSigner,
+    contract_id: str,
+    term: int,
+    request: TerminationRequest,
 ) -> RenewalStatus:
     handle = renewal_handle(client, contract_id=contract_id, term=term)
-    return await _update(handle, ContractRenewalWorkflow.terminate, request)
+    return await _update(
+        handle, ContractRenewalWorkflow.terminate, request, signer=signer, action="terminate"
+    )
 
 
 async def request_redraft(
-    client: Client, *, contract_id: str, term: int, request: RedraftRequest
+    client: Client,
+    *,
+    signer: DecisionSigner,
+    contract_id: str,
+    term: int,
+    request: RedraftRequest,
 ) -> DraftRef:
     handle = renewal_handle(client, contract_id=contract_id, term=term)
-    return await _update(handle, ContractRenewalWorkflow.request_redraft, request)
+    return await _update(
+        handle,
+        ContractRenewalWorkflow.request_redraft,
+        request,
+        signer=signer,
+        action="request_redraft",
+    )
 
 
 async def record_dispatch(
-    client: Client, *, contract_id: str, term: int, dispatch: NoticeDispatch
+    client: Client,
+    *,
+    signer: DecisionSigner,
+    contract_id: str,
+    term: int,
+    dispatch: NoticeDispatch,
 ) -> RenewalStatus:
     """Procurement records that an approved non-renewal notice went out; the workflow judges it
     against its stored plan (late after the notice deadline) and says so in the status."""
     handle = renewal_handle(client, contract_id=contract_id, term=term)
-    return await _update(handle, ContractRenewalWorkflow.record_dispatch, dispatch)
+    return await _update(
+        handle,
+        ContractRenewalWorkflow.record_dispatch,
+        dispatch,
+        signer=signer,
+        action="record_dispatch",
+        draft_version=dispatch.draft_version,
+    )

@@ -145,12 +145,13 @@ def key_file(data_dir: Path) -> Path:
     return data_dir / KEY_FILE_NAME
 
 
-def read_key_file(path: Path) -> PayloadKeys:
-    """The keys of a key file: ``{"active_key_id": id, "keys": {id: base64 of 32 bytes}}``."""
+def read_key_file(path: Path, *, what: str = "payload key file") -> PayloadKeys:
+    """The keys of a key file: ``{"active_key_id": id, "keys": {id: base64 of 32 bytes}}``.
+    ``what`` names the file in errors (the identity keys use the same format)."""
 
     def refuse(reason: str) -> PayloadKeyFileError:
         return PayloadKeyFileError(
-            f"payload key file {path} is not usable: {reason}. Repair it, or move it away to "
+            f"{what} {path} is not usable: {reason}. Repair it, or move it away to "
             "start over (histories written with its keys cannot be read without them)"
         )
 
@@ -188,7 +189,7 @@ class KeyFileResult:
     tightened: bool = False  # the file had group or other permissions: now 0600
 
 
-def ensure_key_file(path: Path) -> KeyFileResult:
+def ensure_key_file(path: Path, *, what: str = "payload key file") -> KeyFileResult:
     """The keys of ``path``, made on first use: a new random key, written 0600 (never through
     the umask, never over an existing file). An existing file readable or writable by others
     is tightened to 0600; a corrupt one is refused (it may hold the only copy of a key)."""
@@ -198,15 +199,15 @@ def ensure_key_file(path: Path) -> KeyFileResult:
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:  # another process made it first: use that one
-            return ensure_key_file(path)
+            return ensure_key_file(path, what=what)
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             out.write(text)
             out.flush()
             os.fsync(out.fileno())
-        return KeyFileResult(keys=read_key_file(path), created=True)
+        return KeyFileResult(keys=read_key_file(path, what=what), created=True)
     tightened = False
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:
         os.chmod(path, 0o600)
         tightened = True
-    return KeyFileResult(keys=read_key_file(path), tightened=tightened)
+    return KeyFileResult(keys=read_key_file(path, what=what), tightened=tightened)

@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     # Payload encryption (see config/codec.py): key id -> base64 of 32 bytes, and the active id.
     payload_encryption_keys: dict[str, str] = {}
     payload_encryption_key_id: str | None = None
+    # Identity keys (see config/identity.py): the front ends sign each decision with the active
+    # key, the workers check it. Same shape as the payload keys; else <data dir>/identity-keys.json.
+    identity_signing_keys: dict[str, str] = {}
+    identity_signing_key_id: str | None = None
 
     sweep_schedule_id: str = "renewal-sweep"
     sweep_time: Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")] = "06:00"

@@ -19,3 +19,4 @@ class ActivityName(StrEnum):
     REVIEW_DEADLINES = "review_deadlines"
     RECORD_MILESTONE = "record_milestone"
     CATCH_UP_TERMS = "catch_up_terms"
+    VERIFY_IDENTITY = "verify_identity"

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from models.identity import IdentityAssertion
 from models.text import PersonRef, ShortText
 
 
@@ -28,6 +29,8 @@ class NoticeDispatch(BaseModel):
     channel: DispatchChannel
     reference: Annotated[ShortText, Field(min_length=1)]  # tracking number, message id, receipt
     recorded_by: PersonRef
+    # Who sent it, signed by the API, web app or CLI (models/identity.py); checked before it counts.
+    assertion: IdentityAssertion | None = None
 
 
 class DispatchRecord(BaseModel):

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from models.contract import ContractAmendment, DefaultAction, TermModel
+from models.identity import IdentityAssertion
 from models.milestones import MilestoneKind, MilestonePlan, MilestoneState, RenewalPolicy
 from models.notices import DispatchRecord
 from models.scorecard import (
@@ -112,6 +113,8 @@ class ReviewSubmission(BaseModel):
     draft_version: Annotated[int, Field(ge=1)]
     content_hash: str | None = None  # when given, binds the decision to exactly this text
     comment: LongText = ""
+    # Who sent it, signed by the API, web app or CLI (models/identity.py); checked before it counts.
+    assertion: IdentityAssertion | None = None
 
 
 class ReviewRecord(BaseModel):
@@ -139,6 +142,8 @@ class TerminationRequest(BaseModel):
 
     requested_by: PersonRef
     reason: Annotated[LongText, Field(min_length=1)]
+    # Who sent it, signed by the API, web app or CLI (models/identity.py); checked before it counts.
+    assertion: IdentityAssertion | None = None
 
 
 class RedraftRequest(BaseModel):
@@ -148,12 +153,16 @@ class RedraftRequest(BaseModel):
 
     requested_by: PersonRef
     reason: Annotated[LongText, Field(min_length=1)]
+    # Who sent it, signed by the API, web app or CLI (models/identity.py); checked before it counts.
+    assertion: IdentityAssertion | None = None
 
 
 class AmendmentRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     amendment: ContractAmendment
+    # Who sent it, signed by the API, web app or CLI (models/identity.py); checked before it counts.
+    assertion: IdentityAssertion | None = None
 
 
 class RenewalEvent(BaseModel):

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from temporalio.client import Client
 
 from auth.roles import Permission
+from config.identity import IdentityKeys
 from config.settings import Settings
 from models.users import CurrentUser, WebSession
 from portal.config import WebSettings
@@ -46,7 +47,12 @@ def get_web_settings(state: StateDep) -> WebSettings:
     return state.web
 
 
+def get_identity(state: StateDep) -> IdentityKeys:
+    return state.identity
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+IdentityDep = Annotated[IdentityKeys, Depends(get_identity)]
 WebSettingsDep = Annotated[WebSettings, Depends(get_web_settings)]
 
 

@@ -76,6 +76,8 @@ def workflow_problem(exc: WorkflowUpdateFailedError) -> Problem:
     errors = [FieldError(field_name, reason)] if field_name else []
     if kind == "NotReady":
         return Problem(503, "Not ready", message, errors, headers={"Retry-After": "2"})
+    if kind == "IdentityRefused":  # no proven identity: the decision did not count
+        return Problem(403, "Forbidden", message, errors)
     if kind in ("InvalidReview", "InvalidAmendment"):
         if field_name == "reviewer":  # segregation of duties
             return Problem(403, "Forbidden", message, errors)

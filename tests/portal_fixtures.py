@@ -31,6 +31,7 @@ from portal.config import WebSettings
 from store import users
 from store.db import SessionFactory, make_engine, make_session_factory, transaction
 from tests.factories import register
+from tests.identity_helpers import TEST_IDENTITY_KEYS
 from worker import build_worker
 from workflows.contract_renewal import ContractRenewalWorkflow
 
@@ -101,6 +102,7 @@ async def build_portal(
         web_settings=WebSettings(),
         sessions=sessions,
         temporal_client=client,
+        identity=TEST_IDENTITY_KEYS,
     )
     http = httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://testserver", timeout=60
@@ -167,6 +169,7 @@ async def portal(
     url = database[0]
     worker = build_worker(
         time_skipping_env.client,
+        identity_keys=TEST_IDENTITY_KEYS,
         task_queue=task_queue,
         database_url=url,
         executor=activity_executor,

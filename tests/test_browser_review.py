@@ -21,6 +21,7 @@ from api.app import create_app
 from clients import renewals
 from models.renewal import RenewalStage
 from store.db import make_engine, make_session_factory
+from tests.identity_helpers import TEST_IDENTITY_KEYS
 from tests.portal_fixtures import *  # noqa: F403
 from tests.portal_fixtures import (
     PASSWORD,
@@ -61,7 +62,7 @@ def served(portal: Portal) -> Iterator[str]:
         address=env.client.service_client.config.target_host,
     )
     engine = make_engine(portal.database_url)
-    app = create_app(settings, sessions=make_session_factory(engine))
+    app = create_app(settings, sessions=make_session_factory(engine), identity=TEST_IDENTITY_KEYS)
     port = _free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")

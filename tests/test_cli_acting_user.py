@@ -22,8 +22,8 @@ from cli.identity import TOKEN_ENV
 from cli.main import app
 from clients import schedules
 from config.settings import get_settings
+from models.account_tables import ApiTokenRow, UserRow
 from models.tables import (
-    ApiTokenRow,
     AuditLogRow,
     ContractRow,
     DeliveryRow,
@@ -31,7 +31,6 @@ from models.tables import (
     PriceHistoryRow,
     ServiceTicketRow,
     SupplierRow,
-    UserRow,
 )
 from services import users
 from store.db import SessionFactory, transaction

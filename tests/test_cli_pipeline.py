@@ -20,6 +20,7 @@ from config.settings import get_settings
 from models.renewal import ReviewDecisionKind, ReviewSubmission
 from store.db import SessionFactory, transaction
 from tests.factories import add_deliveries, register
+from tests.identity_helpers import SIGNED
 from tests.workflow_helpers import today
 from workflows.contract_renewal import ContractRenewalWorkflow
 
@@ -91,6 +92,7 @@ async def test_pipeline_show_and_export(
     )
     await renewals.submit_review(
         client,
+        signer=SIGNED,
         contract_id=cid,
         term=1,
         submission=ReviewSubmission(
@@ -140,6 +142,7 @@ async def test_redraft_and_terminate_from_the_command_line(
     cid, handle = await _renewal_with_a_draft(time_skipping_env, client, sessions, task_queue)
     await renewals.submit_review(
         client,
+        signer=SIGNED,
         contract_id=cid,
         term=1,
         submission=ReviewSubmission(

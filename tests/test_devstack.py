@@ -39,6 +39,7 @@ from domain.milestones import plan_milestones
 from models.milestones import MilestoneKind
 from store.db import SessionFactory, transaction
 from tests.factories import register
+from tests.identity_helpers import TEST_IDENTITY_KEYS
 from tests.test_payload_codec import blind_text, history_payloads
 from worker import build_worker
 from workflows import search_attributes
@@ -138,6 +139,7 @@ async def cli_env(
     get_settings.cache_clear()
     worker = build_worker(
         dev_env.client,
+        identity_keys=TEST_IDENTITY_KEYS,
         task_queue=tq,
         database_url=sqlite_url,
         executor=activity_executor,
@@ -324,7 +326,14 @@ class DevProcess:
             k: v
             for k, v in os.environ.items()
             if not k.startswith(
-                ("TEMPORAL_", "DATABASE_URL", "RENEWALS_", "SMTP_", "PAYLOAD_ENCRYPTION_")
+                (
+                    "TEMPORAL_",
+                    "DATABASE_URL",
+                    "RENEWALS_",
+                    "SMTP_",
+                    "PAYLOAD_ENCRYPTION_",
+                    "IDENTITY_SIGNING_",
+                )
             )
         }
         env["PYTHONPATH"] = str(ROOT)
@@ -413,7 +422,9 @@ def _cli_process(data_dir: Path, port: int, *args: str) -> subprocess.CompletedP
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("TEMPORAL_", "DATABASE_URL", "RENEWALS_", "PAYLOAD_ENCRYPTION_"))
+        if not k.startswith(
+            ("TEMPORAL_", "DATABASE_URL", "RENEWALS_", "PAYLOAD_ENCRYPTION_", "IDENTITY_SIGNING_")
+        )
     }
     env |= {
         "PYTHONPATH": str(ROOT),

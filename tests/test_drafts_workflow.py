@@ -27,6 +27,7 @@ from models.tables import PriceHistoryRow
 from store import renewals as renewal_store
 from store.db import SessionFactory, transaction
 from tests.factories import add_deliveries, register
+from tests.identity_helpers import SIGNED
 from tests.performance_data import insert_market
 from tests.workflow_helpers import result_of, skip_past, today
 from workflows.contract_renewal import ContractRenewalWorkflow
@@ -106,6 +107,7 @@ async def test_market_signals_shape_the_versioned_japanese_drafts(
 
     changes = await renewals.submit_review(
         client,
+        signer=SIGNED,
         contract_id=cid,
         term=1,
         submission=ReviewSubmission(
@@ -169,6 +171,7 @@ async def test_expiry_path_stores_a_rendered_interim_extension(
         await asyncio.sleep(0.05)
     await renewals.submit_review(
         client,
+        signer=SIGNED,
         contract_id=cid,
         term=1,
         submission=ReviewSubmission(

@@ -489,6 +489,7 @@ async def test_the_workflows_own_refusal_is_named_by_field(
             client=portal.client,
             settings=state.settings,
             user=_procurement(portal),
+            keys=state.identity,
             contract_id=cid,
             term=1,
             draft_version=2,

@@ -80,9 +80,11 @@ from models.tables import (
     ReviewDecisionRow,
     ScorecardRow,
 )
+from store import users as user_store
 from store.db import SessionFactory, make_engine, make_session_factory, transaction
 from tests.conftest import POSTGRES_URL
 from tests.factories import register
+from tests.identity_helpers import SIGNED, TEST_IDENTITY_KEYS
 from worker import build_worker
 from workflows import activity_calls
 from workflows import search_attributes as sa
@@ -208,7 +210,19 @@ def _worker_env(
     extra: dict[str, str] | None = None,
 ) -> dict[str, str]:
     # Only what the worker needs: a developer's DATABASE_URL or SMTP_HOST must not leak in.
-    keep = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "VIRTUAL_ENV", "PYTHONPATH")
+    # The identity keys too: the worker checks decisions signed with the test's keys.
+    keep = (
+        "PATH",
+        "HOME",
+        "LANG",
+        "LC_ALL",
+        "TZ",
+        "TMPDIR",
+        "VIRTUAL_ENV",
+        "PYTHONPATH",
+        "IDENTITY_SIGNING_KEYS",
+        "IDENTITY_SIGNING_KEY_ID",
+    )
     env = {k: v for k, v in os.environ.items() if k in keep or k.startswith("PG")}
     env.update(
         {
@@ -293,6 +307,12 @@ def _register_in_window(
             end_date=today + relativedelta(months=months_left),
             notice_period_days=0,
         )
+        # A database with accounts (the PostgreSQL schema other tests share) takes decisions
+        # only from people with an account holding the role.
+        if user_store.count_users(s):
+            for name, roles in ((OWNER, "procurement"), (REVIEWER, "legal")):
+                if not user_store.account_exists(s, username=name):
+                    user_store.create_user(s, username=name, display_name=name, roles=roles)
 
 
 def _handle(client: Client, cid: str, term: int = 1) -> WorkflowHandle[Any, TermOutcome]:
@@ -327,6 +347,7 @@ async def _drive_to_outcome(
     review = await asyncio.wait_for(
         renewals.submit_review(
             client,
+            signer=SIGNED,
             contract_id=cid,
             term=1,
             submission=ReviewSubmission(
@@ -341,6 +362,7 @@ async def _drive_to_outcome(
     await asyncio.wait_for(
         renewals.amend_renewal(
             client,
+            signer=SIGNED,
             contract_id=cid,
             term=1,
             amendment=ContractAmendment(end_date=end_today, amended_by=OWNER),
@@ -582,6 +604,7 @@ async def _run_kill_case(
         # A fresh worker (in-process, production build_worker) takes over.
         async with build_worker(
             client,
+            identity_keys=TEST_IDENTITY_KEYS,
             task_queue=task_queue,
             database_url=database_url,
             executor=executor,
@@ -924,6 +947,7 @@ async def test_dev_server_restart_keeps_timers_and_open_reviews(
         review = await asyncio.wait_for(
             renewals.submit_review(
                 client,
+                signer=SIGNED,
                 contract_id=review_cid,
                 term=1,
                 submission=ReviewSubmission(
@@ -1078,6 +1102,7 @@ async def _amend_to_today_and_renew(
     once, and wait for the outcome and the next term."""
     await renewals.amend_renewal(
         client,
+        signer=SIGNED,
         contract_id=cid,
         term=1,
         amendment=ContractAmendment(end_date=today, amended_by=OWNER),
@@ -1114,6 +1139,7 @@ async def test_database_outage_activities_retry_and_the_renewal_proceeds_once(
     try:
         async with build_worker(
             client,
+            identity_keys=TEST_IDENTITY_KEYS,
             task_queue=task_queue,
             database_url=through_proxy,
             executor=activity_executor,
@@ -1138,6 +1164,7 @@ async def test_database_outage_activities_retry_and_the_renewal_proceeds_once(
             update = asyncio.create_task(
                 renewals.submit_review(
                     client,
+                    signer=SIGNED,
                     contract_id=cid,
                     term=1,
                     submission=ReviewSubmission(
@@ -1147,9 +1174,10 @@ async def test_database_outage_activities_retry_and_the_renewal_proceeds_once(
                 )
             )
             second = await _eventually(
-                lambda: _retrying(handle, ActivityName.RECORD_REVIEW, 3),
+                # The decision's first activity is the identity check, which reads the accounts.
+                lambda: _retrying(handle, ActivityName.VERIFY_IDENTITY, 3),
                 timeout=30,
-                what="record_review retrying",
+                what="verify_identity retrying",
             )
             assert not update.done()
             proxy.up()
@@ -1160,7 +1188,7 @@ async def test_database_outage_activities_retry_and_the_renewal_proceeds_once(
         _assert_renewed_exactly_once(written, review_id=review_id, amended_on=today)
         assert proxy.refused > refused_first > 0
         print(
-            f"\noutage: load_contract attempt {first[1]} ({first[2]!r}), record_review attempt "
+            f"\noutage: load_contract attempt {first[1]} ({first[2]!r}), verify_identity attempt "
             f"{second[1]}; {proxy.refused} connections refused; duplicates "
             f"{written.duplicates}; {time.monotonic() - started:.1f} s"
         )
@@ -1195,6 +1223,7 @@ async def test_lock_timeouts_are_retried_and_the_renewal_proceeds_once(
         blocker.execute(text("LOCK TABLE renewals IN ACCESS EXCLUSIVE MODE"))
         async with build_worker(
             client,
+            identity_keys=TEST_IDENTITY_KEYS,
             task_queue=task_queue,
             database_url=worker_url,
             executor=activity_executor,
@@ -1213,6 +1242,7 @@ async def test_lock_timeouts_are_retried_and_the_renewal_proceeds_once(
             )
             review = await renewals.submit_review(
                 client,
+                signer=SIGNED,
                 contract_id=cid,
                 term=1,
                 submission=ReviewSubmission(
@@ -1252,6 +1282,7 @@ async def test_a_database_outage_is_named_in_the_pending_activity(
     try:
         async with build_worker(
             client,
+            identity_keys=TEST_IDENTITY_KEYS,
             task_queue=task_queue,
             database_url=through_proxy,
             executor=activity_executor,
@@ -1286,6 +1317,7 @@ async def test_a_missing_contract_fails_at_once_without_retries(
     handle = _handle(client, cid)
     async with build_worker(
         client,
+        identity_keys=TEST_IDENTITY_KEYS,
         task_queue=task_queue,
         database_url=sqlite_url,
         executor=activity_executor,

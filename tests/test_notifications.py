@@ -30,6 +30,7 @@ from store import contracts as contract_store
 from store.db import SessionFactory, transaction
 from store.renewals import open_renewal
 from tests.factories import register
+from tests.identity_helpers import SIGNED, TEST_IDENTITY_KEYS
 from tests.workflow_helpers import result_of, today
 from worker import build_worker
 from workflows.contract_renewal import ContractRenewalWorkflow
@@ -135,6 +136,7 @@ async def mailing_worker(
     inbox, port = smtp
     worker = build_worker(
         time_skipping_env.client,
+        identity_keys=TEST_IDENTITY_KEYS,
         task_queue=task_queue,
         database_url=sqlite_url,
         executor=activity_executor,
@@ -175,6 +177,7 @@ async def test_renewal_sends_each_notification_once(
         await asyncio.sleep(0.05)
     await renewals.submit_review(
         client,
+        signer=SIGNED,
         contract_id=cid,
         term=1,
         submission=ReviewSubmission(

@@ -29,6 +29,7 @@ from store.db import SessionFactory, transaction
 from store.reads import pipeline as pipeline_reads
 from store.reads.plans import plan_of
 from tests.factories import register
+from tests.identity_helpers import SIGNED
 from tests.workflow_helpers import today
 from workflows.contract_renewal import ContractRenewalWorkflow
 
@@ -124,6 +125,7 @@ async def test_every_view_shows_the_workflows_dates(
         new_end = max(status.end_date + timedelta(days=case.amend_days), now + timedelta(days=2))
         status = await renewals.amend_renewal(
             client,
+            signer=SIGNED,
             contract_id=cid,
             term=1,
             amendment=ContractAmendment(

@@ -40,6 +40,7 @@ from config.temporal import data_converter, payload_keys
 from models.renewal import OutcomeKind
 from store.db import SessionFactory, transaction
 from tests.factories import register
+from tests.identity_helpers import TEST_IDENTITY_KEYS
 from tests.workflow_helpers import result_of, today
 from worker import build_worker
 from workflows.contract_renewal import ContractRenewalWorkflow
@@ -225,6 +226,7 @@ async def test_history_without_the_key_shows_no_names_prices_or_comments(
             )
         worker = build_worker(
             env.client,
+            identity_keys=TEST_IDENTITY_KEYS,
             task_queue=task_queue,
             database_url=sqlite_url,
             executor=activity_executor,  # type: ignore[arg-type]

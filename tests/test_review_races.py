@@ -14,6 +14,7 @@ from models.renewal import RenewalStage, ReviewDecisionKind, ReviewResult, Revie
 from models.tables import ReviewDecisionRow
 from store.db import SessionFactory, transaction
 from tests.factories import register
+from tests.identity_helpers import SIGNED
 from tests.workflow_helpers import today
 from workflows.contract_renewal import ContractRenewalWorkflow
 
@@ -57,10 +58,20 @@ async def test_same_decision_sent_twice_is_applied_once(
         decision=ReviewDecisionKind.APPROVE, reviewer="legal@example.com", draft_version=1
     )
     first = await renewals.submit_review(
-        client, contract_id=cid, term=1, submission=submission, request_id="form-post-42"
+        client,
+        signer=SIGNED,
+        contract_id=cid,
+        term=1,
+        submission=submission,
+        request_id="form-post-42",
     )
     again = await renewals.submit_review(
-        client, contract_id=cid, term=1, submission=submission, request_id="form-post-42"
+        client,
+        signer=SIGNED,
+        contract_id=cid,
+        term=1,
+        submission=submission,
+        request_id="form-post-42",
     )
     assert again == first
     status = await renewals.get_status(client, contract_id=cid, term=1)
@@ -88,8 +99,8 @@ async def test_approve_and_reject_together_one_wins(
         comment="Liability cap missing",
     )
     results = await asyncio.gather(
-        renewals.submit_review(client, contract_id=cid, term=1, submission=approve),
-        renewals.submit_review(client, contract_id=cid, term=1, submission=reject),
+        renewals.submit_review(client, signer=SIGNED, contract_id=cid, term=1, submission=approve),
+        renewals.submit_review(client, signer=SIGNED, contract_id=cid, term=1, submission=reject),
         return_exceptions=True,
     )
     wins = [r for r in results if isinstance(r, ReviewResult)]

@@ -23,6 +23,7 @@ from models.renewal import (
 from models.tables import ContractRow, DraftRow, RenewalEventRow
 from store.db import SessionFactory, transaction
 from tests.factories import register
+from tests.identity_helpers import SIGNED
 from tests.workflow_helpers import result_of, today
 from workflows.contract_renewal import ContractRenewalWorkflow
 
@@ -123,6 +124,7 @@ async def test_an_approval_the_day_before_prevents_the_safe_default(
     await _skip_to(env, datetime.combine(status.send_by - timedelta(days=1), time(0), UTC))
     await renewals.submit_review(
         client,
+        signer=SIGNED,
         contract_id=cid,
         term=1,
         submission=ReviewSubmission(
@@ -183,6 +185,7 @@ async def test_amendment_after_the_first_milestone_moves_every_remaining_date(
     new_end = before.end_date + relativedelta(months=4)  # type: ignore[operator]
     after = await renewals.amend_renewal(
         client,
+        signer=SIGNED,
         contract_id=cid,
         term=1,
         amendment=ContractAmendment(end_date=new_end, notice_period_days=30, amended_by=OWNER),

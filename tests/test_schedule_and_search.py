@@ -19,6 +19,7 @@ from models.contract import ContractAmendment
 from models.sweep import SweepInput, SweepTotals
 from store.db import SessionFactory, make_session_factory, transaction
 from tests.factories import register
+from tests.identity_helpers import SIGNED, TEST_IDENTITY_KEYS
 from worker import build_sweep_worker, build_worker
 from workflows import search_attributes as sa
 from workflows.sweep import RenewalSweepWorkflow
@@ -41,6 +42,7 @@ async def dev_worker(
 ) -> AsyncIterator[None]:
     worker = build_worker(
         dev_env.client,
+        identity_keys=TEST_IDENTITY_KEYS,
         task_queue=tq,
         database_url=sqlite_url,
         executor=activity_executor,
@@ -125,13 +127,16 @@ async def test_sweep_starts_due_renewals_once_and_search_attributes_find_them(
     assert [w.id for w in in_review] == [f"renewal/{p}-due/term-1"]
     attrs = in_review[0].typed_search_attributes
     assert attrs.get(sa.SUPPLIER) == "S-1"
-    assert attrs.get(sa.OWNER) == "procurement@example.com"
+    # No e-mail address in the visibility store: the owner is not a search attribute.
+    assert attrs.get(sa.OWNER) is None
+    assert "procurement@example.com" not in repr(in_review[0].search_attributes)
     assert await _count(client, f"RenewalContractId = '{p}-later'") == 0
 
     # An amendment moves the expiry search attribute with the plan.
     new_end = now + relativedelta(months=3)
     await renewals.amend_renewal(
         client,
+        signer=SIGNED,
         contract_id=f"{p}-due",
         term=1,
         amendment=ContractAmendment(end_date=new_end, amended_by="buyer@example.com"),

@@ -87,6 +87,7 @@ from models.tables import (
 )
 from store.db import SessionFactory, make_engine, make_session_factory, transaction
 from tests.factories import register
+from tests.identity_helpers import SIGNED, TEST_IDENTITY_KEYS
 from worker import build_worker
 from workflows.contract_renewal import ContractRenewalWorkflow
 from workflows.ids import renewal_workflow_id
@@ -256,6 +257,7 @@ class Runtime:
     async def _start_worker(self) -> Worker:
         worker = build_worker(
             self.env.client,
+            identity_keys=TEST_IDENTITY_KEYS,
             task_queue=self.task_queue,
             database_url=self.database_url,
             executor=self.executor,
@@ -593,6 +595,7 @@ class RenewalMachine(RuleBasedStateMachine):
                 self._run(
                     renewals.amend_renewal(
                         self.rt.client,
+                        signer=SIGNED,
                         contract_id=cid,
                         term=term,
                         amendment=ContractAmendment(
@@ -614,7 +617,9 @@ class RenewalMachine(RuleBasedStateMachine):
             reason="state machine",
         )
         status = self._run(
-            renewals.amend_renewal(self.rt.client, contract_id=cid, term=term, amendment=amendment)
+            renewals.amend_renewal(
+                self.rt.client, signer=SIGNED, contract_id=cid, term=term, amendment=amendment
+            )
         )
         expected_end = new_end or c.status.end_date
         assert status.end_date == expected_end
@@ -676,7 +681,7 @@ class RenewalMachine(RuleBasedStateMachine):
                 for d in status.decisions
             )
             call = renewals.request_redraft(
-                self.rt.client, contract_id=cid, term=term, request=request
+                self.rt.client, signer=SIGNED, contract_id=cid, term=term, request=request
             )
             self._note(f"draft: redraft {'after' if rejected else 'refused without'} a rejection")
             if rejected:
@@ -756,7 +761,12 @@ class RenewalMachine(RuleBasedStateMachine):
         )
         request_id = f"sm-{uuid.uuid4().hex}"
         call = renewals.submit_review(
-            self.rt.client, contract_id=cid, term=term, submission=submission, request_id=request_id
+            self.rt.client,
+            signer=SIGNED,
+            contract_id=cid,
+            term=term,
+            submission=submission,
+            request_id=request_id,
         )
         if expected_refusal is not None:
             with pytest.raises(WorkflowUpdateFailedError) as refused:
@@ -780,6 +790,7 @@ class RenewalMachine(RuleBasedStateMachine):
             again = self._run(
                 renewals.submit_review(
                     self.rt.client,
+                    signer=SIGNED,
                     contract_id=cid,
                     term=term,
                     submission=submission,
@@ -862,6 +873,7 @@ class RenewalMachine(RuleBasedStateMachine):
             current = self._run(
                 renewals.request_redraft(
                     self.rt.client,
+                    signer=SIGNED,
                     contract_id=c.cid,
                     term=term,
                     request=RedraftRequest(requested_by=REQUESTER, reason="Extend while we talk"),
@@ -876,6 +888,7 @@ class RenewalMachine(RuleBasedStateMachine):
         result = self._run(
             renewals.submit_review(
                 self.rt.client,
+                signer=SIGNED,
                 contract_id=c.cid,
                 term=term,
                 submission=ReviewSubmission(

@@ -47,6 +47,7 @@ from store.db import SessionFactory, transaction
 from store.reads import dashboard as dashboard_reads
 from store.reads import pipeline as pipeline_reads
 from tests.factories import register
+from tests.identity_helpers import SIGNED
 from tests.portal_fixtures import Portal, build_portal
 from tests.workflow_helpers import today
 from workflows.contract_renewal import ContractRenewalWorkflow
@@ -381,6 +382,7 @@ async def test_every_view_shows_the_workflows_dates_before_and_after_an_amendmen
         new_end = date(2027, 9, 30)
         await renewals.amend_renewal(
             client,
+            signer=SIGNED,
             contract_id=fixed,
             term=1,
             amendment=ContractAmendment(

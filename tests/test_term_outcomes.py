@@ -37,6 +37,7 @@ from models.tables import ContractRow, DraftRow, OutboxRow, RenewalEventRow, Ren
 from store import plans
 from store.db import SessionFactory, transaction
 from tests.factories import add_deliveries, register
+from tests.identity_helpers import SIGNED, TEST_IDENTITY_KEYS
 from tests.workflow_helpers import result_of, save_history, today
 from worker import build_worker
 from workflows.contract_renewal import ContractRenewalWorkflow
@@ -84,6 +85,7 @@ async def _skip_to(env: WorkflowEnvironment, day: date, hour: int = 12) -> None:
 async def _approve(client: Client, cid: str, version: int, term: int = 1) -> None:
     await renewals.submit_review(
         client,
+        signer=SIGNED,
         contract_id=cid,
         term=term,
         submission=ReviewSubmission(
@@ -185,6 +187,7 @@ async def test_a_lapsed_term_ends_when_procurement_records_what_happened(
 
     await renewals.terminate_renewal(
         client,
+        signer=SIGNED,
         contract_id=cid,
         term=1,
         request=TerminationRequest(requested_by=OWNER, reason="Moved to another supplier"),
@@ -265,6 +268,7 @@ async def _auto_renewing_notice_approved(
     await _until(env, handle, lambda st: len(st.drafts) == 1)
     await renewals.terminate_renewal(
         client,
+        signer=SIGNED,
         contract_id=cid,
         term=1,
         request=TerminationRequest(requested_by=OWNER, reason="Consolidating suppliers"),
@@ -292,6 +296,7 @@ async def test_auto_renewing_with_a_notice_dispatched_in_time_is_not_renewed(
     sent_on = await today(env)
     after = await renewals.record_dispatch(
         client,
+        signer=SIGNED,
         contract_id=cid,
         term=1,
         dispatch=NoticeDispatch(
@@ -331,6 +336,7 @@ async def test_a_dispatch_after_the_notice_deadline_is_late_and_the_contract_rol
     await _skip_to(env, late_day)
     after = await renewals.record_dispatch(
         client,
+        signer=SIGNED,
         contract_id=cid,
         term=1,
         dispatch=NoticeDispatch(
@@ -367,6 +373,7 @@ async def test_dispatches_that_cannot_be_true_are_refused_with_the_field(
         with pytest.raises(WorkflowUpdateFailedError) as err:
             await renewals.record_dispatch(
                 client,
+                signer=SIGNED,
                 contract_id=cid,
                 term=1,
                 dispatch=NoticeDispatch(
@@ -414,6 +421,7 @@ async def test_a_fixed_term_takes_no_notice_dispatch(
     with pytest.raises(WorkflowUpdateFailedError) as err:
         await renewals.record_dispatch(
             client,
+            signer=SIGNED,
             contract_id=cid,
             term=1,
             dispatch=NoticeDispatch(
@@ -477,6 +485,7 @@ async def leaving_worker(
     )
     worker = build_worker(
         time_skipping_env.client,
+        identity_keys=TEST_IDENTITY_KEYS,
         task_queue=task_queue,
         database_url=sqlite_url,
         executor=activity_executor,
@@ -704,6 +713,7 @@ async def test_terminating_after_an_approval_withdraws_it_and_the_term_ends_as_d
     await _approve(client, cid, 1)
     await renewals.terminate_renewal(
         client,
+        signer=SIGNED,
         contract_id=cid,
         term=1,
         request=TerminationRequest(requested_by=OWNER, reason="The site closes"),
@@ -728,6 +738,7 @@ async def test_a_rejected_notice_can_be_redrafted_while_termination_is_pending(
     )
     await renewals.submit_review(
         client,
+        signer=SIGNED,
         contract_id=cid,
         term=1,
         submission=ReviewSubmission(
@@ -739,6 +750,7 @@ async def test_a_rejected_notice_can_be_redrafted_while_termination_is_pending(
     )
     redrafted = await renewals.request_redraft(
         client,
+        signer=SIGNED,
         contract_id=cid,
         term=1,
         request=RedraftRequest(requested_by=OWNER, reason="Clause 14.2 cited"),
@@ -747,6 +759,7 @@ async def test_a_rejected_notice_can_be_redrafted_while_termination_is_pending(
     await _approve(client, cid, 3)
     after = await renewals.record_dispatch(
         client,
+        signer=SIGNED,
         contract_id=cid,
         term=1,
         dispatch=NoticeDispatch(

@@ -27,6 +27,7 @@ from models.renewal import (
 from models.tables import ContractRow, DraftRow, RenewalEventRow, ReviewDecisionRow
 from store.db import SessionFactory, transaction
 from tests.factories import add_deliveries, register
+from tests.identity_helpers import SIGNED
 from tests.workflow_helpers import result_of, save_history, skip_past, today
 from workflows.contract_renewal import ContractRenewalWorkflow
 
@@ -84,6 +85,7 @@ async def test_contract_walks_every_milestone_to_renewal(
 
     changes = await renewals.submit_review(
         client,
+        signer=SIGNED,
         contract_id=cid,
         term=1,
         submission=ReviewSubmission(
@@ -100,6 +102,7 @@ async def test_contract_walks_every_milestone_to_renewal(
     with pytest.raises(WorkflowUpdateFailedError) as refused:
         await renewals.submit_review(
             client,
+            signer=SIGNED,
             contract_id=cid,
             term=1,
             submission=ReviewSubmission(
@@ -110,6 +113,7 @@ async def test_contract_walks_every_milestone_to_renewal(
 
     approved = await renewals.submit_review(
         client,
+        signer=SIGNED,
         contract_id=cid,
         term=1,
         submission=ReviewSubmission(
@@ -188,6 +192,7 @@ async def test_expiry_without_approval_drafts_interim_extension(
     # The interim extension is a version like any other: legal approves it, then it holds.
     await renewals.submit_review(
         client,
+        signer=SIGNED,
         contract_id=cid,
         term=1,
         submission=ReviewSubmission(
@@ -222,6 +227,7 @@ async def test_termination_ends_the_chain(
     )
     status = await renewals.terminate_renewal(
         client,
+        signer=SIGNED,
         contract_id=cid,
         term=1,
         request=TerminationRequest(requested_by=OWNER, reason="Supplier is exiting the market"),
@@ -329,6 +335,7 @@ async def test_amendment_mid_flight_replans_remaining_timers(
     new_end = end + relativedelta(months=6)
     status = await renewals.amend_renewal(
         client,
+        signer=SIGNED,
         contract_id=cid,
         term=1,
         amendment=ContractAmendment(end_date=new_end, notice_period_days=90, amended_by=OWNER),
@@ -408,7 +415,11 @@ async def test_review_update_rejected_by_validator(
 
     async def review(**kw: object) -> None:
         await renewals.submit_review(
-            client, contract_id=cid, term=1, submission=ReviewSubmission.model_validate(kw)
+            client,
+            signer=SIGNED,
+            contract_id=cid,
+            term=1,
+            submission=ReviewSubmission.model_validate(kw),
         )
 
     cases = [

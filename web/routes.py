@@ -38,8 +38,8 @@ from portal.deps import (
 from portal.problems import Forbidden, Problem, to_problem
 from portal.transport import client_address, served_over_https
 from services import drafts as draft_service
+from services import renewal_detail, users
 from services import renewals as service
-from services import users
 from store.reads import dashboard as dashboard_reads
 from store.reads import reviews as review_reads
 
@@ -266,7 +266,7 @@ async def _draft_page(
         client = await state.temporal.get()
     except Exception:  # the page still shows what the database holds
         client = None
-    found = await service.detail(
+    found = await renewal_detail.detail(
         sessions=state.sessions,
         client=client,
         settings=state.settings,
@@ -396,6 +396,7 @@ async def decide(
             sessions=state.sessions,
             client=await state.temporal.get(),
             user=session.user,
+            keys=state.identity,
             contract_id=contract_id,
             term=term,
             decision=decision,

@@ -13,6 +13,7 @@ from temporalio.common import RetryPolicy
 with workflow.unsafe.imports_passed_through():
     from models.activity_names import ActivityName
     from models.contract import ContractRead
+    from models.identity import IdentityCheck, IdentityVerdict
     from models.notifications import NotificationRequest
     from models.plans import MilestoneRecord
     from models.renewal import (
@@ -123,3 +124,7 @@ async def record_milestone(request: MilestoneRecord) -> None:
 
 async def catch_up_terms(request: CatchUpRequest) -> CatchUpResult:
     return await _call(ActivityName.CATCH_UP_TERMS, request, CatchUpResult)
+
+
+async def verify_identity(check: IdentityCheck) -> IdentityVerdict:
+    return await _call(ActivityName.VERIFY_IDENTITY, check, IdentityVerdict)

@@ -8,16 +8,19 @@ second sees the first (see temporalio's safe_message_handlers sample).
 
 import asyncio
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 from temporalio import workflow
-from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.common import SearchAttributePair, SearchAttributeUpdate, TypedSearchAttributes
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from domain.identity import request_digest
     from domain.milestones import plan_milestones
     from domain.outcome import ExpiryDecision, ExpiryFacts, expiry_outcome, notice_state
     from domain.review import approval_refusal
     from models.contract import ContractRead, ContractStatus, DefaultAction, TermModel
+    from models.identity import IdentityAssertion, IdentityCheck
     from models.milestones import MilestoneKind, MilestonePlan, MilestoneState
     from models.notices import DispatchRecord, NoticeDispatch
     from models.notifications import NotificationKind, NotificationRequest
@@ -72,6 +75,14 @@ PATCH_CALENDAR_PLAN = "calendar-plan"  # plan by activity (business days, zones,
 # as reviewable versions with recorded dispatch, catch-up of late registrations (§5), and the
 # stored plan's milestone states.
 PATCH_TERM_OUTCOMES = "term-outcomes"
+# Every decision proves who sent it (renewal-semantics.md §6): asked once per update, with the
+# update's id in the patch id, because a patch's answer is kept for the whole run: one asked for
+# an old decision replayed without the check would otherwise skip it for every new decision of
+# a renewal that was running before the check existed.
+PATCH_PROVEN_IDENTITY = "proven-identity"
+# Search attributes are stored unencrypted in the namespace's visibility store: no e-mail
+# address goes there (the owner is found through the database's pipeline, not Temporal).
+PATCH_PRIVATE_SEARCH_ATTRIBUTES = "private-search-attributes"
 
 # A recommendation to leave the supplier makes v1 a notice (or, for a fixed term, a plan).
 _LEAVING = (Recommendation.TERMINATE, Recommendation.RETENDER)
@@ -114,6 +125,7 @@ class ContractRenewalWorkflow:
         self._opened = False  # the renewal's row exists: updates may record events
         self._dispatches: list[DispatchRecord] = []
         self._lapsed_on: date | None = None
+        self._private_search = False
 
     # ------------------------------------------------------------------ run
 
@@ -122,6 +134,7 @@ class ContractRenewalWorkflow:
         self._calendar_plan = self._use_calendar_plan()
         # Asked only of calendar-planned renewals, so older histories replay without the marker.
         self._term_outcomes = self._calendar_plan and workflow.patched(PATCH_TERM_OUTCOMES)
+        self._private_search = workflow.patched(PATCH_PRIVATE_SEARCH_ATTRIBUTES)
         contract = await act.load_contract(input.contract_id)
         if contract.status is ContractStatus.TERMINATED:
             raise ApplicationError(
@@ -207,14 +220,14 @@ class ContractRenewalWorkflow:
         if not self._search_attributes_on() or self._contract is None:
             return
         c = self._contract
-        workflow.upsert_search_attributes(
-            [
-                sa.SUPPLIER.value_set(c.supplier_id),
-                sa.OWNER.value_set(c.owner),
-                sa.EXPIRY.value_set(datetime.combine(c.end_date, time(0), tzinfo=UTC)),
-                sa.STAGE.value_set(self._stage.value),
-            ]
-        )
+        updates: list[SearchAttributeUpdate[Any]] = [
+            sa.SUPPLIER.value_set(c.supplier_id),  # the supplier's id, never its name
+            sa.EXPIRY.value_set(datetime.combine(c.end_date, time(0), tzinfo=UTC)),
+            sa.STAGE.value_set(self._stage.value),
+        ]
+        if not self._private_search:
+            updates.insert(1, sa.OWNER.value_set(c.owner))
+        workflow.upsert_search_attributes(updates)
 
     def _use_calendar_plan(self) -> bool:
         return workflow.patched(PATCH_CALENDAR_PLAN)
@@ -931,6 +944,44 @@ class ContractRenewalWorkflow:
         )
         self._set_stage(RenewalStage.TERMINATION_PENDING)
 
+    # ------------------------------------------------------------------ proven identity
+
+    async def _prove(
+        self,
+        *,
+        action: str,
+        claimed: str,
+        request: ReviewSubmission
+        | AmendmentRequest
+        | TerminationRequest
+        | RedraftRequest
+        | NoticeDispatch,
+        assertion: IdentityAssertion | None,
+        draft_version: int | None = None,
+        content_hash: str | None = None,
+    ) -> None:
+        """Refuse the update unless its signed assertion proves that ``claimed`` sent it (the
+        activity checks the signature, the person's current account, and replays, and records
+        a refusal in the audit trail)."""
+        update = workflow.current_update_info()
+        update_id = update.id if update else f"{self._wf_id}:{action}:{workflow.now().isoformat()}"
+        if not workflow.patched(f"{PATCH_PROVEN_IDENTITY}:{update_id}"):
+            return
+        verdict = await act.verify_identity(
+            IdentityCheck(
+                workflow_id=self._wf_id,
+                update_id=update_id,
+                action=action,
+                claimed=claimed,
+                request_digest=request_digest(request),
+                draft_version=draft_version,
+                content_hash=content_hash,
+                assertion=assertion,
+            )
+        )
+        if not verdict.accepted:
+            raise ApplicationError(verdict.reason, type="IdentityRefused", non_retryable=True)
+
     # ------------------------------------------------------------------ notice dispatch
 
     @workflow.update
@@ -938,6 +989,13 @@ class ContractRenewalWorkflow:
         """Procurement records that an approved non-renewal notice went out. One after the
         notice deadline is recorded as late: it does not stop the roll-over, and we say so."""
         async with self._lock:
+            await self._prove(
+                action="record_dispatch",
+                claimed=dispatch.recorded_by,
+                request=dispatch,
+                assertion=dispatch.assertion,
+                draft_version=dispatch.draft_version,
+            )
             draft = self._check_dispatch(dispatch)
             assert self._plan is not None
             late = dispatch.dispatched_on > self._plan.notice_deadline
@@ -1083,6 +1141,14 @@ class ContractRenewalWorkflow:
     @workflow.update
     async def submit_review(self, submission: ReviewSubmission) -> ReviewResult:
         async with self._lock:
+            await self._prove(
+                action="submit_review",
+                claimed=submission.reviewer,
+                request=submission,
+                assertion=submission.assertion,
+                draft_version=submission.draft_version,
+                content_hash=submission.content_hash,
+            )
             # Re-checked under the lock: a decision that raced this one may have closed the draft.
             draft = self._check_review(submission, conflict=True)
             assert self._contract is not None
@@ -1149,6 +1215,12 @@ class ContractRenewalWorkflow:
     async def request_redraft(self, request: RedraftRequest) -> DraftRef:
         """Procurement asks for a fresh draft after a rejection (``reason`` says what to change)."""
         async with self._lock:
+            await self._prove(
+                action="request_redraft",
+                claimed=request.requested_by,
+                request=request,
+                assertion=request.assertion,
+            )
             self._check_redraft()
             draft = await self._new_draft(
                 requested_by=request.requested_by,
@@ -1182,6 +1254,12 @@ class ContractRenewalWorkflow:
     @workflow.update
     async def amend(self, request: AmendmentRequest) -> RenewalStatus:
         async with self._lock:
+            await self._prove(
+                action="amend",
+                claimed=request.amendment.amended_by,
+                request=request,
+                assertion=request.assertion,
+            )
             self._check_open()
             assert self._contract is not None
             update = workflow.current_update_info()
@@ -1226,6 +1304,12 @@ class ContractRenewalWorkflow:
     @workflow.update
     async def terminate(self, request: TerminationRequest) -> RenewalStatus:
         async with self._lock:
+            await self._prove(
+                action="terminate",
+                claimed=request.requested_by,
+                request=request,
+                assertion=request.assertion,
+            )
             self._check_open(while_lapsed=True)
             self._termination = request
             await self._event(

@@ -12,6 +12,8 @@ CONTRACT_ID = SearchAttributeKey.for_keyword("RenewalContractId")
 SUPPLIER = SearchAttributeKey.for_keyword("RenewalSupplier")
 STAGE = SearchAttributeKey.for_keyword("RenewalStage")
 EXPIRY = SearchAttributeKey.for_datetime("RenewalExpiry")
+# Set only by renewals started before the private-search-attributes patch: an owner's e-mail
+# address does not belong in the (unencrypted) visibility store. Kept registered for them.
 OWNER = SearchAttributeKey.for_keyword("RenewalOwner")
 
 ALL = (CONTRACT_ID, SUPPLIER, STAGE, EXPIRY, OWNER)

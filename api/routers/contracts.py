@@ -46,6 +46,7 @@ async def amend_contract(
         sessions=state.sessions,
         client=client,
         user=user,
+        keys=state.identity,
         contract_id=contract_id,
         end_date=body.end_date,
         notice_period_days=body.notice_period_days,

@@ -28,6 +28,7 @@ from portal.deps import SessionDep, SettingsDep, StateDep, TemporalDep, require
 from portal.state import TemporalUnavailable
 from services import drafts as draft_service
 from services import notices as notice_service
+from services import renewal_detail
 from services import renewals as service
 from store.reads import pipeline as pipeline_reads
 
@@ -124,7 +125,7 @@ async def read_renewal(
         client: Client | None = await state.temporal.get()
     except TemporalUnavailable:
         client = None
-    found = await service.detail(
+    found = await renewal_detail.detail(
         sessions=state.sessions,
         client=client,
         settings=state.settings,
@@ -187,6 +188,7 @@ async def cancel_renewal(
         sessions=state.sessions,
         client=client,
         user=user,
+        keys=state.identity,
         contract_id=contract_id,
         term=term,
         reason=body.reason,
@@ -206,6 +208,7 @@ async def request_redraft(
         sessions=state.sessions,
         client=client,
         user=user,
+        keys=state.identity,
         contract_id=contract_id,
         term=term,
         reason=body.reason,
@@ -230,6 +233,7 @@ async def record_dispatch(
         client=client,
         settings=state.settings,
         user=user,
+        keys=state.identity,
         contract_id=contract_id,
         term=term,
         draft_version=body.draft_version,
@@ -303,6 +307,7 @@ async def decide(
         sessions=state.sessions,
         client=client,
         user=user,
+        keys=state.identity,
         contract_id=contract_id,
         term=term,
         decision=body.decision,
