@@ -12,8 +12,10 @@ from models.tables import Base
 
 
 class UserRow(Base):
-    """A person who signs in. ``roles`` is a comma-separated set (procurement, legal, admin);
-    ``password_hash`` is NULL for accounts that use API tokens only."""
+    """An account: a person who signs in, or a service account for an integration (``kind``
+    ``person`` or ``service``). ``roles`` is a comma-separated set (procurement, legal, admin
+    and the leads); ``password_hash`` is NULL for accounts that use API tokens only (every
+    service account)."""
 
     __tablename__ = "users"
 
@@ -23,6 +25,9 @@ class UserRow(Base):
     roles: Mapped[str] = mapped_column(String(200))
     password_hash: Mapped[str | None] = mapped_column(String(300), default=None)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    kind: Mapped[str] = mapped_column(String(20), default="person", server_default="person")
+    # Counts the account's changes; each change's audit entry and mail are keyed by it.
+    revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
 
