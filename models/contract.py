@@ -154,6 +154,7 @@ class ContractBase(BaseModel):
     title: ShortText
     supplier_id: Identifier
     owner: ShortText
+    team: Identifier | None = None  # its members act on the contract as its owner does
     start_date: IsoDate
     term_model: TermModel = TermModel.FIXED
     # For an evergreen contract: the next review date (computed on registration if omitted).

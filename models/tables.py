@@ -85,7 +85,9 @@ class ContractRow(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     title: Mapped[str] = mapped_column(String(200))
     supplier_id: Mapped[str] = mapped_column(ForeignKey("suppliers.id"), index=True)
-    owner: Mapped[str] = mapped_column(String(200), index=True)
+    owner: Mapped[str] = mapped_column(String(200), index=True)  # a user's name (an address)
+    # Optional: the members of this team act on the contract as its owner does.
+    team: Mapped[str | None] = mapped_column(ForeignKey("teams.name"), default=None, index=True)
     start_date: Mapped[date] = mapped_column(Date)
     end_date: Mapped[date] = mapped_column(Date, index=True)
     auto_renewal: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -358,6 +360,8 @@ class PlanMilestoneRow(Base):
     provenance: Mapped[list[str]] = mapped_column(JSON)
 
 
-# The people's side (accounts, tokens, sessions, the sign-in throttle, proven identity) lives in
-# its own module on the same metadata; imported here so that every table is registered.
+# The people's side (accounts, tokens, sessions, the sign-in throttle, proven identity) and the
+# teams live in modules of their own on the same metadata; imported here so that every table is
+# registered.
 from models import account_tables as _account_tables  # noqa: E402, F401
+from models import team_tables as _team_tables  # noqa: E402, F401

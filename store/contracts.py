@@ -28,6 +28,7 @@ from models.contract import (
 from models.drafts import ProposedTerms
 from models.errors import DuplicateContract, FieldError, InvalidInput, NotFound
 from models.tables import ContractRow, SupplierRow
+from models.team_tables import TeamRow
 from store.db import Violation, violation
 
 
@@ -44,6 +45,7 @@ def to_read(row: ContractRow) -> ContractRead:
         title=row.title,
         supplier_id=row.supplier_id,
         owner=row.owner,
+        team=row.team,
         start_date=row.start_date,
         end_date=row.end_date,
         auto_renewal=row.auto_renewal,
@@ -96,6 +98,8 @@ def create_contract(
         raise InvalidInput(
             [FieldError("supplier_id", f"unknown supplier {contract.supplier_id!r}", row=row)]
         )
+    if contract.team is not None and session.get(TeamRow, contract.team) is None:
+        raise InvalidInput([FieldError("team", f"unknown team {contract.team!r}", row=row)])
     if session.get(ContractRow, contract.id) is not None:
         raise DuplicateContract(contract.id, row=row)
     end_date = contract.end_date
@@ -110,6 +114,7 @@ def create_contract(
         title=contract.title,
         supplier_id=contract.supplier_id,
         owner=contract.owner,
+        team=contract.team,
         start_date=contract.start_date,
         end_date=end_date,
         auto_renewal=contract.auto_renewal,

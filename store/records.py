@@ -30,6 +30,7 @@ from models.tables import (
     ServiceTicketRow,
     SupplierRow,
 )
+from models.team_tables import TeamRow
 from store.contracts import register_contracts, to_read
 
 BATCH = 500  # rows per IN (...) query and per insert
@@ -77,6 +78,7 @@ class Check:
     def contracts(self, valid: Sequence[Valid[Any]]) -> None:
         taken = _existing(self.session, ContractRow.id, (v.value.id for v in valid))
         suppliers = _existing(self.session, SupplierRow.id, (v.value.supplier_id for v in valid))
+        teams = _existing(self.session, TeamRow.name, (v.value.team for v in valid if v.value.team))
         for v in valid:
             if v.value.id in taken:
                 self.error(v.row, "id", f"contract {v.value.id!r} already exists")
@@ -86,6 +88,8 @@ class Check:
                     "supplier_id",
                     f"unknown supplier {v.value.supplier_id!r} (import suppliers first)",
                 )
+            if v.value.team is not None and v.value.team not in teams:
+                self.error(v.row, "team", f"unknown team {v.value.team!r} (create it first)")
 
     def parties(self, valid: Sequence[Valid[Any]]) -> dict[str, tuple[str, str]]:
         """Each row's supplier and contract exist, and the contract is with that supplier.
