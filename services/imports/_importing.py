@@ -10,6 +10,8 @@ from sqlalchemy.orm import Session
 from models.errors import InvalidInput
 from models.imports import ImportKind
 from models.performance import ImportReport
+from models.users import CurrentUser
+from services import ownership
 from services.imports._formats import (
     MAX_ERRORS,
     FileFormat,
@@ -40,11 +42,19 @@ def import_records(
     default_tz: tzinfo | None = None,
     now: datetime | None = None,
     progress: Progress = _no_progress,
+    user: CurrentUser | None = None,
 ) -> ImportReport:
     """Check a whole file, then store it (or with ``skip_invalid`` its valid rows), or raise
     InvalidInput listing every problem (nothing is stored then). ``file`` names the file in
     errors (a path names itself); ``progress(done, total)`` is called as rows are checked and
-    stored. ``default_tz`` reads times written without an offset; without it they are errors."""
+    stored. ``default_tz`` reads times written without an offset; without it they are errors.
+
+    Ownership (:mod:`services.ownership`): once the database has accounts, a contract's owner
+    must be an active user (an error of its row, field ``owner``), and rows ``user`` may not
+    write (a contract that is not theirs or their team's, a supplier of nobody's contract of
+    theirs, deliveries, tickets or prices of someone else's contract) make the whole file
+    refused with NotAllowed, every refused row named with its field and reason, nothing stored.
+    The interfaces pass the acting ``user``; None checks the owners only."""
     if isinstance(source, Path):
         file = file or source.name
         file_format = file_format or detect_format(source)
@@ -73,10 +83,14 @@ def import_records(
     check = records.Check(session, file, now or datetime.now(UTC))
     if valid:
         records.database_checks(check, kind, valid)
-    errors = sort_errors([*parsed.errors, *value_errors, *check.errors])
+    owned = ownership.import_problems(session, user=user, kind=kind, valid=valid, file=file)
+    errors = sort_errors([*parsed.errors, *value_errors, *check.errors, *owned.errors])
+    if owned.refusals and not skip_invalid:
+        raise ownership.refused(owned.refusals[:MAX_ERRORS], errors[:MAX_ERRORS])
     if errors and not skip_invalid:
         raise InvalidInput(errors[:MAX_ERRORS])
-    keep = [v for v in valid if v.row not in check.bad]
+    errors = sort_errors([*errors, *owned.refusals])
+    keep = [v for v in valid if v.row not in check.bad and v.row not in owned.rows]
     stored = records.Stored()
     if not dry_run and keep:
         stored = records.write(session, kind, keep, advance)

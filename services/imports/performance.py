@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from models.imports import ImportKind
 from models.performance import ImportReport
+from models.users import CurrentUser
 from services.imports._formats import detect_format
 from services.imports._importing import import_records
 from store.records import BATCH
@@ -38,6 +39,7 @@ class PerformanceImport:
         default_tz: tzinfo | None = None,
         now: datetime | None = None,
         batch_size: int = BATCH,  # kept for callers; rows are written BATCH at a time
+        user: CurrentUser | None = None,  # who imports: only their own contracts' records
     ) -> ImportReport:
         del batch_size
         name = file or (source.name if isinstance(source, Path) else "(data)")
@@ -50,6 +52,7 @@ class PerformanceImport:
             skip_invalid=skip_invalid,
             default_tz=default_tz,
             now=now,
+            user=user,
         )
 
 
