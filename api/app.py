@@ -23,10 +23,11 @@ from api.routers import (
     renewals,
     reviews,
     suppliers,
+    teams,
     users,
 )
-from config.settings import Settings, get_settings
 from config.identity import IdentityKeys, identity_keys
+from config.settings import Settings, get_settings
 from portal import problems
 from portal.config import WebSettings
 from portal.deps import check_every_route_is_guarded
@@ -51,8 +52,8 @@ def create_app(
     sessions: SessionFactory | None = None,
     temporal_client: Client | None = None,
     today: Callable[[], date] | None = None,
-) -> FastAPI:
     identity: IdentityKeys | None = None,
+) -> FastAPI:
     settings = settings or get_settings()
     engine = None
     if sessions is None:
@@ -63,8 +64,8 @@ def create_app(
         web=web_settings or WebSettings(),
         sessions=sessions,
         temporal=TemporalConnection(settings, temporal_client),
-    )
         identity=identity or identity_keys(settings),
+    )
     if today is not None:
         state.today = today
 
@@ -90,7 +91,7 @@ def create_app(
 
     api = APIRouter(prefix="/api/v1")
     routers = (me, users, suppliers, contracts, imports, renewals, reviews, dashboard, audit, plans)
-    for module in routers:
+    for module in (*routers, teams):
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(web_routes.router)

@@ -13,6 +13,7 @@
     renewals schedule ...                   cli/schedule_commands.py
     renewals calendar export                cli/calendar_commands.py
     renewals users add|list|token|revoke|deactivate   cli/user_commands.py
+    renewals teams create|list|add-member|remove-member|assign   cli/team_commands.py
     renewals audit export                   cli/audit_commands.py
     renewals worker                         cli/worker_command.py
     renewals dev                            cli/devstack.py
@@ -41,6 +42,7 @@ from cli import (
     schedule_commands,
     stored_plan_commands,
     supplier_commands,
+    team_commands,
     user_commands,
     worker_command,
 )
@@ -103,6 +105,7 @@ app.add_typer(pipeline_commands.app)
 app.add_typer(schedule_commands.app, name="schedule")
 app.add_typer(calendar_commands.app, name="calendar")
 app.add_typer(user_commands.app, name="users")
+app.add_typer(team_commands.app, name="teams")
 app.add_typer(audit_commands.app, name="audit")
 app.add_typer(worker_command.app)
 app.add_typer(devstack.app)
