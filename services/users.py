@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from models.users import CurrentUser, IssuedToken, WebSession
 from store import audit
+from store import sign_in_throttle as throttle
 from store import users as user_store
 from store.users import (
     count_users,
@@ -107,8 +108,8 @@ def sign_in(
     Failures are counted in the throttle row, not written to the audit trail one by one: the
     trail gets one entry per lockout of an existing account, and the successful sign-in's entry
     says how many failed attempts from that address came before it."""
-    name = user_store.sign_in_name(username)
-    claim = user_store.claim_sign_in(
+    name = throttle.sign_in_name(username)
+    claim = throttle.claim_sign_in(
         session,
         username=name,
         client=client,
@@ -129,12 +130,12 @@ def sign_in(
         )
     user = user_store.authenticate(session, username=name, password=password)
     if user is None:
-        if user_store.note_failed_sign_in(session, username=name, client=client, now=now):
+        if throttle.note_failed_sign_in(session, username=name, client=client, now=now):
             _record_lockout(
                 session, name=name, client=client, claim=claim, max_failures=max_failures
             )
         raise SignInRefused("Unknown user name or wrong password.", throttled=False)
-    failures = user_store.clear_sign_in_failures(session, username=name, client=client, now=now)
+    failures = throttle.clear_sign_in_failures(session, username=name, client=client, now=now)
     secret, _web = user_store.start_session(session, user=user, hours=session_hours, now=now)
     detail: dict[str, object] = {"client": client}
     if failures:
@@ -152,7 +153,7 @@ def sign_in(
 
 
 def _record_lockout(
-    session: Session, *, name: str, client: str, claim: user_store.SignInClaim, max_failures: int
+    session: Session, *, name: str, client: str, claim: throttle.SignInClaim, max_failures: int
 ) -> None:
     """One audit entry per lockout, for an existing account only: guesses under names that are
     no account leave nothing in the trail (only their throttle row, which is pruned), so the
