@@ -24,6 +24,7 @@ from pydantic import ValidationError
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
+from auth.roles import Permission
 from clients import renewals
 from config.identity import IdentityKeys, Signer
 from config.settings import Settings
@@ -372,14 +373,21 @@ async def redraft(
 
 
 def check_segregation(
-    *, user: CurrentUser, draft: DraftView, renewal_requested_by: str | None
+    *,
+    user: CurrentUser,
+    draft: DraftView,
+    renewal_requested_by: str | None,
+    contract_owner: str | None = None,
 ) -> None:
     """Refuse early (the workflow refuses too) an approval by whoever asked for the renewal or
-    for this version of the draft."""
+    for this version of the draft, by the contract's owner, or by someone without the legal
+    role (renewal-semantics.md §6)."""
     refusal = approval_refusal(
         reviewer=user.username,
         version_maker=draft.requested_by,
         renewal_requester=renewal_requested_by,
+        contract_owner=contract_owner,
+        may_review=user.can(Permission.REVIEW),
     )
     if refusal is not None:
         raise NotAllowed(refusal, field="reviewer")
@@ -430,7 +438,12 @@ def check_decision(
                 f"draft version {draft_version} no longer matches its content hash; "
                 "it cannot be approved"
             )
-        check_segregation(user=user, draft=draft, renewal_requested_by=record.requested_by)
+        check_segregation(
+            user=user,
+            draft=draft,
+            renewal_requested_by=record.requested_by,
+            contract_owner=_contract(sessions, contract_id).owner,
+        )
     return submission
 
 

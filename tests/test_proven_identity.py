@@ -506,3 +506,51 @@ async def test_the_temporal_cli_cannot_approve(
         ]
         await handle.terminate("test over")
     engine.dispose()
+
+
+async def test_the_contracts_owner_may_not_approve_even_with_the_legal_role(
+    time_skipping_env: WorkflowEnvironment,
+    client: Client,
+    sessions: SessionFactory,
+    renewal_worker: object,
+    task_queue: str,
+) -> None:
+    """A renewal started by the schedule (requested by someone else) of a contract whose owner
+    also holds the legal role: the owner is not its checker (§6)."""
+    env = time_skipping_env
+    cid = f"C-OWN-{uuid.uuid4().hex[:8]}"
+    now = await today(env)
+    end = now + relativedelta(months=8)
+    with transaction(sessions) as s:
+        register(
+            s,
+            id=cid,
+            start_date=now - relativedelta(months=16),
+            end_date=end,
+            notice_period_days=30,
+            owner=LAWYER,
+        )
+    await renewals.start_renewal(
+        client, contract_id=cid, term=1, requested_by="schedule@example.com", task_queue=task_queue
+    )
+    handle = renewals.renewal_handle(client, contract_id=cid, term=1)
+    await skip_past(env, MilestoneKind.FIRST_DISCUSSION, end_date=end, notice_period_days=30)
+    draft = (await handle.query(ContractRenewalWorkflow.status)).drafts[0]
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await renewals.submit_review(
+            client,
+            signer=SIGNED,
+            contract_id=cid,
+            term=1,
+            submission=ReviewSubmission(
+                decision=ReviewDecisionKind.APPROVE,
+                reviewer=LAWYER,
+                draft_version=draft.version,
+                content_hash=draft.content_hash,
+            ),
+        )
+    cause = refused.value.cause
+    assert isinstance(cause, ApplicationError) and cause.type == "InvalidReview"
+    assert cause.message.startswith("reviewer:") and "owner" in cause.message
+    assert _decisions(sessions, cid) == 0
+    await handle.terminate("test over")

@@ -335,6 +335,8 @@ async def _draft_page(
                 reviewer=session.user.username,
                 version_maker=draft.requested_by,
                 renewal_requester=found.record.requested_by,
+                contract_owner=found.contract.owner,
+                may_review=session.user.can(Permission.REVIEW),
             ),
             "request_id": secrets.token_urlsafe(16),
             "notice": notice,

@@ -959,14 +959,15 @@ class ContractRenewalWorkflow:
         assertion: IdentityAssertion | None,
         draft_version: int | None = None,
         content_hash: str | None = None,
-    ) -> None:
+    ) -> bool:
         """Refuse the update unless its signed assertion proves that ``claimed`` sent it (the
         activity checks the signature, the person's current account, and replays, and records
-        a refusal in the audit trail)."""
+        a refusal in the audit trail). False: a decision replayed from before the check (and
+        the rules that came with it) existed."""
         update = workflow.current_update_info()
         update_id = update.id if update else f"{self._wf_id}:{action}:{workflow.now().isoformat()}"
         if not workflow.patched(f"{PATCH_PROVEN_IDENTITY}:{update_id}"):
-            return
+            return False
         verdict = await act.verify_identity(
             IdentityCheck(
                 workflow_id=self._wf_id,
@@ -981,6 +982,7 @@ class ContractRenewalWorkflow:
         )
         if not verdict.accepted:
             raise ApplicationError(verdict.reason, type="IdentityRefused", non_retryable=True)
+        return True
 
     # ------------------------------------------------------------------ notice dispatch
 
@@ -1089,7 +1091,9 @@ class ContractRenewalWorkflow:
 
     # ------------------------------------------------------------------ legal review
 
-    def _check_review(self, submission: ReviewSubmission, *, conflict: bool) -> DraftRef:
+    def _check_review(
+        self, submission: ReviewSubmission, *, conflict: bool, owner_rule: bool = True
+    ) -> DraftRef:
         lapsed_open = self._lapsed_on is not None and self._outcome is None
         if self._outcome is not None or (self._expiry_started and not lapsed_open):
             raise _review_error(
@@ -1125,10 +1129,14 @@ class ContractRenewalWorkflow:
                 f"content_hash: does not match draft version {current.version}; reload the draft",
                 conflict=conflict,
             )
+        # The owner rule came with proven identity: decisions replayed from before it keep the
+        # rule they were taken under (validators never replay, so they always apply it).
+        owner = self._contract.owner if owner_rule and self._contract is not None else None
         refusal = approval_refusal(
             reviewer=submission.reviewer,
             version_maker=current.requested_by,
             renewal_requester=self._input.requested_by,
+            contract_owner=owner,
         )
         if submission.decision is ReviewDecisionKind.APPROVE and refusal is not None:
             raise _review_error(f"reviewer: {refusal}")
@@ -1141,7 +1149,7 @@ class ContractRenewalWorkflow:
     @workflow.update
     async def submit_review(self, submission: ReviewSubmission) -> ReviewResult:
         async with self._lock:
-            await self._prove(
+            proven = await self._prove(
                 action="submit_review",
                 claimed=submission.reviewer,
                 request=submission,
@@ -1150,7 +1158,7 @@ class ContractRenewalWorkflow:
                 content_hash=submission.content_hash,
             )
             # Re-checked under the lock: a decision that raced this one may have closed the draft.
-            draft = self._check_review(submission, conflict=True)
+            draft = self._check_review(submission, conflict=True, owner_rule=proven)
             assert self._contract is not None
             update = workflow.current_update_info()
             record = ReviewRecord(
