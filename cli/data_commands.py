@@ -26,7 +26,7 @@ from cli.common import db_transaction, fail, invalid_input, load_settings
 from cli.identity import ByOption
 from cli.importing import importer, record_import
 from domain.phrases import label
-from models.errors import InvalidInput, NotFound
+from models.errors import InvalidInput, NotAllowed, NotFound
 from models.performance import ImportReport
 from services import contracts, scorecards
 from services import imports as file_import
@@ -79,7 +79,7 @@ def _run(
     user = importer(settings, by=by)
     try:
         with db_transaction(settings) as session:
-            report = run_import(session, file, skip_invalid=skip_invalid, **options)
+            report = run_import(session, file, skip_invalid=skip_invalid, user=user, **options)
             record_import(session, user, report, file=file, file_format="csv")
     except InvalidInput as exc:
         invalid_input(
@@ -87,6 +87,8 @@ def _run(
             heading=f"{file.name}: nothing imported; {len(exc.errors)} problem(s) "
             "(use --skip-invalid to import the valid rows):",
         )
+    except NotAllowed as exc:  # rows about other people's contracts: nothing was imported
+        fail(f"{file.name}: {exc}; nothing imported")
     _print_report(report)
 
 

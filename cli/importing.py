@@ -21,10 +21,10 @@ from rich.progress import (
 from sqlalchemy.orm import Session
 
 from auth.roles import Permission
-from cli.common import db_transaction, load_settings, print_field_errors
+from cli.common import db_transaction, fail, load_settings, print_field_errors
 from cli.identity import acting_user, login_name
 from config.settings import Settings
-from models.errors import InvalidInput
+from models.errors import InvalidInput, NotAllowed
 from models.performance import ImportReport
 from models.users import CurrentUser
 from services import audit
@@ -84,6 +84,7 @@ def import_file(
                 file_format=file_format,
                 dry_run=dry_run,
                 progress=progress,
+                user=user,
             )
             if not dry_run:
                 record_import(session, user, report, file=file, file_format=file_format)
@@ -93,6 +94,8 @@ def import_file(
             exc.errors, heading=f"{file}: {len(exc.errors)} problem(s); nothing was imported"
         )
         raise typer.Exit(1) from None
+    except NotAllowed as exc:  # rows about other people's contracts: nothing was imported
+        fail(f"{file}: {exc}; nothing was imported")
 
 
 @contextlib.contextmanager

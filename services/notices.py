@@ -31,6 +31,7 @@ from models.notices import DispatchChannel, DispatchRecord, NoticeDispatch
 from models.renewal import DraftKind, RenewalStatus, ReviewDecisionKind
 from models.users import CurrentUser
 from services import drafts as draft_service
+from services import ownership
 from store import audit
 from store.contracts import get_contract
 from store.db import SessionFactory, transaction
@@ -106,6 +107,7 @@ def check_dispatch(
         )
     with transaction(sessions) as session:
         contract = get_contract(session, contract_id=contract_id)  # NotFound: no such contract
+        ownership.refuse_contract_change(session, user=user, contract_id=contract_id)
         record = renewal_reads.renewal_record(session, contract_id=contract_id, term=term)
         if record is None:
             raise NotFound(f"no renewal for term {term} of contract {contract_id!r}")

@@ -43,6 +43,7 @@ from models.renewal import (
 )
 from models.users import CurrentUser
 from services import drafts as draft_service
+from services import ownership
 from store import audit
 from store.contracts import amend_contract, get_contract
 from store.db import SessionFactory, transaction
@@ -124,6 +125,7 @@ async def start(
 ) -> Started:
     """Start the renewal of the contract's current term; starting it again is harmless."""
     contract = check_start(sessions=sessions, contract_id=contract_id)
+    ownership.check_contract_change(sessions=sessions, user=user, contract_id=contract.id)
     result = await renewals.start_renewal(
         client,
         contract_id=contract.id,
@@ -194,7 +196,9 @@ def _amendment(
         )
     except ValidationError as exc:
         raise InvalidInput.from_validation_error(exc) from None
-    return amendment, _contract(sessions, contract_id)
+    contract = _contract(sessions, contract_id)
+    ownership.check_contract_change(sessions=sessions, user=user, contract_id=contract_id)
+    return amendment, contract
 
 
 def check_amendment(
@@ -302,6 +306,7 @@ async def cancel(
     """Decide not to renew: the workflow records the termination and the contract ends at its
     end date (the notice to the supplier still has to go out before the notice deadline)."""
     request = check_cancel(user=user, reason=reason)
+    ownership.check_contract_change(sessions=sessions, user=user, contract_id=contract_id)
     status = await _on_running(
         contract_id,
         term,
@@ -345,6 +350,7 @@ async def redraft(
 ) -> DraftRef:
     """Ask for a fresh draft after legal rejected the current one."""
     request = check_redraft(user=user, reason=reason)
+    ownership.check_contract_change(sessions=sessions, user=user, contract_id=contract_id)
     draft = await _on_running(
         contract_id,
         term,

@@ -224,6 +224,8 @@ async def contract_in_review_window(
             start_date=now - relativedelta(months=10),
             end_date=now + relativedelta(months=2),
             notice_period_days=0,
+            # Owned by the stack's procurement user, who may then act on it (ownership).
+            owner=overrides.pop("owner", PEOPLE["procurement"][0]),
             **overrides,
         )
     return cid

@@ -434,17 +434,6 @@ async def test_self_approval_is_refused_through_web_api_and_cli(
 
 B = "owner-b@example.com"
 LEAD = "lead@example.com"
-RENEWALS_PENDING = pytest.mark.xfail(
-    strict=True, reason="ownership check in services/renewals pending"
-)
-NOTICES_PENDING = pytest.mark.xfail(
-    strict=True, reason="ownership check in services/notices pending"
-)
-IMPORT_USER_PENDING = pytest.mark.xfail(
-    strict=True,
-    reason="the acting user passed to services.imports.import_records pending "
-    "(api/routers/imports.py, cli/importing.py)",
-)
 
 
 def _token_for(p: Portal, name: str, roles: str) -> dict[str, str]:
@@ -588,7 +577,6 @@ async def test_imports_own_contracts_and_owners_must_be_users_through_the_api(
         assert s.get(ContractRow, ghost) is None
 
 
-@IMPORT_USER_PENDING
 async def test_import_over_someone_elses_contract_is_forbidden_through_the_api(
     owned: Portal,
 ) -> None:
@@ -653,7 +641,6 @@ async def test_owner_team_and_lead_amend_through_the_api(owned_live: Portal) -> 
     assert done.status_code == 200 and done.json()["notice_period_days"] == 5
 
 
-@RENEWALS_PENDING
 async def test_another_procurement_user_cannot_amend_through_the_api(owned_live: Portal) -> None:
     p = owned_live
     cid = _b_contract(p)
@@ -662,7 +649,6 @@ async def test_another_procurement_user_cannot_amend_through_the_api(owned_live:
     assert f"belongs to {B}" in refused.json()["detail"]
 
 
-@RENEWALS_PENDING
 async def test_another_procurement_user_cannot_start_through_the_api(owned_live: Portal) -> None:
     p = owned_live
     cid = _b_contract(p)
@@ -671,7 +657,6 @@ async def test_another_procurement_user_cannot_start_through_the_api(owned_live:
     assert f"belongs to {B}" in refused.json()["detail"]
 
 
-@RENEWALS_PENDING
 async def test_another_procurement_user_cannot_terminate_through_the_api(
     owned_live: Portal,
 ) -> None:
@@ -691,7 +676,6 @@ async def test_another_procurement_user_cannot_terminate_through_the_api(
             await p.client.get_workflow_handle(f"renewal/{cid}/term-1").terminate("test over")  # type: ignore[union-attr]
 
 
-@RENEWALS_PENDING
 async def test_another_procurement_user_cannot_ask_for_a_redraft_through_the_api(
     owned_live: Portal,
 ) -> None:
@@ -704,7 +688,6 @@ async def test_another_procurement_user_cannot_ask_for_a_redraft_through_the_api
     assert f"belongs to {B}" in refused.json()["detail"]
 
 
-@NOTICES_PENDING
 async def test_another_procurement_user_cannot_record_a_dispatch_through_the_api(
     owned_live: Portal,
 ) -> None:
@@ -772,7 +755,6 @@ async def test_team_commands_through_the_cli(
         assert (await _cli(team_commands.app, "assign", cid, "--none")).exit_code == 0
 
 
-@IMPORT_USER_PENDING
 async def test_import_over_someone_elses_contract_is_refused_by_the_cli(
     owned: Portal, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -786,7 +768,6 @@ async def test_import_over_someone_elses_contract_is_refused_by_the_cli(
     assert f"belongs to {B}" in result.output and "Traceback" not in result.output
 
 
-@RENEWALS_PENDING
 async def test_another_procurement_user_cannot_amend_or_terminate_through_the_cli(
     owned_live: Portal, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

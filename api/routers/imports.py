@@ -92,6 +92,7 @@ async def import_records(
         file_format=file_format,
         dry_run=dry_run,
         default_tz=zone,
+        user=user,
     )
     if not dry_run:
         audit.record(
