@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from models.tables import ContractRow, DeliveryRow, MarketIndicatorRow, SupplierRow
+from store import users
 from store.db import transaction
 from tests.portal_fixtures import *  # noqa: F403
 from tests.portal_fixtures import Portal
@@ -36,6 +37,16 @@ async def _import(p: Portal, kind: str, body: bytes | str, who: str = "procureme
     )
 
 
+def _lead(p: Portal) -> str:
+    """A procurement lead with an API token (ownership: a lead changes any supplier)."""
+    name = "lead@example.com"
+    with transaction(p.sessions) as s:
+        if not users.account_exists(s, username=name):
+            users.create_user(s, username=name, display_name="Lead", roles="procurement_lead")
+        p.tokens["lead"] = users.issue_token(s, username=name, name="tests").secret
+    return "lead"
+
+
 def _count(p: Portal, table, *where) -> int:
     with transaction(p.sessions) as s:
         return s.scalar(select(func.count()).select_from(table).where(*where)) or 0
@@ -50,7 +61,8 @@ async def test_suppliers_and_contracts_round_trip(db_portal: Portal) -> None:
     cid = f"C-{uuid.uuid4().hex[:8]}"
     contracts = (
         CONTRACT_HEADER
-        + f"{cid},Paper,{sid},+owner@example.com,2026-01-01,2027-01-01,30,JPY,1000,10.5\n"
+        + f"{cid},+Paper @ 10%,{sid},{p.username('procurement')},"
+        + "2026-01-01,2027-01-01,30,JPY,1000,10.5\n"
     )
     created = await _import(p, "contracts", contracts)
     assert created.status_code == 200, created.text
@@ -64,10 +76,11 @@ async def test_suppliers_and_contracts_round_trip(db_portal: Portal) -> None:
 
     contract_csv = (await p.http.get("/api/v1/exports/contracts", headers=p.auth("admin"))).text
     line = next(r for r in csv.reader(io.StringIO(contract_csv)) if r[0] == cid)
-    assert "'+owner@example.com" in line  # an owner address a spreadsheet would evaluate
+    assert "'+Paper @ 10%" in line  # a title a spreadsheet would evaluate
 
-    # The exported supplier file imports back unchanged (the apostrophe is undone).
-    again = await _import(p, "suppliers", exported.text)
+    # The exported supplier file imports back unchanged (the apostrophe is undone). It holds
+    # every stored supplier, most of them on others' contracts: a procurement lead's file.
+    again = await _import(p, "suppliers", exported.text, who=_lead(p))
     assert again.status_code == 200, again.text
     with transaction(p.sessions) as s:
         assert s.get(SupplierRow, sid).name == '=HYPERLINK("x")'  # type: ignore[union-attr]
@@ -81,16 +94,17 @@ async def test_suppliers_and_contracts_round_trip(db_portal: Portal) -> None:
 async def test_bad_rows_are_all_reported_and_nothing_is_written(db_portal: Portal) -> None:
     p = db_portal
     sid = _sid()
+    me = p.username("procurement")  # an account: only the faults below are refused
     await _import(p, "suppliers", f"id,name\n{sid},Tokyo Paper\n")
     good = f"C-{uuid.uuid4().hex[:8]}"
     body = (
         CONTRACT_HEADER
-        + f"{good},Fine,{sid},o@x.jp,2026-01-01,2027-01-01,30,JPY,1000,10\n"
-        + f"C-bad1,Title,{sid},o@x.jp,2026-01-01,2025-01-01,30,JPY,1000,10\n"  # ends before start
-        + f"C-bad2,Ti\u202etle,{sid},o@x.jp,2026-01-01,2027-01-01,30,XXX,1000,10\n"  # bidi; XXX
-        + "C-bad3,Title,NOPE,o@x.jp,2026-01-01,2027-01-01,30,JPY,1000,10\n"  # unknown supplier
-        + f"C-bad4,Title,{sid},o@x.jp,2026-01-01,2027-01-01,30\n"  # ragged
-        + f"{good},Twice,{sid},o@x.jp,2026-01-01,2027-01-01,30,JPY,1000,10\n"  # repeated id
+        + f"{good},Fine,{sid},{me},2026-01-01,2027-01-01,30,JPY,1000,10\n"
+        + f"C-bad1,Title,{sid},{me},2026-01-01,2025-01-01,30,JPY,1000,10\n"  # ends before start
+        + f"C-bad2,Ti\u202etle,{sid},{me},2026-01-01,2027-01-01,30,XXX,1000,10\n"  # bidi; XXX
+        + f"C-bad3,Title,NOPE,{me},2026-01-01,2027-01-01,30,JPY,1000,10\n"  # unknown supplier
+        + f"C-bad4,Title,{sid},{me},2026-01-01,2027-01-01,30\n"  # ragged
+        + f"{good},Twice,{sid},{me},2026-01-01,2027-01-01,30,JPY,1000,10\n"  # repeated id
     )
     r = await _import(p, "contracts", body)
     assert r.status_code == 422
@@ -134,11 +148,13 @@ async def test_json_imports_performance_and_market(db_portal: Portal) -> None:
     sid = _sid()
     cid = f"C-{uuid.uuid4().hex[:8]}"
     await _import(p, "suppliers", f"id,name,category\n{sid},Ink Co,ink-{sid}\n")
-    await _import(
+    contract = await _import(
         p,
         "contracts",
-        CONTRACT_HEADER + f"{cid},Ink,{sid},o@x.jp,2026-01-01,2027-01-01,30,JPY,1,1\n",
+        CONTRACT_HEADER
+        + f"{cid},Ink,{sid},{p.username('procurement')},2026-01-01,2027-01-01,30,JPY,1,1\n",
     )
+    assert contract.status_code == 200, contract.text  # the buyer's own contract
     deliveries = [
         {
             "supplier_id": sid,

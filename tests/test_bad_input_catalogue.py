@@ -138,13 +138,16 @@ MIXED = {
     "payment_terms": "Net 30 — 30日以内",
     "service_levels": "مستوى الخدمة 98 % / שירות 98 %",  # RTL scripts, no control characters
 }
+# The owner stays buyer@example.com: an owner is a user's name, which starts with a letter or
+# digit, so it can never begin like a formula; every other text field here does.
 FORMULAS = {
     "title": '=HYPERLINK("http://evil.example/","click")',
-    "owner": "=1+1@example.com",  # a valid address that a spreadsheet would evaluate
     "payment_terms": "+81 3 1234 5678",
     "price_adjustment": "-2+3 cmd|' /C calc'!A0",
     "service_levels": "@SUM(A1:A9)",
 }
+# Every owner the catalogue's files name: a contract's owner must be an active account.
+OWNERS = ("buyer@example.com", JAPANESE["owner"], MIXED["owner"])
 
 
 def _two_with_blank_between(uid: str) -> bytes:
@@ -526,8 +529,17 @@ CASES: list[Case] = [
     Case(
         # The apostrophe an export adds is removed again: an exported file imports unchanged.
         "apostrophe-escaped-formula",
-        one(title="'=1+1", owner="'+buyer@example.com"),
-        Accepted({"1": {"title": "=1+1", "owner": "+buyer@example.com"}}),
+        one(title="'=1+1", payment_terms="'+81 3 1234 5678", service_levels="'@SUM(A1:A9)"),
+        Accepted(
+            {
+                "1": {
+                    "title": "=1+1",
+                    "payment_terms": "+81 3 1234 5678",
+                    "service_levels": "@SUM(A1:A9)",
+                    "owner": "buyer@example.com",
+                }
+            }
+        ),
     ),
 ]
 
@@ -612,10 +624,12 @@ def doors(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Doors]:
     upgrade(engine)
     sessions = make_session_factory(engine)
     with transaction(sessions) as s:
-        register(s, id=STORED_ID, supplier_id=SUPPLIER)
-        users.create_user(
-            s, username="buyer@example.com", display_name="Buyer", roles="procurement"
-        )
+        register(s, id=STORED_ID, supplier_id=SUPPLIER, owner="buyer@example.com")
+        # Owners must be accounts (ownership); the importing buyer is a procurement lead, who
+        # may import contracts for any owner, so every case meets only the checks it is about.
+        for owner in OWNERS:
+            roles = "procurement_lead" if owner == "buyer@example.com" else "procurement"
+            users.create_user(s, username=owner, display_name=owner, roles=roles)
         token = users.issue_token(s, username="buyer@example.com", name="catalogue").secret
     settings = Settings(
         database_url=url, temporal_task_queue="catalogue", temporal_search_attributes=False
