@@ -1,8 +1,11 @@
 """Roles and the permissions they grant. Anything not granted here is refused.
 
 A user may hold several roles. Segregation of duties for approvals is enforced on the draft
-(who requested it), not by forbidding role combinations: a procurement user who also holds
-the legal role may review drafts other people asked for.
+(who requested it): a procurement user who also holds the legal role may review drafts other
+people asked for. Two combinations are refused on one account (:func:`roles_refusal`): an
+administrator manages accounts and neither buys nor approves, so admin is never held with a
+procurement or legal role; and a service account (an integration, not a person) never holds a
+role that approves or manages accounts.
 """
 
 from collections.abc import Iterable
@@ -17,6 +20,17 @@ class Role(StrEnum):
     # the legal lead is told of every account and role change.
     PROCUREMENT_LEAD = "procurement_lead"
     LEGAL_LEAD = "legal_lead"
+    # Reads contracts, renewals and the dashboard and changes nothing: for integrations that
+    # only look (a reporting tool), and people who only need to see.
+    READER = "reader"
+
+
+class AccountKind(StrEnum):
+    """Whose account: a person's (signs in, issues their own tokens) or an integration's (no
+    password; an administrator issues its tokens)."""
+
+    PERSON = "person"
+    SERVICE = "service"
 
 
 class Permission(StrEnum):
@@ -49,6 +63,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.PROCUREMENT_LEAD: _PROCUREMENT | {Permission.ANY_OWNER},
     Role.LEGAL: _LEGAL,
     Role.LEGAL_LEAD: _LEGAL,
+    Role.READER: frozenset({Permission.SIGNED_IN, Permission.CONTRACTS_READ, Permission.DASHBOARD}),
     # Administrators run the system and answer auditors; they neither buy nor approve, so an
     # admin account cannot be used to push a renewal through on its own.
     Role.ADMIN: frozenset(
@@ -62,6 +77,34 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         }
     ),
 }
+
+
+# Roles an administrator may not hold as well: buying (procurement) and approving (legal).
+NOT_WITH_ADMIN: frozenset[Role] = frozenset(
+    {Role.PROCUREMENT, Role.PROCUREMENT_LEAD, Role.LEGAL, Role.LEGAL_LEAD}
+)
+# What a service account may hold: roles that neither approve nor manage accounts.
+SERVICE_ROLES: frozenset[Role] = frozenset({Role.PROCUREMENT, Role.PROCUREMENT_LEAD, Role.READER})
+
+
+def _names(roles: Iterable[Role]) -> str:
+    return ", ".join(sorted(r.value for r in roles))
+
+
+def roles_refusal(roles: Iterable[Role], kind: AccountKind) -> str | None:
+    """Why one account may not hold ``roles``, or None when it may."""
+    held = frozenset(roles)
+    if kind is AccountKind.SERVICE and (barred := held - SERVICE_ROLES):
+        return (
+            f"a service account is for an integration and never approves or manages "
+            f"accounts: it may hold {_names(SERVICE_ROLES)} only, not {_names(barred)}"
+        )
+    if Role.ADMIN in held and (mixed := held & NOT_WITH_ADMIN):
+        return (
+            f"an administrator manages accounts and neither buys nor approves: admin cannot "
+            f"be held together with {_names(mixed)} on one account"
+        )
+    return None
 
 
 def parse_roles(value: str | Iterable[str]) -> frozenset[Role]:

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from auth.roles import Permission, Role, permissions_for
+from auth.roles import AccountKind, Permission, Role, permissions_for
 
 
 @dataclass(frozen=True, slots=True)
@@ -14,6 +14,7 @@ class CurrentUser:
     username: str
     display_name: str
     roles: frozenset[Role]
+    kind: AccountKind = AccountKind.PERSON  # a person's account, or a service account
 
     @property
     def permissions(self) -> frozenset[Permission]:
@@ -29,6 +30,18 @@ class IssuedToken:
     prefix: str
     name: str
     expires_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class TokenInfo:
+    """One API token as its owner and administrators see it: never the secret."""
+
+    prefix: str
+    name: str
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    last_used_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)

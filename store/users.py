@@ -12,7 +12,7 @@ import secrets
 from datetime import UTC, datetime, timedelta
 
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -23,11 +23,11 @@ from auth.passwords import (
     needs_rehash,
     verify_password,
 )
-from auth.roles import Role, format_roles, parse_roles
+from auth.roles import AccountKind, Role, format_roles, parse_roles, roles_refusal
 from models.account_tables import ApiTokenRow, UserRow, WebSessionRow
 from models.errors import Conflict, FieldError, InvalidInput, NotFound
-from models.text import SingleLineText
-from models.users import CurrentUser, IssuedToken, WebSession
+from models.text import SingleLineText, one_email_address
+from models.users import CurrentUser, IssuedToken, TokenInfo, WebSession
 from store.db import Violation, violation
 
 TOKEN_PREFIX = "rnw_"  # noqa: S105 - a public marker, not a secret
@@ -50,6 +50,7 @@ def _current(row: UserRow) -> CurrentUser:
         username=row.username,
         display_name=row.display_name,
         roles=parse_roles(row.roles),
+        kind=AccountKind(row.kind),
     )
 
 
@@ -75,7 +76,10 @@ def create_user(
     display_name: str,
     roles: str | list[str],
     password: str | None = None,
+    kind: AccountKind | str = AccountKind.PERSON,
 ) -> CurrentUser:
+    """A new account, or InvalidInput naming every bad field (``roles`` for a combination one
+    account may not hold, :func:`auth.roles.roles_refusal`); nothing is stored then."""
     errors: list[FieldError] = []
     name = ""
     try:
@@ -95,9 +99,17 @@ def create_user(
         parsed_roles = parse_roles(roles)
     except ValueError as exc:
         errors.append(FieldError("roles", str(exc)))
-    if password is not None and (problem := check_policy(password)) is not None:
+    account_kind = _kind(kind, errors)
+    refusal = roles_refusal(parsed_roles, account_kind) if parsed_roles and account_kind else None
+    if refusal is not None:
+        errors.append(FieldError("roles", refusal))
+    if password is not None and account_kind is AccountKind.SERVICE:
+        errors.append(
+            FieldError("password", "a service account has no password: it uses API tokens only")
+        )
+    elif password is not None and (problem := check_policy(password)) is not None:
         errors.append(FieldError("password", problem))
-    if errors:
+    if errors or account_kind is None:
         raise InvalidInput(errors)
     if session.scalar(select(UserRow.id).where(UserRow.username == name)) is not None:
         raise Conflict(f"user {name!r} already exists")
@@ -107,6 +119,8 @@ def create_user(
         roles=format_roles(parsed_roles),
         password_hash=hash_password(password) if password is not None else None,
         active=True,
+        kind=account_kind.value,
+        revision=0,
     )
     session.add(row)
     try:
@@ -118,8 +132,21 @@ def create_user(
     return _current(row)
 
 
-def get_user_row(session: Session, *, username: str) -> UserRow:
-    row = session.scalar(select(UserRow).where(UserRow.username == username.strip().casefold()))
+def _kind(kind: AccountKind | str, errors: list[FieldError]) -> AccountKind | None:
+    try:
+        return AccountKind(str(kind).strip().lower())
+    except ValueError:
+        known = ", ".join(k.value for k in AccountKind)
+        errors.append(FieldError("kind", f"unknown account kind {str(kind)!r} (known: {known})"))
+        return None
+
+
+def get_user_row(session: Session, *, username: str, for_update: bool = False) -> UserRow:
+    """The account; ``for_update`` locks its row until the transaction ends (PostgreSQL), so
+    that concurrent changes of one account are made, counted and announced one after the
+    other."""
+    query = select(UserRow).where(UserRow.username == username.strip().casefold())
+    row = session.scalar(query.with_for_update() if for_update else query)
     if row is None:
         raise NotFound(f"user {username!r} does not exist")
     return row
@@ -142,17 +169,80 @@ def set_password(session: Session, *, username: str, password: str) -> None:
     session.flush()
 
 
-def deactivate_user(session: Session, *, username: str) -> None:
-    row = get_user_row(session, username=username)
+def set_roles(
+    session: Session, *, username: str, roles: str | list[str]
+) -> tuple[frozenset[Role], frozenset[Role]]:
+    """Give the account ``roles``: (roles before, roles after), equal when nothing changed.
+    InvalidInput names ``roles`` for an unknown role or a combination the account's kind may
+    not hold; nothing is stored then."""
+    row = get_user_row(session, username=username, for_update=True)
+    try:
+        wanted = parse_roles(roles)
+    except ValueError as exc:
+        raise InvalidInput([FieldError("roles", str(exc))]) from None
+    if (refusal := roles_refusal(wanted, AccountKind(row.kind))) is not None:
+        raise InvalidInput([FieldError("roles", refusal)])
+    before = parse_roles(row.roles)
+    if wanted != before:
+        row.roles = format_roles(wanted)
+        session.flush()
+    return before, wanted
+
+
+def deactivate_user(session: Session, *, username: str) -> list[str] | None:
+    """Stop the account: its tokens are revoked and its browser sessions end at once, not when
+    they expire. The prefixes of the tokens revoked; None when it was deactivated already
+    (nothing changes); NotFound for no such account."""
+    row = get_user_row(session, username=username, for_update=True)
+    if not row.active:
+        return None
     row.active = False
     now = datetime.now(UTC)
-    # Existing tokens and sessions stop working at once, not when they expire.
+    revoked: list[str] = []
     for token in session.scalars(select(ApiTokenRow).where(ApiTokenRow.user_id == row.id)):
         if token.revoked_at is None:
             token.revoked_at = now
+            revoked.append(token.prefix)
     for web in session.scalars(select(WebSessionRow).where(WebSessionRow.user_id == row.id)):
         session.delete(web)
     session.flush()
+    return sorted(revoked)
+
+
+def next_revision(session: Session, *, username: str) -> int:
+    """Count one more change of the account and return its number: the key of that change's
+    audit entry and mail. One ``UPDATE ... RETURNING``, so two changes never get one number."""
+    return int(
+        session.execute(
+            update(UserRow)
+            .where(UserRow.username == username.strip().casefold())
+            .values(revision=UserRow.revision + 1)
+            .returning(UserRow.revision)
+            .execution_options(synchronize_session=False)
+        ).scalar_one()
+    )
+
+
+def legal_leads(session: Session) -> tuple[list[str], list[str]]:
+    """Who is told of account changes: the active people holding the legal lead role, as
+    (their e-mail addresses, the names of those whose user name is no e-mail address). A user
+    name is the only address an account has: it is fixed when the account is made, so nobody
+    can redirect the mail meant to watch them."""
+    addresses: list[str] = []
+    unreachable: list[str] = []
+    rows = session.scalars(
+        select(UserRow)
+        .where(UserRow.active.is_(True), UserRow.kind == AccountKind.PERSON.value)
+        .order_by(UserRow.username)
+    )
+    for row in rows:
+        if Role.LEGAL_LEAD not in parse_roles(row.roles):
+            continue
+        try:
+            addresses.append(one_email_address(row.username))
+        except ValueError:
+            unreachable.append(row.username)
+    return addresses, unreachable
 
 
 def account_exists(session: Session, *, username: str) -> bool:
@@ -192,6 +282,17 @@ def issue_token(
     label = name.strip()
     if not 1 <= len(label) <= 100:
         raise InvalidInput([FieldError("name", "must be 1-100 characters")])
+    try:  # the name is shown in listings and in the mail that announces the token
+        label = _DISPLAY_NAME.validate_python(label)
+    except ValidationError as exc:
+        raise InvalidInput(
+            [
+                FieldError(
+                    "name",
+                    str(exc.errors(include_url=False)[0]["msg"]).removeprefix("Value error, "),
+                )
+            ]
+        ) from None
     now = now or datetime.now(UTC)
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     expires = now + timedelta(days=valid_days) if valid_days is not None else None
@@ -235,19 +336,42 @@ def resolve_token(
     return _current(user)
 
 
-def revoke_tokens(session: Session, *, username: str, prefix: str | None = None) -> int:
-    row = get_user_row(session, username=username)
+def revoke_tokens(session: Session, *, username: str, prefix: str | None = None) -> list[str]:
+    """Revoke the account's live tokens (all, or the one starting with ``prefix``): the
+    prefixes revoked, none when there was nothing to revoke."""
+    row = get_user_row(session, username=username, for_update=True)
     query = select(ApiTokenRow).where(
         ApiTokenRow.user_id == row.id, ApiTokenRow.revoked_at.is_(None)
     )
     if prefix is not None:
-        query = query.where(ApiTokenRow.prefix == prefix)
-    count = 0
+        query = query.where(ApiTokenRow.prefix == prefix.strip())
+    revoked: list[str] = []
     for token in session.scalars(query):
         token.revoked_at = datetime.now(UTC)
-        count += 1
+        revoked.append(token.prefix)
     session.flush()
-    return count
+    return sorted(revoked)
+
+
+def list_tokens(session: Session, *, username: str) -> list[TokenInfo]:
+    """The account's tokens, newest first, without their secrets."""
+    row = get_user_row(session, username=username)
+    tokens = session.scalars(
+        select(ApiTokenRow)
+        .where(ApiTokenRow.user_id == row.id)
+        .order_by(ApiTokenRow.created_at.desc(), ApiTokenRow.id.desc())
+    )
+    return [
+        TokenInfo(
+            prefix=t.prefix,
+            name=t.name,
+            created_at=utc(t.created_at),
+            expires_at=utc(t.expires_at) if t.expires_at else None,
+            revoked_at=utc(t.revoked_at) if t.revoked_at else None,
+            last_used_at=utc(t.last_used_at) if t.last_used_at else None,
+        )
+        for t in tokens
+    ]
 
 
 # ---------------------------------------------------------------------------- web sessions

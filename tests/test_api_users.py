@@ -1,4 +1,6 @@
-"""Users, roles and tokens: the `renewals users` CLI, the admin API and token life cycle."""
+"""Users, roles and tokens: the `renewals users` CLI, the admin API and token life cycle.
+The limits on administrators (no tokens for people, no legal or procurement role) are
+tests/test_admin_limits.py's."""
 
 import typer
 from sqlalchemy import Engine
@@ -45,7 +47,14 @@ async def test_cli_creates_users_and_tokens_that_the_api_accepts(
         assert dup.exit_code == 1 and "already exists" in dup.output
         listed = _cli(["list"])
         assert name in listed.output and "legal,procurement" in listed.output
-        issued = _cli(["token", name, "--name", "laptop", "--days", "1"])
+        # Not even an administrator issues a token for a person: they sign in for their own.
+        for_them = _cli(["token", name, "--name", "laptop", "--days", "1"])
+        assert for_them.exit_code == 1
+        assert "nobody issues an API token for another person" in for_them.output
+        issued = _cli(
+            ["login", name, "--name", "laptop", "--days", "1", "--password-stdin"],
+            stdin="a long enough passphrase\n",
+        )
         assert issued.exit_code == 0, issued.output
         token = issued.stdout.strip().splitlines()[-1]
         assert token.startswith("rnw_")
@@ -76,13 +85,28 @@ async def test_admin_api_manages_users(db_portal: Portal) -> None:
     )
     assert bad.status_code == 422
     assert {e["field"] for e in bad.json()["errors"]} == {"username", "roles", "display_name"}
-    token = await p.http.post(
+    assert created.json()["kind"] == "person"
+    for_person = await p.http.post(
         "/api/v1/users/clerk@example.com/tokens", json={"name": "ci"}, headers=p.auth("admin")
+    )
+    assert for_person.status_code == 403
+    assert [e["field"] for e in for_person.json()["errors"]] == ["username"]
+    service = await p.http.post(
+        "/api/v1/users",
+        json={"username": "ci-bot@example.com", "roles": ["reader"], "kind": "service"},
+        headers=p.auth("admin"),
+    )
+    assert service.status_code == 201 and service.json()["kind"] == "service"
+    token = await p.http.post(
+        "/api/v1/users/ci-bot@example.com/tokens", json={"name": "ci"}, headers=p.auth("admin")
     )
     assert token.status_code == 201
     me = await p.http.get(
         "/api/v1/me", headers={"Authorization": f"Bearer {token.json()['token']}"}
     )
-    assert me.json()["username"] == "clerk@example.com"
+    assert me.json()["username"] == "ci-bot@example.com" and me.json()["roles"] == ["reader"]
+    listed = await p.http.get("/api/v1/users", headers=p.auth("admin"))
+    kinds = {u["username"]: u["kind"] for u in listed.json()}
+    assert kinds["ci-bot@example.com"] == "service" and kinds["clerk@example.com"] == "person"
     forged = await p.http.get("/api/v1/me", headers={"Authorization": "Bearer rnw_forged"})
     assert forged.status_code == 401
