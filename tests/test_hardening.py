@@ -400,10 +400,11 @@ async def test_no_docs_pages_and_the_policy_holds_everywhere(
 async def test_import_refuses_multi_line_titles_and_owner_lists(
     stack: Stack, http: httpx.AsyncClient
 ) -> None:
+    buyer = "buyer@example.com"  # an account: owners must be users (ownership, issue 14)
     rows = [
-        contract_data(id="HARD-1", title="Packaging\nBcc: x@evil.example"),
+        contract_data(id="HARD-1", title="Packaging\nBcc: x@evil.example", owner=buyer),
         contract_data(id="HARD-2", owner="a@example.com, b@evil.example"),
-        contract_data(id="HARD-3"),
+        contract_data(id="HARD-3", owner=buyer),
     ]
     body = json.dumps(rows, default=str)
     with transaction(stack.sessions) as s:

@@ -4,19 +4,25 @@ letting an outsider lock a person out, and without growing the audit trail per g
 browser sessions do not pile up.
 
 The throttle is checked on SQLite and PostgreSQL (the ``database`` fixture), where the
-claim's locking differs (the database's write lock against a row lock).
+claim's locking differs (the database's write lock against a row lock), also end to end: the
+real app served by uvicorn, 30 browsers on one loopback address posting a wrong password at
+once, and the person signing in from another address afterwards.
 """
 
 import itertools
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 from sqlalchemy import func, select
 
 import store.users as user_store
@@ -25,6 +31,7 @@ from auth import passwords
 from auth.passwords import verify_password
 from config.settings import Settings
 from models.account_tables import SignInThrottleRow, WebSessionRow
+from models.tables import AuditLogRow
 from portal.config import WebSettings
 from portal.deps import SESSION_COOKIE
 from services import users as user_service
@@ -312,3 +319,107 @@ def test_signing_in_drops_expired_sessions(sessions: SessionFactory) -> None:
         assert users.resolve_session(s, secret=stale, now=now) is None
         assert users.resolve_session(s, secret=live, now=now) is not None
         assert users.resolve_session(s, secret=fresh, now=now) is not None
+
+
+# ---------------------------------------------------------------------------- over HTTP
+
+OUTSIDER_ADDRESS, OWNER_ADDRESS = "127.0.0.2", "127.0.0.3"  # loopback: any 127/8 address
+
+
+@contextmanager
+def _served(app: Any) -> Iterator[str]:
+    """The app served by uvicorn on 127.0.0.1 from a thread of its own; yields its URL."""
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=0, lifespan="off", log_level="critical", access_log=False
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="throttle-http", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+def _browser(url: str, address: str) -> httpx.Client:
+    """A client whose connections come from ``address``: the app sees it as the client's."""
+    transport = httpx.HTTPTransport(local_address=address)
+    return httpx.Client(base_url=url, transport=transport, timeout=120)
+
+
+def _post_sign_in(http: httpx.Client, username: str, password: str, token: str) -> httpx.Response:
+    return http.post(
+        "/login",
+        data={"username": username, "password": password, "csrf_token": token, "next": "/"},
+    )
+
+
+def _audit_rows(sessions: SessionFactory) -> int:
+    with sessions() as s:
+        return s.scalar(select(func.count()).select_from(AuditLogRow)) or 0
+
+
+@pytest.mark.usefixtures("real_cost")
+def test_thirty_simultaneous_wrong_passwords_through_the_served_app(
+    database: tuple[str, Any],
+    db_sessions: SessionFactory,
+    count_checks: Callable[[], int],
+    tmp_path: Path,
+) -> None:
+    """The web form served by uvicorn (the real app) on SQLite and PostgreSQL: 30 browsers at
+    one address post a wrong password at once. At most MAX password checks run; the person
+    then signs in from another address; the audit trail gains one entry for the lockout and
+    one for the sign-in, not one per guess."""
+    name = _new_user(db_sessions)
+    settings = Settings(database_url=database[0], temporal_search_attributes=False)
+    app = create_app(
+        settings.model_copy(update={"data_dir": tmp_path}),
+        web_settings=WebSettings(sign_in_max_failures=MAX, sign_in_lockout_minutes=MINUTES),
+        sessions=db_sessions,
+    )
+    trail_before = _audit_rows(db_sessions)
+    start = threading.Barrier(30)
+
+    with _served(app) as url:
+
+        def guess(i: int) -> int:
+            with _browser(url, OUTSIDER_ADDRESS) as http:
+                token = http.get("/login").cookies[LOGIN_CSRF_COOKIE]
+                start.wait(timeout=60)  # every form loaded: all 30 posts at once
+                return _post_sign_in(http, name, f"wrong password {i}", token).status_code
+
+        with ThreadPoolExecutor(max_workers=30) as pool:
+            statuses = list(pool.map(guess, range(30)))
+        checks = count_checks()
+        assert checks <= MAX, statuses
+        assert statuses.count(401) == checks and statuses.count(429) == 30 - checks, statuses
+
+        # The right password from the guessing address is refused without a check...
+        with _browser(url, OUTSIDER_ADDRESS) as http:
+            token = http.get("/login").cookies[LOGIN_CSRF_COOKIE]
+            locked = _post_sign_in(http, name, PASSWORD, token)
+        assert locked.status_code == 429 and SESSION_COOKIE not in locked.cookies
+        assert count_checks() == checks
+        # ... while the person, from their own address, signs in.
+        with _browser(url, OWNER_ADDRESS) as http:
+            token = http.get("/login").cookies[LOGIN_CSRF_COOKIE]
+            mine = _post_sign_in(http, name, PASSWORD, token)
+            assert mine.status_code == 303, mine.text[:300]
+            assert SESSION_COOKIE in mine.cookies
+            assert http.get("/reviews").status_code == 200  # signed in (a legal user)
+
+    # 32 attempts, two entries: the lockout (naming the guessing address) and the sign-in.
+    assert _audit_rows(db_sessions) - trail_before == 2
+    (lockout,) = _lockout_entries(db_sessions, name)
+    assert lockout.detail["client"] == OUTSIDER_ADDRESS and lockout.detail["lockout"] == 1
+    with db_sessions() as s:
+        (signed_in,), _ = audit.list_entries(s, actor=name, action="sign_in")
+        assert signed_in.detail == {"client": OWNER_ADDRESS}
+        row = s.get(SignInThrottleRow, (name, OUTSIDER_ADDRESS))
+        assert row is not None and row.attempts == MAX and row.lockouts == 1
