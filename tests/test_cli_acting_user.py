@@ -126,7 +126,7 @@ def _env(
         (tmp_path / name).write_text(text, encoding="utf-8")
     tokens: dict[str, str] = {}
     with transaction(sessions) as s:
-        register(s, id="C-1001")  # and supplier S-1
+        register(s, id="C-1001", owner=BUYER)  # and supplier S-1; the buyer owns it
         if with_users:
             for name, roles in ROLES.items():
                 users.create_user(
