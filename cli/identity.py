@@ -1,7 +1,7 @@
 """Who the CLI acts for, as the services see them: a :class:`~models.users.CurrentUser`.
 
 Deny by default: once a database has users, every command that changes something acts only for
-the owner of the API token in ``RENEWALS_API_TOKEN`` (``renewals users token NAME``), with that
+the owner of the API token in ``RENEWALS_API_TOKEN`` (``renewals users login NAME``), with that
 user's roles; ``--by`` / ``--reviewer`` may then be left out, and if given must name the token's
 owner. A database with no users yet (a fresh local setup, before anyone was created) is run by
 its operator, who says who they are with ``--by`` / ``--reviewer`` (some commands default to the
@@ -72,7 +72,7 @@ def acting_user(
     if has_users:
         fail(
             f"this database has users: set {TOKEN_ENV} to your API token "
-            "(an administrator issues one with: renewals users token NAME)"
+            "(get your own with: renewals users login NAME)"
         )
     claimed = claimed or ((default or "").strip() or None)
     if not claimed:

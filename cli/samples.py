@@ -262,6 +262,6 @@ DEV_PASSWORD = "renewals-dev"  # noqa: S105
 SAMPLE_USERS = (
     ("buyer@example.com", "Sample buyer", ["procurement"]),
     ("legal@example.com", "Sample reviewer", ["legal"]),
-    ("legal.lead@example.com", "Sample lead reviewer", ["legal"]),
+    ("legal.lead@example.com", "Sample lead reviewer", ["legal", "legal_lead"]),
     ("admin@example.com", "Sample administrator", ["admin"]),
 )

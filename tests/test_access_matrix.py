@@ -64,6 +64,18 @@ MATRIX: list[tuple[str, str, str, set[str], dict[str, Any]]] = [
         {A},
         {"json": {"name": "t"}},
     ),
+    (
+        "PUT",
+        "/api/v1/users/{username}/roles",
+        "/api/v1/users/nobody/roles",
+        {A},
+        {"json": {"roles": ["legal"]}},
+    ),
+    ("POST", "/api/v1/users/{username}/deactivation", "/api/v1/users/nobody/deactivation", {A}, {}),
+    ("DELETE", "/api/v1/users/{username}/tokens", "/api/v1/users/nobody/tokens", {A}, {}),
+    ("GET", "/api/v1/me/tokens", "/api/v1/me/tokens", ALL, {}),
+    ("POST", "/api/v1/me/tokens", "/api/v1/me/tokens", ALL, {"json": {"name": "t"}}),
+    ("DELETE", "/api/v1/me/tokens/{prefix}", "/api/v1/me/tokens/rnw_none", ALL, {}),
     ("GET", "/api/v1/teams", "/api/v1/teams", READ, {}),
     ("GET", "/api/v1/teams/{name}", "/api/v1/teams/none", READ, {}),
     # Team changes: any signed-in caller reaches the service, which refuses all but a

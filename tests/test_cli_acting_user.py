@@ -142,6 +142,7 @@ def _env(
                 display_name="Clerk",
                 roles="procurement",
                 password=None,
+                kind="service",  # an administrator issues tokens only for service accounts
             )
             users.issue_token(
                 s, actor="setup", username="clerk@example.com", name="x", valid_days=1
