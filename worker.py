@@ -34,6 +34,7 @@ from config.identity import IdentityKeys, identity_keys
 from config.mail import MailSettings
 from config.settings import Settings, get_settings
 from config.temporal import connect
+from domain.account_changes import MAIL_KIND as ACCOUNT_CHANGE_MAIL
 from domain.term_plan import CalendarSettings
 from models.scorecard import ScoringConfig
 from store.db import SessionFactory, make_engine, make_session_factory
@@ -221,9 +222,45 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
                 settings.temporal_address,
                 settings.temporal_namespace,
             )
+            relay = asyncio.create_task(
+                relay_outbox(
+                    NotificationActivities(
+                        sessions,
+                        make_environment(settings.template_dir),
+                        MailSettings.from_settings(settings),
+                    ),
+                    stop,
+                )
+            )
             await stop.wait()
+            await relay
             log.info("stopping: finishing running activities")
     engine.dispose()
+
+
+# Mail written by the services (account changes, announced to the legal lead) rather than by a
+# renewal's activity: the worker sends it within about this many seconds.
+RELAY_INTERVAL_SECONDS = 30.0
+RELAYED_KINDS = (ACCOUNT_CHANGE_MAIL,)
+
+
+async def relay_outbox(
+    notifications: NotificationActivities,
+    stop: asyncio.Event,
+    *,
+    interval: float = RELAY_INTERVAL_SECONDS,
+) -> None:
+    """Until ``stop``: send what the services left in the outbox, every ``interval`` seconds.
+    A failing round (database or mail server down) is logged and tried again."""
+    while not stop.is_set():
+        try:
+            sent = await asyncio.to_thread(notifications.relay, kinds=RELAYED_KINDS)
+            if sent:
+                log.info("outbox relay: %d message(s) sent", sent)
+        except Exception:  # the next round tries again; the rows keep their state
+            log.exception("outbox relay round failed")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=interval)
 
 
 def main() -> None:

@@ -160,6 +160,30 @@ class NotificationActivities:
         with transaction(self._sessions) as session:
             outbox.mark(session, key=key, error=error, sent_at=datetime.now(UTC) if sent else None)
 
+    def relay(self, *, kinds: tuple[str, ...], limit: int = 50) -> int:
+        """Send messages other code put in the outbox without a workflow to send them (account
+        changes, written with the change they announce); each is marked sent in the
+        transaction that holds its row. A failure is kept on the row and tried on the next
+        round. The number sent."""
+        if not self._mail.host:
+            return 0
+        sent = 0
+        with transaction(self._sessions) as session:
+            for row in outbox.claim_unsent(session, kinds=kinds, limit=limit):
+                row.attempts += 1
+                if not row.recipients:
+                    row.last_error = "no recipient address"
+                    continue
+                try:
+                    self._send(row)
+                except (OSError, smtplib.SMTPException) as exc:
+                    row.last_error = f"{type(exc).__name__}: {exc}"
+                    continue
+                row.sent_at = datetime.now(UTC)
+                row.last_error = None
+                sent += 1
+        return sent
+
     @activity.defn(name=ActivityName.SEND_NOTIFICATION)
     def send_notification(self, request: NotificationRequest) -> str:
         with activity_failures():

@@ -53,3 +53,18 @@ def mark(session: Session, *, key: str, error: str | None, sent_at: datetime | N
     row.last_error = error
     if sent_at is not None:
         row.sent_at = sent_at
+
+
+def claim_unsent(session: Session, *, kinds: tuple[str, ...], limit: int) -> list[OutboxRow]:
+    """Unsent messages of ``kinds``, oldest first, locked for this transaction (PostgreSQL
+    skips rows another relay holds; SQLite has one writer at a time): two relays never send
+    the same row."""
+    query = (
+        select(OutboxRow)
+        .where(OutboxRow.kind.in_(kinds), OutboxRow.sent_at.is_(None))
+        .order_by(OutboxRow.id)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return list(session.scalars(query))

@@ -253,3 +253,52 @@ def test_user_text_in_mail_renders_literally(sessions: SessionFactory, language:
         assert INJECTION in text, (row.kind, text)
         # "49" or a lone "yes" would mean a template ran; plain-text mail is not HTML-escaped.
         assert "49" not in text and "&lt;" not in text, (row.kind, text)
+
+
+async def test_the_worker_relays_account_change_mails_once(
+    sessions: SessionFactory, smtp: tuple[Inbox, int]
+) -> None:
+    """An account change is written to the outbox with the change (services.users); the
+    worker's relay sends it to the legal lead once, and keeps it for the next round while the
+    mail server is down."""
+    from services import users as user_service
+    from store import users as user_store
+    from worker import relay_outbox
+
+    inbox, port = smtp
+    with transaction(sessions) as s:
+        user_store.create_user(
+            s, username="lead@example.com", display_name="Lead", roles="legal,legal_lead"
+        )
+    down = NotificationActivities(sessions, make_environment(None), _mail(_free_port()))
+    with transaction(sessions) as s:
+        user_service.create_user(
+            s,
+            actor="setup",
+            username="new-buyer@example.com",
+            display_name="New buyer",
+            roles="procurement",
+            password=None,
+        )
+    assert down.relay(kinds=("account_change",)) == 0  # nobody listens on that port
+    with transaction(sessions) as s:
+        [row] = s.scalars(select(OutboxRow).where(OutboxRow.kind == "account_change"))
+        assert row.sent_at is None and row.attempts == 1 and row.last_error
+
+    up = NotificationActivities(sessions, make_environment(None), _mail(port))
+    stop = asyncio.Event()
+    relay = asyncio.create_task(relay_outbox(up, stop, interval=0.05))
+    for _ in range(100):
+        if inbox.messages:
+            break
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.2)  # more rounds: nothing more is sent
+    stop.set()
+    await relay
+    [message] = inbox.messages
+    assert message["To"] == "lead@example.com"
+    assert isinstance(message, EmailMessage)
+    assert "new-buyer@example.com" in message.get_content()
+    with transaction(sessions) as s:
+        [row] = s.scalars(select(OutboxRow).where(OutboxRow.kind == "account_change"))
+        assert row.sent_at is not None and row.last_error is None
