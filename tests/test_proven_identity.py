@@ -171,7 +171,13 @@ def test_each_wrong_assertion_is_refused_naming_the_field(case: str, field: str)
 
 
 async def _in_review(
-    env: WorkflowEnvironment, client: Client, sessions: SessionFactory, task_queue: str
+    env: WorkflowEnvironment,
+    client: Client,
+    sessions: SessionFactory,
+    task_queue: str,
+    *,
+    owner: str = OWNER,
+    requested_by: str = OWNER,
 ) -> tuple[str, WorkflowHandle[ContractRenewalWorkflow, object], str]:
     cid = f"C-ID-{uuid.uuid4().hex[:8]}"
     now = await today(env)
@@ -183,10 +189,10 @@ async def _in_review(
             start_date=now - relativedelta(months=16),
             end_date=end,
             notice_period_days=30,
-            owner=OWNER,
+            owner=owner,
         )
     await renewals.start_renewal(
-        client, contract_id=cid, term=1, requested_by=OWNER, task_queue=task_queue
+        client, contract_id=cid, term=1, requested_by=requested_by, task_queue=task_queue
     )
     handle = renewals.renewal_handle(client, contract_id=cid, term=1)
     await skip_past(env, MilestoneKind.FIRST_DISCUSSION, end_date=end, notice_period_days=30)
@@ -517,25 +523,14 @@ async def test_the_contracts_owner_may_not_approve_even_with_the_legal_role(
 ) -> None:
     """A renewal started by the schedule (requested by someone else) of a contract whose owner
     also holds the legal role: the owner is not its checker (§6)."""
-    env = time_skipping_env
-    cid = f"C-OWN-{uuid.uuid4().hex[:8]}"
-    now = await today(env)
-    end = now + relativedelta(months=8)
-    with transaction(sessions) as s:
-        register(
-            s,
-            id=cid,
-            start_date=now - relativedelta(months=16),
-            end_date=end,
-            notice_period_days=30,
-            owner=LAWYER,
-        )
-    await renewals.start_renewal(
-        client, contract_id=cid, term=1, requested_by="schedule@example.com", task_queue=task_queue
+    cid, handle, content_hash = await _in_review(
+        time_skipping_env,
+        client,
+        sessions,
+        task_queue,
+        owner=LAWYER,
+        requested_by="schedule@example.com",
     )
-    handle = renewals.renewal_handle(client, contract_id=cid, term=1)
-    await skip_past(env, MilestoneKind.FIRST_DISCUSSION, end_date=end, notice_period_days=30)
-    draft = (await handle.query(ContractRenewalWorkflow.status)).drafts[0]
     with pytest.raises(WorkflowUpdateFailedError) as refused:
         await renewals.submit_review(
             client,
@@ -545,8 +540,8 @@ async def test_the_contracts_owner_may_not_approve_even_with_the_legal_role(
             submission=ReviewSubmission(
                 decision=ReviewDecisionKind.APPROVE,
                 reviewer=LAWYER,
-                draft_version=draft.version,
-                content_hash=draft.content_hash,
+                draft_version=1,
+                content_hash=content_hash,
             ),
         )
     cause = refused.value.cause
