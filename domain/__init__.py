@@ -3,11 +3,16 @@ the words people read are decided here, once, for the workflow, the activities a
 interface."""
 
 __all__ = [
+    "account_changes",  # the words of an account-change announcement
+    "agreement",  # offers, supplier answers, agreement on one hash
     "calendars",  # business days: holidays, weekends, closures
     "content_hash",  # the fingerprint of a version
+    "identity",  # signed identity assertions: what proves who decided
     "market",  # market signals of a category
     "milestones",  # the milestone plan of a term from its dates
+    "negotiation",  # the negotiation plan: targets and limits
     "outcome",  # end-of-term dates by outcome
+    "ownership",  # whose contracts a person may change
     "phrases",  # the bilingual words and numbers people read
     "recommendation",  # renew, renegotiate, re-tender, terminate
     "review",  # segregation of duties: who may approve
@@ -16,4 +21,5 @@ __all__ = [
     "sweep",  # which contracts the scheduled sweep starts a renewal for
     "term_plan",  # the one plan of a contract term, calendars applied
     "terms",  # proposed terms and their changes
+    "versions",  # versions made by people: edits and comparisons
 ]
