@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from domain.content_hash import content_hash
+from domain.versions import verified_terms
 from models.drafts import DraftView, ProposedTerms
 from models.errors import Conflict, NotFound
 from models.renewal import (
@@ -122,7 +123,14 @@ def approved_terms(
             f"draft v{version} of renewal {renewal.workflow_id} changed after it was approved "
             f"(hash {row.content_hash[:12]}, approved {content_hash[:12]}); not applied"
         )
-    return ProposedTerms.model_validate(row.proposed_terms)
+    # The hash column alone proves nothing: recomputed from the stored text and terms, so a
+    # price edited in the database after approval is refused, not put into force.
+    return verified_terms(
+        body=row.body,
+        body_html=row.body_html,
+        stored_terms=row.proposed_terms,
+        expected_hash=content_hash,
+    )
 
 
 def draft_ref(row: DraftRow) -> DraftRef:

@@ -8,6 +8,7 @@ from sqlalchemy import update
 from temporalio.exceptions import ApplicationError
 
 from activities.renewal_activities import RenewalActivities
+from domain.content_hash import content_hash
 from domain.milestones import next_term_end
 from models.drafts import ProposedTerms
 from models.renewal import DraftKind, OpenRenewal, OutcomeKind, OutcomeRequest
@@ -31,6 +32,11 @@ AGREED = ProposedTerms(
 )
 
 
+VERSIONS = {1: AGREED.model_copy(update={"unit_price": Decimal(1)}), 2: AGREED}
+# The real hash of each stored version: the worker recomputes it before terms go into force.
+HASHES = {v: content_hash(f"draft {v}", t.as_json(), None) for v, t in VERSIONS.items()}
+
+
 def _setup(sessions: SessionFactory, cid: str) -> None:
     with transaction(sessions) as s:
         register(s, id=cid, end_date=END, notice_period_days=30, renewal_term_months=12)
@@ -45,10 +51,7 @@ def _setup(sessions: SessionFactory, cid: str) -> None:
             ),
         )
         renewal = get_renewal(s, contract_id=cid, term=1)
-        for version, terms in (
-            (1, AGREED.model_copy(update={"unit_price": Decimal(1)})),
-            (2, AGREED),
-        ):
+        for version, terms in VERSIONS.items():
             save_draft(
                 s,
                 renewal=renewal,
@@ -57,7 +60,7 @@ def _setup(sessions: SessionFactory, cid: str) -> None:
                 language="en",
                 body=f"draft {version}",
                 proposed_terms=terms.as_json(),
-                content_hash=f"hash-{version}",
+                content_hash=HASHES[version],
                 requested_by="buyer@example.com",
                 answers_comment=None,
                 created_at=datetime(2026, 12, 1, tzinfo=UTC),
@@ -80,9 +83,9 @@ def _renewed(cid: str, *, version: int | None, content_hash: str | None) -> Outc
 def test_the_approved_drafts_terms_run_the_next_term(sessions: SessionFactory) -> None:
     _setup(sessions, "C-AGREED")
     activities = RenewalActivities(sessions)
-    outcome = activities.record_outcome(_renewed("C-AGREED", version=2, content_hash="hash-2"))
+    outcome = activities.record_outcome(_renewed("C-AGREED", version=2, content_hash=HASHES[2]))
     assert outcome.new_end_date == next_term_end(END, 6)
-    again = activities.record_outcome(_renewed("C-AGREED", version=2, content_hash="hash-2"))
+    again = activities.record_outcome(_renewed("C-AGREED", version=2, content_hash=HASHES[2]))
     assert again == outcome  # a retried activity changes nothing more
     with transaction(sessions) as s:
         row = s.get(ContractRow, "C-AGREED")
@@ -116,10 +119,32 @@ def test_a_draft_changed_after_its_approval_is_not_put_into_force(
         s.execute(update(DraftRow).where(DraftRow.version == 2).values(content_hash="other"))
     with pytest.raises(ApplicationError) as refused:
         RenewalActivities(sessions).record_outcome(
-            _renewed("C-TAMPER", version=2, content_hash="hash-2")
+            _renewed("C-TAMPER", version=2, content_hash=HASHES[2])
         )
     assert refused.value.non_retryable and refused.value.type == "Conflict"
     assert "changed after it was approved" in refused.value.message
     with transaction(sessions) as s:
         row = s.get(ContractRow, "C-TAMPER")
         assert row is not None and row.current_term == 1 and row.end_date == END
+
+
+def test_terms_edited_in_the_database_after_approval_are_refused(
+    sessions: SessionFactory,
+) -> None:
+    """The tamper case of issue 15: the price edited in ``drafts.proposed_terms``, the stored
+    hash column left as it was. The hash is recomputed from the stored version: refused, and
+    the contract keeps its terms."""
+    _setup(sessions, "C-EDITED")
+    edited = {**AGREED.as_json(), "unit_price": "1.00"}
+    with transaction(sessions) as s:
+        s.execute(update(DraftRow).where(DraftRow.version == 2).values(proposed_terms=edited))
+    with pytest.raises(ApplicationError) as refused:
+        RenewalActivities(sessions).record_outcome(
+            _renewed("C-EDITED", version=2, content_hash=HASHES[2])
+        )
+    assert refused.value.non_retryable and refused.value.type == "Conflict"
+    assert refused.value.message.startswith("content_hash:")
+    with transaction(sessions) as s:
+        row = s.get(ContractRow, "C-EDITED")
+        assert row is not None and row.current_term == 1 and row.end_date == END
+        assert row.unit_price != Decimal("1.00")
