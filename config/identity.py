@@ -23,6 +23,7 @@ from config.codec import PayloadKeyFileError, ensure_key_file, read_key_file
 from config.settings import Settings
 from domain.identity import request_digest, sign
 from models.identity import ASSERTION_LIFETIME_SECONDS, IdentityAssertion
+from models.users import CurrentUser
 
 IDENTITY_KEY_FILE = "identity-keys.json"
 _WHAT = "identity key file"
@@ -63,6 +64,11 @@ class IdentityKeys:
 
     def signer(self, *, subject: str, roles: Iterable[str]) -> "Signer":
         return Signer(keys=self, subject=subject, roles=tuple(sorted(roles)))
+
+    def signer_for(self, user: CurrentUser) -> "Signer":
+        """Signs the decisions ``user`` sends to a renewal: the workflow takes a decision only
+        with the identity this process authenticated (renewal-semantics.md §6)."""
+        return self.signer(subject=user.username, roles=(r.value for r in user.roles))
 
 
 def identity_keys(settings: Settings) -> IdentityKeys:

@@ -225,7 +225,7 @@ async def record_dispatch(
     try:
         status = await renewals.record_dispatch(
             client,
-            signer=keys.signer(subject=user.username, roles=(r.value for r in user.roles)),
+            signer=keys.signer_for(user),
             contract_id=contract_id,
             term=term,
             dispatch=dispatch,

@@ -26,7 +26,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from auth.roles import Permission
 from clients import renewals
-from config.identity import IdentityKeys, Signer
+from config.identity import IdentityKeys
 from config.settings import Settings
 from domain.review import approval_refusal
 from models.contract import ContractAmendment, ContractRead, ContractStatus
@@ -56,12 +56,6 @@ T = TypeVar("T")
 def _contract(sessions: SessionFactory, contract_id: str) -> ContractRead:
     with transaction(sessions) as session:
         return get_contract(session, contract_id=contract_id)
-
-
-def signer_for(keys: IdentityKeys, user: CurrentUser) -> Signer:
-    """Signs the decisions ``user`` sends to a renewal: the workflow takes a decision only with
-    the identity this process authenticated (renewal-semantics.md §6)."""
-    return keys.signer(subject=user.username, roles=(r.value for r in user.roles))
 
 
 def workflow_id(*, contract_id: str, term: int) -> str:
@@ -249,7 +243,7 @@ async def amend(
     if await _running(client, contract_id, term):
         status = await renewals.amend_renewal(
             client,
-            signer=signer_for(keys, user),
+            signer=keys.signer_for(user),
             contract_id=contract_id,
             term=term,
             amendment=amendment,
@@ -312,7 +306,7 @@ async def cancel(
         term,
         renewals.terminate_renewal(
             client,
-            signer=signer_for(keys, user),
+            signer=keys.signer_for(user),
             contract_id=contract_id,
             term=term,
             request=request,
@@ -356,7 +350,7 @@ async def redraft(
         term,
         renewals.request_redraft(
             client,
-            signer=signer_for(keys, user),
+            signer=keys.signer_for(user),
             contract_id=contract_id,
             term=term,
             request=request,
@@ -486,7 +480,7 @@ async def decide(
         term,
         renewals.submit_review(
             client,
-            signer=signer_for(keys, user),
+            signer=keys.signer_for(user),
             contract_id=contract_id,
             term=term,
             submission=submission,

@@ -41,4 +41,4 @@ def spend_assertion(
     spent_by = session.scalar(
         select(SpentAssertionRow.update_id).where(SpentAssertionRow.nonce == nonce)
     )
-    return spent_by == update_id and bool(spent_by)
+    return spent_by == update_id

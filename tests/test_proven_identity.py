@@ -16,10 +16,12 @@ from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 import pytest_asyncio
 from dateutil.relativedelta import relativedelta
+from pydantic import BaseModel
 from sqlalchemy import select
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -27,6 +29,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from clients import renewals
+from clients.renewals import DecisionSigner
 from config.binaries import temporal_cli
 from config.codec import EncryptionCodec, new_key, with_codec
 from config.identity import IdentityKeys
@@ -45,6 +48,7 @@ from tests.workflow_helpers import skip_past, today
 from worker import build_worker
 from workflows.contract_renewal import ContractRenewalWorkflow
 
+R = TypeVar("R", bound=BaseModel)
 OWNER = "buyer@example.com"
 LAWYER = "lawyer@example.com"
 WF = "renewal/C-X/term-1"
@@ -222,6 +226,29 @@ def _decisions(sessions: SessionFactory, cid: str) -> int:
         return len(list(rows))
 
 
+def _attach(
+    request: R,
+    signer: DecisionSigner,
+    *,
+    workflow_id: str,
+    action: str,
+    key_id: str | None = None,
+) -> R:
+    """``request`` carrying ``signer``'s assertion, as clients.renewals sends it; ``key_id``
+    claims another key than the one that signed (a forgery)."""
+    version = getattr(request, "draft_version", None)
+    assertion = signer.assertion_for(
+        workflow_id=workflow_id,
+        action=action,
+        request=request,
+        draft_version=version if action == "submit_review" else None,
+        content_hash=getattr(request, "content_hash", None),
+    )
+    if key_id is not None:
+        assertion = assertion.model_copy(update={"key_id": key_id})
+    return request.model_copy(update={"assertion": assertion})
+
+
 def _identity_refusal(err: WorkflowUpdateFailedError) -> ApplicationError:
     cause = err.cause
     assert isinstance(cause, ApplicationError), cause
@@ -252,16 +279,12 @@ async def test_decisions_sent_straight_to_temporal_are_refused_and_recorded(
         draft_version=1,
         content_hash=content_hash,
     )
-    forged = forged_request.model_copy(
-        update={
-            "assertion": forger.assertion_for(
-                workflow_id=handle.id,
-                action="submit_review",
-                request=forged_request,
-                draft_version=1,
-                content_hash=content_hash,
-            ).model_copy(update={"key_id": TEST_IDENTITY_KEYS.active_key_id})
-        }
+    forged = _attach(
+        forged_request,
+        forger,
+        workflow_id=handle.id,
+        action="submit_review",
+        key_id=TEST_IDENTITY_KEYS.active_key_id,
     )
     with pytest.raises(WorkflowUpdateFailedError) as bad_signature:
         await handle.execute_update(ContractRenewalWorkflow.submit_review, forged)
@@ -270,17 +293,7 @@ async def test_decisions_sent_straight_to_temporal_are_refused_and_recorded(
     # A real signature for the lawyer, sent in another person's name.
     someone = forged_request.model_copy(update={"reviewer": "mallory@example.com"})
     real = TEST_IDENTITY_KEYS.signer(subject=LAWYER, roles=("legal",))
-    as_other = someone.model_copy(
-        update={
-            "assertion": real.assertion_for(
-                workflow_id=handle.id,
-                action="submit_review",
-                request=someone,
-                draft_version=1,
-                content_hash=content_hash,
-            )
-        }
-    )
+    as_other = _attach(someone, real, workflow_id=handle.id, action="submit_review")
     with pytest.raises(WorkflowUpdateFailedError) as other_name:
         await handle.execute_update(ContractRenewalWorkflow.submit_review, as_other)
     assert _identity_refusal(other_name.value).message.startswith("assertion.subject:")
@@ -316,13 +329,7 @@ async def test_a_replayed_assertion_is_refused(
     request = AmendmentRequest(
         amendment=ContractAmendment(notice_period_days=45, amended_by=OWNER, reason="agreed")
     )
-    signed = request.model_copy(
-        update={
-            "assertion": SIGNED.assertion_for(
-                workflow_id=handle.id, action="amend", request=request
-            )
-        }
-    )
+    signed = _attach(request, SIGNED, workflow_id=handle.id, action="amend")
     first = await handle.execute_update(ContractRenewalWorkflow.amend, signed, id="amend-1")
     assert first.notice_deadline is not None
     # The same update id is the same update: Temporal answers it again, nothing new happens.
