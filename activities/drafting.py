@@ -35,8 +35,9 @@ from domain.content_hash import content_hash
 from domain.milestones import notice_deadline
 from domain.phrases import format_date, label, period_text, plain, signed
 from domain.terms import compare_stored, propose_interim_extension, propose_renewal
+from domain.versions import stored_changes, version_proposal
 from models.contract import ContractRead
-from models.drafts import Proposal
+from models.drafts import Proposal, ProposedTerms
 from models.renewal import DraftKind
 from models.scorecard import Scorecard, ScoringConfig
 
@@ -98,6 +99,11 @@ class DraftInputs:
     # code, which printed the plain end date minus the notice period.
     notice_deadline: date | None = None
     send_by: date | None = None
+    # A version made by a person: its terms as checked by domain.versions.next_terms, and who
+    # wrote what it answers (legal's comment, or the supplier's counter-offer).
+    terms: ProposedTerms | None = None
+    answers_by: str | None = None
+    answers_counter_offer: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +203,9 @@ def build_context(inputs: DraftInputs, proposal: Proposal) -> dict[str, Any]:
             "version": inputs.version,
             "prepared_on": format_date(inputs.prepared_on, language),
             "requested_by": inputs.requested_by,
+            "made_by_person": inputs.terms is not None,
+            "answers_by": inputs.answers_by or "",
+            "answers_counter_offer": inputs.answers_counter_offer,
         },
         "contract": {
             "id": contract.id,
@@ -231,7 +240,13 @@ def build_context(inputs: DraftInputs, proposal: Proposal) -> dict[str, Any]:
         "market": _market_context(inputs.scorecard, language),
         "previous_version": previous.version if previous else None,
         "changes_since_previous": (
-            compare_stored(previous.proposed_terms, proposed_json, language) if previous else []
+            (
+                stored_changes(previous.proposed_terms, proposal.terms, language=language)
+                if inputs.terms is not None
+                else compare_stored(previous.proposed_terms, proposed_json, language)
+            )
+            if previous
+            else []
         ),
         "history": [
             {
@@ -248,6 +263,8 @@ def build_context(inputs: DraftInputs, proposal: Proposal) -> dict[str, Any]:
 
 def propose(inputs: DraftInputs) -> Proposal:
     language = inputs.contract.language
+    if inputs.terms is not None:
+        return version_proposal(inputs.contract, inputs.terms, language=language)
     if inputs.kind is DraftKind.INTERIM_EXTENSION:
         return propose_interim_extension(
             inputs.contract, inputs.extension_months, language=language

@@ -31,6 +31,10 @@ PERMISSION_FOR_ACTION: dict[str, Permission] = {
     "terminate": Permission.RENEWALS_WRITE,
     "request_redraft": Permission.RENEWALS_WRITE,
     "record_dispatch": Permission.RENEWALS_WRITE,
+    "edit_version": Permission.RENEWALS_WRITE,
+    "record_offer": Permission.RENEWALS_WRITE,
+    "record_answer": Permission.RENEWALS_WRITE,
+    "record_hearing": Permission.RENEWALS_WRITE,
 }
 
 

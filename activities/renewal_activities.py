@@ -16,9 +16,12 @@ from temporalio import activity
 
 from activities.drafting import DraftInputs, EarlierVersion, make_environment, render_draft
 from activities.failures import activity_failures
+from domain.negotiation import plan_negotiation
 from domain.outcome import catch_up, new_end_date
 from models.activity_names import ActivityName
 from models.contract import ContractRead, ContractStatus
+from models.drafts import ProposedTerms
+from models.negotiation import NegotiationPlan, NegotiationPlanRequest, VersionToMake
 from models.renewal import (
     AmendmentToApply,
     DraftRef,
@@ -102,6 +105,66 @@ class RenewalActivities:
 
     @activity.defn(name=ActivityName.RENDER_DRAFT)
     def render_draft(self, request: DraftRequest) -> DraftRef:
+        return self._render(request)
+
+    @activity.defn(name=ActivityName.MAKE_VERSION)
+    def make_version(self, request: VersionToMake) -> DraftRef:
+        """A version made by a person: rendered from the terms the workflow checked, in the
+        contract's language, its maker the person (idempotent by kind and version)."""
+        return self._render(
+            DraftRequest(
+                contract_id=request.contract_id,
+                term=request.term,
+                workflow_id=request.workflow_id,
+                kind=request.kind,
+                version=request.version,
+                requested_by=request.made_by,
+                answers_comment=request.answers_comment,
+                scorecard=request.scorecard,
+                notice_deadline=request.notice_deadline,
+                send_by=request.send_by,
+            ),
+            terms=request.terms,
+            answers_by=request.answers_by,
+            answers_counter_offer=request.answers_counter_offer,
+        )
+
+    @activity.defn(name=ActivityName.PLAN_NEGOTIATION)
+    def plan_negotiation(self, request: NegotiationPlanRequest) -> NegotiationPlan:
+        """交渉準備: the targets and limits, stored with the renewal (as its event) the first
+        time; a retry returns the stored plan."""
+        with self._tx() as session:
+            renewal = renewal_store.get_renewal(
+                session, contract_id=request.contract_id, term=request.term
+            )
+            key = f"{request.workflow_id}:negotiation-plan"
+            for event in renewal_store.list_events(session, renewal=renewal):
+                if event.key == key:
+                    return NegotiationPlan.model_validate(event.detail)
+            contract = contract_store.get_contract(session, contract_id=request.contract_id)
+            plan = plan_negotiation(contract, request.scorecard, self._scoring)
+            renewal_store.save_event(
+                session,
+                renewal=renewal,
+                event=RenewalEvent(
+                    contract_id=request.contract_id,
+                    term=request.term,
+                    workflow_id=request.workflow_id,
+                    kind="negotiation_plan",
+                    key=key,
+                    detail=plan.model_dump(mode="json"),
+                ),
+            )
+            return plan
+
+    def _render(
+        self,
+        request: DraftRequest,
+        *,
+        terms: ProposedTerms | None = None,
+        answers_by: str | None = None,
+        answers_counter_offer: bool = False,
+    ) -> DraftRef:
         with self._tx() as session:
             renewal = renewal_store.get_renewal(
                 session, contract_id=request.contract_id, term=request.term
@@ -143,6 +206,9 @@ class RenewalActivities:
                     cfg=self._scoring,
                     notice_deadline=request.notice_deadline,
                     send_by=request.send_by,
+                    terms=terms,
+                    answers_by=answers_by,
+                    answers_counter_offer=answers_counter_offer,
                 ),
             )
             return renewal_store.save_draft(
@@ -306,6 +372,8 @@ class RenewalActivities:
             self.open_renewal,
             self.score_renewal,
             self.render_draft,
+            self.make_version,
+            self.plan_negotiation,
             self.record_review,
             self.record_event,
             self.apply_amendment,

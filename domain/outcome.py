@@ -97,7 +97,7 @@ def expiry_outcome(f: ExpiryFacts) -> ExpiryDecision:
         return ExpiryDecision(
             OutcomeKind.LAPSED,
             "the fixed term ended with nothing agreed: supply is at risk until an interim "
-            "extension is approved",
+            "extension is approved by legal and accepted by the supplier",
             True,
         )
     # Auto-renewing and evergreen contracts continue by their own terms unless an effective

@@ -32,7 +32,14 @@ from domain.phrases import label
 from domain.terms import current_terms, display
 from models.contract import ContractRead
 from models.currency import ISO_4217
-from models.drafts import VERSION_CLAUSES, ClauseChange, ProposedTerms, TermsEdit, VersionComparison
+from models.drafts import (
+    VERSION_CLAUSES,
+    ClauseChange,
+    Proposal,
+    ProposedTerms,
+    TermsEdit,
+    VersionComparison,
+)
 from models.errors import Conflict, FieldError, InvalidInput
 from models.renewal import DraftKind
 from models.text import single_line
@@ -45,9 +52,11 @@ __all__ = [
     "compare_version",
     "display_clause",
     "next_terms",
+    "stored_changes",
     "term_end",
     "verified_terms",
     "version_hash",
+    "version_proposal",
 ]
 
 TERM_MONTHS_RANGE = (1, 120)  # models.contract.ContractBase.renewal_term_months
@@ -100,14 +109,20 @@ def _in_range(field: str, value: int, bounds: tuple[int, int], unit: str) -> Fie
 
 def _edited(edit: TermsEdit, errors: list[FieldError]) -> dict[str, Any]:
     """The clauses the edit sets, checked one by one; errors are appended."""
-    given = edit.model_fields_set
-    values: dict[str, Any] = {}
-    for field in sorted(given):
-        value = getattr(edit, field)
-        if value is None and field not in ("price_adjustment_cap_pct", "additional_clauses"):
-            errors.append(FieldError(field, "cannot be removed: leave it out to keep the clause"))
-            continue
-        values[field] = value
+    values: dict[str, Any] = {
+        field: getattr(edit, field)
+        for field in type(edit).model_fields
+        if field != "remove_price_adjustment_cap" and getattr(edit, field) is not None
+    }
+    if edit.remove_price_adjustment_cap:
+        if "price_adjustment_cap_pct" in values:
+            errors.append(
+                FieldError(
+                    "remove_price_adjustment_cap",
+                    "a cap cannot be set and removed at once: give one of the two",
+                )
+            )
+        values["price_adjustment_cap_pct"] = None
     if "unit_price" in values and (
         e := _amount_error("unit_price", values["unit_price"], positive=True)
     ):
@@ -164,7 +179,7 @@ def _edited(edit: TermsEdit, errors: list[FieldError]) -> dict[str, Any]:
         elif e := _amount_error("price_adjustment_cap_pct", cap, positive=True):
             errors.append(e)
     if "additional_clauses" in values:
-        clauses = tuple(c.strip() for c in values["additional_clauses"] or ())
+        clauses = tuple(c.strip() for c in values["additional_clauses"])
         for i, c in enumerate(clauses, start=1):
             if not c:
                 errors.append(FieldError(f"additional_clauses.{i}", "must not be empty"))
@@ -257,6 +272,49 @@ def clause_changes(
         for clause in VERSION_CLAUSES
         if _value(clause, before) != _value(clause, after)
     )
+
+
+_OPTIONAL_CLAUSES = ("price_adjustment_cap_pct", "additional_clauses")
+
+
+def version_proposal(
+    contract: ContractRead, terms: ProposedTerms, *, language: str | None = None
+) -> Proposal:
+    """A version made by a person as its letter shows it: every clause of the contract in force
+    against the version, changed or not; the cap and the additional clauses when either side
+    states them."""
+    lang = language or contract.language
+    today = current_terms(contract)
+    rows = []
+    for clause in VERSION_CLAUSES:
+        before, after = _value(clause, today), _value(clause, terms)
+        if clause in _OPTIONAL_CLAUSES and before is None and after is None:
+            continue
+        rows.append(
+            ClauseChange(
+                clause=clause,
+                label=label(clause, lang),
+                current=display_clause(clause, today, lang),
+                proposed=display_clause(clause, terms, lang),
+                changed=before != after,
+            )
+        )
+    return Proposal(terms=terms, changes=tuple(rows))
+
+
+def stored_changes(
+    before: Mapping[str, Any], after: ProposedTerms, *, language: str
+) -> list[dict[str, str]]:
+    """The clauses a version changes against a stored earlier one, as the letter's revision
+    history prints them; an earlier version that no longer reads as terms shows none."""
+    try:
+        previous = ProposedTerms.model_validate(dict(before))
+    except ValidationError:
+        return []
+    return [
+        {"clause": c.clause, "label": c.label, "before": c.current, "after": c.proposed}
+        for c in clause_changes(previous, after, language=language)
+    ]
 
 
 def compare_version(

@@ -20,3 +20,5 @@ class ActivityName(StrEnum):
     RECORD_MILESTONE = "record_milestone"
     CATCH_UP_TERMS = "catch_up_terms"
     VERIFY_IDENTITY = "verify_identity"
+    PLAN_NEGOTIATION = "plan_negotiation"
+    MAKE_VERSION = "make_version"

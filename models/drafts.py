@@ -104,11 +104,13 @@ class Proposal(BaseModel):
 
 class TermsEdit(BaseModel):
     """What a person changes to make the next version (after legal's comments, or to enter a
-    supplier's counter-offer). A field left out keeps the previous version's clause; the end
-    date follows from the term length. ``price_adjustment_cap_pct: null`` removes the cap, and
-    ``additional_clauses`` replaces the whole list. The rules (a positive price, a known
-    currency, notice within the term, ...) are :func:`domain.versions.next_terms`'s, which
-    refuses with every field named."""
+    supplier's counter-offer). A field left out (None) keeps the previous version's clause; the
+    end date follows from the term length. ``remove_price_adjustment_cap`` removes the cap, and
+    ``additional_clauses`` replaces the whole list (``[]`` clears it). None means "keep" rather
+    than a set-but-null field because a request crosses Temporal's data converter, which writes
+    every field: "which fields were set" does not survive it. The rules (a positive price, a
+    known currency, notice within the term, ...) are :func:`domain.versions.next_terms`'s,
+    which refuses with every field named."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -121,8 +123,20 @@ class TermsEdit(BaseModel):
     payment_terms: LongText | None = None  # one line: checked by next_terms, with the field named
     price_adjustment: LongText | None = None
     price_adjustment_cap_pct: Decimal | None = None
+    remove_price_adjustment_cap: bool = False
     service_levels: LongText | None = None
     additional_clauses: tuple[LongText, ...] | None = None
+
+    def changed_fields(self) -> tuple[str, ...]:
+        """The clauses this edit sets, in field order."""
+        named = [
+            name
+            for name in type(self).model_fields
+            if name != "remove_price_adjustment_cap" and getattr(self, name) is not None
+        ]
+        if self.remove_price_adjustment_cap:
+            named.append("price_adjustment_cap_pct")
+        return tuple(named)
 
 
 class VersionComparison(BaseModel):

@@ -20,9 +20,10 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from models.drafts import ProposedTerms
+from models.drafts import ProposedTerms, TermsEdit
+from models.identity import IdentityAssertion
 from models.renewal import DraftKind
-from models.scorecard import Finding, Recommendation, Share
+from models.scorecard import Finding, Recommendation, Scorecard, Share
 from models.text import LongText, PersonRef
 
 # ---------------------------------------------------------------------------- the plan
@@ -253,24 +254,154 @@ class ContradictedApproval(BaseModel):
     contradictions: tuple[Contradiction, ...]
 
 
+# ---------------------------------------------------------------------------- people's updates
+
+
+class VersionEdit(BaseModel):
+    """Argument of the ``edit_version`` update: procurement makes the next version by editing
+    the terms of ``based_on_version`` (after legal's comments or a rejection). ``based_on_version``
+    must be the renewal's current version: a form made on an older one is refused, not applied."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    edited_by: PersonRef
+    based_on_version: Annotated[int, Field(ge=1)]
+    edit: TermsEdit
+    note: LongText = ""  # what it answers, in the editor's words (default: legal's comment)
+    # Who sent it, signed by the API, web app or CLI (models/identity.py); checked before it counts.
+    assertion: IdentityAssertion | None = None
+
+
+class OfferRecord(BaseModel):
+    """Argument of the ``record_offer`` update: the approved version was presented."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    draft_version: Annotated[int, Field(ge=1)]
+    presented_on: date
+    presented_by: PersonRef
+    content_hash: str | None = None  # when given, must be the approved text's
+    note: LongText = ""
+    assertion: IdentityAssertion | None = None
+
+
+class AnswerRecord(BaseModel):
+    """Argument of the ``record_answer`` update: what the supplier said to the presented version.
+    A counter-offer carries its terms as an edit of that version: they become the next version,
+    made by the person who records them, and go to legal review."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    draft_version: Annotated[int, Field(ge=1)]
+    answer: SupplierAnswerKind
+    answered_on: date
+    recorded_by: PersonRef
+    content_hash: str | None = None  # required to accept
+    confirmed_by: LongText = ""  # accepted: who signed or confirmed for the supplier
+    reference: LongText = ""  # accepted: the evidence
+    note: LongText = ""  # a counter-offer's or a decline's reasons, the supplier's words
+    counter_terms: TermsEdit | None = None  # countered: required
+    assertion: IdentityAssertion | None = None
+
+
+class HearingRecord(BaseModel):
+    """Argument of the ``record_hearing`` update (ヒアリング): the supplier's stated needs and
+    requests at the first discussion, recorded with the renewal."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    held_on: date
+    recorded_by: PersonRef
+    needs: Annotated[LongText, Field(min_length=1)]
+    wants_to_continue: bool | None = None  # the supplier's own view, when it said
+    assertion: IdentityAssertion | None = None
+
+
+class Hearing(BaseModel):
+    """A recorded hearing, as the workflow keeps it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    held_on: date
+    recorded_by: str
+    needs: str
+    wants_to_continue: bool | None = None
+
+
+class NegotiationView(BaseModel):
+    """What the ``negotiation`` query answers: the plan, every version event in order, where
+    each version stands, the version legal asked to change (awaiting procurement's revision)
+    and the hearings. Internal: never printed in a supplier's letter."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    active: bool  # False: a renewal started before versions made by people existed
+    plan: NegotiationPlan | None = None
+    events: tuple[VersionEvent, ...] = ()
+    state: NegotiationState = NegotiationState()
+    awaiting_revision: int | None = None  # legal requested changes to this version
+    breaches: tuple[LimitBreach, ...] = ()  # the current version's terms outside the plan
+    hearings: tuple[Hearing, ...] = ()
+
+
+class NegotiationPlanRequest(BaseModel):
+    """The ``plan_negotiation`` activity's request, at the gather-facts milestone."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    contract_id: str
+    term: int
+    workflow_id: str
+    scorecard: Scorecard | None = None
+
+
+class VersionToMake(BaseModel):
+    """The ``make_version`` activity's request: render and store a version made by a person
+    from terms the workflow already checked (domain.versions.next_terms)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    contract_id: str
+    term: int
+    workflow_id: str
+    kind: DraftKind
+    version: Annotated[int, Field(ge=2)]
+    made_by: str  # the version's maker: it may not approve it
+    terms: ProposedTerms
+    answers_comment: str | None = None  # quoted in the version
+    answers_by: str | None = None  # who wrote what it answers
+    answers_counter_offer: bool = False  # what it answers is the supplier's counter-offer
+    scorecard: Scorecard | None = None
+    notice_deadline: date | None = None
+    send_by: date | None = None
+
+
 __all__ = [
     "AgreedVersion",
+    "AnswerRecord",
     "ApprovalWithdrawn",
     "ContradictedApproval",
     "Contradiction",
     "FinalTermsGap",
+    "Hearing",
+    "HearingRecord",
     "LimitBreach",
     "LimitKind",
     "NegotiationPlan",
+    "NegotiationPlanRequest",
     "NegotiationPolicy",
     "NegotiationState",
+    "NegotiationView",
     "OfferPresented",
+    "OfferRecord",
     "PlanTerm",
     "SupplierAnswer",
     "SupplierAnswerKind",
     "VersionApproved",
+    "VersionEdit",
     "VersionEvent",
     "VersionStatus",
     "VersionSuperseded",
     "VersionTerms",
+    "VersionToMake",
 ]

@@ -11,6 +11,7 @@ class NotificationKind(StrEnum):
     REVIEW_REMINDER = "review_reminder"
     ESCALATION = "escalation"
     OUTCOME = "outcome"
+    REVISION_REQUESTED = "revision_requested"  # legal asked for changes: to the owner
 
 
 class NotificationRequest(BaseModel):

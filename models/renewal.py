@@ -32,6 +32,9 @@ class RenewalStage(StrEnum):
     APPROVED = "approved"
     ESCALATED = "escalated"
     FINAL_TERMS_ISSUED = "final_terms_issued"
+    CHANGES_REQUESTED = "changes_requested"  # legal asked for changes: procurement revises
+    OFFER_PRESENTED = "offer_presented"  # an approved version is with the supplier
+    AGREED = "agreed"  # approved by legal and accepted by the supplier on one content hash
     TERMINATION_PENDING = "termination_pending"
     LAPSED = "lapsed"  # a fixed term ended with nothing agreed; the interim draft is in review
     COMPLETED = "completed"
@@ -83,6 +86,9 @@ class DraftRef(BaseModel):
     requested_by: str  # who asked for this version; they may not approve it
     answers_comment: str | None = None
     created_at: datetime
+    # The version's terms as stored (ProposedTerms.as_json()); None for a notice or a plan, and
+    # in histories from before versions made by people.
+    terms: dict[str, Any] | None = None
 
 
 class DraftRequest(BaseModel):

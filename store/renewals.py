@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -141,7 +142,19 @@ def draft_ref(row: DraftRow) -> DraftRef:
         requested_by=row.requested_by,
         answers_comment=row.answers_comment,
         created_at=_utc(row.created_at),
+        terms=_version_terms(DraftKind(row.kind), row.proposed_terms),
     )
+
+
+def _version_terms(kind: DraftKind, stored: dict[str, Any]) -> dict[str, Any] | None:
+    # A notice or a transition plan proposes no terms of a next term; a proposal stored in a
+    # shape that no longer reads is left to the hash check that refuses it at expiry.
+    if kind not in (DraftKind.RENEGOTIATION, DraftKind.INTERIM_EXTENSION):
+        return None
+    try:
+        return ProposedTerms.model_validate(stored).as_json()
+    except ValidationError:
+        return None
 
 
 def _utc(moment: datetime) -> datetime:

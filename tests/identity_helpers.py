@@ -17,7 +17,7 @@ TEST_ROLES = ("legal", "procurement")
 
 
 def claimed_person(request: BaseModel) -> str:
-    for name in ("reviewer", "requested_by", "recorded_by"):
+    for name in ("reviewer", "requested_by", "recorded_by", "edited_by", "presented_by"):
         value = getattr(request, name, None)
         if isinstance(value, str):
             return value

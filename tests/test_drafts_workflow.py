@@ -14,6 +14,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from clients import renewals
+from models.drafts import TermsEdit
 from models.milestones import MilestoneKind
 from models.renewal import (
     DraftKind,
@@ -28,6 +29,7 @@ from store import renewals as renewal_store
 from store.db import SessionFactory, transaction
 from tests.factories import add_deliveries, register
 from tests.identity_helpers import SIGNED
+from tests.negotiation_helpers import BUYER, agree, edit_version
 from tests.performance_data import insert_market
 from tests.workflow_helpers import result_of, skip_past, today
 from workflows.contract_renewal import ContractRenewalWorkflow
@@ -117,32 +119,34 @@ async def test_market_signals_shape_the_versioned_japanese_drafts(
             comment="数量の縮小幅の根拠を明記してください。\n{{7*7}} <b>太字</b>",
         ),
     )
-    assert changes.new_draft is not None and changes.new_draft.version == 2
+    # Legal's comment is answered by procurement's edited version, never by the same terms.
+    assert changes.new_draft is None
+    v2_ref = await edit_version(handle, based_on=1, edit=TermsEdit(annual_volume=Decimal("9000")))
+    assert v2_ref.version == 2 and v2_ref.requested_by == BUYER
 
     with transaction(sessions) as s:
         versions = renewal_store.list_draft_versions(
             s, contract_id=cid, term=1, kind=DraftKind.RENEGOTIATION
         )
     v1, v2 = versions
-    assert [v.content_hash for v in versions] == [
-        d.content_hash for d in [*status.drafts, changes.new_draft]
-    ]
+    assert [v.content_hash for v in versions] == [d.content_hash for d in [*status.drafts, v2_ref]]
     assert all(v.hash_verified and v.body_html for v in versions)
-    # The market drove the terms: 3 % opening + 6.0-point cost gap + 2 % competition = 11 %,
+    # The market drove v1's terms: 3 % opening + 6.0-point cost gap + 2 % competition = 11 %,
     # capped at 10 %; demand -10.0 %: volume -10 %; new entrants: no exclusivity; index +4.0 %:
     # an indexation clause with the 5 % cap.
-    terms = v2.proposed_terms
+    terms = v1.proposed_terms
     assert terms["unit_price"] == "1125.45"
     assert terms["annual_volume"] == "8640"
     assert terms["exclusivity"] is False
     assert "上下 5 % を上限とする" in terms["price_adjustment"]
-    assert terms == v1.proposed_terms  # the comment changed no term
+    # v2 changes what procurement edited, and only that.
+    assert v2.proposed_terms == {**terms, "annual_volume": "9000"}
     assert "契約更新案" in v2.body and "第2版" in v2.body
+    assert f"legal-a@example.com からの第1版に対する修正依頼に対応して {BUYER} が作成" in v2.body
     assert "> 数量の縮小幅の根拠を明記してください。\n> {{7*7}} <b>太字</b>" in v2.body
     assert "{{7*7}} &lt;b&gt;太字&lt;/b&gt;" in v2.body_html  # type: ignore[operator]
-    assert "第1版から提案条件の変更はありません" in v2.body
+    assert "第1版からの変更点" in v2.body and "8,640 → 9,000" in v2.body
     assert v1.content_hash[:12] in v2.body
-    assert "需要が 10.0 % 減少したため、契約数量を 10.0 % 縮小します" in v2.body
     assert v1.answers_comment is None and "本版が最初の版です" in v1.body
     await handle.terminate("test over")
 
@@ -180,6 +184,7 @@ async def test_expiry_path_stores_a_rendered_interim_extension(
             draft_version=status.drafts[-1].version,
         ),
     )
+    await agree(handle, status.drafts[-1], on=await today(time_skipping_env))
     outcome = await result_of(time_skipping_env, handle)
     assert outcome.kind is OutcomeKind.INTERIM_EXTENSION
     with transaction(sessions) as s:

@@ -41,6 +41,7 @@ from store.db import transaction
 from tests.factories import register
 from tests.portal_fixtures import *  # noqa: F403
 from tests.portal_fixtures import Portal, new_contract_id
+from tests.negotiation_helpers import agree
 from tests.workflow_helpers import result_of
 from workflows.contract_renewal import ContractRenewalWorkflow
 
@@ -267,6 +268,10 @@ async def test_a_lapsed_terms_interim_extension_is_listed_and_approved(portal: P
         headers=portal.auth("legal"),
     )
     assert r.status_code == 200, r.text
+    # Approved alone is not agreed: the supply stays at risk until the supplier accepts.
+    lapsed = await handle.query(ContractRenewalWorkflow.status)
+    assert lapsed.outcome is None and lapsed.stage.value == "lapsed"
+    await agree(handle, lapsed.drafts[-1], on=now)
     outcome = await result_of(env, handle)
     assert outcome.kind is OutcomeKind.INTERIM_EXTENSION
     assert await _queue(portal, cid) == []

@@ -31,6 +31,7 @@ from store.db import SessionFactory, transaction
 from store.renewals import open_renewal
 from tests.factories import register
 from tests.identity_helpers import SIGNED, TEST_IDENTITY_KEYS
+from tests.negotiation_helpers import agree
 from tests.workflow_helpers import result_of, today
 from worker import build_worker
 from workflows.contract_renewal import ContractRenewalWorkflow
@@ -186,6 +187,7 @@ async def test_renewal_sends_each_notification_once(
             draft_version=status.drafts[-1].version,
         ),
     )
+    await agree(handle, status.drafts[-1], on=await today(time_skipping_env))
     outcome = await result_of(time_skipping_env, handle)
     assert outcome.kind is OutcomeKind.INTERIM_EXTENSION
 

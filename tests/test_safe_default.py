@@ -24,6 +24,7 @@ from models.tables import ContractRow, DraftRow, RenewalEventRow
 from store.db import SessionFactory, transaction
 from tests.factories import register
 from tests.identity_helpers import SIGNED
+from tests.negotiation_helpers import agree
 from tests.workflow_helpers import result_of, today
 from workflows.contract_renewal import ContractRenewalWorkflow
 
@@ -131,6 +132,9 @@ async def test_an_approval_the_day_before_prevents_the_safe_default(
             decision=ReviewDecisionKind.APPROVE, reviewer="legal@example.com", draft_version=1
         ),
     )
+    # Approved and accepted before the send-by date: nothing rolls over, nothing is noticed.
+    approved = await handle.query(ContractRenewalWorkflow.status)
+    await agree(handle, approved.drafts[0], on=await today(env))
     outcome = await result_of(env, handle)
     assert outcome.kind is OutcomeKind.RENEWED
     with transaction(sessions) as s:

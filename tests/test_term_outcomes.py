@@ -38,6 +38,7 @@ from store import plans
 from store.db import SessionFactory, transaction
 from tests.factories import add_deliveries, register
 from tests.identity_helpers import SIGNED, TEST_IDENTITY_KEYS
+from tests.negotiation_helpers import agree
 from tests.workflow_helpers import result_of, save_history, today
 from worker import build_worker
 from workflows.contract_renewal import ContractRenewalWorkflow
@@ -153,8 +154,10 @@ async def test_fixed_term_with_nothing_agreed_lapses_without_a_new_end_date(
     status = await _until(env, handle, lambda st: len(st.escalations) > before)
     assert "still at risk" in status.escalations[-1]
 
-    # Legal approves the interim extension: now, and only now, the term is extended.
+    # Legal approves the interim extension and the supplier accepts it: now, and only now,
+    # the term is extended.
     await _approve(client, cid, status.drafts[-1].version)
+    await agree(handle, status.drafts[-1], on=await today(env))
     outcome = await result_of(env, handle)
     assert outcome.kind is OutcomeKind.INTERIM_EXTENSION
     assert outcome.new_end_date == end + relativedelta(months=3)

@@ -165,7 +165,11 @@ def test_the_currency_is_read_as_a_code() -> None:
         ({"price_adjustment_cap_pct": D(0)}, "price_adjustment_cap_pct", "above 0"),
         ({"price_adjustment_cap_pct": D(101)}, "price_adjustment_cap_pct", "at most 100"),
         ({"additional_clauses": ("ok", " ")}, "additional_clauses.2", "must not be empty"),
-        ({"unit_price": None}, "unit_price", "cannot be removed"),
+        (
+            {"price_adjustment_cap_pct": D(2), "remove_price_adjustment_cap": True},
+            "remove_price_adjustment_cap",
+            "set and removed",
+        ),
         ({}, "terms", "changes nothing"),
         ({"unit_price": D("1250.50"), "exclusivity": True}, "terms", "changes nothing"),
     ],
@@ -198,7 +202,7 @@ def test_the_cap_may_be_removed_and_the_clauses_cleared() -> None:
         price_adjustment="Indexed.", price_adjustment_cap_pct=D(2), additional_clauses=("x",)
     )
     after = next_terms(
-        capped, TermsEdit(price_adjustment_cap_pct=None, additional_clauses=()), current_end=END
+        capped, TermsEdit(remove_price_adjustment_cap=True, additional_clauses=()), current_end=END
     )
     assert after.price_adjustment_cap_pct is None and after.additional_clauses == ()
     assert set(after.as_json()) == LEGACY_KEYS

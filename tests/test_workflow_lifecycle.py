@@ -15,7 +15,9 @@ from temporalio.worker import Worker
 from clients import renewals
 from domain.milestones import next_term_end
 from models.contract import ContractAmendment
+from models.drafts import TermsEdit
 from models.milestones import MilestoneKind, MilestoneState
+from models.negotiation import SupplierAnswerKind
 from models.renewal import (
     DraftKind,
     OutcomeKind,
@@ -28,6 +30,7 @@ from models.tables import ContractRow, DraftRow, RenewalEventRow, ReviewDecision
 from store.db import SessionFactory, transaction
 from tests.factories import add_deliveries, register
 from tests.identity_helpers import SIGNED
+from tests.negotiation_helpers import BUYER, agree, answer, edit_version, present
 from tests.workflow_helpers import result_of, save_history, skip_past, today
 from workflows.contract_renewal import ContractRenewalWorkflow
 
@@ -83,6 +86,7 @@ async def test_contract_walks_every_milestone_to_renewal(
     assert status.stage is RenewalStage.LEGAL_REVIEW
     assert [d.version for d in status.drafts] == [1]
 
+    v1 = status.drafts[0]
     changes = await renewals.submit_review(
         client,
         signer=SIGNED,
@@ -95,10 +99,49 @@ async def test_contract_walks_every_milestone_to_renewal(
             comment="Cap the price adjustment at 2 % and say so in clause 1.",
         ),
     )
-    assert changes.new_draft is not None and changes.new_draft.version == 2
-    assert changes.new_draft.requested_by == "legal-a@example.com"
+    # Legal's comment is procurement's to answer: no version re-rendered on the same terms.
+    assert changes.new_draft is None and changes.stage is RenewalStage.CHANGES_REQUESTED
+    waiting = await handle.query(ContractRenewalWorkflow.negotiation)
+    assert waiting.active and waiting.awaiting_revision == 1
+    assert waiting.plan is not None and waiting.plan.term_for("unit_price") is not None
 
-    # The reviewer who asked for version 2 cannot approve it.
+    # Procurement makes version 2 by editing the terms; its maker is procurement.
+    assert v1.terms is not None
+    v2 = await edit_version(
+        handle,
+        based_on=1,
+        edit=TermsEdit(price_adjustment="CPI, at most 2 % per year", price_adjustment_cap_pct=2),
+    )
+    assert v2.version == 2 and v2.requested_by == BUYER and v2.terms is not None
+    assert v2.terms["price_adjustment_cap_pct"] == "2"
+    # The lawyer who asked for the change is the checker, not the maker: they may approve it.
+    await renewals.submit_review(
+        client,
+        signer=SIGNED,
+        contract_id=cid,
+        term=1,
+        submission=ReviewSubmission(
+            decision=ReviewDecisionKind.APPROVE,
+            reviewer="legal-a@example.com",
+            draft_version=2,
+            content_hash=v2.content_hash,
+        ),
+    )
+    on = await today(env)
+    await present(handle, v2, on=on)
+    # The supplier counters with a higher price: its terms are version 3, for legal again.
+    countered = await answer(
+        handle,
+        v2,
+        SupplierAnswerKind.COUNTERED,
+        on=on,
+        counter=TermsEdit(unit_price=Decimal(v1.terms["unit_price"]) + Decimal("25")),
+        note="Supplier asks for +25 on the unit price to cover freight.",
+    )
+    v3 = countered.drafts[-1]
+    assert v3.version == 3 and countered.stage is RenewalStage.LEGAL_REVIEW
+    assert v3.terms is not None and v3.terms["price_adjustment_cap_pct"] == "2"
+    # The person who entered the counter-offer made version 3: they cannot approve it.
     with pytest.raises(WorkflowUpdateFailedError) as refused:
         await renewals.submit_review(
             client,
@@ -106,11 +149,10 @@ async def test_contract_walks_every_milestone_to_renewal(
             contract_id=cid,
             term=1,
             submission=ReviewSubmission(
-                decision=ReviewDecisionKind.APPROVE, reviewer="legal-a@example.com", draft_version=2
+                decision=ReviewDecisionKind.APPROVE, reviewer=BUYER, draft_version=3
             ),
         )
     assert "segregation of duties" in str(refused.value.cause)
-
     approved = await renewals.submit_review(
         client,
         signer=SIGNED,
@@ -119,15 +161,20 @@ async def test_contract_walks_every_milestone_to_renewal(
         submission=ReviewSubmission(
             decision=ReviewDecisionKind.APPROVE,
             reviewer="legal-b@example.com",
-            draft_version=2,
-            content_hash=changes.new_draft.content_hash,
+            draft_version=3,
+            content_hash=v3.content_hash,
         ),
     )
     assert approved.stage is RenewalStage.APPROVED
+    agreed = await agree(handle, v3, on=await today(env))
+    assert agreed.stage is RenewalStage.AGREED
+    view = await handle.query(ContractRenewalWorkflow.negotiation)
+    assert view.state.agreed is not None and view.state.agreed.version == 3
+    assert view.state.agreed.content_hash == v3.content_hash
 
     outcome = await result_of(env, handle)
     assert outcome.kind is OutcomeKind.RENEWED
-    assert outcome.approved_version == 2
+    assert outcome.approved_version == 3
     assert outcome.new_end_date == next_term_end(end, 12)
     assert outcome.next_workflow_id == f"renewal/{cid}/term-2"
 
@@ -139,16 +186,31 @@ async def test_contract_walks_every_milestone_to_renewal(
         assert contract.end_date == next_term_end(end, 12)
         assert contract.current_term == 2
         drafts = s.scalars(select(DraftRow).order_by(DraftRow.version)).all()
-        assert [(d.kind, d.version) for d in drafts] == [("renegotiation", 1), ("renegotiation", 2)]
+        assert [(d.kind, d.version) for d in drafts] == [
+            ("renegotiation", 1),
+            ("renegotiation", 2),
+            ("renegotiation", 3),
+        ]
+        assert [d.requested_by for d in drafts[1:]] == [BUYER, BUYER]
         assert "Cap the price adjustment at 2 %" in drafts[1].body
-        # The approved version's terms are the contract's terms for term 2.
-        agreed = drafts[1].proposed_terms
-        assert contract.unit_price == Decimal(agreed["unit_price"])
-        assert contract.payment_terms == agreed["payment_terms"]
-        assert contract.notice_period_days == agreed["notice_period_days"]
-        assert s.scalar(select(func.count()).select_from(ReviewDecisionRow)) == 2
+        assert "freight" in drafts[2].body
+        # The version approved and accepted is the contract's terms for term 2.
+        terms = drafts[2].proposed_terms
+        assert contract.unit_price == Decimal(terms["unit_price"])
+        assert contract.unit_price == Decimal(v1.terms["unit_price"]) + Decimal("25")
+        assert contract.price_adjustment == terms["price_adjustment"]
+        assert contract.notice_period_days == terms["notice_period_days"]
+        assert s.scalar(select(func.count()).select_from(ReviewDecisionRow)) == 3
         kinds = set(s.scalars(select(RenewalEventRow.kind)))
-        assert {"approved", "final_terms_issued", "outcome"} <= kinds
+        assert {
+            "negotiation_plan",
+            "changes_requested",
+            "approved",
+            "offer_presented",
+            "supplier_answered",
+            "final_terms_issued",
+            "outcome",
+        } <= kinds
 
     next_term = client.get_workflow_handle(outcome.next_workflow_id)
     assert (await next_term.describe()).status == WorkflowExecutionStatus.RUNNING
@@ -189,7 +251,8 @@ async def test_expiry_without_approval_drafts_interim_extension(
         assert interim is not None and "暫定契約" in interim.body
         assert s.get(ContractRow, cid).current_term == 1  # type: ignore[union-attr]
 
-    # The interim extension is a version like any other: legal approves it, then it holds.
+    # The interim extension is a version like any other: legal approves it and the supplier
+    # accepts it, then it holds (approved alone is not agreed).
     await renewals.submit_review(
         client,
         signer=SIGNED,
@@ -199,6 +262,9 @@ async def test_expiry_without_approval_drafts_interim_extension(
             decision=ReviewDecisionKind.APPROVE, reviewer=LEGAL, draft_version=2
         ),
     )
+    still = await handle.query(ContractRenewalWorkflow.status)
+    assert still.outcome is None and still.stage is RenewalStage.LAPSED
+    await agree(handle, interim_ref, on=await today(time_skipping_env))
     outcome = await result_of(time_skipping_env, handle)
     assert outcome.kind is OutcomeKind.INTERIM_EXTENSION
     assert outcome.new_end_date == end + relativedelta(months=3)

@@ -14,6 +14,7 @@ with workflow.unsafe.imports_passed_through():
     from models.activity_names import ActivityName
     from models.contract import ContractRead
     from models.identity import IdentityCheck, IdentityVerdict
+    from models.negotiation import NegotiationPlan, NegotiationPlanRequest, VersionToMake
     from models.notifications import NotificationRequest
     from models.plans import MilestoneRecord
     from models.renewal import (
@@ -128,3 +129,11 @@ async def catch_up_terms(request: CatchUpRequest) -> CatchUpResult:
 
 async def verify_identity(check: IdentityCheck) -> IdentityVerdict:
     return await _call(ActivityName.VERIFY_IDENTITY, check, IdentityVerdict)
+
+
+async def plan_negotiation(request: NegotiationPlanRequest) -> NegotiationPlan:
+    return await _call(ActivityName.PLAN_NEGOTIATION, request, NegotiationPlan)
+
+
+async def make_version(request: VersionToMake) -> DraftRef:
+    return await _call(ActivityName.MAKE_VERSION, request, DraftRef)

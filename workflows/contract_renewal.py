@@ -12,16 +12,48 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import SearchAttributePair, SearchAttributeUpdate, TypedSearchAttributes
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from domain.agreement import (
+        event_refusal,
+        final_terms_gap,
+        negotiation_state,
+        withdrawals_for_amendment,
+    )
     from domain.identity import request_digest
     from domain.milestones import plan_milestones
+    from domain.negotiation import limit_breaches
     from domain.outcome import ExpiryDecision, ExpiryFacts, expiry_outcome, notice_state
     from domain.review import approval_refusal
+    from domain.versions import next_terms
     from models.contract import ContractRead, ContractStatus, DefaultAction, TermModel
+    from models.drafts import ProposedTerms, TermsEdit
+    from models.errors import FieldError, InvalidInput
     from models.identity import IdentityAssertion, IdentityCheck
     from models.milestones import MilestoneKind, MilestonePlan, MilestoneState
+    from models.negotiation import (
+        AnswerRecord,
+        ApprovalWithdrawn,
+        FinalTermsGap,
+        Hearing,
+        HearingRecord,
+        LimitBreach,
+        NegotiationPlan,
+        NegotiationPlanRequest,
+        NegotiationState,
+        NegotiationView,
+        OfferPresented,
+        OfferRecord,
+        SupplierAnswer,
+        SupplierAnswerKind,
+        VersionApproved,
+        VersionEdit,
+        VersionEvent,
+        VersionSuperseded,
+        VersionTerms,
+        VersionToMake,
+    )
     from models.notices import DispatchRecord, NoticeDispatch
     from models.notifications import NotificationKind, NotificationRequest
     from models.plans import MilestoneRecord
@@ -83,9 +115,36 @@ PATCH_PROVEN_IDENTITY = "proven-identity"
 # Search attributes are stored unencrypted in the namespace's visibility store: no e-mail
 # address goes there (the owner is found through the database's pipeline, not Temporal).
 PATCH_PRIVATE_SEARCH_ATTRIBUTES = "private-search-attributes"
+# Negotiation (renewal-semantics.md §2, §3): a plan of targets and limits at gather facts;
+# versions after the first made by people who edit terms; "request changes" waits for that
+# version instead of re-rendering the same terms; offers and the supplier's answers; renewed
+# only on a version approved and accepted on one content hash; amendments withdraw contradicted
+# approvals; a tampered agreed version escalates instead of failing the renewal.
+PATCH_NEGOTIATION = "negotiation"
 
 # A recommendation to leave the supplier makes v1 a notice (or, for a fixed term, a plan).
 _LEAVING = (Recommendation.TERMINATE, Recommendation.RETENDER)
+# The versions that propose the terms of a next term: edited by people, presented, answered.
+_TERM_KINDS = (DraftKind.RENEGOTIATION, DraftKind.INTERIM_EXTENSION)
+# What the agreement rules call a field, as the people's requests name it.
+_REQUEST_FIELDS = {
+    "record_offer": {"version": "draft_version", "on": "presented_on"},
+    "record_answer": {"version": "draft_version", "on": "answered_on"},
+}
+
+
+def _refused(kind: str, errors: list[FieldError]) -> ApplicationError:
+    """Bad input from a person: every field named, in the message and in the details."""
+    return ApplicationError(
+        "; ".join(f"{e.field}: {e.reason}" for e in errors),
+        [{"field": e.field, "reason": e.reason} for e in errors],
+        type=kind,
+        non_retryable=True,
+    )
+
+
+def _conflict(message: str) -> ApplicationError:
+    return ApplicationError(message, type="VersionConflict", non_retryable=True)
 
 
 def _review_error(message: str, *, conflict: bool = False) -> ApplicationError:
@@ -126,6 +185,13 @@ class ContractRenewalWorkflow:
         self._dispatches: list[DispatchRecord] = []
         self._lapsed_on: date | None = None
         self._private_search = False
+        self._negotiation = False
+        self._negotiation_plan: NegotiationPlan | None = None
+        self._version_events: list[VersionEvent] = []
+        self._awaiting_revision: int | None = None  # legal asked for changes to this version
+        self._hearings: list[Hearing] = []
+        self._answer_watches: set[int] = set()
+        self._refused_agreements: set[int] = set()  # agreed versions whose text changed
 
     # ------------------------------------------------------------------ run
 
@@ -135,6 +201,7 @@ class ContractRenewalWorkflow:
         # Asked only of calendar-planned renewals, so older histories replay without the marker.
         self._term_outcomes = self._calendar_plan and workflow.patched(PATCH_TERM_OUTCOMES)
         self._private_search = workflow.patched(PATCH_PRIVATE_SEARCH_ATTRIBUTES)
+        self._negotiation = self._term_outcomes and workflow.patched(PATCH_NEGOTIATION)
         contract = await act.load_contract(input.contract_id)
         if contract.status is ContractStatus.TERMINATED:
             raise ApplicationError(
@@ -311,6 +378,15 @@ class ContractRenewalWorkflow:
                 as_of=workflow.now().date(),
             )
         )
+        if self._negotiation:
+            self._negotiation_plan = await act.plan_negotiation(
+                NegotiationPlanRequest(
+                    contract_id=self._contract.id,
+                    term=self._input.term,
+                    workflow_id=self._wf_id,
+                    scorecard=self._scorecard,
+                )
+            )
         self._set_stage(RenewalStage.FACTS_GATHERED)
         card = self._scorecard
         await self._notify(
@@ -339,6 +415,9 @@ class ContractRenewalWorkflow:
         )
 
     async def _final_terms(self) -> None:
+        if self._negotiation:
+            await self._final_terms_negotiated()
+            return
         if self._approved is not None:
             if not self._term_outcomes or self._approved.kind is DraftKind.RENEGOTIATION:
                 await self._issue_final_terms()
@@ -450,26 +529,30 @@ class ContractRenewalWorkflow:
 
     async def _finish(self, kind: OutcomeKind, *, reason: str) -> None:
         assert self._contract is not None
-        approved = self._approved
+        approved = self._agreed_draft() if self._negotiation else self._approved
         if self._term_outcomes and kind not in (OutcomeKind.RENEWED, OutcomeKind.INTERIM_EXTENSION):
             approved = None  # an approved notice is not the version the next term runs on
-        outcome = await act.record_outcome(
-            OutcomeRequest(
-                contract_id=self._contract.id,
-                term=self._input.term,
-                workflow_id=self._wf_id,
-                kind=kind,
-                decided_at=workflow.now(),
-                term_months=self._term_plan.next_term_months
-                if self._term_plan
-                else self._contract.renewal_term_months,
-                extension_months=self._input.policy.interim_extension_months,
-                approved_version=approved.version if approved else None,
-                approved_content_hash=approved.content_hash if approved else None,
-                reason=reason,
-            )
+        request = OutcomeRequest(
+            contract_id=self._contract.id,
+            term=self._input.term,
+            workflow_id=self._wf_id,
+            kind=kind,
+            decided_at=workflow.now(),
+            term_months=self._term_plan.next_term_months
+            if self._term_plan
+            else self._contract.renewal_term_months,
+            extension_months=self._input.policy.interim_extension_months,
+            approved_version=approved.version if approved else None,
+            approved_content_hash=approved.content_hash if approved else None,
+            reason=reason,
         )
-        if self._opens_next_term(kind):
+        if self._negotiation and approved is not None:
+            outcome = await self._record_agreed_outcome(request)
+            if outcome is None:
+                return  # the agreed version changed after approval: escalated, not in force
+        else:
+            outcome = await act.record_outcome(request)
+        if self._opens_next_term(outcome.kind):
             next_id = await self._start_term(self._input.term + 1)
             outcome = outcome.model_copy(update={"next_workflow_id": next_id})
         self._outcome = outcome
@@ -509,11 +592,12 @@ class ContractRenewalWorkflow:
         return next_id
 
     async def _issue_final_terms(self) -> None:
-        assert self._approved is not None
+        final = self._agreed_draft() if self._negotiation else self._approved
+        assert final is not None
         await self._event(
             "final_terms_issued",
             key="final_terms",
-            detail={"version": self._approved.version, "content_hash": self._approved.content_hash},
+            detail={"version": final.version, "content_hash": final.content_hash},
             stage=RenewalStage.FINAL_TERMS_ISSUED,
         )
         self._set_stage(RenewalStage.FINAL_TERMS_ISSUED)
@@ -524,39 +608,66 @@ class ContractRenewalWorkflow:
         requested_by: str,
         answers_comment: str | None,
         kind: DraftKind = DraftKind.RENEGOTIATION,
+        terms: ProposedTerms | None = None,
+        answers_by: str | None = None,
+        counter_offer: bool = False,
     ) -> DraftRef:
+        """The next version: rendered by the system, or (``terms``) made by ``requested_by``
+        from terms the handler checked. A new version of the terms supersedes the one before."""
         assert self._contract is not None and self._plan is not None
         # With term outcomes every kind is a version of one sequence, so a version number names
         # one draft of the renewal whatever its kind.
-        draft = await act.render_draft(
-            DraftRequest(
-                contract_id=self._contract.id,
-                term=self._input.term,
-                workflow_id=self._wf_id,
-                kind=kind,
-                version=len(self._drafts) + 1,
-                requested_by=requested_by,
-                answers_comment=answers_comment,
-                scorecard=self._scorecard,
-                extension_months=self._input.policy.interim_extension_months
-                if kind is DraftKind.INTERIM_EXTENSION
-                else None,
-                notice_deadline=self._plan.notice_deadline if self._term_outcomes else None,
-                send_by=self._plan.send_by if self._term_outcomes else None,
+        version = len(self._drafts) + 1
+        notice_deadline = self._plan.notice_deadline if self._term_outcomes else None
+        send_by = self._plan.send_by if self._term_outcomes else None
+        if terms is not None:
+            draft = await act.make_version(
+                VersionToMake(
+                    contract_id=self._contract.id,
+                    term=self._input.term,
+                    workflow_id=self._wf_id,
+                    kind=kind,
+                    version=version,
+                    made_by=requested_by,
+                    terms=terms,
+                    answers_comment=answers_comment,
+                    answers_by=answers_by,
+                    answers_counter_offer=counter_offer,
+                    scorecard=self._scorecard,
+                    notice_deadline=notice_deadline,
+                    send_by=send_by,
+                )
             )
-        )
+        else:
+            draft = await act.render_draft(
+                DraftRequest(
+                    contract_id=self._contract.id,
+                    term=self._input.term,
+                    workflow_id=self._wf_id,
+                    kind=kind,
+                    version=version,
+                    requested_by=requested_by,
+                    answers_comment=answers_comment,
+                    scorecard=self._scorecard,
+                    extension_months=self._input.policy.interim_extension_months
+                    if kind is DraftKind.INTERIM_EXTENSION
+                    else None,
+                    notice_deadline=notice_deadline,
+                    send_by=send_by,
+                )
+            )
+        if self._negotiation and kind in _TERM_KINDS:
+            await self._supersede_for(draft)
         self._drafts.append(draft)
         self._set_stage(RenewalStage.LEGAL_REVIEW)
-        assert self._plan is not None
-        await self._notify(
-            NotificationKind.REVIEW_REQUESTED,
-            f"review:{draft.version}",
-            {
-                "version": str(draft.version),
-                "answers": answers_comment or "",
-                "due": self._review_due(kind).isoformat(),
-            },
-        )
+        facts = {
+            "version": str(draft.version),
+            "answers": answers_comment or "",
+            "due": self._review_due(kind).isoformat(),
+        }
+        if self._negotiation and kind in _TERM_KINDS:
+            facts["outside_limits"] = str(len(self._breaches(draft)))
+        await self._notify(NotificationKind.REVIEW_REQUESTED, f"review:{draft.version}", facts)
         if self._calendar_plan:
             self._reminders.append(asyncio.create_task(self._remind(draft)))
         return draft
@@ -575,6 +686,7 @@ class ContractRenewalWorkflow:
         return (
             self._drafts[-1].version == draft.version
             and self._approved is None
+            and self._awaiting_revision != draft.version
             and draft.version not in self._rejected_versions
             and (
                 self._termination is None
@@ -742,7 +854,16 @@ class ContractRenewalWorkflow:
         return self._outcome
 
     def _agreed_kind(self) -> DraftKind | None:
-        # Until supplier answers are recorded, legal's approval stands for the agreement. A
+        if self._negotiation:
+            # Agreed = approved and accepted on one hash; a transition plan is internal (the
+            # supplier has nothing to accept), so legal's approval is what ends the term.
+            agreed = self._agreed_draft()
+            if agreed is not None:
+                return agreed.kind
+            if self._approved is not None and self._approved.kind is DraftKind.TRANSITION_PLAN:
+                return DraftKind.TRANSITION_PLAN
+            return None
+        # Before supplier answers were recorded, legal's approval stood for the agreement. A
         # notice is not an agreement: it only counts once dispatched.
         if self._approved is None or self._approved.kind is DraftKind.NON_RENEWAL_NOTICE:
             return None
@@ -812,6 +933,12 @@ class ContractRenewalWorkflow:
         )
 
     async def _wait_out_lapse(self) -> None:
+        # Settled, then finished: unless the agreed text was refused when put into force, which
+        # escalated and leaves the term lapsed until someone acts again.
+        while self._outcome is None:
+            await self._wait_out_lapse_once()
+
+    async def _wait_out_lapse_once(self) -> None:
         assert self._contract is not None and self._lapsed_on is not None
         n = self._input.policy.review_reminder_business_days
         round_ = 0
@@ -834,9 +961,12 @@ class ContractRenewalWorkflow:
                 async with self._lock:
                     if not self._lapse_settled():
                         await self._escalate(
-                            f"lapsed:{round_}",
+                            f"lapsed:{round_}"
+                            if not self._refused_agreements
+                            else f"lapsed:{len(self._refused_agreements)}:{round_}",
                             f"the contract lapsed on {self._lapsed_on.isoformat()} and supply is "
-                            "still at risk: no interim extension has been approved",
+                            "still at risk: no interim extension has been "
+                            + ("agreed with the supplier" if self._negotiation else "approved"),
                             stage=RenewalStage.LAPSED,
                         )
         async with self._lock:
@@ -858,8 +988,9 @@ class ContractRenewalWorkflow:
                 await self._finish(OutcomeKind.LAPSED, reason=self._termination.reason)
 
     def _approved_version(self) -> int:
-        assert self._approved is not None
-        return self._approved.version
+        final = self._agreed_draft() if self._negotiation else self._approved
+        assert final is not None
+        return final.version
 
     async def _send_by_with_notices(self) -> None:
         """The last day to post a notice. A contract that would roll over must not do so
@@ -868,6 +999,21 @@ class ContractRenewalWorkflow:
         send_by = self._plan.send_by.isoformat() if self._plan.send_by else "?"
         agreed = self._agreed_kind()
         if agreed is not None or self._notice_dispatch() is not None:
+            return
+        if (
+            self._negotiation
+            and self._approved is not None
+            and self._approved.kind in _TERM_KINDS
+            and self._termination is None
+        ):
+            # Approved terms the supplier has not accepted do not stop a roll-over: say so on
+            # the last day a notice could, and leave the choice (a notice or not) to procurement.
+            await self._escalate(
+                "send_by",
+                f"today ({send_by}) is the last day to send a non-renewal notice; version "
+                f"{self._approved.version} is approved but the supplier has not accepted it, so "
+                "the contract rolls over by its own terms unless it accepts or a notice is sent",
+            )
             return
         if self._approved is not None:  # an approved notice
             await self._escalate(
@@ -919,6 +1065,15 @@ class ContractRenewalWorkflow:
         if approved is None or approved.kind is not DraftKind.RENEGOTIATION:
             return
         self._approved = None
+        if self._negotiation:
+            withdrawal = ApprovalWithdrawn(
+                version=approved.version,
+                content_hash=approved.content_hash,
+                on=workflow.now().date(),
+                reason=f"not renewing was decided: {request.reason}",
+            )
+            if event_refusal(self._version_events, withdrawal) is None:
+                self._version_events.append(withdrawal)
         await self._event(
             "approval_withdrawn",
             key=f"approval-withdrawn:{approved.version}",
@@ -955,7 +1110,11 @@ class ContractRenewalWorkflow:
         | AmendmentRequest
         | TerminationRequest
         | RedraftRequest
-        | NoticeDispatch,
+        | NoticeDispatch
+        | VersionEdit
+        | OfferRecord
+        | AnswerRecord
+        | HearingRecord,
         assertion: IdentityAssertion | None,
         draft_version: int | None = None,
         content_hash: str | None = None,
@@ -1118,6 +1277,12 @@ class ContractRenewalWorkflow:
                 f"draft_version: version {current.version} was rejected; a new version is needed",
                 conflict=conflict,
             )
+        if self._awaiting_revision == current.version:
+            raise _review_error(
+                f"draft_version: changes to version {current.version} were requested; it waits "
+                "for procurement's next version",
+                conflict=conflict,
+            )
         if submission.draft_version != current.version:
             raise _review_error(
                 f"draft_version: version {submission.draft_version} is not the draft under review "
@@ -1182,7 +1347,22 @@ class ContractRenewalWorkflow:
             new_draft: DraftRef | None = None
             if submission.decision is ReviewDecisionKind.APPROVE:
                 self._approved = draft
-                self._set_stage(RenewalStage.APPROVED)
+                if self._negotiation:
+                    self._version_events.append(
+                        VersionApproved(
+                            version=draft.version,
+                            content_hash=draft.content_hash,
+                            on=workflow.now().date(),
+                            by=submission.reviewer,
+                        )
+                    )
+                # A lapsed term stays lapsed (supply at risk) until the supplier agrees.
+                stage = (
+                    RenewalStage.LAPSED
+                    if self._negotiation and self._lapsed_on is not None
+                    else RenewalStage.APPROVED
+                )
+                self._set_stage(stage)
                 await self._event(
                     "approved",
                     key=f"approved:{draft.version}",
@@ -1191,10 +1371,12 @@ class ContractRenewalWorkflow:
                         "content_hash": draft.content_hash,
                         "reviewer": submission.reviewer,
                     },
-                    stage=RenewalStage.APPROVED,
+                    stage=stage,
                 )
-                if self._states[MilestoneKind.FINAL_TERMS] in _DONE and (
-                    not self._term_outcomes or draft.kind is DraftKind.RENEGOTIATION
+                if (
+                    self._states[MilestoneKind.FINAL_TERMS] in _DONE
+                    and (not self._term_outcomes or draft.kind is DraftKind.RENEGOTIATION)
+                    and not self._negotiation
                 ):
                     # Approved after the final-terms milestone escalated: the offer goes out now.
                     await self._issue_final_terms()
@@ -1205,6 +1387,10 @@ class ContractRenewalWorkflow:
                     f"draft version {draft.version} rejected by {submission.reviewer}: "
                     f"{submission.comment}",
                 )
+            elif self._negotiation and draft.kind in _TERM_KINDS:
+                # The terms are procurement's to change: wait for its version, never re-render
+                # the same terms as a new one.
+                await self._changes_requested(draft, record)
             else:
                 new_draft = await self._new_draft(
                     requested_by=submission.reviewer,
@@ -1256,6 +1442,11 @@ class ContractRenewalWorkflow:
             raise _review_error("the renewal is closing; no new draft can be made")
         if not self._drafts or self._drafts[-1].version not in self._rejected_versions:
             raise _review_error("a new draft is made only after the current one was rejected")
+        if self._negotiation and self._drafts[-1].kind in _TERM_KINDS:
+            raise _conflict(
+                f"version {self._drafts[-1].version} proposes terms: make the next version by "
+                "editing them (edit_version); a redraft would repeat the same terms"
+            )
 
     # ------------------------------------------------------------------ amendment, termination
 
@@ -1269,6 +1460,7 @@ class ContractRenewalWorkflow:
                 assertion=request.assertion,
             )
             self._check_open()
+            withdrawals = self._withdrawals_for(request)
             assert self._contract is not None
             update = workflow.current_update_info()
             self._contract = await act.apply_amendment(
@@ -1282,12 +1474,15 @@ class ContractRenewalWorkflow:
             )
             await self._make_plan()
             self._publish_search_attributes()
+            for withdrawal in withdrawals:
+                await self._withdraw(withdrawal, by=request.amendment.amended_by)
             self._replanned = True
             return self.status()
 
     @amend.validator
     def _validate_amend(self, request: AmendmentRequest) -> None:
         self._check_open()
+        self._withdrawals_for(request)
         if self._dispatches:
             raise ApplicationError(
                 "a non-renewal notice was dispatched for this term; its dates were judged "
@@ -1350,6 +1545,566 @@ class ContractRenewalWorkflow:
                 "the renewal has reached expiry", type="RenewalClosed", non_retryable=True
             )
 
+    # ------------------------------------------------------------------ negotiation (§3)
+
+    def _term_versions(self) -> list[VersionTerms]:
+        return [
+            VersionTerms(
+                version=d.version, kind=d.kind, terms=ProposedTerms.model_validate(d.terms)
+            )
+            for d in self._drafts
+            if d.kind in _TERM_KINDS and d.terms is not None
+        ]
+
+    def _state(self) -> NegotiationState:
+        return negotiation_state(self._version_events)
+
+    def _agreed_draft(self) -> DraftRef | None:
+        """The version legal approved and the supplier accepted on one hash, unless its stored
+        text was found changed when it was to be put into force."""
+        agreed = self._state().agreed
+        if agreed is None or agreed.version in self._refused_agreements:
+            return None
+        return next((d for d in self._drafts if d.version == agreed.version), None)
+
+    def _breaches(self, draft: DraftRef) -> tuple[LimitBreach, ...]:
+        if self._negotiation_plan is None or draft.terms is None:
+            return ()
+        return limit_breaches(self._negotiation_plan, ProposedTerms.model_validate(draft.terms))
+
+    def _check_negotiating(self, *, while_lapsed: bool = True) -> None:
+        if not self._negotiation:
+            raise ApplicationError(
+                "this renewal was started before versions made by people, offers and supplier "
+                "answers existed; its versions are decided by legal review alone",
+                type="NotSupported",
+                non_retryable=True,
+            )
+        self._check_open(while_lapsed=while_lapsed)
+
+    def _current_term_version(self) -> DraftRef:
+        if not self._drafts or self._drafts[-1].kind not in _TERM_KINDS:
+            raise _conflict("no version proposing terms is current")
+        current = self._drafts[-1]
+        if current.terms is None:
+            raise _conflict(f"version {current.version} has no stored terms to edit")
+        return current
+
+    def _edited_terms(self, kind: str, base: DraftRef, edit: TermsEdit) -> ProposedTerms:
+        assert self._contract is not None and base.terms is not None
+        try:
+            return next_terms(
+                ProposedTerms.model_validate(base.terms),
+                edit,
+                current_end=self._contract.end_date,
+                kind=base.kind,
+            )
+        except InvalidInput as exc:
+            raise _refused(kind, list(exc.errors)) from None
+
+    def _check_edit(self, request: VersionEdit) -> tuple[DraftRef, ProposedTerms]:
+        self._check_negotiating()
+        if self._termination is not None:
+            raise _conflict("termination is pending; no new version of the terms is made")
+        current = self._current_term_version()
+        if request.based_on_version != current.version:
+            raise _conflict(
+                f"based_on_version: version {request.based_on_version} is not the current "
+                f"version (it is {current.version}); reload and edit again"
+            )
+        state = self._state()
+        if state.agreed is not None:
+            raise _conflict(f"the renewal is agreed on version {state.agreed.version}")
+        status = state.status(current.version)
+        if status is not None and status.presented_on is not None and status.answer is None:
+            raise _conflict(
+                f"version {current.version} is with the supplier: record its answer (a "
+                "counter-offer carries its terms) before making another version"
+            )
+        return current, self._edited_terms("InvalidVersion", current, request.edit)
+
+    @workflow.update
+    async def edit_version(self, request: VersionEdit) -> DraftRef:
+        """Procurement makes the next version by editing the current one's terms: after legal
+        asked for changes or rejected it, or to rethink before it goes to the supplier."""
+        async with self._lock:
+            await self._prove(
+                action="edit_version",
+                claimed=request.edited_by,
+                request=request,
+                assertion=request.assertion,
+                draft_version=request.based_on_version,
+            )
+            current, terms = self._check_edit(request)
+            answers, answers_by = request.note.strip() or None, None
+            comment = self._comment_answered(current.version)
+            if comment is not None:
+                answers = answers or comment.comment
+                answers_by = comment.reviewer
+            draft = await self._new_draft(
+                requested_by=request.edited_by,
+                answers_comment=answers,
+                kind=current.kind,
+                terms=terms,
+                answers_by=answers_by,
+            )
+            if self._lapsed_on is not None:
+                self._set_stage(RenewalStage.LAPSED)
+            return draft
+
+    @edit_version.validator
+    def _validate_edit(self, request: VersionEdit) -> None:
+        self._check_edit(request)
+
+    def _comment_answered(self, version: int) -> ReviewRecord | None:
+        """Legal's request for changes (or rejection) of ``version``, which its revision answers."""
+        for record in reversed(self._decisions):
+            if record.draft_version == version and record.decision is not (
+                ReviewDecisionKind.APPROVE
+            ):
+                return record
+        return None
+
+    async def _supersede_for(self, draft: DraftRef) -> None:
+        """A new version of the terms replaces the current one: its approval (if any) no longer
+        stands, and legal's request for changes is answered."""
+        previous = next((d for d in reversed(self._drafts) if d.kind in _TERM_KINDS), None)
+        self._awaiting_revision = None
+        if previous is None:
+            return
+        event = VersionSuperseded(version=previous.version, by_version=draft.version)
+        if event_refusal(self._version_events, event) is None:
+            self._version_events.append(event)
+        if self._approved is not None and self._approved.version == previous.version:
+            self._approved = None
+
+    async def _changes_requested(self, draft: DraftRef, record: ReviewRecord) -> None:
+        self._awaiting_revision = draft.version
+        self._set_stage(RenewalStage.CHANGES_REQUESTED)
+        await self._event(
+            "changes_requested",
+            key=f"changes-requested:{draft.version}",
+            detail={
+                "version": draft.version,
+                "reviewer": record.reviewer,
+                "comment": record.comment,
+            },
+            stage=RenewalStage.CHANGES_REQUESTED,
+        )
+        await self._notify(
+            NotificationKind.REVISION_REQUESTED,
+            f"revision:{draft.version}",
+            {"version": str(draft.version), "reviewer": record.reviewer, "comment": record.comment},
+        )
+        self._reminders.append(asyncio.create_task(self._remind_revision(draft, record)))
+
+    async def _remind_revision(self, draft: DraftRef, record: ReviewRecord) -> None:
+        """Business-day reminders to procurement while legal's request for changes waits for
+        its version; one more round without it escalates."""
+        assert self._contract is not None
+        n = self._input.policy.review_reminder_business_days
+        deadlines = await act.review_deadlines(
+            ReviewDeadlinesRequest(
+                contract_id=self._contract.id, from_date=workflow.now().date(), business_days=n
+            )
+        )
+
+        def answered() -> bool:
+            return self._awaiting_revision != draft.version or self._expiry_started
+
+        for step, at in (("reminder", deadlines.remind_at), ("escalation", deadlines.escalate_at)):
+            delay = at - workflow.now()
+            if delay > timedelta(0):
+                try:
+                    await workflow.wait_condition(
+                        answered, timeout=delay, timeout_summary=f"revision {step} v{draft.version}"
+                    )
+                    return
+                except TimeoutError:
+                    pass
+            async with self._lock:
+                if answered():
+                    return
+                if step == "reminder":
+                    await self._notify(
+                        NotificationKind.REVISION_REQUESTED,
+                        f"revision-reminder:{draft.version}",
+                        {
+                            "version": str(draft.version),
+                            "reviewer": record.reviewer,
+                            "comment": record.comment,
+                            "reminder": "1",
+                            "business_days": str(n),
+                            "escalate_on": deadlines.escalate_at.date().isoformat(),
+                        },
+                    )
+                else:
+                    await self._escalate(
+                        f"revision-overdue:{draft.version}",
+                        f"legal requested changes to version {draft.version} {2 * n} business "
+                        "days ago and no revised version has been made",
+                    )
+
+    def _version_refusal(self, kind: str, action: str, event: VersionEvent) -> None:
+        err = event_refusal(self._version_events, event)
+        if err is not None:
+            name = _REQUEST_FIELDS[action].get(err.field, err.field)
+            raise _refused(kind, [FieldError(name, err.reason)])
+
+    def _check_offer(self, offer: OfferRecord) -> OfferPresented:
+        self._check_negotiating()
+        if self._termination is not None:
+            raise _conflict("termination is pending; no offer is presented")
+        current = self._current_term_version()
+        if offer.draft_version != current.version:
+            raise _refused(
+                "InvalidOffer",
+                [
+                    FieldError(
+                        "draft_version",
+                        f"version {offer.draft_version} is not the current version "
+                        f"({current.version}); only the current approved version is presented",
+                    )
+                ],
+            )
+        if offer.presented_on > workflow.now().date():
+            raise _refused(
+                "InvalidOffer",
+                [FieldError("presented_on", f"{offer.presented_on.isoformat()} is in the future")],
+            )
+        event = OfferPresented(
+            version=offer.draft_version,
+            on=offer.presented_on,
+            by=offer.presented_by,
+            content_hash=offer.content_hash,
+        )
+        self._version_refusal("InvalidOffer", "record_offer", event)
+        return event
+
+    @workflow.update
+    async def record_offer(self, offer: OfferRecord) -> RenewalStatus:
+        """Procurement presented the approved version to the supplier (条件提示済み)."""
+        async with self._lock:
+            await self._prove(
+                action="record_offer",
+                claimed=offer.presented_by,
+                request=offer,
+                assertion=offer.assertion,
+                draft_version=offer.draft_version,
+                content_hash=offer.content_hash,
+            )
+            event = self._check_offer(offer)
+            self._version_events.append(event)
+            stage = RenewalStage.LAPSED if self._lapsed_on else RenewalStage.OFFER_PRESENTED
+            await self._event(
+                "offer_presented",
+                key=f"offer:{offer.draft_version}",
+                detail={**event.model_dump(mode="json"), "note": offer.note},
+                stage=stage,
+            )
+            self._set_stage(stage)
+            if self._states[MilestoneKind.FINAL_TERMS] in _DONE:
+                self._watch_answer(offer.draft_version)
+            return self.status()
+
+    @record_offer.validator
+    def _validate_offer(self, offer: OfferRecord) -> None:
+        self._check_offer(offer)
+
+    def _check_answer(self, answer: AnswerRecord) -> tuple[SupplierAnswer, ProposedTerms | None]:
+        self._check_negotiating()
+        errors: list[FieldError] = []
+        if answer.answered_on > workflow.now().date():
+            errors.append(
+                FieldError("answered_on", f"{answer.answered_on.isoformat()} is in the future")
+            )
+        countered = answer.answer is SupplierAnswerKind.COUNTERED
+        if countered and answer.counter_terms is None:
+            errors.append(
+                FieldError(
+                    "counter_terms", "a counter-offer needs its terms (what the supplier asks)"
+                )
+            )
+        if not countered and answer.counter_terms is not None:
+            errors.append(
+                FieldError("counter_terms", f"only a counter-offer has terms (got {answer.answer})")
+            )
+        if errors:
+            raise _refused("InvalidAnswer", errors)
+        event = SupplierAnswer(
+            version=answer.draft_version,
+            answer=answer.answer,
+            on=answer.answered_on,
+            recorded_by=answer.recorded_by,
+            content_hash=answer.content_hash,
+            confirmed_by=answer.confirmed_by,
+            reference=answer.reference,
+            note=answer.note,
+        )
+        self._version_refusal("InvalidAnswer", "record_answer", event)
+        counter: ProposedTerms | None = None
+        if countered and answer.counter_terms is not None:
+            if self._termination is not None:
+                raise _conflict("termination is pending; a counter-offer makes no new version")
+            base = next(d for d in self._drafts if d.version == answer.draft_version)
+            counter = self._edited_terms("InvalidAnswer", base, answer.counter_terms)
+        return event, counter
+
+    @workflow.update
+    async def record_answer(self, answer: AnswerRecord) -> RenewalStatus:
+        """The supplier's answer to the presented version: accepted (the renewal is agreed on
+        its content hash), a counter-offer (its terms become the next version, for legal), or
+        declined (back to the recommendation)."""
+        async with self._lock:
+            await self._prove(
+                action="record_answer",
+                claimed=answer.recorded_by,
+                request=answer,
+                assertion=answer.assertion,
+                draft_version=answer.draft_version,
+                content_hash=answer.content_hash,
+            )
+            event, counter = self._check_answer(answer)
+            self._version_events.append(event)
+            v = answer.draft_version
+            await self._event(
+                "supplier_answered",
+                key=f"answer:{v}",
+                detail=event.model_dump(mode="json"),
+                stage=RenewalStage.AGREED
+                if answer.answer is SupplierAnswerKind.ACCEPTED and self._lapsed_on is None
+                else None,
+            )
+            if answer.answer is SupplierAnswerKind.ACCEPTED:
+                if self._lapsed_on is None:
+                    self._set_stage(RenewalStage.AGREED)
+                if self._states[MilestoneKind.FINAL_TERMS] in _DONE and self._lapsed_on is None:
+                    await self._issue_final_terms()
+            elif counter is not None:
+                base = next(d for d in self._drafts if d.version == v)
+                await self._new_draft(
+                    requested_by=answer.recorded_by,
+                    answers_comment=answer.note.strip() or None,
+                    kind=base.kind,
+                    terms=counter,
+                    counter_offer=True,
+                )
+                if self._lapsed_on is not None:
+                    self._set_stage(RenewalStage.LAPSED)
+            else:
+                card = self._scorecard
+                recommendation = card.recommendation.value if card else "renegotiate"
+                await self._escalate(
+                    f"declined:{v}",
+                    f"the supplier declined version {v}"
+                    + (f" ({answer.note.strip()})" if answer.note.strip() else "")
+                    + f"; back to the recommendation ({recommendation}): re-tender, an interim "
+                    "extension, or not renewing",
+                    stage=RenewalStage.LAPSED if self._lapsed_on else RenewalStage.ESCALATED,
+                )
+            return self.status()
+
+    @record_answer.validator
+    def _validate_answer(self, answer: AnswerRecord) -> None:
+        self._check_answer(answer)
+
+    def _check_hearing(self, hearing: HearingRecord) -> None:
+        self._check_negotiating(while_lapsed=False)
+        if hearing.held_on > workflow.now().date():
+            raise _refused(
+                "InvalidHearing",
+                [FieldError("held_on", f"{hearing.held_on.isoformat()} is in the future")],
+            )
+
+    @workflow.update
+    async def record_hearing(self, hearing: HearingRecord) -> RenewalStatus:
+        """ヒアリング: what the supplier said it needs and asks for, recorded with the renewal."""
+        async with self._lock:
+            await self._prove(
+                action="record_hearing",
+                claimed=hearing.recorded_by,
+                request=hearing,
+                assertion=hearing.assertion,
+            )
+            self._check_hearing(hearing)
+            record = Hearing(
+                held_on=hearing.held_on,
+                recorded_by=hearing.recorded_by,
+                needs=hearing.needs,
+                wants_to_continue=hearing.wants_to_continue,
+            )
+            self._hearings.append(record)
+            await self._event(
+                "supplier_hearing",
+                key=f"hearing:{len(self._hearings)}",
+                detail=record.model_dump(mode="json"),
+            )
+            return self.status()
+
+    @record_hearing.validator
+    def _validate_hearing(self, hearing: HearingRecord) -> None:
+        self._check_hearing(hearing)
+
+    def _watch_answer(self, version: int) -> None:
+        if version not in self._answer_watches:
+            self._answer_watches.add(version)
+            self._reminders.append(asyncio.create_task(self._await_answer(version)))
+
+    async def _await_answer(self, version: int) -> None:
+        """After the final-terms milestone, a presented version the supplier has not answered
+        within N business days escalates (again, after the milestone's own escalation)."""
+        assert self._contract is not None
+        n = self._input.policy.review_reminder_business_days
+        deadlines = await act.review_deadlines(
+            ReviewDeadlinesRequest(
+                contract_id=self._contract.id, from_date=workflow.now().date(), business_days=n
+            )
+        )
+
+        def settled() -> bool:
+            status = self._state().status(version)
+            return (
+                status is None
+                or status.answer is not None
+                or status.presented_on is None
+                or status.superseded_by is not None
+                or self._expiry_started
+            )
+
+        try:
+            await workflow.wait_condition(
+                settled,
+                timeout=max(deadlines.remind_at - workflow.now(), timedelta(minutes=1)),
+                timeout_summary=f"supplier's answer to v{version}",
+            )
+            return
+        except TimeoutError:
+            pass
+        async with self._lock:
+            if not settled():
+                await self._escalate(
+                    f"no-answer:{version}",
+                    f"version {version} was presented to the supplier and it has not answered "
+                    f"after {n} business days; the term ends on "
+                    f"{self._contract.end_date.isoformat()}",
+                )
+
+    async def _final_terms_negotiated(self) -> None:
+        """最終条件の提示・合意: agreed, or escalated with what is missing."""
+        current = self._drafts[-1] if self._drafts else None
+        if current is not None and current.kind not in _TERM_KINDS:
+            if self._approved is None:  # a notice or a transition plan not yet approved
+                await self._escalate(
+                    "final_terms",
+                    f"version {current.version} ({current.kind.value}) is not approved at the "
+                    "final-terms milestone",
+                )
+            return
+        state = self._state()
+        gap = final_terms_gap(state)
+        if gap is None:
+            await self._issue_final_terms()
+            return
+        if gap is FinalTermsGap.NO_ANSWER:
+            presented = next(
+                v for v in state.versions if v.presented_on and v.answer is None and v.approved_hash
+            )
+            await self._escalate(
+                "final_terms",
+                f"version {presented.version} was presented to the supplier on "
+                f"{presented.presented_on.isoformat() if presented.presented_on else '?'} and it "
+                "has not answered; nothing is agreed yet",
+            )
+            self._watch_answer(presented.version)
+            return
+        if gap is FinalTermsGap.DECLINED:
+            await self._escalate(
+                "final_terms",
+                "the supplier declined the version presented; no other version is agreed",
+            )
+            return
+        await self._escalate(
+            "final_terms",
+            "no version is both approved by legal and presented to the supplier at the "
+            f"final-terms milestone ({len(self._drafts)} version(s), {len(self._decisions)} "
+            "decision(s) so far)",
+        )
+
+    def _withdrawals_for(self, request: AmendmentRequest) -> tuple[ApprovalWithdrawn, ...]:
+        """The approvals an amendment withdraws; one contradicting what the supplier accepted
+        is refused (a new agreement is a new version, not an amendment)."""
+        if not self._negotiation:
+            return ()
+        a = request.amendment
+        try:
+            return withdrawals_for_amendment(
+                self._version_events,
+                self._term_versions(),
+                on=workflow.now().date(),
+                reason=f"amended by {a.amended_by}" + (f": {a.reason}" if a.reason else ""),
+                end_date=a.end_date,
+                notice_period_days=a.notice_period_days,
+            )
+        except InvalidInput as exc:
+            raise ApplicationError(
+                "; ".join(f"{e.field}: {e.reason}" for e in exc.errors),
+                [{"field": e.field, "reason": e.reason} for e in exc.errors],
+                type="InvalidAmendment",
+                non_retryable=True,
+            ) from None
+
+    async def _withdraw(self, withdrawal: ApprovalWithdrawn, *, by: str) -> None:
+        """The version goes back to legal's review with the amendment's note; its offer is
+        void (presented again once re-approved)."""
+        if event_refusal(self._version_events, withdrawal) is not None:
+            return
+        self._version_events.append(withdrawal)
+        if self._approved is not None and self._approved.version == withdrawal.version:
+            self._approved = None
+        await self._event(
+            "approval_withdrawn",
+            key=f"approval-withdrawn:{withdrawal.version}:{len(self._version_events)}",
+            detail={**withdrawal.model_dump(mode="json"), "requested_by": by},
+            stage=RenewalStage.LEGAL_REVIEW,
+        )
+        self._set_stage(RenewalStage.LEGAL_REVIEW)
+        await self._notify(
+            NotificationKind.REVIEW_REQUESTED,
+            f"review:{withdrawal.version}:withdrawn:{len(self._version_events)}",
+            {
+                "version": str(withdrawal.version),
+                "withdrawn": withdrawal.reason,
+                "due": self._review_due(DraftKind.RENEGOTIATION).isoformat(),
+            },
+        )
+        draft = next((d for d in self._drafts if d.version == withdrawal.version), None)
+        if draft is not None and self._calendar_plan:
+            self._reminders.append(asyncio.create_task(self._remind(draft)))
+
+    async def _record_agreed_outcome(self, request: OutcomeRequest) -> TermOutcome | None:
+        """Put the agreed version into force; a stored text that no longer hashes to what was
+        approved and accepted is refused and escalated, and the term ends as if nothing was
+        agreed (None: the caller decides again)."""
+        try:
+            return await act.record_outcome(request)
+        except ActivityError as err:
+            cause = err.cause
+            if not isinstance(cause, ApplicationError) or cause.type not in (
+                "Conflict",
+                "NotFound",
+            ):
+                raise
+            version = request.approved_version or 0
+            self._refused_agreements.add(version)
+            await self._escalate(
+                f"agreed-version-refused:{version}",
+                f"version {version} was approved and accepted, but it is not put into force: "
+                f"{cause.message}",
+            )
+        if self._lapsed_on is None:
+            await self._expiry_by_term_model()
+        return None
+
     # ------------------------------------------------------------------ query
 
     @workflow.query
@@ -1382,4 +2137,17 @@ class ContractRenewalWorkflow:
             outcome=self._outcome,
             dispatches=tuple(self._dispatches),
             lapsed_on=self._lapsed_on,
+        )
+
+    @workflow.query
+    def negotiation(self) -> NegotiationView:
+        current = next((d for d in reversed(self._drafts) if d.kind in _TERM_KINDS), None)
+        return NegotiationView(
+            active=self._negotiation,
+            plan=self._negotiation_plan,
+            events=tuple(self._version_events),
+            state=self._state(),
+            awaiting_revision=self._awaiting_revision,
+            breaches=self._breaches(current) if current is not None else (),
+            hearings=tuple(self._hearings),
         )

@@ -10,7 +10,7 @@ was recorded on it, for as long as the workflow would accept a decision on it.
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import String, and_, cast, func, literal, or_, select
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -125,14 +125,28 @@ def review_queue(
         )
         .exists()
     )
-    decided = (
-        select(ReviewDecisionRow.id)
+    # Decided: more decisions on the version than approvals withdrawn from it (an amendment
+    # that contradicts an approved version sends it back to review, renewal-semantics.md §3).
+    decisions = (
+        select(func.count(ReviewDecisionRow.id))
         .where(
             ReviewDecisionRow.renewal_id == DraftRow.renewal_id,
             ReviewDecisionRow.draft_version == DraftRow.version,
         )
-        .exists()
+        .scalar_subquery()
     )
+    withdrawals = (
+        select(func.count(RenewalEventRow.id))
+        .where(
+            RenewalEventRow.renewal_id == DraftRow.renewal_id,
+            RenewalEventRow.kind == "approval_withdrawn",
+            RenewalEventRow.key.like(
+                literal("%:approval-withdrawn:") + cast(DraftRow.version, String) + literal(":%")
+            ),
+        )
+        .scalar_subquery()
+    )
+    decided = decisions > withdrawals
     escalated = _has_event("escalation").label("escalated")
     query = (
         select(DraftRow, RenewalRow, ContractRow, SupplierRow.name, SupplierRow.category, escalated)
