@@ -50,7 +50,9 @@ HUNDRED = Decimal(100)
 
 
 def current_terms(contract: ContractRead) -> ProposedTerms:
-    """The terms in force, in the same shape as a proposal (the end date is the current one)."""
+    """The terms in force, in the same shape as a proposal (the end date is the current one),
+    with the cap and the additional clauses the contract was last agreed on (a contract with
+    neither gives the terms, and their :meth:`~ProposedTerms.as_json`, it always gave)."""
     return ProposedTerms(
         unit_price=contract.terms.unit_price,
         currency=contract.currency,
@@ -62,10 +64,16 @@ def current_terms(contract: ContractRead) -> ProposedTerms:
         notice_period_days=contract.notice_period_days,
         price_adjustment=contract.terms.price_adjustment,
         service_levels=contract.terms.service_levels,
+        price_adjustment_cap_pct=contract.price_adjustment_cap_pct,
+        additional_clauses=contract.additional_clauses,
     )
 
 
 # ---------------------------------------------------------------------------- display
+
+OPTIONAL_CLAUSES: tuple[str, ...] = ("price_adjustment_cap_pct", "additional_clauses")
+"""Clauses a draft shows only when the contract or the proposal states them, after
+:data:`~models.drafts.CLAUSES`: drafts of contracts without them read as they always did."""
 
 
 def display(clause: str, value: Any, language: str, *, currency: str) -> str:
@@ -90,6 +98,14 @@ def display(clause: str, value: Any, language: str, *, currency: str) -> str:
         if language == "ja":
             return f"{n}日"
         return f"{n} day" if n == 1 else f"{n} days"
+    if clause == "price_adjustment_cap_pct":
+        if value is None:
+            return label("none", language)
+        return f"{Decimal(str(value)).normalize():f} %"
+    if clause == "additional_clauses":
+        if not value:
+            return label("none", language)
+        return "\n".join(f"{i}. {c}" for i, c in enumerate(value, start=1))
     text = str(value).strip()
     return text if text else label("none", language)
 
@@ -102,8 +118,9 @@ def _changes(
 ) -> tuple[ClauseChange, ...]:
     now = current.model_dump()
     new = proposed.model_dump()
+    stated = [c for c in OPTIONAL_CLAUSES if now[c] not in (None, ()) or new[c] not in (None, ())]
     rows = []
-    for clause in CLAUSES:
+    for clause in (*CLAUSES, *stated):
         changed = now[clause] != new[clause]
         rows.append(
             ClauseChange(
@@ -154,7 +171,7 @@ def propose_renewal(
     recommendation = scorecard.recommendation if scorecard else Recommendation.RENEGOTIATE
     market = scorecard.market if scorecard else None
     category = market.category if market else ""
-    reasons: dict[str, list[Finding]] = {clause: [] for clause in CLAUSES}
+    reasons: dict[str, list[Finding]] = {clause: [] for clause in (*CLAUSES, *OPTIONAL_CLAUSES)}
 
     def signal_figure(kind: MarketSignalKind) -> Decimal | None:
         s = market.signal(kind) if market else None
@@ -278,8 +295,12 @@ def propose_renewal(
             finding("terms.notice.bridge", days=notice, purpose=purpose)
         )
 
-    # Price adjustment: an index that moved calls for an indexation clause with a cap.
+    # Price adjustment: an index that moved calls for an indexation clause with a cap. The
+    # contract's numeric cap goes with its clause: kept with it, and when the clause is rewritten
+    # it becomes the cap the new clause states in words (a contract without one gets none, so
+    # its drafts keep their terms and hashes).
     price_adjustment = current.price_adjustment
+    cap_pct = current.price_adjustment_cap_pct
     if index_move is not None:
         price_adjustment = phrase(
             "clause.price_adjustment",
@@ -298,6 +319,9 @@ def propose_renewal(
                 cap=policy.price_adjustment_cap_pct,
             )
         )
+        if cap_pct is not None:
+            cap_pct = policy.price_adjustment_cap_pct
+            reasons["price_adjustment_cap_pct"] = list(reasons["price_adjustment"])
 
     # Service levels.
     sla_reasons: list[Finding] = []
@@ -346,6 +370,9 @@ def propose_renewal(
         notice_period_days=notice,
         price_adjustment=price_adjustment,
         service_levels=service_levels,
+        # The additional clauses agreed stay until a person's version changes them.
+        price_adjustment_cap_pct=cap_pct,
+        additional_clauses=current.additional_clauses,
     )
     return Proposal(terms=proposed, changes=_changes(current, proposed, reasons, language))
 

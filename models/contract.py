@@ -257,6 +257,10 @@ class ContractRead(ContractBase):
     id: Identifier
     current_term: int
     status: ContractStatus
+    # Put into force with the terms last agreed (issue 15: a version made by a person may state
+    # them); never registered or imported. The defaults keep payloads from before them valid.
+    price_adjustment_cap_pct: Annotated[Decimal, Field(allow_inf_nan=False)] | None = None
+    additional_clauses: tuple[str, ...] = ()
 
 
 class ContractAmendment(BaseModel):

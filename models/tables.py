@@ -112,6 +112,10 @@ class ContractRow(Base):
     time_zone: Mapped[str | None] = mapped_column(String(64), default=None)
     transit_buffer_days: Mapped[int] = mapped_column(Integer, server_default="3")
     default_action: Mapped[str | None] = mapped_column(String(20), default=None)
+    # The numeric cap and the additional clauses of the terms last agreed (issue 15): none for a
+    # contract registered with its terms, or renewed on a version that states neither.
+    price_adjustment_cap_pct: Mapped[Decimal | None] = mapped_column(default=None)
+    additional_clauses: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
 

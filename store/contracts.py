@@ -72,6 +72,8 @@ def to_read(row: ContractRow) -> ContractRead:
         time_zone=row.time_zone,
         transit_buffer_days=row.transit_buffer_days,
         default_action=DefaultAction(row.default_action) if row.default_action else None,
+        price_adjustment_cap_pct=row.price_adjustment_cap_pct,
+        additional_clauses=tuple(row.additional_clauses or ()),
     )
 
 
@@ -187,15 +189,19 @@ def list_contracts(session: Session, *, limit: int = 1000, offset: int = 0) -> l
 
 
 def apply_agreed_terms(row: ContractRow, terms: ProposedTerms) -> None:
-    """The next term runs on the terms legal approved: the commercial clauses and the notice
-    period of the approved draft replace the stored ones. The registered annual value is a
-    figure procurement entered, not derived from price and volume, and is left as it was."""
+    """The next term runs on the terms agreed: the commercial clauses, the notice period, the
+    price adjustment's cap (a version without one leaves the contract without one) and the
+    additional clauses (the version's list replaces the stored one) of the agreed version
+    replace the stored ones. The registered annual value is a figure procurement entered, not
+    derived from price and volume, and is left as it was."""
     row.unit_price = terms.unit_price
     row.annual_volume = terms.annual_volume
     row.exclusivity = terms.exclusivity
     row.payment_terms = terms.payment_terms
     row.price_adjustment = terms.price_adjustment
+    row.price_adjustment_cap_pct = terms.price_adjustment_cap_pct
     row.service_levels = terms.service_levels
+    row.additional_clauses = list(terms.additional_clauses)
     row.notice_period_days = terms.notice_period_days
     row.renewal_term_months = terms.term_months
 

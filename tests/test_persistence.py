@@ -444,8 +444,11 @@ def test_registered_contract_reads_back_as_created(db: Backend):
     with db.session() as s:
         read = contract_store.get_contract(s, contract_id=contract.id)
     assert read == created
-    assert read.model_dump(exclude={"current_term", "status"}) == contract.model_dump()
+    # What the store adds: the term, the status, and no agreed cap or additional clauses yet.
+    added = {"current_term", "status", "price_adjustment_cap_pct", "additional_clauses"}
+    assert read.model_dump(exclude=added) == contract.model_dump()
     assert (read.current_term, read.status.value) == (1, "active")
+    assert (read.price_adjustment_cap_pct, read.additional_clauses) == (None, ())
 
 
 def test_missing_contract_is_not_found(db: Backend):
