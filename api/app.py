@@ -19,6 +19,7 @@ from api.routers import (
     dashboard,
     imports,
     me,
+    negotiation,
     plans,
     renewals,
     reviews,
@@ -91,7 +92,7 @@ def create_app(
 
     api = APIRouter(prefix="/api/v1")
     routers = (me, users, suppliers, contracts, imports, renewals, reviews, dashboard, audit, plans)
-    for module in (*routers, teams):
+    for module in (*routers, negotiation, teams):
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(web_routes.router)

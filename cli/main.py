@@ -5,6 +5,8 @@
     renewals contracts import|list          cli/contract_commands.py
     renewals start|status|review|amend|terminate|redraft CONTRACT_ID
                                             cli/renewal_commands.py
+    renewals version edit|offer|answer|hearing|negotiation CONTRACT_ID
+                                            cli/negotiation_commands.py
     renewals data import-deliveries|import-tickets|import-prices|import-market|scorecard
                                             cli/data_commands.py
     renewals plan --file FILE               cli/plan_commands.py
@@ -36,6 +38,7 @@ from cli import (
     data_commands,
     db_commands,
     devstack,
+    negotiation_commands,
     pipeline_commands,
     plan_commands,
     renewal_commands,
@@ -101,6 +104,7 @@ app.add_typer(data_commands.app, name="data")
 app.add_typer(plan_commands.app, name="plan")
 app.add_typer(stored_plan_commands.app, name="plans")
 app.add_typer(renewal_commands.app)
+app.add_typer(negotiation_commands.app)
 app.add_typer(pipeline_commands.app)
 app.add_typer(schedule_commands.app, name="schedule")
 app.add_typer(calendar_commands.app, name="calendar")

@@ -13,48 +13,37 @@ contract with no renewal running changes the stored dates directly.
 
 import getpass
 import json
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Annotated, NoReturn, TypeVar
+from typing import Annotated, TypeVar
 
 import typer
-from sqlalchemy.exc import OperationalError, ProgrammingError
 from temporalio.client import Client
 
 from auth.roles import Permission
-from cli.common import engine_for, fail, load_settings, print_field_errors, run_temporal, safe_url
+from cli.common import load_settings
 from cli.identity import acting_user
 from cli.renewal_status import print_status
-from config.identity import IdentityKeyError, IdentityKeys, identity_keys
-from config.settings import Settings
-from models.errors import InvalidInput, NotAllowed, NotFound, RenewalsError
+from cli.service_calls import (
+    CONTRACTS_HINT,
+    ByOption,
+    ContractId,
+    TermOption,
+)
+from cli.service_calls import early as _early
+from cli.service_calls import run as _run
+from cli.service_calls import sessions_for as _sessions
+from cli.service_calls import signing_keys as _identity
+from cli.service_calls import term_of as _term
 from models.notices import DispatchChannel
 from models.renewal import DraftKind, ReviewDecisionKind, ReviewResult
 from models.users import CurrentUser
 from services import notices
 from services import renewals as service
-from services.db import SessionFactory, make_session_factory
 
 T = TypeVar("T")
 
 app = typer.Typer()
-
-ContractId = Annotated[str, typer.Argument(help="The contract's id", show_default=False)]
-TermOption = Annotated[
-    int | None,
-    typer.Option("--term", min=1, help="Contract term (default: the contract's current term)"),
-]
-ByOption = Annotated[
-    str | None,
-    typer.Option(
-        "--by",
-        help="Who is asking; with RENEWALS_API_TOKEN set it defaults to (and must be) the "
-        "token's owner",
-    ),
-]
-
-CONTRACTS_HINT = "see: renewals contracts list"
 
 
 def _login_name() -> str:
@@ -62,62 +51,6 @@ def _login_name() -> str:
         return getpass.getuser()
     except (OSError, KeyError):  # no login name (some containers)
         return "cli"
-
-
-@contextmanager
-def _sessions(settings: Settings) -> Iterator[SessionFactory]:
-    """Sessions on the configured database for the services, for one command; a database
-    error is said as :func:`cli.common.db_transaction` says it."""
-    engine = engine_for(settings)
-    try:
-        yield make_session_factory(engine)
-    except (OperationalError, ProgrammingError) as exc:
-        fail(
-            f"database error on {safe_url(settings.resolved_database_url)}: {exc.orig or exc}\n"
-            "Is the schema up to date? Run: renewals db upgrade"
-        )
-    finally:
-        engine.dispose()
-
-
-def _refuse(exc: RenewalsError, *, hint: str | None = None) -> NoReturn:
-    """A service's refusal: each field with its reason when it names fields, else its
-    message (``hint`` added to a NotFound); exit code 1."""
-    if isinstance(exc, InvalidInput | NotAllowed) and exc.errors:
-        heading = "invalid input:" if isinstance(exc, InvalidInput) else "not allowed:"
-        print_field_errors(exc.errors, heading=heading)
-        raise typer.Exit(1)
-    if hint and isinstance(exc, NotFound):
-        fail(f"{exc}; {hint}")
-    fail(str(exc))
-
-
-def _early(check: Callable[[], T], *, hint: str | None = None) -> T:
-    """A service's check, before Temporal is reached."""
-    try:
-        return check()
-    except RenewalsError as exc:
-        _refuse(exc, hint=hint)
-
-
-def _run(settings: Settings, action: Callable[[Client], Awaitable[T]]) -> T:
-    """A service's action with a Temporal client; its refusals printed as :func:`_refuse`
-    prints them, Temporal's errors as :func:`cli.common.run_temporal` does."""
-
-    async def guarded(client: Client) -> T:
-        try:
-            return await action(client)
-        except RenewalsError as exc:
-            _refuse(exc)
-
-    return run_temporal(settings, guarded)
-
-
-def _term(sessions: SessionFactory, contract_id: str, term: int | None) -> int:
-    return _early(
-        lambda: service.resolve_term(sessions=sessions, contract_id=contract_id, term=term),
-        hint=CONTRACTS_HINT,
-    )
 
 
 # ---------------------------------------------------------------------------- start
@@ -330,14 +263,6 @@ def amend(
 
 
 # ---------------------------------------------------------------------------- terminate, redraft
-
-
-def _identity(settings: Settings) -> IdentityKeys:
-    """The keys this CLI signs the acting user's decisions with (the workers check them)."""
-    try:
-        return identity_keys(settings)
-    except IdentityKeyError as exc:
-        fail(str(exc))
 
 
 def _reasoned(

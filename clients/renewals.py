@@ -1,4 +1,5 @@
-"""Start renewals and send them people's decisions.
+"""Start renewals and send them people's decisions (reviews, amendments, terminations,
+redrafts, dispatches, and the negotiation: edited versions, offers, answers, hearings).
 
 Keyword-only functions over a connected Temporal client; the CLI, the HTTP API and the schedule
 sweep call these and nothing else to reach a workflow.
@@ -28,6 +29,13 @@ from temporalio.workflow import UpdateMethodMultiParam
 from models.contract import ContractAmendment
 from models.identity import IdentityAssertion
 from models.milestones import RenewalPolicy
+from models.negotiation import (
+    AnswerRecord,
+    HearingRecord,
+    NegotiationView,
+    OfferRecord,
+    VersionEdit,
+)
 from models.notices import NoticeDispatch
 from models.renewal import (
     AmendmentRequest,
@@ -276,3 +284,95 @@ async def record_dispatch(
         action="record_dispatch",
         draft_version=dispatch.draft_version,
     )
+
+
+# ---------------------------------------------------------------------------- negotiation
+
+
+async def edit_version(
+    client: Client,
+    *,
+    signer: DecisionSigner,
+    contract_id: str,
+    term: int,
+    edit: VersionEdit,
+) -> DraftRef:
+    """Procurement makes the next version by editing the terms of ``edit.based_on_version``
+    (renewal-semantics.md §3); the answer is the new version, which goes to legal review."""
+    handle = renewal_handle(client, contract_id=contract_id, term=term)
+    return await _update(
+        handle,
+        ContractRenewalWorkflow.edit_version,
+        edit,
+        signer=signer,
+        action="edit_version",
+        draft_version=edit.based_on_version,
+    )
+
+
+async def record_offer(
+    client: Client,
+    *,
+    signer: DecisionSigner,
+    contract_id: str,
+    term: int,
+    offer: OfferRecord,
+) -> RenewalStatus:
+    """An approved version was presented to the supplier."""
+    handle = renewal_handle(client, contract_id=contract_id, term=term)
+    return await _update(
+        handle,
+        ContractRenewalWorkflow.record_offer,
+        offer,
+        signer=signer,
+        action="record_offer",
+        draft_version=offer.draft_version,
+        content_hash=offer.content_hash,
+    )
+
+
+async def record_answer(
+    client: Client,
+    *,
+    signer: DecisionSigner,
+    contract_id: str,
+    term: int,
+    answer: AnswerRecord,
+) -> RenewalStatus:
+    """The supplier's answer to the presented version: accepted, countered (its terms become
+    the next version, in legal review) or declined."""
+    handle = renewal_handle(client, contract_id=contract_id, term=term)
+    return await _update(
+        handle,
+        ContractRenewalWorkflow.record_answer,
+        answer,
+        signer=signer,
+        action="record_answer",
+        draft_version=answer.draft_version,
+        content_hash=answer.content_hash,
+    )
+
+
+async def record_hearing(
+    client: Client,
+    *,
+    signer: DecisionSigner,
+    contract_id: str,
+    term: int,
+    hearing: HearingRecord,
+) -> RenewalStatus:
+    """The supplier's stated needs at the first discussion (ヒアリング)."""
+    handle = renewal_handle(client, contract_id=contract_id, term=term)
+    return await _update(
+        handle,
+        ContractRenewalWorkflow.record_hearing,
+        hearing,
+        signer=signer,
+        action="record_hearing",
+    )
+
+
+async def get_negotiation(client: Client, *, contract_id: str, term: int) -> NegotiationView:
+    """The negotiation as the workflow holds it: plan, version events, state, hearings."""
+    handle = renewal_handle(client, contract_id=contract_id, term=term)
+    return await handle.query(ContractRenewalWorkflow.negotiation)

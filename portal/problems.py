@@ -82,7 +82,28 @@ def workflow_problem(exc: WorkflowUpdateFailedError) -> Problem:
         if field_name == "reviewer":  # segregation of duties
             return Problem(403, "Forbidden", message, errors)
         return Problem(422, "Refused by the renewal", message, errors)
+    if kind in NEGOTIATION_REFUSALS and isinstance(failure, ApplicationError):
+        return Problem(422, "Refused by the renewal", message, _listed_errors(failure) or errors)
     return Problem(409, "Conflict with the renewal's state", message, errors)
+
+
+# Bad input to the negotiation's updates (renewal-semantics.md §3): every field in details[0].
+# Their VersionConflict (a stale form, a wrong state) and NotSupported (a renewal started
+# before the negotiation existed) are conflicts, like every other refusal.
+NEGOTIATION_REFUSALS = frozenset(
+    {"InvalidVersion", "InvalidOffer", "InvalidAnswer", "InvalidHearing"}
+)
+
+
+def _listed_errors(failure: ApplicationError) -> list[FieldError]:
+    """``details[0]``: a list of ``{"field", "reason"}``, one per field the workflow refused."""
+    details = failure.details or ()
+    listed = details[0] if details and isinstance(details[0], list) else []
+    return [
+        FieldError(str(item["field"]), str(item["reason"]))
+        for item in listed
+        if isinstance(item, dict) and "field" in item and "reason" in item
+    ]
 
 
 def to_problem(exc: Exception) -> Problem:

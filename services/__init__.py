@@ -9,6 +9,8 @@ __all__ = [
     "db",  # the unit of work the interfaces hold
     "drafts",  # versions as people read and compare them
     "imports",  # files of contracts, suppliers, deliveries, tickets, prices, market data
+    "negotiation",  # edited versions, offers, supplier answers, hearings; the negotiation view
+    "negotiation_checks",  # what those check before the workflow is asked
     "notices",  # the recorded dispatch of an approved non-renewal notice
     "ownership",  # the ownership rule applied to stored contracts
     "plans",  # previews of plans for files not imported yet

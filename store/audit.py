@@ -34,6 +34,10 @@ class AuditAction(StrEnum):
     DRAFT_CREATED = "draft_created"
     DECISION = "decision"
     DISPATCH_RECORDED = "dispatch_recorded"  # procurement: an approved notice went out
+    VERSION_EDITED = "version_edited"  # procurement made the next version by editing terms
+    OFFER_RECORDED = "offer_recorded"  # an approved version was presented to the supplier
+    ANSWER_RECORDED = "answer_recorded"  # the supplier accepted, countered or declined
+    HEARING_RECORDED = "hearing_recorded"  # the supplier's stated needs (ヒアリング)
     ESCALATION = "escalation"
     RENEWAL_EVENT = "renewal_event"  # approvals, final terms, outcomes recorded by the workflow
     EXPORT = "export"

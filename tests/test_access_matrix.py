@@ -154,6 +154,41 @@ MATRIX: list[tuple[str, str, str, set[str], dict[str, Any]]] = [
             }
         },
     ),
+    (
+        "POST",
+        "/api/v1/renewals/{contract_id}/terms/{term}/versions",
+        f"{C}/versions",
+        {P},
+        {"json": {"based_on_version": 1, "edit": {"unit_price": "1200"}}},
+    ),
+    (
+        "POST",
+        "/api/v1/renewals/{contract_id}/terms/{term}/offers",
+        f"{C}/offers",
+        {P},
+        {"json": {"draft_version": 1, "presented_on": "2026-01-05"}},
+    ),
+    (
+        "POST",
+        "/api/v1/renewals/{contract_id}/terms/{term}/answers",
+        f"{C}/answers",
+        {P},
+        {"json": {"draft_version": 1, "answer": "declined", "answered_on": "2026-01-05"}},
+    ),
+    (
+        "POST",
+        "/api/v1/renewals/{contract_id}/terms/{term}/hearings",
+        f"{C}/hearings",
+        {P},
+        {"json": {"held_on": "2026-01-05", "needs": "a longer term"}},
+    ),
+    (
+        "GET",
+        "/api/v1/renewals/{contract_id}/terms/{term}/negotiation",
+        f"{C}/negotiation",
+        READ,
+        {},
+    ),
     ("GET", "/api/v1/renewals/{contract_id}/terms/{term}/drafts", f"{C}/drafts", READ, {}),
     (
         "GET",

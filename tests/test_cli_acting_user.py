@@ -478,3 +478,39 @@ def test_without_users_the_operator_defaults_to_the_login_name(no_users: Env) ->
     assert result.exit_code == 0, result.output
     (entry,) = no_users.entries(action="import")
     assert entry.actor  # the login name (or "cli" without one)
+
+
+# ---------------------------------------------------------------------------- negotiation
+
+# The negotiation's commands change a running renewal: they act for the token's owner with
+# renewals-write like the API's routes. C-1001 has no renewal, so even the right token stops at
+# the service's check (naming the missing renewal) and nothing is stored or audited.
+NEGOTIATION = {
+    "version edit": ("version", "edit", "C-1001", "--based-on", "1", "--unit-price", "1"),
+    "offer": ("offer", "C-1001", "--version", "1", "--on", "2026-01-05"),
+    "answer": ("answer", "C-1001", "--version", "1", "--answer", "declined", "--on", "2026-01-05"),
+    "hearing": ("hearing", "C-1001", "--on", "2026-01-05", "--needs", "a longer term"),
+}
+
+
+@pytest.mark.parametrize("name", NEGOTIATION)
+def test_the_negotiation_commands_act_only_for_a_token_with_renewals_write(
+    env: Env, name: str
+) -> None:
+    args = NEGOTIATION[name]
+    entries = len(env.entries())
+    missing = env.invoke(*args)
+    assert missing.exit_code == 1 and f"this database has users: set {TOKEN_ENV}" in missing.stderr
+    unknown = env.invoke(*args, token="rnw_not-a-token")
+    assert unknown.exit_code == 1 and "not a valid, active API token" in unknown.stderr
+    lawyer = env.invoke(*args, token=env.tokens[LAWYER])
+    assert lawyer.exit_code == 1, lawyer.output
+    assert f"{LAWYER} (legal) may not do this" in lawyer.stderr
+    assert "needs renewals_write" in lawyer.stderr
+    other = env.invoke(*args, "--by", LAWYER, token=env.tokens[BUYER])
+    assert other.exit_code == 1 and "is not the owner of" in other.stderr
+    buyer = env.invoke(*args, token=env.tokens[BUYER])
+    assert buyer.exit_code == 1, buyer.output
+    assert "no renewal for term 1 of contract 'C-1001'" in buyer.stderr
+    assert len(env.entries()) == entries
+    assert env.temporal_calls == []

@@ -264,11 +264,18 @@ def list_drafts(
 def read_draft(
     contract_id: str, term: PositiveDbInt, version: PositiveDbInt, db: SessionDep, _: Reader
 ) -> dict[str, Any]:
-    draft = draft_service.read(db, contract_id=contract_id, term=term, version=version)
-    comparison = draft_service.compare_with_current(db, contract_id=contract_id, draft=draft)
+    """One version for its review: every clause against the contract in force (``clauses``),
+    what it changes against the contract and the version before (``comparison``, every clause
+    a version may change; null for drafts whose stored terms are not a complete set), and its
+    terms outside the renewal's negotiation plan (``breaches``; the ``plan`` itself, null for
+    renewals started before plans). The plan is internal: never in the supplier's letter."""
+    found = draft_service.review(db, contract_id=contract_id, term=term, version=version)
     return {
-        "draft": draft.model_dump(mode="json"),
-        "clauses": [asdict(c) for c in comparison],
+        "draft": found.draft.model_dump(mode="json"),
+        "clauses": [asdict(c) for c in found.clauses],
+        "comparison": found.comparison.model_dump(mode="json") if found.comparison else None,
+        "breaches": [b.model_dump(mode="json") for b in found.breaches],
+        "plan": found.plan.model_dump(mode="json") if found.plan else None,
     }
 
 
