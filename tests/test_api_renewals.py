@@ -53,17 +53,20 @@ async def test_start_review_and_approve_through_the_api(portal: Portal) -> None:
         headers={**portal.auth("legal"), "Idempotency-Key": "form-1"},
     )
     assert changes.status_code == 200, changes.text
-    v2 = changes.json()["new_draft"]
-    assert v2["version"] == 2 and v2["requested_by"] == "legal-a@example.com"
-
-    # legal-a asked for version 2: segregation of duties.
-    refused = await http.post(
-        f"/api/v1/renewals/{cid}/terms/1/decisions",
-        json={"decision": "approve", "draft_version": 2, "content_hash": v2["content_hash"]},
-        headers=portal.auth("legal"),
+    # Legal's comment waits for procurement's version: the same terms are not re-rendered.
+    assert changes.json()["new_draft"] is None
+    assert changes.json()["stage"] == "changes_requested"
+    made = await http.post(
+        f"/api/v1/renewals/{cid}/terms/1/versions",
+        json={
+            "based_on_version": 1,
+            "edit": {"price_adjustment": "CPI, at most 2 % a year", "price_adjustment_cap_pct": "2"},
+        },
+        headers=portal.auth("procurement"),
     )
-    assert refused.status_code == 403
-    assert refused.json()["errors"][0]["field"] == "reviewer"
+    assert made.status_code == 201, made.text
+    v2 = made.json()
+    assert v2["version"] == 2 and v2["requested_by"] == "buyer@example.com"
 
     # An approval bound to another text is refused.
     stale = await http.post(
@@ -74,10 +77,11 @@ async def test_start_review_and_approve_through_the_api(portal: Portal) -> None:
     assert stale.status_code == 422, stale.text
     assert stale.json()["errors"][0]["field"] == "content_hash"
 
+    # legal-a asked for the change and did not make version 2: the checker may approve it.
     approved = await http.post(
         f"/api/v1/renewals/{cid}/terms/1/decisions",
         json={"decision": "approve", "draft_version": 2, "content_hash": v2["content_hash"]},
-        headers=portal.auth("legal2"),
+        headers=portal.auth("legal"),
     )
     assert approved.status_code == 200, approved.text
     assert approved.json()["stage"] == "approved"
@@ -96,11 +100,15 @@ async def test_start_review_and_approve_through_the_api(portal: Portal) -> None:
         ).all()
         actions = [(r.action, r.actor) for r in rows]
         assert ("start", "buyer@example.com") in actions
-        assert actions.count(("draft_created", "buyer@example.com")) == 1
-        assert ("draft_created", "legal-a@example.com") in actions
-        assert ("decision", "legal-b@example.com") in actions
+        assert actions.count(("draft_created", "buyer@example.com")) == 2
+        assert ("version_edited", "buyer@example.com") in actions
+        assert actions.count(("decision", "legal-a@example.com")) == 2
         decision = next(
-            r for r in rows if r.action == "decision" and r.actor == "legal-b@example.com"
+            r
+            for r in rows
+            if r.action == "decision"
+            and r.actor == "legal-a@example.com"
+            and r.content_hash == v2["content_hash"]
         )
         assert decision.content_hash == v2["content_hash"]
 

@@ -17,10 +17,12 @@ from cli.main import app as main_app
 from cli.pipeline_commands import app
 from clients import renewals
 from config.settings import get_settings
+from models.drafts import TermsEdit
 from models.renewal import ReviewDecisionKind, ReviewSubmission
 from store.db import SessionFactory, transaction
 from tests.factories import add_deliveries, register
 from tests.identity_helpers import SIGNED
+from tests.negotiation_helpers import edit_version
 from tests.workflow_helpers import today
 from workflows.contract_renewal import ContractRenewalWorkflow
 
@@ -102,6 +104,8 @@ async def test_pipeline_show_and_export(
             comment="Shorter term please",
         ),
     )
+    # Procurement answers with version 2 (its maker), quoting legal's comment.
+    await edit_version(handle, based_on=1, edit=TermsEdit(term_months=6))
 
     code, out = await _invoke("pipeline", "--stage", "legal_review", "--json")
     assert code == 0, out
@@ -153,11 +157,28 @@ async def test_redraft_and_terminate_from_the_command_line(
         ),
     )
 
+    # A proposal's next version is made by editing its terms: a redraft would repeat them.
     code, out = await _invoke_main(
         "redraft", cid, "--reason", "Cap the price rise at 2 %", "--by", "buyer@example.com"
     )
+    assert code == 1 and "edit_version" in out, out
+    code, out = await _invoke_main(
+        "version",
+        "edit",
+        cid,
+        "--based-on",
+        "1",
+        "--cap-pct",
+        "2",
+        "--price-adjustment",
+        "CPI, at most 2 % a year",
+        "--note",
+        "Cap the price rise at 2 %",
+        "--by",
+        "buyer@example.com",
+    )
     assert code == 0, out
-    assert "new draft v2" in out and "requested by buyer@example.com" in out
+    assert "v2" in out, out
 
     code, out = await _invoke_main("terminate", cid, "--reason", "", "--by", "buyer@example.com")
     assert code == 1, out  # an empty reason is refused, naming the field

@@ -221,9 +221,25 @@ async def test_start_status_review_through_the_cli(
         "Cap the price adjustment at 2 %.",
     )
     assert changes.exit_code == 0, changes.output
-    assert "new draft v2" in changes.stdout
+    assert "stage now changes_requested" in changes.stdout
 
-    # The reviewer who asked for version 2 may not approve it: the update's validator says why.
+    # Procurement makes version 2 by editing the terms.
+    made = await cli(
+        "version",
+        "edit",
+        cid,
+        "--based-on",
+        "1",
+        "--cap-pct",
+        "2",
+        "--price-adjustment",
+        "CPI, at most 2 % a year",
+        "--by",
+        "buyer@example.com",
+    )
+    assert made.exit_code == 0, made.output
+
+    # Its maker may not approve it: the update's validator says why.
     refused = await cli(
         "review",
         cid,
@@ -232,7 +248,7 @@ async def test_start_status_review_through_the_cli(
         "--decision",
         "approve",
         "--reviewer",
-        "legal-a@example.com",
+        "buyer@example.com",
     )
     assert refused.exit_code == 1
     assert "segregation of duties" in refused.stderr
@@ -251,7 +267,7 @@ async def test_start_status_review_through_the_cli(
         "--decision",
         "approve",
         "--reviewer",
-        "legal-b@example.com",
+        "legal-a@example.com",  # who asked for the change is the checker, not the maker
         "--request-id",
         f"approve-{cid}",
     ]
@@ -273,7 +289,10 @@ async def test_start_status_review_through_the_cli(
     amended = await cli("amend", cid, "--end-date", new_end, "--by", "buyer@example.com")
     assert amended.exit_code == 0, amended.output
     assert "amended through" in amended.stdout
-    assert (await _status(cid))["end_date"] == new_end
+    after = await _status(cid)
+    assert after["end_date"] == new_end
+    # The new end date contradicts version 2's: its approval is withdrawn, back to review.
+    assert after["stage"] == "legal_review", after
 
     missing = await cli("status", cid, "--term", "7")
     assert missing.exit_code == 1

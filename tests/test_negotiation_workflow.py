@@ -20,9 +20,10 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from clients import renewals
+from domain.term_plan import CalendarSettings
 from models.contract import ContractAmendment
 from models.drafts import TermsEdit
-from models.milestones import MilestoneKind
+from models.milestones import MilestoneKind, RenewalPolicy
 from models.negotiation import AnswerRecord, SupplierAnswerKind
 from models.renewal import (
     AmendmentRequest,
@@ -35,6 +36,7 @@ from models.renewal import (
 )
 from models.tables import ContractRow, DraftRow, RenewalEventRow
 from store.db import SessionFactory, transaction
+from store.reads import reviews as review_reads
 from tests.factories import register
 from tests.identity_helpers import SIGNED
 from tests.negotiation_helpers import (
@@ -315,9 +317,7 @@ async def test_declined_goes_back_to_the_recommendation_and_a_new_version_may_fo
     v2 = await edit_version(handle, based_on=1, edit=TermsEdit(unit_price=Decimal("1300")))
     assert v2.version == 2
     await handle.terminate("test over")
-    await save_history(
-        handle, "declined_goes_back_to_the_recommendation"
-    )
+    await save_history(handle, "declined_goes_back_to_the_recommendation")
 
 
 async def test_an_amendment_after_approval_withdraws_the_contradicted_approval(
@@ -351,7 +351,12 @@ async def test_an_amendment_after_approval_withdraws_the_contradicted_approval(
     assert "notice" in withdrawn.reason and "supplier's letter" in withdrawn.reason
     v1_state = view.state.status(1)
     assert v1_state is not None and v1_state.withdrawn and v1_state.presented_on is None
-    # The withdrawn offer cannot be answered; the version is back with legal.
+    # The version is back in legal's queue, and its withdrawn offer cannot be answered.
+    with transaction(sessions) as s:
+        queue, _ = review_reads.review_queue(
+            s, today=on, policy=RenewalPolicy(), cfg=CalendarSettings()
+        )
+    assert [(q.contract_id, q.version) for q in queue if q.contract_id == cid] == [(cid, 1)]
     with pytest.raises(WorkflowUpdateFailedError) as caught:
         await answer(handle, v1, SupplierAnswerKind.ACCEPTED, on=on)
     assert "withdrawn" in _fields(_refusal(caught))["draft_version"]
