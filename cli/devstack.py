@@ -249,6 +249,9 @@ def banner(
             f"  {exe} review C-PARTS-BRAKES --version 1 --decision request_changes "
             '--comment "Cap the price adjustment at 2 %"',
             f"  export RENEWALS_API_TOKEN={buyer}   # as buyer@example.com",
+            f"  {exe} version edit C-PARTS-BRAKES --based-on 1 --cap-pct 2 "
+            '--price-adjustment "CPI-linked, at most 2 % per year"',
+            f"  {exe} negotiation C-PARTS-BRAKES",
             f"  {exe} amend C-PACK-BOXES --end-date {soon} --reason extension",
             f'  {exe} terminate C-SOFT-ERP --reason "moving to SaaS"',
         ]

@@ -199,6 +199,7 @@ async def test_contract_walks_every_milestone_to_renewal(
         assert contract.unit_price == Decimal(terms["unit_price"])
         assert contract.unit_price == Decimal(v1.terms["unit_price"]) + Decimal("25")
         assert contract.price_adjustment == terms["price_adjustment"]
+        assert contract.price_adjustment_cap_pct == Decimal("2")  # legal's change, agreed
         assert contract.notice_period_days == terms["notice_period_days"]
         assert s.scalar(select(func.count()).select_from(ReviewDecisionRow)) == 3
         kinds = set(s.scalars(select(RenewalEventRow.kind)))
