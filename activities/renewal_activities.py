@@ -138,9 +138,8 @@ class RenewalActivities:
                 session, contract_id=request.contract_id, term=request.term
             )
             key = f"{request.workflow_id}:negotiation-plan"
-            for event in renewal_store.list_events(session, renewal=renewal):
-                if event.key == key:
-                    return NegotiationPlan.model_validate(event.detail)
+            if (stored := renewal_store.find_event(session, key=key)) is not None:
+                return NegotiationPlan.model_validate(stored.detail)
             contract = contract_store.get_contract(session, contract_id=request.contract_id)
             plan = plan_negotiation(contract, request.scorecard, self._scoring)
             renewal_store.save_event(
@@ -272,9 +271,8 @@ class RenewalActivities:
                 session, contract_id=request.contract_id, term=request.term
             )
             key = f"{request.workflow_id}:outcome"
-            for event in renewal_store.list_events(session, renewal=renewal):
-                if event.key == key:
-                    return TermOutcome.model_validate(event.detail)
+            if (stored := renewal_store.find_event(session, key=key)) is not None:
+                return TermOutcome.model_validate(stored.detail)
             row = contract_store.get_contract_row(session, contract_id=request.contract_id)
             # "The approved draft is the offer": a renewal decided on an approved draft runs
             # its next term on that draft's terms, its length included.

@@ -335,6 +335,11 @@ def save_event(session: Session, *, renewal: RenewalRow, event: RenewalEvent) ->
     return True
 
 
+def find_event(session: Session, *, key: str) -> RenewalEventRow | None:
+    """The event stored under ``key`` (keys are unique): what a retried activity wrote before."""
+    return session.scalar(select(RenewalEventRow).where(RenewalEventRow.key == key))
+
+
 def list_events(session: Session, *, renewal: RenewalRow) -> list[RenewalEventRow]:
     return list(
         session.scalars(
