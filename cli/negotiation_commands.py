@@ -33,11 +33,9 @@ from cli.service_calls import (
     ByOption,
     ContractId,
     TermOption,
-    early,
     refuse,
-    run,
     sessions_for,
-    signing_keys,
+    signed_call,
     term_of,
 )
 from config.settings import Settings
@@ -198,33 +196,18 @@ def edit_version(
         service_levels=service_levels,
     )
     with sessions_for(settings) as sessions:
-        the_term = term_of(sessions, contract_id, term)
-        early(
-            lambda: checks.check_version_edit(
-                sessions=sessions,
-                user=user,
-                contract_id=contract_id,
-                term=the_term,
-                based_on_version=based_on,
-                edit=edit or {},
-                note=note,
-            )
+        draft: DraftRef = signed_call(
+            settings,
+            sessions,
+            user=user,
+            check=checks.check_version_edit,
+            call=service.edit_version,
+            contract_id=contract_id,
+            term=term_of(sessions, contract_id, term),
+            based_on_version=based_on,
+            edit=edit or {},
+            note=note,
         )
-
-        async def action(client: Client) -> DraftRef:
-            return await service.edit_version(
-                sessions=sessions,
-                client=client,
-                user=user,
-                keys=signing_keys(settings),
-                contract_id=contract_id,
-                term=the_term,
-                based_on_version=based_on,
-                edit=edit or {},
-                note=note,
-            )
-
-        draft = run(settings, action)
     typer.echo(
         f"new version v{draft.version} ({draft.kind.value}, hash {draft.content_hash[:12]}) "
         f"made by {draft.requested_by}, from v{based_on}; it goes to legal review"
@@ -253,36 +236,20 @@ def offer(
     today = _today()
     with sessions_for(settings) as sessions:
         the_term = term_of(sessions, contract_id, term)
-        early(
-            lambda: checks.check_offer(
-                sessions=sessions,
-                user=user,
-                contract_id=contract_id,
-                term=the_term,
-                draft_version=version,
-                presented_on=on.date(),
-                content_hash=content_hash,
-                note=note,
-                today=today,
-            )
+        st: RenewalStatus = signed_call(
+            settings,
+            sessions,
+            user=user,
+            check=checks.check_offer,
+            call=service.record_offer,
+            contract_id=contract_id,
+            term=the_term,
+            draft_version=version,
+            presented_on=on.date(),
+            content_hash=content_hash,
+            note=note,
+            today=today,
         )
-
-        async def action(client: Client) -> RenewalStatus:
-            return await service.record_offer(
-                sessions=sessions,
-                client=client,
-                user=user,
-                keys=signing_keys(settings),
-                contract_id=contract_id,
-                term=the_term,
-                draft_version=version,
-                presented_on=on.date(),
-                content_hash=content_hash,
-                note=note,
-                today=today,
-            )
-
-        st = run(settings, action)
     typer.echo(
         f"offer of v{version} recorded for {_wid(contract_id, the_term)}: "
         f"presented {on.date().isoformat()} by {user.username}; stage now {st.stage.value}"
@@ -348,33 +315,26 @@ def answer(
         price_adjustment=price_adjustment,
         service_levels=service_levels,
     )
-    fields: dict[str, Any] = {
-        "contract_id": contract_id,
-        "draft_version": version,
-        "answer": answer,
-        "answered_on": on.date(),
-        "content_hash": content_hash,
-        "confirmed_by": confirmed_by,
-        "reference": reference,
-        "note": note,
-        "counter_terms": counter,
-        "today": today,
-    }
     with sessions_for(settings) as sessions:
         the_term = term_of(sessions, contract_id, term)
-        early(lambda: checks.check_answer(sessions=sessions, user=user, term=the_term, **fields))
-
-        async def action(client: Client) -> RenewalStatus:
-            return await service.record_answer(
-                sessions=sessions,
-                client=client,
-                user=user,
-                keys=signing_keys(settings),
-                term=the_term,
-                **fields,
-            )
-
-        st = run(settings, action)
+        st: RenewalStatus = signed_call(
+            settings,
+            sessions,
+            user=user,
+            check=checks.check_answer,
+            call=service.record_answer,
+            contract_id=contract_id,
+            term=the_term,
+            draft_version=version,
+            answer=answer,
+            answered_on=on.date(),
+            content_hash=content_hash,
+            confirmed_by=confirmed_by,
+            reference=reference,
+            note=note,
+            counter_terms=counter,
+            today=today,
+        )
     wid = _wid(contract_id, the_term)
     said = f"answer recorded for {wid}: the supplier {answer.value} v{version}"
     if answer is SupplierAnswerKind.ACCEPTED:
@@ -408,34 +368,19 @@ def hearing(
     today = _today()
     with sessions_for(settings) as sessions:
         the_term = term_of(sessions, contract_id, term)
-        early(
-            lambda: checks.check_hearing(
-                sessions=sessions,
-                user=user,
-                contract_id=contract_id,
-                term=the_term,
-                held_on=on.date(),
-                needs=needs,
-                wants_to_continue=continues,
-                today=today,
-            )
+        signed_call(
+            settings,
+            sessions,
+            user=user,
+            check=checks.check_hearing,
+            call=service.record_hearing,
+            contract_id=contract_id,
+            term=the_term,
+            held_on=on.date(),
+            needs=needs,
+            wants_to_continue=continues,
+            today=today,
         )
-
-        async def action(client: Client) -> RenewalStatus:
-            return await service.record_hearing(
-                sessions=sessions,
-                client=client,
-                user=user,
-                keys=signing_keys(settings),
-                contract_id=contract_id,
-                term=the_term,
-                held_on=on.date(),
-                needs=needs,
-                wants_to_continue=continues,
-                today=today,
-            )
-
-        run(settings, action)
     typer.echo(f"hearing of {on.date().isoformat()} recorded for {_wid(contract_id, the_term)}")
 
 

@@ -15,6 +15,7 @@ import getpass
 import json
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from functools import partial
 from typing import Annotated, TypeVar
 
 import typer
@@ -33,6 +34,7 @@ from cli.service_calls import (
 from cli.service_calls import early as _early
 from cli.service_calls import run as _run
 from cli.service_calls import sessions_for as _sessions
+from cli.service_calls import signed_call as _signed
 from cli.service_calls import signing_keys as _identity
 from cli.service_calls import term_of as _term
 from models.notices import DispatchChannel
@@ -161,36 +163,19 @@ def review(
         settings, claimed=reviewer, permission=Permission.REVIEW, option="--reviewer"
     )
     with _sessions(settings) as sessions:
-        the_term = _term(sessions, contract_id, term)
-        _early(
-            lambda: service.check_decision(
-                sessions=sessions,
-                user=user,
-                contract_id=contract_id,
-                term=the_term,
-                decision=decision,
-                draft_version=version,
-                content_hash=content_hash,
-                comment=comment,
-            )
+        result: ReviewResult = _signed(
+            settings,
+            sessions,
+            user=user,
+            check=service.check_decision,
+            call=partial(service.decide, request_id=request_id),
+            contract_id=contract_id,
+            term=_term(sessions, contract_id, term),
+            decision=decision,
+            draft_version=version,
+            content_hash=content_hash,
+            comment=comment,
         )
-
-        async def action(client: Client) -> ReviewResult:
-            return await service.decide(
-                sessions=sessions,
-                client=client,
-                user=user,
-                keys=_identity(settings),
-                contract_id=contract_id,
-                term=the_term,
-                decision=decision,
-                draft_version=version,
-                content_hash=content_hash,
-                comment=comment,
-                request_id=request_id,
-            )
-
-        result = _run(settings, action)
     r = result.record
     typer.echo(
         f"recorded: {r.decision.value} of draft v{r.draft_version} by {r.reviewer}; "
@@ -224,31 +209,18 @@ def amend(
     user = acting_user(settings, claimed=by, permission=Permission.CONTRACTS_WRITE)
     new_end = end_date.date() if end_date is not None else None
     with _sessions(settings) as sessions:
-        _early(
-            lambda: service.check_amendment(
-                sessions=sessions,
-                user=user,
-                contract_id=contract_id,
-                end_date=new_end,
-                notice_period_days=notice_days,
-                reason=reason,
-            ),
+        done: service.Amended = _signed(
+            settings,
+            sessions,
+            user=user,
+            check=service.check_amendment,
+            call=service.amend,
             hint=CONTRACTS_HINT,
+            contract_id=contract_id,
+            end_date=new_end,
+            notice_period_days=notice_days,
+            reason=reason,
         )
-
-        async def action(client: Client) -> service.Amended:
-            return await service.amend(
-                sessions=sessions,
-                client=client,
-                user=user,
-                keys=_identity(settings),
-                contract_id=contract_id,
-                end_date=new_end,
-                notice_period_days=notice_days,
-                reason=reason,
-            )
-
-        done = _run(settings, action)
     if done.workflow_id is not None:
         deadline = done.notice_deadline.isoformat() if done.notice_deadline else "-"
         typer.echo(
@@ -379,39 +351,21 @@ def dispatch(
     user = acting_user(settings, claimed=by, permission=Permission.RENEWALS_WRITE)
     today = datetime.now(UTC).date()  # the date as the workflow counts it
     with _sessions(settings) as sessions:
-        the_term = _term(sessions, contract_id, term)
-        _early(
-            lambda: notices.check_dispatch(
-                sessions=sessions,
-                settings=settings,
-                user=user,
-                contract_id=contract_id,
-                term=the_term,
-                draft_version=version,
-                dispatched_on=on.date(),
-                channel=channel,
-                reference=reference,
-                today=today,
-            )
+        done: notices.Dispatched = _signed(
+            settings,
+            sessions,
+            user=user,
+            check=notices.check_dispatch,
+            call=notices.record_dispatch,
+            settings=settings,
+            contract_id=contract_id,
+            term=_term(sessions, contract_id, term),
+            draft_version=version,
+            dispatched_on=on.date(),
+            channel=channel,
+            reference=reference,
+            today=today,
         )
-
-        async def action(client: Client) -> notices.Dispatched:
-            return await notices.record_dispatch(
-                sessions=sessions,
-                client=client,
-                settings=settings,
-                user=user,
-                keys=_identity(settings),
-                contract_id=contract_id,
-                term=the_term,
-                draft_version=version,
-                dispatched_on=on.date(),
-                channel=channel,
-                reference=reference,
-                today=today,
-            )
-
-        done = _run(settings, action)
     r = done.record
     typer.echo(
         f"dispatch of notice v{r.draft_version} recorded for {done.workflow_id}: "

@@ -1,13 +1,14 @@
 """How the renewal commands call a service: sessions on the configured database for one
 command, the service's early checks before Temporal is reached, its action with a Temporal
-client, and one way to print a refusal (each field with its reason, exit code 1).
+client (:func:`signed_call`: the check, then the action signed for the acting user, both with
+the same fields), and one way to print a refusal (each field with its reason, exit code 1).
 
 Shared by :mod:`cli.renewal_commands` and :mod:`cli.negotiation_commands`.
 """
 
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated, NoReturn, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from sqlalchemy.exc import OperationalError, ProgrammingError
@@ -17,6 +18,7 @@ from cli.common import engine_for, fail, print_field_errors, run_temporal, safe_
 from config.identity import IdentityKeyError, IdentityKeys, identity_keys
 from config.settings import Settings
 from models.errors import InvalidInput, NotAllowed, NotFound, RenewalsError
+from models.users import CurrentUser
 from services import renewals as service
 from services.db import SessionFactory, make_session_factory
 
@@ -86,6 +88,34 @@ def run(settings: Settings, action: Callable[[Client], Awaitable[T]]) -> T:
             refuse(exc)
 
     return run_temporal(settings, guarded)
+
+
+def signed_call(
+    settings: Settings,
+    sessions: SessionFactory,
+    /,
+    *,
+    user: CurrentUser,
+    check: Callable[..., object],
+    call: Callable[..., Awaitable[T]],
+    hint: str | None = None,
+    **fields: Any,
+) -> T:
+    """A service's action for ``user``: its ``check`` with ``fields`` first (refused before
+    Temporal is reached, ``hint`` added to a NotFound), then ``call`` with the same ``fields``,
+    a Temporal client and the keys that sign for ``user``, run as :func:`run` runs it."""
+    early(lambda: check(sessions=sessions, user=user, **fields), hint=hint)
+
+    async def action(client: Client) -> T:
+        return await call(
+            sessions=sessions,
+            client=client,
+            user=user,
+            keys=signing_keys(settings),
+            **fields,
+        )
+
+    return run(settings, action)
 
 
 def term_of(sessions: SessionFactory, contract_id: str, term: int | None) -> int:

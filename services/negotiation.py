@@ -14,14 +14,14 @@ renewal started before this feature as Conflict, an identity it could not prove 
 Nothing is stored when either refuses.
 """
 
-from collections.abc import Awaitable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, TypeVar
 
 from temporalio.client import Client, WorkflowQueryFailedError, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError
 
 from clients import renewals
 from config.identity import IdentityKeys
@@ -37,6 +37,7 @@ from services.negotiation_checks import (
     check_offer,
     check_version_edit,
 )
+from services.renewals import application_error, send_signed
 from store import audit
 from store.contracts import get_contract
 from store.db import SessionFactory, transaction
@@ -66,13 +67,6 @@ CONFLICT = frozenset({"VersionConflict", "NotSupported", "RenewalClosed"})
 # ---------------------------------------------------------------------------- refusals
 
 
-def _application_error(exc: BaseException) -> ApplicationError | None:
-    cause: BaseException | None = exc.cause if isinstance(exc, WorkflowUpdateFailedError) else exc
-    while cause is not None and not isinstance(cause, ApplicationError):
-        cause = cause.__cause__
-    return cause
-
-
 def _field_errors(error: ApplicationError) -> list[FieldError]:
     """``details[0]``'s ``{"field", "reason"}`` items, else the message's ``field: reason``
     parts (joined by "; ")."""
@@ -97,7 +91,7 @@ def _field_errors(error: ApplicationError) -> list[FieldError]:
 def refusal(exc: WorkflowUpdateFailedError) -> Exception:
     """The workflow's refusal as the errors the interfaces know; anything else as it is (a
     NotReady that outlasted the client's retries stays a 503)."""
-    error = _application_error(exc)
+    error = application_error(exc)
     if error is None:
         return exc
     if error.type in INVALID:
@@ -110,22 +104,6 @@ def refusal(exc: WorkflowUpdateFailedError) -> Exception:
             return NotAllowed(reason, field=field)
         return NotAllowed(error.message)
     return exc
-
-
-async def _call(contract_id: str, term: int, call: Awaitable[T]) -> T:
-    try:
-        return await call
-    except WorkflowUpdateFailedError as exc:
-        refused = refusal(exc)
-        if refused is exc:
-            raise
-        raise refused from None
-    except RPCError as err:
-        if err.status == RPCStatusCode.NOT_FOUND:
-            raise NotFound(
-                f"no renewal of contract {contract_id} term {term} is running ({err.message})"
-            ) from None
-        raise
 
 
 def _audit(
@@ -177,16 +155,8 @@ async def edit_version(
         edit=edit,
         note=note,
     )
-    draft = await _call(
-        contract_id,
-        term,
-        renewals.edit_version(
-            client,
-            signer=keys.signer_for(user),
-            contract_id=contract_id,
-            term=term,
-            edit=request,
-        ),
+    draft: DraftRef = await send_signed(
+        renewals.edit_version, client, keys, user, contract_id, term, refusal=refusal, edit=request
     )
     workflow_id = renewal_workflow_id(contract_id, term)
     _audit(
@@ -233,12 +203,8 @@ async def record_offer(
         note=note,
         today=today,
     )
-    status = await _call(
-        contract_id,
-        term,
-        renewals.record_offer(
-            client, signer=keys.signer_for(user), contract_id=contract_id, term=term, offer=offer
-        ),
+    status: RenewalStatus = await send_signed(
+        renewals.record_offer, client, keys, user, contract_id, term, refusal=refusal, offer=offer
     )
     presented = next((d for d in status.drafts if d.version == draft_version), None)
     _audit(
@@ -302,12 +268,15 @@ async def record_answer(
         counter_terms=counter_terms,
         today=today,
     )
-    status = await _call(
+    status: RenewalStatus = await send_signed(
+        renewals.record_answer,
+        client,
+        keys,
+        user,
         contract_id,
         term,
-        renewals.record_answer(
-            client, signer=keys.signer_for(user), contract_id=contract_id, term=term, answer=record
-        ),
+        refusal=refusal,
+        answer=record,
     )
     made = (
         counter_version(status, answered=draft_version)
@@ -357,16 +326,15 @@ async def record_hearing(
         wants_to_continue=wants_to_continue,
         today=today,
     )
-    status = await _call(
+    status: RenewalStatus = await send_signed(
+        renewals.record_hearing,
+        client,
+        keys,
+        user,
         contract_id,
         term,
-        renewals.record_hearing(
-            client,
-            signer=keys.signer_for(user),
-            contract_id=contract_id,
-            term=term,
-            hearing=hearing,
-        ),
+        refusal=refusal,
+        hearing=hearing,
     )
     _audit(
         sessions,

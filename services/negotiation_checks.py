@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 
 from domain.phrases import label
@@ -33,6 +32,7 @@ from models.renewal import DraftKind, ReviewDecisionKind
 from models.users import CurrentUser
 from services import drafts as draft_service
 from services import ownership
+from services.renewals import valid
 from store.contracts import get_contract
 from store.db import SessionFactory, transaction
 from store.reads import renewals as renewal_reads
@@ -43,6 +43,7 @@ __all__ = [
     "check_hearing",
     "check_offer",
     "check_version_edit",
+    "open_renewal",
 ]
 
 EDITABLE_KINDS = (DraftKind.RENEGOTIATION, DraftKind.INTERIM_EXTENSION)
@@ -51,42 +52,50 @@ EDITABLE_KINDS = (DraftKind.RENEGOTIATION, DraftKind.INTERIM_EXTENSION)
 Edit = TermsEdit | Mapping[str, Any]
 
 
-def _model(build: type[BaseModel], **values: Any) -> Any:
-    try:
-        return build(**values)
-    except ValidationError as exc:
-        raise InvalidInput.from_validation_error(exc) from None
-
-
 def _not_in_future(field: str, value: date, today: date, what: str) -> list[FieldError]:
     if value > today:
         return [FieldError(field, f"{value.isoformat()} is in the future; record {what}")]
     return []
 
 
-def _open_renewal(
-    session: Session, *, user: CurrentUser, contract_id: str, term: int
+def open_renewal(
+    session: Session,
+    *,
+    user: CurrentUser,
+    contract_id: str,
+    term: int,
+    closed: str = "its negotiation is closed",
 ) -> tuple[ContractRead, renewal_reads.RenewalRecord]:
+    """The contract and the renewal of its term that ``user`` may still change: NotFound for an
+    unknown contract or a term without a renewal, NotAllowed for someone who may not change
+    the contract, Conflict (saying ``closed``) once the renewal ended. Also the dispatch's."""
     contract = get_contract(session, contract_id=contract_id)  # NotFound: no such contract
     ownership.refuse_contract_change(session, user=user, contract_id=contract_id)
     record = renewal_reads.renewal_record(session, contract_id=contract_id, term=term)
     if record is None:
         raise NotFound(f"no renewal for term {term} of contract {contract_id!r}")
     if record.outcome is not None:
-        raise Conflict(
-            f"the renewal of term {term} has ended ({record.outcome}); its negotiation is closed"
-        )
+        raise Conflict(f"the renewal of term {term} has ended ({record.outcome}); {closed}")
     return contract, record
 
 
-def _version(
-    session: Session, *, contract_id: str, term: int, version: int, field: str
-) -> tuple[DraftView, list[DraftView]]:
-    """The stored version ``version`` that carries terms, and every version of the renewal."""
-    drafts = draft_service.versions(session, contract_id=contract_id, term=term)
+def _open_version(
+    sessions: SessionFactory,
+    *,
+    user: CurrentUser,
+    contract_id: str,
+    term: int,
+    version: int,
+    field: str,
+) -> tuple[ContractRead, renewal_reads.RenewalRecord, DraftView, list[DraftView]]:
+    """The open renewal (:func:`open_renewal`), its stored version ``version`` that carries
+    terms (else refused naming ``field``) and every version of the renewal."""
+    with transaction(sessions) as session:
+        contract, record = open_renewal(session, user=user, contract_id=contract_id, term=term)
+        drafts = draft_service.versions(session, contract_id=contract_id, term=term)
     found = next((d for d in drafts if d.version == version and d.kind in EDITABLE_KINDS), None)
     if found is not None:
-        return found, drafts
+        return contract, record, found, drafts
     other = next((d for d in drafts if d.version == version), None)
     if other is None:
         raise InvalidInput([FieldError(field, f"version {version} does not exist")])
@@ -144,22 +153,21 @@ def check_version_edit(
 ) -> VersionEdit:
     """The edit ``edit_version`` would send: a change to the current version's terms that
     :func:`domain.versions.next_terms` accepts, by someone who may change the contract."""
-    request: VersionEdit = _model(
+    request = valid(
         VersionEdit,
         edited_by=user.username,
         based_on_version=based_on_version,
         edit=edit,
         note=note,
     )
-    with transaction(sessions) as session:
-        contract, _ = _open_renewal(session, user=user, contract_id=contract_id, term=term)
-        base, drafts = _version(
-            session,
-            contract_id=contract_id,
-            term=term,
-            version=based_on_version,
-            field="based_on_version",
-        )
+    contract, _, base, drafts = _open_version(
+        sessions,
+        user=user,
+        contract_id=contract_id,
+        term=term,
+        version=based_on_version,
+        field="based_on_version",
+    )
     latest = max(d.version for d in drafts)
     if based_on_version < latest:
         raise Conflict(
@@ -198,7 +206,7 @@ def check_offer(
 ) -> OfferRecord:
     """The offer ``record_offer`` would send: a version legal approved (and whose stored text
     still has the approved hash), presented on a date not after ``today``."""
-    offer: OfferRecord = _model(
+    offer = valid(
         OfferRecord,
         draft_version=draft_version,
         presented_on=presented_on,
@@ -207,15 +215,14 @@ def check_offer(
         note=note,
     )
     errors = _not_in_future("presented_on", offer.presented_on, today, "an offer once it was made")
-    with transaction(sessions) as session:
-        _, record = _open_renewal(session, user=user, contract_id=contract_id, term=term)
-        draft, drafts = _version(
-            session,
-            contract_id=contract_id,
-            term=term,
-            version=draft_version,
-            field="draft_version",
-        )
+    _, record, draft, drafts = _open_version(
+        sessions,
+        user=user,
+        contract_id=contract_id,
+        term=term,
+        version=draft_version,
+        field="draft_version",
+    )
     latest = max(d.version for d in drafts)
     errors += _hash_errors(draft, offer.content_hash, "the text presented must be the one approved")
     if draft_version < latest:
@@ -305,7 +312,7 @@ def check_answer(
     """The answer ``record_answer`` would send: dated not after ``today``; an acceptance with
     the version's content hash, who confirmed and the evidence; a counter-offer with terms that
     :func:`domain.versions.next_terms` accepts as an edit of the version answered."""
-    record: AnswerRecord = _model(
+    record = valid(
         AnswerRecord,
         draft_version=draft_version,
         answer=answer,
@@ -319,15 +326,14 @@ def check_answer(
     )
     errors = _not_in_future("answered_on", record.answered_on, today, "an answer once it came")
     errors += _answer_shape(record)
-    with transaction(sessions) as session:
-        contract, _ = _open_renewal(session, user=user, contract_id=contract_id, term=term)
-        draft, _ = _version(
-            session,
-            contract_id=contract_id,
-            term=term,
-            version=draft_version,
-            field="draft_version",
-        )
+    contract, _, draft, _ = _open_version(
+        sessions,
+        user=user,
+        contract_id=contract_id,
+        term=term,
+        version=draft_version,
+        field="draft_version",
+    )
     errors += _hash_errors(draft, record.content_hash, "the supplier must agree to that version")
     if record.answer is SupplierAnswerKind.COUNTERED and record.counter_terms is not None:
         errors += _terms_errors(draft, record.counter_terms, current_end=contract.end_date)
@@ -352,7 +358,7 @@ def check_hearing(
 ) -> HearingRecord:
     """The hearing ``record_hearing`` would send: the supplier's needs in words, on a date not
     after ``today``, for a renewal still open."""
-    hearing: HearingRecord = _model(
+    hearing = valid(
         HearingRecord,
         held_on=held_on,
         recorded_by=user.username,
@@ -361,7 +367,7 @@ def check_hearing(
     )
     errors = _not_in_future("held_on", hearing.held_on, today, "a hearing once it was held")
     with transaction(sessions) as session:
-        _open_renewal(session, user=user, contract_id=contract_id, term=term)
+        open_renewal(session, user=user, contract_id=contract_id, term=term)
     if errors:
         raise InvalidInput(errors)
     return hearing

@@ -15,11 +15,8 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
-from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from temporalio.client import Client, WorkflowUpdateFailedError
-from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError, RPCStatusCode
 
 from clients import renewals
 from config.identity import IdentityKeys
@@ -31,9 +28,9 @@ from models.notices import DispatchChannel, DispatchRecord, NoticeDispatch
 from models.renewal import DraftKind, RenewalStatus, ReviewDecisionKind
 from models.users import CurrentUser
 from services import drafts as draft_service
-from services import ownership
+from services.negotiation_checks import open_renewal
+from services.renewals import application_error, send_signed, valid
 from store import audit
-from store.contracts import get_contract
 from store.db import SessionFactory, transaction
 from store.reads import plans as plan_reads
 from store.reads import renewals as renewal_reads
@@ -86,16 +83,14 @@ def check_dispatch(
     not after ``today``, a term whose stored plan continues by itself (not fixed), and a version
     that is a non-renewal notice legal approved and whose dispatch is not recorded yet.
     NotFound for an unknown contract or a term without a renewal; Conflict once it ended."""
-    try:
-        dispatch = NoticeDispatch(
-            draft_version=draft_version,
-            dispatched_on=dispatched_on,
-            channel=channel,
-            reference=reference,
-            recorded_by=user.username,
-        )
-    except ValidationError as exc:
-        raise InvalidInput.from_validation_error(exc) from None
+    dispatch = valid(
+        NoticeDispatch,
+        draft_version=draft_version,
+        dispatched_on=dispatched_on,
+        channel=channel,
+        reference=reference,
+        recorded_by=user.username,
+    )
     errors: list[FieldError] = []
     if dispatch.dispatched_on > today:
         errors.append(
@@ -106,16 +101,13 @@ def check_dispatch(
             )
         )
     with transaction(sessions) as session:
-        contract = get_contract(session, contract_id=contract_id)  # NotFound: no such contract
-        ownership.refuse_contract_change(session, user=user, contract_id=contract_id)
-        record = renewal_reads.renewal_record(session, contract_id=contract_id, term=term)
-        if record is None:
-            raise NotFound(f"no renewal for term {term} of contract {contract_id!r}")
-        if record.outcome is not None:
-            raise Conflict(
-                f"the renewal of term {term} has ended ({record.outcome}); a dispatch can no "
-                "longer change it"
-            )
+        contract, record = open_renewal(
+            session,
+            user=user,
+            contract_id=contract_id,
+            term=term,
+            closed="a dispatch can no longer change it",
+        )
         plan = plan_reads.plan_of(
             session,
             contract=contract,
@@ -177,9 +169,7 @@ def _version_errors(
 def _refusal(exc: WorkflowUpdateFailedError) -> Exception:
     """The workflow's refusal as the errors the interfaces know: its InvalidDispatch message
     (``field: reason``) as InvalidInput, a closed renewal as Conflict; anything else as it is."""
-    cause: BaseException | None = exc.cause
-    while cause is not None and not isinstance(cause, ApplicationError):
-        cause = cause.__cause__
+    cause = application_error(exc)
     if cause is None:
         return exc
     if cause.type == "InvalidDispatch":
@@ -222,25 +212,16 @@ async def record_dispatch(
         reference=reference,
         today=today,
     )
-    try:
-        status = await renewals.record_dispatch(
-            client,
-            signer=keys.signer_for(user),
-            contract_id=contract_id,
-            term=term,
-            dispatch=dispatch,
-        )
-    except WorkflowUpdateFailedError as exc:
-        refused = _refusal(exc)
-        if refused is exc:
-            raise
-        raise refused from None
-    except RPCError as err:
-        if err.status == RPCStatusCode.NOT_FOUND:
-            raise NotFound(
-                f"no renewal of contract {contract_id} term {term} is running ({err.message})"
-            ) from None
-        raise
+    status: RenewalStatus = await send_signed(
+        renewals.record_dispatch,
+        client,
+        keys,
+        user,
+        contract_id,
+        term,
+        refusal=_refusal,
+        dispatch=dispatch,
+    )
     record = next(d for d in reversed(status.dispatches) if d.draft_version == draft_version)
     workflow_id = renewal_workflow_id(contract_id, term)
     with transaction(sessions) as session:

@@ -15,13 +15,14 @@ are the same check. Refusals are the errors of :mod:`models.errors`: InvalidInpu
 name the field; NotFound for an unknown contract, or a term with no renewal running.
 """
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from pydantic import ValidationError
-from temporalio.client import Client, WorkflowExecutionStatus
+from pydantic import BaseModel, ValidationError
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from auth.roles import Permission
@@ -51,6 +52,15 @@ from store.reads import renewals as renewal_reads
 from workflows.ids import renewal_workflow_id
 
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
+
+
+def valid(model: type[M], **values: Any) -> M:
+    """``model`` made of a person's ``values``; refused as InvalidInput, each field named."""
+    try:
+        return model(**values)
+    except ValidationError as exc:
+        raise InvalidInput.from_validation_error(exc) from None
 
 
 def _contract(sessions: SessionFactory, contract_id: str) -> ContractRead:
@@ -70,16 +80,55 @@ def resolve_term(*, sessions: SessionFactory, contract_id: str, term: int | None
     return _contract(sessions, contract_id).current_term
 
 
-async def _on_running(contract_id: str, term: int, call: Awaitable[T]) -> T:
-    """``call`` to the term's workflow; NotFound, saying so, when the term has none."""
+Refusal = Callable[[WorkflowUpdateFailedError], Exception]  # the error a refused update is
+
+
+def application_error(exc: BaseException) -> ApplicationError | None:
+    """The workflow's ApplicationError behind ``exc`` (a refused update's cause), if any."""
+    cause: BaseException | None = exc.cause if isinstance(exc, WorkflowUpdateFailedError) else exc
+    while cause is not None and not isinstance(cause, ApplicationError):
+        cause = cause.__cause__
+    return cause
+
+
+async def _on_running(
+    contract_id: str, term: int, call: Awaitable[T], refusal: Refusal | None = None
+) -> T:
+    """``call`` to the term's workflow; NotFound, saying so, when the term has none; a refused
+    update as ``refusal`` maps it (without one: as it is)."""
     try:
         return await call
+    except WorkflowUpdateFailedError as exc:
+        refused = exc if refusal is None else refusal(exc)
+        if refused is exc:
+            raise
+        raise refused from None
     except RPCError as err:
         if err.status == RPCStatusCode.NOT_FOUND:
             raise NotFound(
                 f"no renewal of contract {contract_id} term {term} is running ({err.message})"
             ) from None
         raise
+
+
+async def send_signed(
+    send: Callable[..., Awaitable[T]],
+    client: Client,
+    keys: IdentityKeys,
+    user: CurrentUser,
+    contract_id: str,
+    term: int,
+    /,
+    *,
+    refusal: Refusal | None = None,
+    **request: Any,
+) -> T:
+    """``send``, an update of :mod:`clients.renewals`, with ``request`` to the term's workflow,
+    signed for ``user``; NotFound when the term has none, a refusal as ``refusal`` maps it."""
+    signed = send(
+        client, signer=keys.signer_for(user), contract_id=contract_id, term=term, **request
+    )
+    return await _on_running(contract_id, term, signed, refusal)
 
 
 async def status(*, client: Client, contract_id: str, term: int) -> RenewalStatus:
@@ -172,29 +221,6 @@ class Amended:
     workflow_id: str | None  # the running renewal that applied it; None: the stored contract
 
 
-def _amendment(
-    *,
-    sessions: SessionFactory,
-    user: CurrentUser,
-    contract_id: str,
-    end_date: date | None,
-    notice_period_days: int | None,
-    reason: str,
-) -> tuple[ContractAmendment, ContractRead]:
-    try:
-        amendment = ContractAmendment(
-            end_date=end_date,
-            notice_period_days=notice_period_days,
-            amended_by=user.username,
-            reason=reason,
-        )
-    except ValidationError as exc:
-        raise InvalidInput.from_validation_error(exc) from None
-    contract = _contract(sessions, contract_id)
-    ownership.check_contract_change(sessions=sessions, user=user, contract_id=contract_id)
-    return amendment, contract
-
-
 def check_amendment(
     *,
     sessions: SessionFactory,
@@ -205,14 +231,15 @@ def check_amendment(
     reason: str,
 ) -> ContractAmendment:
     """The amendment ``amend`` would make: it changes something, and the contract exists."""
-    amendment, _ = _amendment(
-        sessions=sessions,
-        user=user,
-        contract_id=contract_id,
+    amendment = valid(
+        ContractAmendment,
         end_date=end_date,
         notice_period_days=notice_period_days,
+        amended_by=user.username,
         reason=reason,
     )
+    _contract(sessions, contract_id)  # NotFound: no such contract
+    ownership.check_contract_change(sessions=sessions, user=user, contract_id=contract_id)
     return amendment
 
 
@@ -230,7 +257,7 @@ async def amend(
     """Change the end date or notice period. A running renewal applies it and re-plans its
     milestones; without one the stored contract changes directly. Either way one audit entry,
     on the contract, written with the change."""
-    amendment, contract = _amendment(
+    amendment = check_amendment(
         sessions=sessions,
         user=user,
         contract_id=contract_id,
@@ -238,7 +265,7 @@ async def amend(
         notice_period_days=notice_period_days,
         reason=reason,
     )
-    term = contract.current_term
+    term = _contract(sessions, contract_id).current_term
     status: RenewalStatus | None = None
     if await _running(client, contract_id, term):
         status = await renewals.amend_renewal(
@@ -281,10 +308,7 @@ async def amend(
 
 def check_cancel(*, user: CurrentUser, reason: str) -> TerminationRequest:
     """The termination ``cancel`` would send: it gives a reason."""
-    try:
-        return TerminationRequest(requested_by=user.username, reason=reason)
-    except ValidationError as exc:
-        raise InvalidInput.from_validation_error(exc) from None
+    return valid(TerminationRequest, requested_by=user.username, reason=reason)
 
 
 async def cancel(
@@ -301,16 +325,8 @@ async def cancel(
     end date (the notice to the supplier still has to go out before the notice deadline)."""
     request = check_cancel(user=user, reason=reason)
     ownership.check_contract_change(sessions=sessions, user=user, contract_id=contract_id)
-    status = await _on_running(
-        contract_id,
-        term,
-        renewals.terminate_renewal(
-            client,
-            signer=keys.signer_for(user),
-            contract_id=contract_id,
-            term=term,
-            request=request,
-        ),
+    status: RenewalStatus = await send_signed(
+        renewals.terminate_renewal, client, keys, user, contract_id, term, request=request
     )
     with transaction(sessions) as session:
         audit.record(
@@ -326,10 +342,7 @@ async def cancel(
 
 def check_redraft(*, user: CurrentUser, reason: str) -> RedraftRequest:
     """The request ``redraft`` would send: it says what the new draft must address."""
-    try:
-        return RedraftRequest(requested_by=user.username, reason=reason)
-    except ValidationError as exc:
-        raise InvalidInput.from_validation_error(exc) from None
+    return valid(RedraftRequest, requested_by=user.username, reason=reason)
 
 
 async def redraft(
@@ -345,16 +358,8 @@ async def redraft(
     """Ask for a fresh draft after legal rejected the current one."""
     request = check_redraft(user=user, reason=reason)
     ownership.check_contract_change(sessions=sessions, user=user, contract_id=contract_id)
-    draft = await _on_running(
-        contract_id,
-        term,
-        renewals.request_redraft(
-            client,
-            signer=keys.signer_for(user),
-            contract_id=contract_id,
-            term=term,
-            request=request,
-        ),
+    draft: DraftRef = await send_signed(
+        renewals.request_redraft, client, keys, user, contract_id, term, request=request
     )
     with transaction(sessions) as session:
         audit.record(
@@ -408,16 +413,14 @@ def check_decision(
     comment for anything but an approval, a version that exists, and for an approval a draft
     that still matches its hash and a reviewer who neither requested the renewal nor this
     version (segregation of duties)."""
-    try:
-        submission = ReviewSubmission(
-            decision=decision,
-            reviewer=user.username,
-            draft_version=draft_version,
-            content_hash=content_hash,
-            comment=comment,
-        )
-    except ValidationError as exc:
-        raise InvalidInput.from_validation_error(exc) from None
+    submission = valid(
+        ReviewSubmission,
+        decision=decision,
+        reviewer=user.username,
+        draft_version=draft_version,
+        content_hash=content_hash,
+        comment=comment,
+    )
     if decision is not ReviewDecisionKind.APPROVE and not submission.comment:
         raise InvalidInput(
             [FieldError("comment", f"required to {decision.value.replace('_', ' ')}")]
@@ -475,15 +478,13 @@ async def decide(
     )
     # Namespaced by user: another person re-using a form's id cannot collide with this one.
     update_id = f"review:{user.username}:{request_id}" if request_id else None
-    return await _on_running(
+    return await send_signed(
+        renewals.submit_review,
+        client,
+        keys,
+        user,
         contract_id,
         term,
-        renewals.submit_review(
-            client,
-            signer=keys.signer_for(user),
-            contract_id=contract_id,
-            term=term,
-            submission=submission,
-            request_id=update_id,
-        ),
+        submission=submission,
+        request_id=update_id,
     )

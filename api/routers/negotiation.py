@@ -9,6 +9,7 @@ from fastapi import APIRouter, status
 from temporalio.client import Client
 
 from api.negotiation_schemas import AnswerIn, HearingIn, NegotiationOut, OfferIn, VersionEditIn
+from api.routers.renewals import signed
 from auth.roles import Permission
 from models.numbers import PositiveDbInt
 from models.renewal import DraftRef, RenewalStatus
@@ -39,17 +40,7 @@ async def edit_version(
     not above 0, an unknown currency, a notice period longer than the term, an edit that
     changes nothing. 409: ``based_on_version`` is not the current version, or the renewal is
     not waiting for a revision (or was started before versions made by people)."""
-    return await service.edit_version(
-        sessions=state.sessions,
-        client=client,
-        user=user,
-        keys=state.identity,
-        contract_id=contract_id,
-        term=term,
-        based_on_version=body.based_on_version,
-        edit=body.edit,
-        note=body.note,
-    )
+    return await signed(service.edit_version, body, state, user, client, contract_id, term)
 
 
 @router.post(f"{TERM}/offers", status_code=status.HTTP_201_CREATED)
@@ -64,18 +55,8 @@ async def record_offer(
     """Record that the current approved version was presented to the supplier, by the token's
     user. Refused naming the field (422): a version legal has not approved, a date in the
     future, a hash that is not the approved text's."""
-    return await service.record_offer(
-        sessions=state.sessions,
-        client=client,
-        user=user,
-        keys=state.identity,
-        contract_id=contract_id,
-        term=term,
-        draft_version=body.draft_version,
-        presented_on=body.presented_on,
-        content_hash=body.content_hash,
-        note=body.note,
-        today=state.today(),
+    return await signed(
+        service.record_offer, body, state, user, client, contract_id, term, today=state.today()
     )
 
 
@@ -93,22 +74,8 @@ async def record_answer(
     (in ``drafts``), made by the token's user, for legal review; ``declined`` escalates back to
     the recommendation. Refused naming the field (422): a version never presented, or
     superseded, an acceptance without its hash, who confirmed or the evidence."""
-    return await service.record_answer(
-        sessions=state.sessions,
-        client=client,
-        user=user,
-        keys=state.identity,
-        contract_id=contract_id,
-        term=term,
-        draft_version=body.draft_version,
-        answer=body.answer,
-        answered_on=body.answered_on,
-        content_hash=body.content_hash,
-        confirmed_by=body.confirmed_by,
-        reference=body.reference,
-        note=body.note,
-        counter_terms=body.counter_terms,
-        today=state.today(),
+    return await signed(
+        service.record_answer, body, state, user, client, contract_id, term, today=state.today()
     )
 
 
@@ -122,17 +89,8 @@ async def record_hearing(
     client: TemporalDep,
 ) -> RenewalStatus:
     """Record the supplier's stated needs at the first discussion (ヒアリング)."""
-    return await service.record_hearing(
-        sessions=state.sessions,
-        client=client,
-        user=user,
-        keys=state.identity,
-        contract_id=contract_id,
-        term=term,
-        held_on=body.held_on,
-        needs=body.needs,
-        wants_to_continue=body.wants_to_continue,
-        today=state.today(),
+    return await signed(
+        service.record_hearing, body, state, user, client, contract_id, term, today=state.today()
     )
 
 

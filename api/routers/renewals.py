@@ -2,10 +2,12 @@
 legal decisions on its drafts, and record the dispatch of an approved non-renewal notice."""
 
 import itertools
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Header, Query, Response, status
+from pydantic import BaseModel
 from temporalio.client import Client
 
 from api.schemas import (
@@ -25,7 +27,7 @@ from models.numbers import DbInt, PositiveDbInt
 from models.renewal import DraftRef, RenewalStatus, ReviewResult
 from models.users import CurrentUser
 from portal.deps import SessionDep, SettingsDep, StateDep, TemporalDep, require
-from portal.state import TemporalUnavailable
+from portal.state import AppState, TemporalUnavailable
 from services import drafts as draft_service
 from services import notices as notice_service
 from services import renewal_detail
@@ -37,6 +39,34 @@ router = APIRouter(prefix="/renewals", tags=["renewals"])
 Reader = Annotated[CurrentUser, require(Permission.CONTRACTS_READ)]
 Writer = Annotated[CurrentUser, require(Permission.RENEWALS_WRITE)]
 Reviewer = Annotated[CurrentUser, require(Permission.REVIEW)]
+
+T = TypeVar("T")
+
+
+async def signed(
+    call: Callable[..., Awaitable[T]],
+    body: BaseModel,
+    state: AppState,
+    user: CurrentUser,
+    client: Client,
+    contract_id: str,
+    term: int,
+    /,
+    **more: Any,
+) -> T:
+    """``call``, a service's action on the term's renewal, for the token's user with the app's
+    sessions and signing keys. The body's fields are the action's parameters of the same names;
+    ``more`` adds what the route knows besides (today, an idempotency key, the settings)."""
+    return await call(
+        sessions=state.sessions,
+        client=client,
+        user=user,
+        keys=state.identity,
+        contract_id=contract_id,
+        term=term,
+        **dict(body),
+        **more,
+    )
 
 
 @router.post(
@@ -184,15 +214,7 @@ async def cancel_renewal(
     client: TemporalDep,
 ) -> RenewalStatus:
     """Do not renew: the renewal records the termination and the contract ends at expiry."""
-    return await service.cancel(
-        sessions=state.sessions,
-        client=client,
-        user=user,
-        keys=state.identity,
-        contract_id=contract_id,
-        term=term,
-        reason=body.reason,
-    )
+    return await signed(service.cancel, body, state, user, client, contract_id, term)
 
 
 @router.post("/{contract_id}/terms/{term}/redrafts", status_code=status.HTTP_201_CREATED)
@@ -204,15 +226,7 @@ async def request_redraft(
     user: Writer,
     client: TemporalDep,
 ) -> DraftRef:
-    return await service.redraft(
-        sessions=state.sessions,
-        client=client,
-        user=user,
-        keys=state.identity,
-        contract_id=contract_id,
-        term=term,
-        reason=body.reason,
-    )
+    return await signed(service.redraft, body, state, user, client, contract_id, term)
 
 
 @router.post("/{contract_id}/terms/{term}/dispatches", status_code=status.HTTP_201_CREATED)
@@ -228,18 +242,15 @@ async def record_dispatch(
     token's user. Refused with the field named (422), nothing stored, for a version legal has
     not approved or that is not a notice, a date in the future, or a fixed-term contract. A
     dispatch after the notice deadline is recorded as ``late``: it does not stop the roll-over."""
-    done = await notice_service.record_dispatch(
-        sessions=state.sessions,
-        client=client,
+    done: notice_service.Dispatched = await signed(
+        notice_service.record_dispatch,
+        body,
+        state,
+        user,
+        client,
+        contract_id,
+        term,
         settings=state.settings,
-        user=user,
-        keys=state.identity,
-        contract_id=contract_id,
-        term=term,
-        draft_version=body.draft_version,
-        dispatched_on=body.dispatched_on,
-        channel=body.channel,
-        reference=body.reference,
         today=state.today(),
     )
     return DispatchOut(
@@ -310,16 +321,6 @@ async def decide(
     ] = None,
 ) -> ReviewResult:
     """A legal decision on the draft under review, made as the token's user."""
-    return await service.decide(
-        sessions=state.sessions,
-        client=client,
-        user=user,
-        keys=state.identity,
-        contract_id=contract_id,
-        term=term,
-        decision=body.decision,
-        draft_version=body.draft_version,
-        content_hash=body.content_hash,
-        comment=body.comment,
-        request_id=idempotency_key,
+    return await signed(
+        service.decide, body, state, user, client, contract_id, term, request_id=idempotency_key
     )
