@@ -24,6 +24,7 @@ from models.drafts import ProposedTerms
 from models.negotiation import NegotiationPlan, NegotiationPlanRequest, VersionToMake
 from models.renewal import (
     AmendmentToApply,
+    DraftKind,
     DraftRef,
     DraftRequest,
     OpenRenewal,
@@ -274,11 +275,12 @@ class RenewalActivities:
             if (stored := renewal_store.find_event(session, key=key)) is not None:
                 return TermOutcome.model_validate(stored.detail)
             row = contract_store.get_contract_row(session, contract_id=request.contract_id)
-            # "The approved draft is the offer": a renewal decided on an approved draft runs
-            # its next term on that draft's terms, its length included.
+            # The version agreed is what runs: a renewal runs its next term on that version's
+            # terms, its length included; an interim extension for the months it states.
             agreed = None
+            interim = request.kind is OutcomeKind.INTERIM_EXTENSION
             if (
-                request.kind is OutcomeKind.RENEWED
+                request.kind in (OutcomeKind.RENEWED, OutcomeKind.INTERIM_EXTENSION)
                 and request.approved_version is not None
                 and request.approved_content_hash is not None
             ):
@@ -287,17 +289,23 @@ class RenewalActivities:
                     renewal=renewal,
                     version=request.approved_version,
                     content_hash=request.approved_content_hash,
+                    kind=DraftKind.INTERIM_EXTENSION if interim else DraftKind.RENEGOTIATION,
                 )
             months = (
                 agreed.term_months
                 if agreed is not None
                 else request.term_months or row.renewal_term_months
             )
+            extension = (
+                agreed.term_months
+                if agreed is not None and interim
+                else request.extension_months or self._interim_extension_months
+            )
             new_end = new_end_date(
                 request.kind,
                 end_date=row.end_date,
                 term_months=months,
-                extension_months=request.extension_months or self._interim_extension_months,
+                extension_months=extension,
             )
             if row.current_term == request.term:
                 if new_end is not None:
@@ -312,7 +320,8 @@ class RenewalActivities:
                     if by_its_terms and row.term_model == "auto_renewing":
                         row.renewals_used += 1
                     if agreed is not None:
-                        contract_store.apply_agreed_terms(row, agreed)
+                        # An interim extension bridges: the contract's usual term stays.
+                        contract_store.apply_agreed_terms(row, agreed, term_length=not interim)
                 else:
                     row.status = ContractStatus.TERMINATED.value
             outcome = TermOutcome(

@@ -2,7 +2,7 @@
 renewal's versions, as pure functions over the sequence recorded so far.
 
 * Only a version legal approved (an approval standing: not withdrawn) may be presented to the
-  supplier, on or after the day it was approved, as the text approved.
+  supplier, on or after the day it was approved, as the text approved, and once per approval.
 * An answer is recorded only for a version presented and not superseded, on or after the day it
   was presented, once. Accepting needs the content hash the supplier agreed to (equal to the
   approved one), who signed or confirmed, and the evidence.
@@ -98,6 +98,13 @@ def _refuse_presented(fold: _Fold, e: OfferPresented) -> FieldError | None:
     if v.answer is not None:
         return FieldError(
             "version", f"the supplier already answered version {e.version} ({v.answer.value})"
+        )
+    if v.presented_on is not None:
+        # One offer per approval: presenting it again would rewrite when and by whom it was made.
+        return FieldError(
+            "version",
+            f"version {e.version} was presented on {v.presented_on.isoformat()}"
+            f"{f' by {v.presented_by}' if v.presented_by else ''}; record the supplier's answer",
         )
     if e.content_hash is not None and e.content_hash != v.approved_hash:
         return FieldError(

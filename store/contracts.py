@@ -188,7 +188,7 @@ def list_contracts(session: Session, *, limit: int = 1000, offset: int = 0) -> l
     return [to_read(r) for r in rows]
 
 
-def apply_agreed_terms(row: ContractRow, terms: ProposedTerms) -> None:
+def apply_agreed_terms(row: ContractRow, terms: ProposedTerms, *, term_length: bool = True) -> None:
     """The next term runs on the terms agreed: the commercial clauses, the notice period, the
     price adjustment's cap (a version without one leaves the contract without one) and the
     additional clauses (the version's list replaces the stored one) of the agreed version
@@ -203,7 +203,8 @@ def apply_agreed_terms(row: ContractRow, terms: ProposedTerms) -> None:
     row.service_levels = terms.service_levels
     row.additional_clauses = list(terms.additional_clauses)
     row.notice_period_days = terms.notice_period_days
-    row.renewal_term_months = terms.term_months
+    if term_length:  # an interim extension's months are not the contract's usual term
+        row.renewal_term_months = terms.term_months
 
 
 def amend_contract(

@@ -112,11 +112,16 @@ def find_draft(
 
 
 def approved_terms(
-    session: Session, *, renewal: RenewalRow, version: int, content_hash: str
+    session: Session,
+    *,
+    renewal: RenewalRow,
+    version: int,
+    content_hash: str,
+    kind: DraftKind = DraftKind.RENEGOTIATION,
 ) -> ProposedTerms:
     """The terms of the draft legal approved, found by version and checked by content hash: a
     stored draft that changed after its approval is never put into force."""
-    row = find_draft(session, renewal=renewal, kind=DraftKind.RENEGOTIATION, version=version)
+    row = find_draft(session, renewal=renewal, kind=kind, version=version)
     if row is None:
         raise NotFound(f"approved draft v{version} of renewal {renewal.workflow_id} is not stored")
     if row.content_hash != content_hash:

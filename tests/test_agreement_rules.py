@@ -418,3 +418,14 @@ class Negotiation(RuleBasedStateMachine):
 
 Negotiation.TestCase.settings = settings(max_examples=60, stateful_step_count=30, deadline=None)
 test_negotiation_state_machine = Negotiation.TestCase
+
+
+def test_an_offer_is_presented_once_per_approval() -> None:
+    history = (
+        VersionApproved(version=1, content_hash="h1", on=date(2027, 1, 4), by="legal@example.com"),
+        OfferPresented(version=1, on=date(2027, 1, 5), by="buyer@example.com"),
+    )
+    again = OfferPresented(version=1, on=date(2027, 1, 6), by="other@example.com")
+    refusal = event_refusal(history, again)
+    assert refusal is not None and refusal.field == "version"
+    assert "presented on 2027-01-05 by buyer@example.com" in refusal.reason

@@ -219,6 +219,9 @@ async def test_answers_need_a_presented_current_version(
     assert refused.type == "InvalidAnswer"
     assert "never presented" in _fields(refused)["draft_version"]
     await present(handle, v1, on=on)
+    with pytest.raises(WorkflowUpdateFailedError) as caught:  # once per approval
+        await present(handle, v1, on=on, by="other@example.com")
+    assert "was presented on" in _fields(_refusal(caught))["draft_version"]
     # A counter-offer without its terms, an acceptance without evidence: refused by field.
     with pytest.raises(WorkflowUpdateFailedError) as caught:
         await answer(handle, v1, SupplierAnswerKind.COUNTERED, on=on)
@@ -360,6 +363,12 @@ async def test_an_amendment_after_approval_withdraws_the_contradicted_approval(
     with pytest.raises(WorkflowUpdateFailedError) as caught:
         await answer(handle, v1, SupplierAnswerKind.ACCEPTED, on=on)
     assert "withdrawn" in _fields(_refusal(caught))["draft_version"]
+    # Approving it again unchanged would agree on an end date the contract no longer gives.
+    with pytest.raises(WorkflowUpdateFailedError) as caught:
+        await _decide(client, cid, v1)
+    assert f"its term ends on {(new_end + relativedelta(months=12)).isoformat()}" in str(
+        _refusal(caught)
+    )
     await _decide(
         client, cid, v1, ReviewDecisionKind.REQUEST_CHANGES, comment="Follow the amendment."
     )

@@ -26,7 +26,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.negotiation import limit_breaches
     from domain.outcome import ExpiryDecision, ExpiryFacts, expiry_outcome, notice_state
     from domain.review import approval_refusal
-    from domain.versions import next_terms
+    from domain.versions import next_terms, term_end
     from models.contract import ContractRead, ContractStatus, DefaultAction, TermModel
     from models.drafts import ProposedTerms, TermsEdit
     from models.errors import FieldError, InvalidInput
@@ -1305,6 +1305,8 @@ class ContractRenewalWorkflow:
         )
         if submission.decision is ReviewDecisionKind.APPROVE and refusal is not None:
             raise _review_error(f"reviewer: {refusal}")
+        if submission.decision is ReviewDecisionKind.APPROVE and self._negotiation:
+            self._check_dates_follow(current, conflict=conflict)
         if submission.decision is not ReviewDecisionKind.APPROVE and not submission.comment.strip():
             raise _review_error(
                 f"comment: required to {submission.decision.value.replace('_', ' ')}"
@@ -1655,6 +1657,23 @@ class ContractRenewalWorkflow:
     @edit_version.validator
     def _validate_edit(self, request: VersionEdit) -> None:
         self._check_edit(request)
+
+    def _check_dates_follow(self, draft: DraftRef, *, conflict: bool) -> None:
+        """A version whose end date no longer follows from the contract's (amended) end date
+        cannot be approved: agreeing on it would put into force a term the version does not
+        state. The next version, made by editing, recomputes it."""
+        if draft.kind not in _TERM_KINDS or draft.terms is None or self._contract is None:
+            return
+        terms = ProposedTerms.model_validate(draft.terms)
+        expected = term_end(self._contract.end_date, terms.term_months, draft.kind)
+        if expected != terms.new_end_date:
+            raise _review_error(
+                f"draft_version: version {draft.version} ends on "
+                f"{terms.new_end_date.isoformat()}, but from the contract's end date "
+                f"{self._contract.end_date.isoformat()} its term ends on {expected.isoformat()}; "
+                "make the next version (edit its terms) before approving",
+                conflict=conflict,
+            )
 
     def _comment_answered(self, version: int) -> ReviewRecord | None:
         """Legal's request for changes (or rejection) of ``version``, which its revision answers."""
