@@ -18,6 +18,7 @@ from domain.milestones import next_term_end
 from models.milestones import MilestoneKind
 from models.renewal import OutcomeKind
 from models.tables import AuditLogRow, ContractRow
+from portal.deps import SESSION_COOKIE
 from store.db import transaction
 from tests.factories import register
 from tests.portal_fixtures import *  # noqa: F403
@@ -300,3 +301,71 @@ async def test_offers_answers_and_reads_of_unknown_renewals(portal: Portal) -> N
         headers=buyer,
     )
     assert bad.status_code == 422 and "answer" in _fields(bad)
+
+
+async def test_the_review_page_flags_a_version_outside_the_plan_and_reopens_a_withdrawn_one(
+    portal: Portal,
+) -> None:
+    """Legal reads the limits a version breaks on the draft page (the plan stays internal),
+    and a version whose approval an amendment withdrew is decidable again there."""
+    env = portal.extra["env"]
+    http = portal.http
+    buyer, lawyer = portal.auth("procurement"), portal.auth("legal")
+    now = await today(env)
+    end = now + relativedelta(months=8)
+    cid = new_contract_id()
+    with transaction(portal.sessions) as s:
+        register(
+            s,
+            id=cid,
+            start_date=now - relativedelta(months=16),
+            end_date=end,
+            owner=PEOPLE["procurement"][0],
+        )
+    base = f"/api/v1/renewals/{cid}/terms/1"
+    assert (
+        await http.post("/api/v1/renewals", json={"contract_id": cid}, headers=buyer)
+    ).is_success
+    await skip_past(env, MilestoneKind.FIRST_DISCUSSION, end_date=end, notice_period_days=30)
+    assert portal.client is not None
+    await wait_for_draft(portal.client, cid)
+    day = await today(env)
+    portal.app.state.portal.today = lambda: day
+    v1 = (await http.get(f"{base}/drafts/1", headers=lawyer)).json()
+    price = Decimal(v1["draft"]["proposed_terms"]["unit_price"])
+    await http.post(
+        f"{base}/decisions",
+        json={"decision": "request_changes", "draft_version": 1, "comment": "Revise."},
+        headers=lawyer,
+    )
+    made = await http.post(
+        f"{base}/versions",
+        json={"based_on_version": 1, "edit": {"unit_price": str(price * 3)}},
+        headers=buyer,
+    )
+    assert made.status_code == 201, made.text
+    v2 = made.json()
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=portal.app),
+        base_url="http://testserver",
+        cookies={SESSION_COOKIE: portal.cookies["legal"][0]},
+    ) as browser:
+        page = (await browser.get(f"/reviews/{cid}/1/2")).text
+        assert "Outside the negotiation plan" in page and "Unit price" in page
+        assert 'id="decision-form"' in page
+        approved = await http.post(
+            f"{base}/decisions",
+            json={"decision": "approve", "draft_version": 2, "content_hash": v2["content_hash"]},
+            headers=lawyer,
+        )
+        assert approved.status_code == 200, approved.text
+        assert 'id="decision-form"' not in (await browser.get(f"/reviews/{cid}/1/2")).text
+        amended = await http.post(
+            f"/api/v1/contracts/{cid}/amendments",
+            json={"end_date": (end + relativedelta(months=2)).isoformat(), "reason": "letter"},
+            headers=buyer,
+        )
+        assert amended.is_success, amended.text
+        reopened = (await browser.get(f"/reviews/{cid}/1/2")).text
+        assert 'id="decision-form"' in reopened
+    await portal.client.get_workflow_handle(f"renewal/{cid}/term-1").terminate("test over")

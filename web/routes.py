@@ -292,12 +292,17 @@ async def _draft_page(
     live = found.live
     stage = live.stage.value if live else found.record.stage
     events = found.record.events
+    # An amendment that contradicted an approval sent the version back: decidable again.
+    withdrawn = sum(
+        1 for e in events if e.kind == "approval_withdrawn" and e.detail.get("version") == version
+    )
+    breaches = draft_service.breaches(draft_service.stored_plan(found.record), draft)
     escalated = bool(live and live.escalations) or any(e.kind == "escalation" for e in events)
     outcome = live.outcome.kind.value if live and live.outcome else found.record.outcome
     # Escalation is a flag: an escalated or lapsed renewal's newest version stays decidable.
     open_for_decision = (
         version == latest
-        and not decided
+        and len(decided) <= withdrawn
         and draft.hash_verified
         and review_reads.decidable(
             stage=stage,
@@ -318,6 +323,7 @@ async def _draft_page(
             "draft": draft,
             "versions": drafts,
             "clauses": clauses,
+            "breaches": breaches,
             "diff": diff,
             "scorecard": found.record.scorecard,
             "decisions": found.record.decisions,
