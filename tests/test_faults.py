@@ -8,9 +8,15 @@
 * PostgreSQL unreachable for a while (a TCP proxy that cuts connections): activities retry, the
   renewal proceeds once the database is back; bad data fails at once, without retries.
 
+Each renewal is driven to its end along the negotiation (../shared/domain/renewal-semantics.md
+§3, §4): legal asks for changes, procurement's edited version is approved, an amendment moves the
+end date to today (withdrawing that approval: approved alone is not agreed) so that expiry runs
+now, the fixed term lapses, and the interim extension legal approves and the supplier accepts
+ends it; the next term opens.
+
 A worker killed mid-activity is noticed only when the activity's start-to-close timeout (30 s,
 90 s for mail; workflows/activity_calls.py) runs out: the activities do not heartbeat. Each kill
-case therefore takes about 35 s; the default run drives the whole matrix side by side (15 cases,
+case therefore takes about 40 s; the default run drives the whole matrix side by side (17 cases,
 8 at a time); ``-m soak`` runs each case on its own, one after the other, for a clean log.
 """
 
@@ -57,16 +63,20 @@ from temporalio.testing import WorkflowEnvironment
 from clients import renewals
 from config.binaries import temporal_cli
 from config.mail import MailSettings
-from domain.milestones import next_term_end
+from domain.outcome import interim_extension_end
 from migrations.runner import upgrade
 from models.activity_names import ActivityName
 from models.contract import ContractAmendment
+from models.drafts import TermsEdit
 from models.milestones import MilestoneKind, MilestoneState, RenewalPolicy
 from models.renewal import (
+    DraftKind,
+    DraftRef,
     OutcomeKind,
     RenewalStage,
     RenewalStatus,
     ReviewDecisionKind,
+    ReviewResult,
     ReviewSubmission,
     TermOutcome,
 )
@@ -85,6 +95,7 @@ from store.db import SessionFactory, make_engine, make_session_factory, transact
 from tests.conftest import POSTGRES_URL
 from tests.factories import register
 from tests.identity_helpers import SIGNED, TEST_IDENTITY_KEYS
+from tests.negotiation_helpers import BUYER, agree, edit_version
 from worker import build_worker
 from workflows import activity_calls
 from workflows import search_attributes as sa
@@ -334,16 +345,39 @@ async def _drafts_made(handle: WorkflowHandle[Any, Any]) -> RenewalStatus | None
     return status if status.drafts else None
 
 
-async def _drive_to_outcome(
-    client: Client, cid: str, *, review_id: str, end_today: date, timeout: float
-) -> TermOutcome:
-    """Legal approves draft 1, the end date moves to ``end_today``, the renewal reaches its
-    outcome.
+@dataclass(frozen=True, slots=True)
+class Decisions:
+    """The update ids of legal's three decisions in one driven renewal: each applied once."""
 
-    Every step waits for the workflow, whatever worker (if any) is alive at the time."""
-    deadline = time.monotonic() + timeout
-    handle = _handle(client, cid)
-    await _eventually(lambda: _drafts_made(handle), timeout=timeout, what=f"{cid} draft 1")
+    changes: str  # request changes to v1
+    approve: str  # approve procurement's v2
+    interim: str  # approve the interim extension (v3) after the term lapsed
+
+    @classmethod
+    def of(cls, cid: str) -> "Decisions":
+        return cls(f"changes-{cid}", f"approve-{cid}", f"approve-interim-{cid}")
+
+    @property
+    def ids(self) -> tuple[str, str, str]:
+        return self.changes, self.approve, self.interim
+
+
+# Legal's request for v1, and the clause procurement changes to answer it.
+CHANGES_COMMENT = "Payment within 45 days, not 60."
+REVISION = TermsEdit(payment_terms="Net 45")
+
+
+async def _decide(
+    client: Client,
+    cid: str,
+    draft: DraftRef,
+    decision: ReviewDecisionKind,
+    *,
+    request_id: str,
+    timeout: float,
+    comment: str = "",
+) -> ReviewResult:
+    """Legal decides ``draft``; ``request_id`` is the update id (a decision applied once)."""
     review = await asyncio.wait_for(
         renewals.submit_review(
             client,
@@ -351,27 +385,115 @@ async def _drive_to_outcome(
             contract_id=cid,
             term=1,
             submission=ReviewSubmission(
-                decision=ReviewDecisionKind.APPROVE, reviewer=REVIEWER, draft_version=1
+                decision=decision,
+                reviewer=REVIEWER,
+                draft_version=draft.version,
+                content_hash=draft.content_hash,
+                comment=comment,
             ),
-            request_id=review_id,
+            request_id=request_id,
         ),
-        timeout=deadline - time.monotonic(),
+        timeout=timeout,
+    )
+    assert review.record.update_id == request_id, review.record
+    assert review.record.content_hash == draft.content_hash, review.record
+    return review
+
+
+def _changes_requested(review: ReviewResult) -> None:
+    """Request changes makes no version: the renewal waits for procurement's."""
+    assert review.stage is RenewalStage.CHANGES_REQUESTED, review
+    assert review.new_draft is None, review
+
+
+async def _interim_in_review(handle: WorkflowHandle[Any, Any]) -> DraftRef | None:
+    """The interim extension a lapsed term put in legal review, once it exists."""
+    status = await _status(handle)
+    if status.lapsed_on is None or not status.drafts:
+        return None
+    current = status.drafts[-1]
+    return current if current.kind is DraftKind.INTERIM_EXTENSION else None
+
+
+async def _revise_approve_and_extend(
+    client: Client, cid: str, *, decisions: Decisions, today: date, timeout: float
+) -> TermOutcome:
+    """Legal asked for changes to v1. Procurement makes v2 by editing its terms and legal
+    approves it. The end date then moves to ``today``: the amendment withdraws v2's approval
+    (its new end date no longer follows from the amended one) and makes final terms and expiry
+    due at once. Nothing is agreed, so the fixed term lapses and an interim extension goes to
+    legal as v3; legal approves it, procurement presents it and records the supplier's
+    acceptance on its hash, and the term ends as interim_extension.
+
+    Every step waits for the workflow, whatever worker (if any) is alive at the time."""
+    deadline = time.monotonic() + timeout
+
+    def left() -> float:
+        return deadline - time.monotonic()
+
+    handle = _handle(client, cid)
+    # Signed for BUYER (the contract's owner, procurement), as clients.renewals signs.
+    v2 = await asyncio.wait_for(edit_version(handle, based_on=1, edit=REVISION), timeout=left())
+    assert (v2.version, v2.requested_by, v2.answers_comment) == (2, BUYER, CHANGES_COMMENT), v2
+    review = await _decide(
+        client, cid, v2, ReviewDecisionKind.APPROVE, request_id=decisions.approve, timeout=left()
     )
     assert review.stage is RenewalStage.APPROVED, review
-    assert review.record.update_id == review_id, review.record
-    await asyncio.wait_for(
+    amended = await asyncio.wait_for(
         renewals.amend_renewal(
             client,
             signer=SIGNED,
             contract_id=cid,
             term=1,
-            amendment=ContractAmendment(end_date=end_today, amended_by=OWNER),
+            amendment=ContractAmendment(end_date=today, amended_by=OWNER),
         ),
-        timeout=deadline - time.monotonic(),
+        timeout=left(),
     )
-    outcome = await asyncio.wait_for(handle.result(), timeout=deadline - time.monotonic())
+    # Approved alone is not agreed: the contradicted approval is gone, v2 is back in review.
+    assert amended.stage is RenewalStage.LEGAL_REVIEW, amended
+    interim = await _eventually(
+        lambda: _interim_in_review(handle),
+        timeout=left(),
+        what=f"{cid} lapsed, its interim extension in review",
+    )
+    assert interim.version == 3, interim
+    review = await _decide(
+        client,
+        cid,
+        interim,
+        ReviewDecisionKind.APPROVE,
+        request_id=decisions.interim,
+        timeout=left(),
+    )
+    assert review.stage is RenewalStage.LAPSED, review  # supply at risk until the supplier agrees
+    agreed = await asyncio.wait_for(agree(handle, interim, on=today), timeout=left())
+    assert agreed.drafts[-1].version == interim.version, agreed
+    outcome = await asyncio.wait_for(handle.result(), timeout=left())
     assert isinstance(outcome, TermOutcome), outcome
     return outcome
+
+
+async def _drive_to_outcome(
+    client: Client, cid: str, *, decisions: Decisions, end_today: date, timeout: float
+) -> TermOutcome:
+    """Legal asks for changes to draft 1, then :func:`_revise_approve_and_extend` runs to the
+    outcome."""
+    deadline = time.monotonic() + timeout
+    handle = _handle(client, cid)
+    status = await _eventually(lambda: _drafts_made(handle), timeout=timeout, what=f"{cid} draft 1")
+    review = await _decide(
+        client,
+        cid,
+        status.drafts[0],
+        ReviewDecisionKind.REQUEST_CHANGES,
+        request_id=decisions.changes,
+        comment=CHANGES_COMMENT,
+        timeout=deadline - time.monotonic(),
+    )
+    _changes_requested(review)
+    return await _revise_approve_and_extend(
+        client, cid, decisions=decisions, today=end_today, timeout=deadline - time.monotonic()
+    )
 
 
 async def _terminate_quietly(client: Client, cid: str) -> None:
@@ -385,7 +507,8 @@ async def _terminate_quietly(client: Client, cid: str) -> None:
 
 @dataclass
 class Written:
-    """One finished renewal (approved, amended to end today, renewed) as the database holds it."""
+    """One finished renewal (v1 revised, v2 approved, the end date amended to today, lapsed,
+    the interim extension agreed) as the database holds it."""
 
     renewals_per_term: Counter[int] = field(default_factory=Counter)
     scorecards: int = 0
@@ -462,24 +585,69 @@ def _written(sessions: SessionFactory, cid: str, inbox: Inbox | None) -> Written
     return w
 
 
-def _assert_renewed_exactly_once(w: Written, *, review_id: str, amended_on: date) -> None:
+# What one renewal driven by _drive_to_outcome writes, and why:
+# * drafts: v1 (the system's), v2 (procurement's edit answering legal), v3 (the interim
+#   extension the lapse drafted).
+DRAFTS = Counter({("renegotiation", 1): 1, ("renegotiation", 2): 1, ("interim_extension", 3): 1})
+# * events: the negotiation plan (plan_negotiation, at gather facts); changes requested to v1;
+#   v2 approved; the amendment; v2's approval withdrawn by it; the final-terms escalation
+#   (nothing approved and presented); lapsed; the lapse's escalation; v3 approved, presented,
+#   accepted; the outcome. No final_terms_issued: an interim extension is not a final offer.
+EVENT_KINDS = Counter(
+    {
+        "negotiation_plan": 1,
+        "changes_requested": 1,
+        "approved": 2,
+        "amendment": 1,
+        "approval_withdrawn": 1,
+        "escalation": 2,
+        "lapsed": 1,
+        "offer_presented": 1,
+        "supplier_answered": 1,
+        "outcome": 1,
+    }
+)
+# * mails: the gather-facts reminder; review requested for v1, v2, v2 again when the amendment
+#   withdrew its approval, and v3; the revision v1 waits for (to procurement); the two
+#   escalations; the outcome.
+OUTBOX_KINDS = Counter(
+    {
+        "milestone_reminder": 1,
+        "review_requested": 4,
+        "revision_requested": 1,
+        "escalation": 2,
+        "outcome": 1,
+    }
+)
+MAILS = OUTBOX_KINDS.total()
+
+
+def _assert_extended_exactly_once(w: Written, *, decisions: Decisions, amended_on: date) -> None:
+    """Lapsed at the amended end date (today) and extended on the interim version both sides
+    agreed, every row written once."""
     assert w.duplicates == 0, w
     assert w.renewals_per_term == Counter({1: 1, 2: 1}), w.renewals_per_term
     assert w.scorecards == 1
-    assert w.drafts == Counter({("renegotiation", 1): 1}), w.drafts
-    assert w.decisions == Counter({review_id: 1}), w.decisions
-    assert w.event_kinds == Counter(
-        {"approved": 1, "amendment": 1, "final_terms_issued": 1, "outcome": 1}
-    ), w.event_kinds
-    assert w.outbox_kinds == Counter(
-        {"milestone_reminder": 1, "review_requested": 1, "outcome": 1}
-    ), w.outbox_kinds
-    # One audit entry per draft, decision and event: none written twice under another key.
-    assert w.audit_actions == Counter({"draft_created": 1, "decision": 1, "renewal_event": 4}), (
-        w.audit_actions
-    )
-    # The term advanced exactly once: from the amended end date (today), by 12 months.
-    assert (w.contract_term, w.contract_end) == (2, next_term_end(amended_on, 12))
+    assert w.drafts == DRAFTS, w.drafts
+    assert w.decisions == Counter(dict.fromkeys(decisions.ids, 1)), w.decisions
+    assert w.event_kinds == EVENT_KINDS, w.event_kinds
+    assert w.outbox_kinds == OUTBOX_KINDS, w.outbox_kinds
+    # One audit entry per draft, decision and event (an escalation's under its own action):
+    # none written twice under another key.
+    escalations = EVENT_KINDS["escalation"]
+    assert w.audit_actions == Counter(
+        {
+            "draft_created": DRAFTS.total(),
+            "decision": len(decisions.ids),
+            "renewal_event": EVENT_KINDS.total() - escalations,
+            "escalation": escalations,
+        }
+    ), w.audit_actions
+    # The term advanced exactly once: from the amended end date (today), by the interim months.
+    assert (w.contract_term, w.contract_end) == (
+        2,
+        interim_extension_end(amended_on, FAST.interim_extension_months),
+    ), (w.contract_term, w.contract_end)
 
 
 async def _term_two_opened(sessions: SessionFactory, cid: str) -> bool:
@@ -560,7 +728,7 @@ async def _run_kill_case(
     today = _utc_today()
     cid = f"K{uuid.uuid4().hex[:8]}"
     task_queue = f"faults-{case.id}-{cid}"
-    review_id = f"approve-{cid}"
+    decisions = Decisions.of(cid)
     marker_dir = workdir / "markers"
     _register_in_window(sessions, cid, today=today)
     killer = WorkerProcess.spawn(
@@ -585,7 +753,7 @@ async def _run_kill_case(
         await _start_fast(client, cid, task_queue)
         budget = DEAD_WORKER_RETRY.total_seconds() + 150
         driver = asyncio.create_task(
-            _drive_to_outcome(client, cid, review_id=review_id, end_today=today, timeout=budget)
+            _drive_to_outcome(client, cid, decisions=decisions, end_today=today, timeout=budget)
         )
         died = asyncio.create_task(killer.exit_code(timeout=90))
         tasks += [driver, died]
@@ -613,7 +781,7 @@ async def _run_kill_case(
         ):
             outcome = await driver
             recovered = time.monotonic()
-            assert outcome.kind is OutcomeKind.RENEWED
+            assert outcome.kind is OutcomeKind.INTERIM_EXTENSION, outcome
             await _eventually(
                 lambda: _term_two_opened(sessions, cid), timeout=30, what="term 2 opened"
             )
@@ -622,8 +790,8 @@ async def _run_kill_case(
         attempt = _started_attempt(events, marker["activity_id"])
         assert attempt == 2, f"{case.id}: the killed activity completed on attempt {attempt}"
         written = _written(sessions, cid, smtp.inbox)
-        _assert_renewed_exactly_once(written, review_id=review_id, amended_on=today)
-        assert written.unsent == 0 and sum(written.delivered.values()) == 3, written
+        _assert_extended_exactly_once(written, decisions=decisions, amended_on=today)
+        assert written.unsent == 0 and sum(written.delivered.values()) == MAILS, written
         return KillReport(
             case=case.id,
             killed_after=round(killed - started, 1),
@@ -649,17 +817,24 @@ def _migrated_sessions(url: str) -> tuple[Engine, SessionFactory]:
 
 
 KILL_MATRIX = [
-    KillCase(activity, when)
-    for activity in (
-        ActivityName.OPEN_RENEWAL,
-        ActivityName.SCORE_RENEWAL,
-        ActivityName.RENDER_DRAFT,
-        ActivityName.RECORD_REVIEW,
-        ActivityName.RECORD_EVENT,
-        ActivityName.SEND_NOTIFICATION,
-        ActivityName.RECORD_OUTCOME,
-    )
-    for when in ("after", "before")
+    *(
+        KillCase(activity, when)
+        for activity in (
+            ActivityName.OPEN_RENEWAL,
+            ActivityName.SCORE_RENEWAL,
+            ActivityName.RENDER_DRAFT,
+            ActivityName.RECORD_REVIEW,
+            ActivityName.RECORD_EVENT,
+            ActivityName.SEND_NOTIFICATION,
+            ActivityName.RECORD_OUTCOME,
+        )
+        for when in ("after", "before")
+    ),
+    # The negotiation's own writes (the plan at gather facts, procurement's v2), killed after
+    # their commit: a retry must find what the first attempt stored. Killed before they ran,
+    # they would retry like any activity above, so those cases are left out of the budget.
+    KillCase(ActivityName.PLAN_NEGOTIATION),
+    KillCase(ActivityName.MAKE_VERSION),
 ]
 
 # Cases run side by side; each holds a worker process until it is killed, then an in-process
@@ -677,9 +852,13 @@ async def test_worker_killed_around_every_activity_a_second_worker_finishes_exac
     tmp_path: Path,
 ) -> None:
     """The whole matrix: every kind of activity, killed after its commit and before it ran, on
-    SQLite, and the outcome that advances the contract's term killed after its commit on
-    PostgreSQL. Each case waits out one start-to-close (30 s) before its retry."""
+    SQLite (the negotiation plan and a version made by a person after their commit only), and
+    the outcome that advances the contract's term killed after its commit on PostgreSQL. Each
+    case waits out one start-to-close (30 s) before its retry."""
     cases = [*KILL_MATRIX, KillCase(ActivityName.RECORD_OUTCOME, "after", "postgres")]
+    # Longest first: a mail case waits out the 90 s mail timeout, the others 30 s; started last,
+    # the mail cases would run alone at the end.
+    cases.sort(key=lambda c: c.activity is not ActivityName.SEND_NOTIFICATION)
     sqlite = _migrated_sessions(sqlite_url)
     postgres = _migrated_sessions(postgres_schema_url)
     gate = asyncio.Semaphore(SIDE_BY_SIDE)
@@ -709,7 +888,7 @@ async def test_worker_killed_around_every_activity_a_second_worker_finishes_exac
     reports = [r.result() for r in runs]
     for report in reports:
         print(f"\nkill: {report}")
-    assert len(reports) == len(cases) == 15
+    assert len(reports) == len(cases) == 17
     assert all(r.attempt == 2 for r in reports), reports
     assert sum(r.duplicates for r in reports) == 0, reports
 
@@ -1095,20 +1274,16 @@ async def _start_fast(client: Client, cid: str, task_queue: str) -> None:
     )
 
 
-async def _amend_to_today_and_renew(
-    client: Client, sessions: SessionFactory, cid: str, *, today: date
+async def _extend_and_open_term_two(
+    client: Client, sessions: SessionFactory, cid: str, *, decisions: Decisions, today: date
 ) -> None:
-    """An approved renewal: move its end date to today, so final terms and expiry are due at
-    once, and wait for the outcome and the next term."""
-    await renewals.amend_renewal(
-        client,
-        signer=SIGNED,
-        contract_id=cid,
-        term=1,
-        amendment=ContractAmendment(end_date=today, amended_by=OWNER),
+    """Legal asked for changes to v1: :func:`_revise_approve_and_extend` (v2 made and
+    approved, the end date moved to today, lapsed, the interim extension approved and
+    accepted), then wait for the next term."""
+    outcome = await _revise_approve_and_extend(
+        client, cid, decisions=decisions, today=today, timeout=90
     )
-    outcome = await asyncio.wait_for(_handle(client, cid).result(), timeout=60)
-    assert isinstance(outcome, TermOutcome) and outcome.kind is OutcomeKind.RENEWED
+    assert outcome.kind is OutcomeKind.INTERIM_EXTENSION, outcome
     await _eventually(lambda: _term_two_opened(sessions, cid), timeout=30, what="term 2 opened")
 
 
@@ -1132,7 +1307,7 @@ async def test_database_outage_activities_retry_and_the_renewal_proceeds_once(
     sessions = make_session_factory(engine)
     today = _utc_today()
     cid = f"P{uuid.uuid4().hex[:8]}"
-    review_id = f"approve-{cid}"
+    decisions = Decisions.of(cid)
     task_queue = f"outage-{cid}"
     _register_in_window(sessions, cid, today=today)
     handle = _handle(client, cid)
@@ -1159,7 +1334,8 @@ async def test_database_outage_activities_retry_and_the_renewal_proceeds_once(
                 lambda: _idle_in_review(handle, client), timeout=60, what="draft 1 in review"
             )
 
-            # Outage 2: during a review decision. The update waits for its activity.
+            # Outage 2: during a review decision (legal asks for changes to v1). The update
+            # waits for its activity.
             proxy.down()
             update = asyncio.create_task(
                 renewals.submit_review(
@@ -1168,9 +1344,12 @@ async def test_database_outage_activities_retry_and_the_renewal_proceeds_once(
                     contract_id=cid,
                     term=1,
                     submission=ReviewSubmission(
-                        decision=ReviewDecisionKind.APPROVE, reviewer=REVIEWER, draft_version=1
+                        decision=ReviewDecisionKind.REQUEST_CHANGES,
+                        reviewer=REVIEWER,
+                        draft_version=1,
+                        comment=CHANGES_COMMENT,
                     ),
-                    request_id=review_id,
+                    request_id=decisions.changes,
                 )
             )
             second = await _eventually(
@@ -1181,11 +1360,10 @@ async def test_database_outage_activities_retry_and_the_renewal_proceeds_once(
             )
             assert not update.done()
             proxy.up()
-            review = await asyncio.wait_for(update, timeout=60)
-            assert review.stage is RenewalStage.APPROVED
-            await _amend_to_today_and_renew(client, sessions, cid, today=today)
+            _changes_requested(await asyncio.wait_for(update, timeout=60))
+            await _extend_and_open_term_two(client, sessions, cid, decisions=decisions, today=today)
         written = _written(sessions, cid, None)
-        _assert_renewed_exactly_once(written, review_id=review_id, amended_on=today)
+        _assert_extended_exactly_once(written, decisions=decisions, amended_on=today)
         assert proxy.refused > refused_first > 0
         print(
             f"\noutage: load_contract attempt {first[1]} ({first[2]!r}), verify_identity attempt "
@@ -1214,7 +1392,7 @@ async def test_lock_timeouts_are_retried_and_the_renewal_proceeds_once(
     sessions = make_session_factory(engine)
     today = _utc_today()
     cid = f"L{uuid.uuid4().hex[:8]}"
-    review_id = f"approve-{cid}"
+    decisions = Decisions.of(cid)
     task_queue = f"locked-{cid}"
     _register_in_window(sessions, cid, today=today)
     handle = _handle(client, cid)
@@ -1240,20 +1418,20 @@ async def test_lock_timeouts_are_retried_and_the_renewal_proceeds_once(
             await _eventually(
                 lambda: _idle_in_review(handle, client), timeout=60, what="draft 1 in review"
             )
-            review = await renewals.submit_review(
+            status = await _status(handle)
+            review = await _decide(
                 client,
-                signer=SIGNED,
-                contract_id=cid,
-                term=1,
-                submission=ReviewSubmission(
-                    decision=ReviewDecisionKind.APPROVE, reviewer=REVIEWER, draft_version=1
-                ),
-                request_id=review_id,
+                cid,
+                status.drafts[0],
+                ReviewDecisionKind.REQUEST_CHANGES,
+                request_id=decisions.changes,
+                comment=CHANGES_COMMENT,
+                timeout=30,
             )
-            assert review.stage is RenewalStage.APPROVED
-            await _amend_to_today_and_renew(client, sessions, cid, today=today)
+            _changes_requested(review)
+            await _extend_and_open_term_two(client, sessions, cid, decisions=decisions, today=today)
         written = _written(sessions, cid, None)
-        _assert_renewed_exactly_once(written, review_id=review_id, amended_on=today)
+        _assert_extended_exactly_once(written, decisions=decisions, amended_on=today)
         print(f"\nlock timeout: open_renewal attempt {locked[1]} ({locked[2]!r})")
     finally:
         blocker.close()
