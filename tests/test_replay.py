@@ -22,7 +22,7 @@ HISTORIES = sorted((Path(__file__).parent / "histories").glob("*/*.json"))
 
 def test_histories_are_committed() -> None:
     sets = {p.parent.name for p in HISTORIES}
-    assert {"v1", "calendar-plan", "term-outcomes"} <= sets, (
+    assert {"v1", "calendar-plan", "term-outcomes", "proven-identity", "negotiation"} <= sets, (
         f"tests/histories/ lost a set of histories: {sets}"
     )
     assert len(HISTORIES) >= 20
