@@ -111,7 +111,7 @@ async def _sign_in(page, base: str, username: str) -> None:
 
 @pytest.mark.parametrize("database", ["sqlite"], indirect=True)
 async def test_two_reviewers_request_changes_then_approve(
-    portal: Portal, served: str, browser
+    portal: Portal, served: str, browser, tmp_path: Path
 ) -> None:
     env = portal.extra["env"]
     client = portal.client
@@ -141,16 +141,31 @@ async def test_two_reviewers_request_changes_then_approve(
     await page.check("input[name=decision][value=request_changes]")
     await page.fill("textarea[name=comment]", "Cap the price adjustment at 2 %.")
     await page.click("#decision-form button[type=submit]")
-    await page.wait_for_url(f"{served}/reviews/{cid}/1/2?done=request_changes")
+    # The comment is procurement's to answer: the page stays on version 1, which waits.
+    await page.wait_for_url(f"{served}/reviews/{cid}/1/1?done=request_changes")
     assert "request changes" in await page.locator("#notice").inner_text()
-    # Reviewer A asked for version 2, so the page will not offer them its approval.
-    assert await page.locator("input[value=approve]").is_disabled()
+    assert await page.locator("#decision-form").count() == 0
 
     status = await renewals.get_status(client, contract_id=cid, term=1)
-    assert [d.version for d in status.drafts] == [1, 2]
+    assert [d.version for d in status.drafts] == [1]
     assert [r.decision.value for r in status.decisions] == ["request_changes"]
     assert status.decisions[0].reviewer == "legal-a@example.com"
-    assert status.stage is RenewalStage.LEGAL_REVIEW
+    assert status.stage is RenewalStage.CHANGES_REQUESTED
+
+    # Procurement makes version 2 by editing the terms (the API; its page comes with the
+    # workspace).
+    made = await portal.http.post(
+        f"/api/v1/renewals/{cid}/terms/1/versions",
+        json={
+            "based_on_version": 1,
+            "edit": {
+                "price_adjustment": "CPI, at most 2 % a year",
+                "price_adjustment_cap_pct": "2",
+            },
+        },
+        headers=portal.auth("procurement"),
+    )
+    assert made.status_code == 201, made.text
 
     await page.click("header form.signout button")
     await page.wait_for_url(f"{served}/login")
@@ -162,6 +177,8 @@ async def test_two_reviewers_request_changes_then_approve(
     await row.get_by_role("link", name="Open").click()
     await page.wait_for_url(f"{served}/reviews/{cid}/1/2")
     assert await page.locator("h2", has_text="Changes from version 1").count() == 1
+    shot = Path(os.environ.get("RENEWALS_SCREENSHOTS", tmp_path)) / "review-v2.png"
+    await page.screenshot(path=str(shot), full_page=True)
     await page.check("input[name=decision][value=approve]")
     await page.click("#decision-form button[type=submit]")
     await page.wait_for_url(f"{served}/reviews/{cid}/1/2?done=approve")
