@@ -33,10 +33,13 @@ Each step also checks what it did against a small model: a second start is a no-
 an edit, an offer, an answer and an amendment are accepted exactly when the model says so and
 otherwise refused with the error type, field and reason it expects (segregation of duties,
 stale versions, wrong hashes, missing comments or evidence, dates in the future, a version with
-the supplier, an agreed renewal, an amendment that contradicts the agreed version); an edited or
-countered version has the terms edited and its editor as maker; an amendment that contradicts
-the standing approval withdraws it; an expiry renews on the version agreed (the contract row
-then carries its terms) or lapses and ends on an agreed interim extension.
+the supplier, an offer already presented for its approval, an approval of a version whose end
+date no longer follows from the contract's, an agreed renewal, an amendment that contradicts the
+agreed version); an edited or countered version has the terms edited, its end date counted from
+the contract's end date, and its editor as maker; an amendment that contradicts the standing
+approval withdraws it (the offer goes with it); an expiry renews on the version agreed (the
+contract row then carries its terms) or lapses and ends on an agreed interim extension, for the
+months it states and on its commercial terms.
 
 The time-skipping test server leaks a time-skipping lock whenever a renewal that was itself
 started as a child (term 2 on) completes: its parent closed long ago, and the lock is the one
@@ -436,6 +439,8 @@ class Tracked:
     runs: dict[int, str] = field(default_factory=dict)  # term -> the run id of its workflow
     neg: dict[int, Negotiation] = field(default_factory=dict)  # term -> its versions
     outcomes_checked: set[int] = field(default_factory=set)
+    # term -> the contract's usual term length (renewal_term_months) while that term ran
+    usual_months: dict[int, int] = field(default_factory=dict)
     term: int = 1  # current term, from the database
     status: RenewalStatus | None = None  # the current term's status, when its workflow runs
     running: bool = False
@@ -495,6 +500,31 @@ def _edited(
     if merged.as_json() == before.as_json():
         return None, ("terms", "changes nothing")
     return merged.as_json(), None
+
+
+def _dates_refusal(v: Version, *, contract_end: date) -> str | None:
+    """Why legal may not approve version ``v`` while the contract ends on ``contract_end``: its
+    end date no longer follows from it (an amendment moved the end date while it was in review,
+    or withdrew its approval), or None when it does. The next version, made by editing,
+    recomputes the end date."""
+    t = ProposedTerms.model_validate(v.terms)
+    expected = term_end(contract_end, t.term_months, v.ref.kind)
+    if expected == t.new_end_date:
+        return None
+    return (
+        f"draft_version: version {v.number} ends on {t.new_end_date.isoformat()}, but from the "
+        f"contract's end date {contract_end.isoformat()} its term ends on {expected.isoformat()}; "
+        "make the next version (edit its terms) before approving"
+    )
+
+
+def _label(words: str) -> str:
+    """A refusal's reason as the run's summary counts it (without its dates and names)."""
+    if " ends on " in words:
+        return "the end date no longer follows"
+    if " was presented on " in words:
+        return "presented already"
+    return words
 
 
 def _contradicts(v: Version, *, end_date: date | None, notice: int | None) -> list[str]:
@@ -598,16 +628,17 @@ class RenewalMachine(RuleBasedStateMachine):
         system made since the last step), finished terms' outcomes against the model."""
         self._run(self.rt.settle(self._workflow_ids()))
         with transaction(self.rt.sessions) as s:
-            terms = {
-                cid: term
-                for cid, term in s.execute(
-                    select(ContractRow.id, ContractRow.current_term).where(
-                        ContractRow.id.in_(list(self.tracked))
-                    )
+            rows = {
+                cid: (term, months)
+                for cid, term, months in s.execute(
+                    select(
+                        ContractRow.id, ContractRow.current_term, ContractRow.renewal_term_months
+                    ).where(ContractRow.id.in_(list(self.tracked)))
                 )
             }
         for c in self.tracked.values():
-            c.term = terms[c.cid]
+            c.term, months = rows[c.cid]
+            c.usual_months.setdefault(c.term, months)
             c.running, c.status = False, None
             for term in range(1, c.term + 1):
                 described = self._run(
@@ -728,16 +759,21 @@ class RenewalMachine(RuleBasedStateMachine):
         if contract[0] == term + 1:  # the row as this outcome left it
             terms = ProposedTerms.model_validate(v.terms)
             assert detail["new_end_date"] == contract[1].isoformat(), (detail, contract)
-            if interim and terms.term_months != POLICY.interim_extension_months:
-                # §4 says "end + agreed interim months"; the workflow extends by the policy's
-                # months whatever the version agreed (test_interim_extension_runs_for_...).
-                self._note("expire: interim agreed on other months (extended by the policy's)")
-            elif interim:
-                assert contract[1] == term_end(term_end_date, terms.term_months, v.ref.kind), (
-                    "the interim extension runs for the months agreed",
-                    contract[1],
-                    terms.term_months,
-                )
+            if interim:
+                # §4: end + the interim months agreed, on the version's terms; the contract's
+                # usual term length stays (an interim extension bridges, it is not the term).
+                assert contract[1:9] == (
+                    term_end(term_end_date, terms.term_months, v.ref.kind),
+                    terms.unit_price,
+                    terms.annual_volume,
+                    terms.exclusivity,
+                    terms.payment_terms,
+                    terms.price_adjustment,
+                    terms.price_adjustment_cap_pct,
+                    terms.notice_period_days,
+                ), ("the interim extension runs for the months agreed", contract, terms)
+                if term in c.usual_months:
+                    assert contract[9] == c.usual_months[term], (contract, c.usual_months)
             else:
                 assert contract[1:] == (
                     next_term_end(term_end_date, terms.term_months),
@@ -1111,7 +1147,10 @@ class RenewalMachine(RuleBasedStateMachine):
             _person(c.owner),
         }:
             return "segregation of duties"
-        if sub.decision is not ReviewDecisionKind.APPROVE and not sub.comment.strip():
+        if sub.decision is ReviewDecisionKind.APPROVE:
+            assert c.status.end_date is not None
+            return _dates_refusal(current, contract_end=c.status.end_date)
+        if not sub.comment.strip():
             return "comment: required"
         return None
 
@@ -1124,7 +1163,7 @@ class RenewalMachine(RuleBasedStateMachine):
         expected_refusal = self._review_refusal(c, submission)
         self._note(
             f"review: {decision.value} "
-            + (f"refused ({expected_refusal})" if expected_refusal else "accepted")
+            + (f"refused ({_label(expected_refusal)})" if expected_refusal else "accepted")
         )
         request_id = f"sm-{uuid.uuid4().hex}"
 
@@ -1303,6 +1342,14 @@ class RenewalMachine(RuleBasedStateMachine):
             return Refusal("InvalidOffer", why, "draft_version")
         if v.answer is not None:
             return Refusal("InvalidOffer", "already answered", "draft_version")
+        if v.presented_on is not None:
+            # One offer per approval (a withdrawal voids it: presented again once re-approved).
+            return Refusal(
+                "InvalidOffer",
+                f"version {v.number} was presented on {v.presented_on.isoformat()} by "
+                f"{v.presented_by}; record the supplier's answer",
+                "draft_version",
+            )
         if hashed is not None and hashed != v.approved_hash:
             return Refusal("InvalidOffer", "does not match the approved text", "content_hash")
         assert v.approved_on is not None
@@ -1315,7 +1362,7 @@ class RenewalMachine(RuleBasedStateMachine):
         current = c.negotiation.current
         assert current is not None
         refusal = self._offer_refusal(c, version, on, hashed)
-        self._note("present: " + (f"refused ({refusal.words})" if refusal else "accepted"))
+        self._note("present: " + (f"refused ({_label(refusal.words)})" if refusal else "accepted"))
         status = self._attempt(
             renewals.record_offer(
                 self.rt.client,
@@ -1551,19 +1598,26 @@ class RenewalMachine(RuleBasedStateMachine):
             v = neg.current
             if neg.agreed is not None or c.term != term or v is None:
                 return
-            revise = v.rejected or neg.awaiting == v.number or v.answer is not None
+            assert c.status is not None and c.status.end_date is not None
+            # A version whose end date no longer follows from the contract's (amended) end date
+            # cannot be approved: the next version, an edit, recomputes it.
+            stale = not v.standing and _dates_refusal(v, contract_end=c.status.end_date) is not None
+            revise = v.rejected or neg.awaiting == v.number or v.answer is not None or stale
             if not revise and v.standing and until == "approved":
                 return
             if not revise and v.standing and v.presented_on and until == "presented":
                 return
             today = self._today()
             if revise:
-                assert c.status is not None and c.status.end_date is not None
                 terms_edit = _terms_edit("price", v.terms)
                 if _edited(v, terms_edit, current_end=c.status.end_date)[1] is not None:
                     terms_edit = terms_edit.model_copy(update={"notice_period_days": 30})
                 done = self._edit(
-                    c, who=REQUESTER, based_on=v.number, terms_edit=terms_edit, name="to agree"
+                    c,
+                    who=REQUESTER,
+                    based_on=v.number,
+                    terms_edit=terms_edit,
+                    name="to agree, the end date moved" if stale else "to agree",
                 )
             elif not v.standing:
                 done = self._review(
@@ -1838,11 +1892,6 @@ def test_renewal_state_machine_soak(runtime: Runtime) -> None:
     _summary(runtime)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the workflow extends a lapsed term by the policy's interim months, not the months "
-    "of the interim extension version approved and accepted (renewal-semantics.md §4)",
-)
 def test_interim_extension_runs_for_the_months_agreed(runtime: Runtime) -> None:
     """Found by the state machine: a fixed term lapses, procurement edits the interim
     extension to 9 months, legal approves it, the supplier accepts it; the contract must run
@@ -1870,5 +1919,50 @@ def test_interim_extension_runs_for_the_months_agreed(runtime: Runtime) -> None:
             row = s.get(ContractRow, cid)
             assert row is not None
             assert row.end_date.isoformat() == agreed.terms["new_end_date"]
+    finally:
+        machine.teardown()
+
+
+def test_a_moved_end_date_needs_the_next_version(runtime: Runtime) -> None:
+    """The three rules the model learnt, walked once whatever Hypothesis draws: an amendment
+    moves the end date while version 1 is in review, so approving it is refused and an edit
+    that sets nothing is the next version (its end date recomputed); that version is presented
+    once per approval; an amendment withdraws its approval, the unchanged version cannot be
+    approved again, and the version after it is agreed. Every step is judged by the model."""
+    machine = _bound(runtime)()
+    try:
+        cid = machine._register(2, False, 30, OWNERS[0])
+        machine.start(cid, together=False)
+        c = machine.tracked[cid]
+        first = c.negotiation.current
+        assert first is not None and first.number == 1
+        machine.amend(pick=0, days=70, notice=None, change_end=True, prepare=None)
+
+        def approve(v: Version) -> bool:
+            return machine._review(
+                c,
+                ReviewSubmission(
+                    decision=ReviewDecisionKind.APPROVE,
+                    reviewer=machine._checker(c, v),
+                    draft_version=v.number,
+                    content_hash=v.ref.content_hash,
+                ),
+            )
+
+        assert c.status is not None and c.status.end_date is not None
+        assert _dates_refusal(first, contract_end=c.status.end_date) is not None
+        assert not approve(first)
+        assert machine._edit(c, who=REQUESTER, based_on=1, terms_edit=TermsEdit(), name="nothing")
+        machine._agree(c, until="presented")
+        second = c.negotiation.current
+        assert second is not None and second.number == 2 and second.presented_on is not None
+        assert not machine._present(
+            c, version=2, on=machine._today(), by=REQUESTER, hashed=second.ref.content_hash
+        )
+        machine.amend(pick=0, days=80, notice=None, change_end=True, prepare=None)
+        assert c.negotiation.withdrawn == [(2, second.ref.content_hash)]
+        assert second.presented_on is None and not approve(second)
+        machine._agree(c)
+        assert c.neg[1].agreed == 3 and c.term == 1
     finally:
         machine.teardown()
