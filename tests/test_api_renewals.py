@@ -60,7 +60,10 @@ async def test_start_review_and_approve_through_the_api(portal: Portal) -> None:
         f"/api/v1/renewals/{cid}/terms/1/versions",
         json={
             "based_on_version": 1,
-            "edit": {"price_adjustment": "CPI, at most 2 % a year", "price_adjustment_cap_pct": "2"},
+            "edit": {
+                "price_adjustment": "CPI, at most 2 % a year",
+                "price_adjustment_cap_pct": "2",
+            },
         },
         headers=portal.auth("procurement"),
     )

@@ -39,9 +39,9 @@ from portal.deps import SESSION_COOKIE
 from services import notices
 from store.db import transaction
 from tests.factories import register
+from tests.negotiation_helpers import agree
 from tests.portal_fixtures import *  # noqa: F403
 from tests.portal_fixtures import Portal, new_contract_id
-from tests.negotiation_helpers import agree
 from tests.workflow_helpers import result_of
 from workflows.contract_renewal import ContractRenewalWorkflow
 
