@@ -7,6 +7,7 @@ second sees the first (see temporalio's safe_message_handlers sample).
 """
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -73,6 +74,7 @@ with workflow.unsafe.imports_passed_through():
         RenewalInput,
         RenewalStage,
         RenewalStatus,
+        ReviewDeadlines,
         ReviewDeadlinesRequest,
         ReviewDecisionKind,
         ReviewRecord,
@@ -192,6 +194,7 @@ class ContractRenewalWorkflow:
         self._hearings: list[Hearing] = []
         self._answer_watches: set[int] = set()
         self._refused_agreements: set[int] = set()  # agreed versions whose text changed
+        self._lapse_rounds = 0  # escalations of a lapsed term: each keyed by its round
 
     # ------------------------------------------------------------------ run
 
@@ -657,7 +660,7 @@ class ContractRenewalWorkflow:
                 )
             )
         if self._negotiation and kind in _TERM_KINDS:
-            await self._supersede_for(draft)
+            self._supersede_for(draft)
         self._drafts.append(draft)
         self._set_stage(RenewalStage.LEGAL_REVIEW)
         facts = {
@@ -698,11 +701,52 @@ class ContractRenewalWorkflow:
     async def _remind(self, draft: DraftRef) -> None:
         """Durable review reminders: after N business days a reminder to the reviewers, after
         N more an escalation one level up. Ends as soon as the draft is decided or replaced."""
-        assert self._contract is not None and self._plan is not None
+        assert self._plan is not None
         n = self._input.policy.review_reminder_business_days
+
+        async def remind(deadlines: ReviewDeadlines) -> None:
+            assert self._plan is not None  # read now: an amendment may have re-planned
+            send_by = self._plan.send_by
+            await self._notify(
+                NotificationKind.REVIEW_REMINDER,
+                f"reminder:{draft.version}",
+                {
+                    "version": str(draft.version),
+                    "business_days": str(n),
+                    "escalate_on": deadlines.escalate_at.date().isoformat(),
+                    "send_by": send_by.isoformat() if send_by else "",
+                },
+            )
+
+        async def escalate() -> None:
+            await self._escalate(
+                f"review-overdue:{draft.version}",
+                f"draft version {draft.version} has waited {2 * n} business days for a "
+                "legal decision",
+            )
+
+        await self._remind_then_escalate(
+            lambda: not self._review_open(draft),
+            lambda step: f"review {step} for draft {draft.version}",
+            remind,
+            escalate,
+        )
+
+    async def _remind_then_escalate(
+        self,
+        settled: Callable[[], bool],
+        summary: Callable[[str], str],
+        remind: Callable[[ReviewDeadlines], Awaitable[None]],
+        escalate: Callable[[], Awaitable[None]],
+    ) -> None:
+        """After N business days ``remind``, after N more ``escalate``, on durable timers;
+        ends as soon as ``settled`` (checked again under the lock before either acts)."""
+        assert self._contract is not None
         deadlines = await act.review_deadlines(
             ReviewDeadlinesRequest(
-                contract_id=self._contract.id, from_date=workflow.now().date(), business_days=n
+                contract_id=self._contract.id,
+                from_date=workflow.now().date(),
+                business_days=self._input.policy.review_reminder_business_days,
             )
         )
         for step, at in (("reminder", deadlines.remind_at), ("escalation", deadlines.escalate_at)):
@@ -710,33 +754,18 @@ class ContractRenewalWorkflow:
             if delay > timedelta(0):
                 try:
                     await workflow.wait_condition(
-                        lambda: not self._review_open(draft),
-                        timeout=delay,
-                        timeout_summary=f"review {step} for draft {draft.version}",
+                        settled, timeout=delay, timeout_summary=summary(step)
                     )
                     return
                 except TimeoutError:
                     pass
             async with self._lock:
-                if not self._review_open(draft):
+                if settled():
                     return
                 if step == "reminder":
-                    await self._notify(
-                        NotificationKind.REVIEW_REMINDER,
-                        f"reminder:{draft.version}",
-                        {
-                            "version": str(draft.version),
-                            "business_days": str(n),
-                            "escalate_on": deadlines.escalate_at.date().isoformat(),
-                            "send_by": self._plan.send_by.isoformat() if self._plan.send_by else "",
-                        },
-                    )
+                    await remind(deadlines)
                 else:
-                    await self._escalate(
-                        f"review-overdue:{draft.version}",
-                        f"draft version {draft.version} has waited {2 * n} business days for a "
-                        "legal decision",
-                    )
+                    await escalate()
 
     async def _escalate(
         self, key: str, reason: str, *, stage: RenewalStage = RenewalStage.ESCALATED
@@ -941,7 +970,6 @@ class ContractRenewalWorkflow:
     async def _wait_out_lapse_once(self) -> None:
         assert self._contract is not None and self._lapsed_on is not None
         n = self._input.policy.review_reminder_business_days
-        round_ = 0
         while not self._lapse_settled():
             deadlines = await act.review_deadlines(
                 ReviewDeadlinesRequest(
@@ -957,13 +985,11 @@ class ContractRenewalWorkflow:
                     timeout_summary="lapsed: the next escalation",
                 )
             except TimeoutError:
-                round_ += 1
+                self._lapse_rounds += 1
                 async with self._lock:
                     if not self._lapse_settled():
                         await self._escalate(
-                            f"lapsed:{round_}"
-                            if not self._refused_agreements
-                            else f"lapsed:{len(self._refused_agreements)}:{round_}",
+                            f"lapsed:{self._lapse_rounds}",
                             f"the contract lapsed on {self._lapsed_on.isoformat()} and supply is "
                             "still at risk: no interim extension has been "
                             + ("agreed with the supplier" if self._negotiation else "approved"),
@@ -1684,7 +1710,7 @@ class ContractRenewalWorkflow:
                 return record
         return None
 
-    async def _supersede_for(self, draft: DraftRef) -> None:
+    def _supersede_for(self, draft: DraftRef) -> None:
         """A new version of the terms replaces the current one: its approval (if any) no longer
         stands, and legal's request for changes is answered."""
         previous = next((d for d in reversed(self._drafts) if d.kind in _TERM_KINDS), None)
@@ -1720,49 +1746,35 @@ class ContractRenewalWorkflow:
     async def _remind_revision(self, draft: DraftRef, record: ReviewRecord) -> None:
         """Business-day reminders to procurement while legal's request for changes waits for
         its version; one more round without it escalates."""
-        assert self._contract is not None
         n = self._input.policy.review_reminder_business_days
-        deadlines = await act.review_deadlines(
-            ReviewDeadlinesRequest(
-                contract_id=self._contract.id, from_date=workflow.now().date(), business_days=n
+
+        async def remind(deadlines: ReviewDeadlines) -> None:
+            await self._notify(
+                NotificationKind.REVISION_REQUESTED,
+                f"revision-reminder:{draft.version}",
+                {
+                    "version": str(draft.version),
+                    "reviewer": record.reviewer,
+                    "comment": record.comment,
+                    "reminder": "1",
+                    "business_days": str(n),
+                    "escalate_on": deadlines.escalate_at.date().isoformat(),
+                },
             )
+
+        async def escalate() -> None:
+            await self._escalate(
+                f"revision-overdue:{draft.version}",
+                f"legal requested changes to version {draft.version} {2 * n} business "
+                "days ago and no revised version has been made",
+            )
+
+        await self._remind_then_escalate(
+            lambda: self._awaiting_revision != draft.version or self._expiry_started,
+            lambda step: f"revision {step} v{draft.version}",
+            remind,
+            escalate,
         )
-
-        def answered() -> bool:
-            return self._awaiting_revision != draft.version or self._expiry_started
-
-        for step, at in (("reminder", deadlines.remind_at), ("escalation", deadlines.escalate_at)):
-            delay = at - workflow.now()
-            if delay > timedelta(0):
-                try:
-                    await workflow.wait_condition(
-                        answered, timeout=delay, timeout_summary=f"revision {step} v{draft.version}"
-                    )
-                    return
-                except TimeoutError:
-                    pass
-            async with self._lock:
-                if answered():
-                    return
-                if step == "reminder":
-                    await self._notify(
-                        NotificationKind.REVISION_REQUESTED,
-                        f"revision-reminder:{draft.version}",
-                        {
-                            "version": str(draft.version),
-                            "reviewer": record.reviewer,
-                            "comment": record.comment,
-                            "reminder": "1",
-                            "business_days": str(n),
-                            "escalate_on": deadlines.escalate_at.date().isoformat(),
-                        },
-                    )
-                else:
-                    await self._escalate(
-                        f"revision-overdue:{draft.version}",
-                        f"legal requested changes to version {draft.version} {2 * n} business "
-                        "days ago and no revised version has been made",
-                    )
 
     def _version_refusal(self, kind: str, action: str, event: VersionEvent) -> None:
         err = event_refusal(self._version_events, event)
