@@ -368,4 +368,6 @@ async def test_the_review_page_flags_a_version_outside_the_plan_and_reopens_a_wi
         assert amended.is_success, amended.text
         reopened = (await browser.get(f"/reviews/{cid}/1/2")).text
         assert 'id="decision-form"' in reopened
+    queue = await http.get("/api/v1/review-queue", params={"limit": 500}, headers=lawyer)
+    assert [i["version"] for i in queue.json()["items"] if i["contract_id"] == cid] == [2]
     await portal.client.get_workflow_handle(f"renewal/{cid}/term-1").terminate("test over")

@@ -10,7 +10,7 @@ was recorded on it, for as long as the workflow would accept a decision on it.
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import String, and_, cast, func, literal, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -140,9 +140,7 @@ def review_queue(
         .where(
             RenewalEventRow.renewal_id == DraftRow.renewal_id,
             RenewalEventRow.kind == "approval_withdrawn",
-            RenewalEventRow.key.like(
-                literal("%:approval-withdrawn:") + cast(DraftRow.version, String) + literal(":%")
-            ),
+            RenewalEventRow.detail["version"].as_integer() == DraftRow.version,
         )
         .scalar_subquery()
     )
