@@ -13,6 +13,7 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.staticfiles import StaticFiles
 from temporalio.client import Client
 
+import web
 from api.routers import (
     audit,
     contracts,
@@ -36,7 +37,6 @@ from portal.limits import JsonBodyLimits
 from portal.state import AppState, TemporalConnection
 from portal.transport import served_over_https
 from services.db import SessionFactory, make_engine, make_session_factory
-from web import routes as web_routes
 
 # No script runs on any page (there is none to run); frames only from ourselves; forms only
 # post here. The sandboxed draft frame inherits this policy.
@@ -95,7 +95,8 @@ def create_app(
     for module in (*routers, negotiation, teams):
         api.include_router(module.router)
     app.include_router(api)
-    app.include_router(web_routes.router)
+    for web_router in web.ROUTERS:
+        app.include_router(web_router)
     app.mount("/static", StaticFiles(packages=[("web", "static")]), name="static")
 
     @app.get("/healthz", include_in_schema=False)
@@ -115,7 +116,7 @@ def create_app(
                 "Strict-Transport-Security", f"max-age={state.web.hsts_max_age_seconds}"
             )
 
-    problems.install(app, web_handler=web_routes.error_page, security_headers=add_security_headers)
+    problems.install(app, web_handler=web.error_page, security_headers=add_security_headers)
     # JSON bodies are checked (depth, number size, bytes) before any view parses one; added
     # before the headers middleware below, so its refusals get the headers too.
     app.add_middleware(JsonBodyLimits, max_bytes=state.web.max_upload_bytes)

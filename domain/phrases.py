@@ -393,6 +393,56 @@ LABELS: Final[dict[str, Bilingual]] = {
     "price_index": ("price index", "価格指数"),
     "demand_index": ("demand index", "需要指数"),
     "competitor_count": ("competing suppliers", "競合サプライヤー数"),
+    # decisions, supplier answers (glossary)
+    "approve": ("approve", "承認"),
+    "reject": ("reject", "却下"),
+    "request_changes": ("request changes", "修正依頼"),
+    "accepted": ("accepted", "合意"),
+    "countered": ("counter-offer", "対案"),
+    "declined": ("declined", "辞退"),
+    # how a notice was sent
+    "post": ("registered post", "郵便（内容証明など）"),
+    "courier": ("courier", "宅配便"),
+    "email": ("e-mail", "電子メール"),
+    "hand": ("handed over", "手渡し"),
+    "portal": ("contract portal", "契約ポータル"),
+    # term models, the safe default, a contract's status
+    "fixed": ("fixed term", "期間満了型"),
+    "auto_renewing": ("auto-renewing", "自動更新型"),
+    "evergreen": ("evergreen", "期間の定めなし"),
+    "non_renewal": ("non-renewal notice", "契約不更新の通知"),
+    "active": ("active", "有効"),
+    # roles (auth.roles.Role), as people read them
+    "role_procurement": ("procurement", "調達"),
+    "role_legal": ("legal", "法務"),
+    "role_admin": ("administrator", "管理者"),
+    "role_procurement_lead": ("procurement lead", "調達責任者"),
+    "role_legal_lead": ("legal lead", "法務責任者"),
+    "role_reader": ("reader", "閲覧者"),
+    # milestone states
+    "pending": ("pending", "未了"),
+    "done": ("done", "完了"),
+    "done_late": ("done late", "完了（遅延）"),
+    "skipped": ("skipped", "省略"),
+}
+
+# The stage of a term's renewal, as people read it (renewals.stage and the read models' two
+# extra values, not_started and contract_terminated).
+STAGE_LABELS: Final[dict[str, Bilingual]] = {
+    "not_started": ("not started", "未開始"),
+    "waiting": ("waiting for preparation", "更新準備の開始待ち"),
+    "facts_gathered": ("facts gathered and scored", "情報収集・評価済み"),
+    "legal_review": ("in legal review", "法務レビュー中"),
+    "approved": ("approved by legal", "法務承認済み"),
+    "escalated": ("escalated", "エスカレーション中"),
+    "final_terms_issued": ("final terms issued", "最終条件の提示済み"),
+    "changes_requested": ("changes requested", "修正依頼中"),
+    "offer_presented": ("offer presented", "条件提示済み"),
+    "agreed": ("agreed", "合意済み"),
+    "termination_pending": ("termination pending", "解約手続き中"),
+    "lapsed": ("lapsed", "契約期限切れ"),
+    "completed": ("completed", "完了"),
+    "contract_terminated": ("terminated", "解約"),
 }
 
 
@@ -404,6 +454,15 @@ def suppliers(count: int) -> Bilingual:
 def label(key: str, language: str) -> str:
     en, ja = LABELS[key]
     return ja if language == "ja" else en
+
+
+def stage_label(stage: str, language: str) -> str:
+    """A renewal's stage in the reader's language; an unknown stage (a newer worker's) is
+    shown as stored rather than failing the page."""
+    words = STAGE_LABELS.get(stage)
+    if words is None:
+        return stage
+    return words[1] if language == "ja" else words[0]
 
 
 def bilingual(key: str) -> Bilingual:

@@ -29,6 +29,9 @@ class UserRow(Base):
     # Counts the account's changes; each change's audit entry and mail are keyed by it.
     revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    # The language the person reads pages and mails in ("en" or "ja"); NULL: not chosen, so
+    # the browser's Accept-Language decides (and the contract's language for mails).
+    language: Mapped[str | None] = mapped_column(String(2), default=None)
 
 
 class ApiTokenRow(Base):
@@ -43,6 +46,21 @@ class ApiTokenRow(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_used_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class FeedTokenRow(Base):
+    """A read-only link to one person's calendar of milestones (an .ics subscription). Only the
+    SHA-256 of the secret is stored; revoking it ends every calendar subscribed with it."""
+
+    __tablename__ = "calendar_feed_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
     last_used_at: Mapped[datetime | None] = mapped_column(default=None)
 

@@ -15,6 +15,7 @@ class CurrentUser:
     display_name: str
     roles: frozenset[Role]
     kind: AccountKind = AccountKind.PERSON  # a person's account, or a service account
+    language: str | None = None  # "en" or "ja" when the person chose; else the browser decides
 
     @property
     def permissions(self) -> frozenset[Permission]:

@@ -51,6 +51,7 @@ def _current(row: UserRow) -> CurrentUser:
         display_name=row.display_name,
         roles=parse_roles(row.roles),
         kind=AccountKind(row.kind),
+        language=row.language,
     )
 
 

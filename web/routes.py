@@ -1,25 +1,15 @@
-"""The web pages: sign-in, the review queue, a draft page with the decision form, and the
-pipeline dashboard.
-
-CSRF: a signed-in session has a random token stored with it; every form posts it back and
-the post is refused unless it matches (and, when the browser sends an Origin header, unless the
-origin is this site). The sign-in form, which has no session yet, uses a double-submit cookie.
-Session cookies are HttpOnly and SameSite=Lax on top of that.
-"""
+"""The web pages of sign-in, the review queue, a draft page with the decision form, and the
+dashboard. What every page shares (rendering in the reader's language, the CSRF-checked form)
+is :mod:`web.pages`."""
 
 import hmac
 import secrets
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
-from jinja2 import Environment, FileSystemLoader, select_autoescape
-from starlette.datastructures import FormData
 
 from auth.roles import Permission
 from domain.phrases import LABELS, label
@@ -33,7 +23,6 @@ from portal.deps import (
     StateDep,
     WebSettingsDep,
     require_web,
-    web_session,
 )
 from portal.problems import Forbidden, Problem, to_problem
 from portal.transport import client_address, served_over_https
@@ -42,18 +31,11 @@ from services import renewal_detail, users
 from services import renewals as service
 from store.reads import dashboard as dashboard_reads
 from store.reads import reviews as review_reads
+from web.pages import FormDep, Notice, error_page, render, safe_next, same_origin
 
-HERE = Path(__file__).resolve().parent
+__all__ = ["error_page", "kind_label", "router"]
+
 LOGIN_CSRF_COOKIE = "renewals_login_csrf"
-
-_env = Environment(
-    loader=FileSystemLoader(str(HERE / "templates")),
-    # Every page template is HTML: escape everything, whatever the file is called.
-    autoescape=select_autoescape(default=True, default_for_string=True),
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
-templates = Jinja2Templates(env=_env)
 
 router = APIRouter(include_in_schema=False)
 
@@ -67,70 +49,17 @@ def kind_label(kind: str, language: str) -> str:
     return english
 
 
-def _page(
-    request: Request, name: str, context: dict[str, Any], *, status_code: int = 200
-) -> HTMLResponse:
-    response: HTMLResponse = templates.TemplateResponse(
-        request, name, context, status_code=status_code
-    )
-    return response
-
-
-async def error_page(request: Request, problem: Problem) -> Response:
-    """How a web request's error looks: sign-in for 401, a page for everything else."""
-    if problem.status == 401:
-        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
-    return _page(
-        request,
-        "error.html",
-        {"problem": problem, "session": None},
-        status_code=problem.status,
-    )
-
-
-def _same_origin(request: Request) -> bool:
-    origin = request.headers.get("origin")
-    if origin is None or origin == "null":
-        return origin is None
-    return urlsplit(origin).netloc == request.headers.get("host", "")
-
-
-async def verified_form(
-    request: Request, session: Annotated[WebSession, Depends(web_session)]
-) -> FormData:
-    """The posted form, once its CSRF token matched the session's."""
-    form = await request.form(max_files=0, max_fields=20, max_part_size=64 * 1024)
-    token = form.get("csrf_token")
-    if (
-        not isinstance(token, str)
-        or not hmac.compare_digest(token, session.csrf_token)
-        or not _same_origin(request)
-    ):
-        raise Forbidden("the form's security token is missing or stale; reload the page")
-    return form
-
-
-FormDep = Annotated[FormData, Depends(verified_form)]
-
-
-def _safe_next(value: str | None) -> str:
-    # Only paths on this site: "//evil.example" and "https://..." would leave it.
-    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
-        return value
-    return "/"
-
-
 # ---------------------------------------------------------------------------- sign-in
 
 
 @router.get("/login")
 def login_page(request: Request, next: str | None = None) -> HTMLResponse:
     token = secrets.token_urlsafe(32)
-    response = _page(
+    response = render(
         request,
-        "login.html",
-        {"csrf_token": token, "next": _safe_next(next), "error": None, "session": None},
+        "common/login.html",
+        {"csrf_token": token, "next": safe_next(next), "error": None},
+        session=None,
     )
     response.set_cookie(
         LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", max_age=3600, path="/login"
@@ -149,7 +78,7 @@ def login(
     next: Annotated[str, Form(max_length=2000)] = "/",
 ) -> Response:
     cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
-    if not cookie or not hmac.compare_digest(cookie, csrf_token) or not _same_origin(request):
+    if not cookie or not hmac.compare_digest(cookie, csrf_token) or not same_origin(request):
         raise Forbidden("the sign-in form's security token is missing or stale; reload the page")
     try:
         signed_in = users.sign_in(
@@ -164,16 +93,17 @@ def login(
         )
     except users.SignInRefused as refused:
         db.commit()  # a lockout's audit entry, when this attempt was the one to write it
-        context = {"csrf_token": cookie, "next": _safe_next(next), "error": str(refused)}
-        return _page(
+        context = {"csrf_token": cookie, "next": safe_next(next), "error": str(refused)}
+        return render(
             request,
-            "login.html",
-            {**context, "session": None},
+            "common/login.html",
+            context,
+            session=None,
             status_code=429 if refused.throttled else 401,
         )
     db.commit()
     secret = signed_in.secret
-    response = RedirectResponse(_safe_next(next), status_code=303)
+    response = RedirectResponse(safe_next(next), status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
         secret,
@@ -228,24 +158,18 @@ def review_queue(
         limit=50,
         offset=offset,
     )
-    return _page(
+    return render(
         request,
-        "queue.html",
+        "common/queue.html",
         {
-            "session": session,
             "items": items,
             "total": total,
             "offset": offset,
             "limit": 50,
             "kind_label": kind_label,
         },
+        session=session,
     )
-
-
-@dataclass(frozen=True, slots=True)
-class _Notice:
-    kind: str  # "ok" or "error"
-    text: str
 
 
 async def _draft_page(
@@ -257,7 +181,7 @@ async def _draft_page(
     term: int,
     version: int,
     compare: int | None,
-    notice: _Notice | None = None,
+    notice: Notice | None = None,
     status_code: int = 200,
     comment: str = "",
 ) -> HTMLResponse:
@@ -313,11 +237,10 @@ async def _draft_page(
     )
     # The date it is due by, read from the term's stored plan (final terms, send-by, end date).
     due = review_reads.due_of(found.plan, draft.kind.value) if found.plan else None
-    return _page(
+    return render(
         request,
-        "draft.html",
+        "common/draft.html",
         {
-            "session": session,
             "contract": found.contract,
             "record": found.record,
             "draft": draft,
@@ -349,6 +272,7 @@ async def _draft_page(
             "comment": comment,
             "latest": latest,
         },
+        session=session,
         status_code=status_code,
     )
 
@@ -366,7 +290,7 @@ async def draft_page(
 ) -> HTMLResponse:
     notice = None
     if done in {k.value for k in ReviewDecisionKind}:
-        notice = _Notice("ok", f"Your decision was recorded: {done.replace('_', ' ')}.")
+        notice = Notice("ok", f"Your decision was recorded: {done.replace('_', ' ')}.")
     return await _draft_page(
         request,
         state=state,
@@ -425,7 +349,7 @@ async def decide(
             term=term,
             version=version,
             compare=None,
-            notice=_Notice("error", problem.detail or problem.title),
+            notice=Notice("error", problem.detail or problem.title),
             status_code=problem.status,
             comment=comment,
         )
@@ -449,8 +373,9 @@ def dashboard(
 ) -> HTMLResponse:
     data = dashboard_reads.dashboard(db, today=state.today())
     stages = [(name, data.by_stage.get(name, 0)) for name in dashboard_reads.stage_names()]
-    return _page(
+    return render(
         request,
-        "dashboard.html",
-        {"session": session, "data": data, "stages": stages, "total": sum(n for _, n in stages)},
+        "common/dashboard.html",
+        {"data": data, "stages": stages, "total": sum(n for _, n in stages)},
+        session=session,
     )
