@@ -126,13 +126,20 @@ def check(only: list[str] | None = None) -> list[str]:
             expected = io.BytesIO()
             write_mo(expected, catalog, use_fuzzy=False)
             expected.seek(0)
-            if {m.id: m.string for m in compiled if m.id} != {
-                m.id: m.string for m in read_mo(expected) if m.id
-            }:
+            if _messages(compiled) != _messages(read_mo(expected)):
                 problems.append(
                     f"{language}/{area}: {mo.name} is stale (python -m web.catalogs compile)"
                 )
     return problems
+
+
+def _frozen(value: object) -> object:
+    return tuple(value) if isinstance(value, list | tuple) else value
+
+
+def _messages(catalog: Catalog) -> dict[object, object]:
+    """Message id -> translation; a plural's id and strings are lists, made hashable."""
+    return {_frozen(m.id): _frozen(m.string) for m in catalog if m.id}
 
 
 def _translated(string: object) -> bool:
