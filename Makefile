@@ -9,7 +9,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv dev test lint format bench clean
+.PHONY: help venv dev test lint format bench clean i18n
 
 help:
 	@echo "make dev     Temporal dev server + database + worker + sample contracts (Ctrl-C stops)"
@@ -17,6 +17,7 @@ help:
 	@echo "make lint    ruff check, ruff format --check, mypy"
 	@echo "make format  ruff format and ruff check --fix"
 	@echo "make bench   run the benchmark scripts in bench/"
+	@echo "make i18n    extract the pages' messages into the catalogs, compile, list what is untranslated"
 	@echo "make venv    create .venv and install the project with its dev extras"
 	@echo "make clean   remove .venv and tool caches (data/ is kept)"
 
@@ -56,6 +57,14 @@ bench: venv
 		PYTHONPATH="$(CURDIR)" $(BIN)/python "$$script" || exit $$?; \
 	done; \
 	if [ $$found = 0 ]; then echo "no benchmark scripts in bench/"; fi
+
+# The pages' message catalogs (web/catalogs.py): update every area's .po from its templates
+# and modules, compile the .mo files that ship in the package, then list what still needs a
+# translation (an untranslated message fails tests/test_i18n_catalogs.py).
+i18n: venv
+	$(BIN)/python -m web.catalogs update
+	$(BIN)/python -m web.catalogs compile
+	$(BIN)/python -m web.catalogs check
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
