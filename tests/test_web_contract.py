@@ -1,0 +1,296 @@
+"""The contract page (issue 16): terms, the term's timeline from the stored plan, events,
+versions, decisions, offers and answers, notices, audit entries and the actions, driven through
+a renewal on the time-skipping server, in English and Japanese."""
+
+import re
+
+import httpx
+import pytest
+from markupsafe import escape
+
+from clients import renewals
+from models.renewal import OutcomeKind
+from models.users import CurrentUser, WebSession
+from portal.deps import SESSION_COOKIE, web_session
+from tests.portal_fixtures import *  # noqa: F403
+from tests.portal_fixtures import (
+    Portal,
+    contract_in_review_window,
+    wait_for_draft,
+)
+from tests.web_i18n_helpers import english_left
+from tests.workflow_helpers import result_of, today
+
+pytestmark = pytest.mark.asyncio
+
+EVIL = '<img src=x onerror="alert(1)">'
+SUPPLIER_NAME = "Tokyo Packaging K.K."
+
+
+def _browser(p: Portal, who: str, language: str = "en") -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=p.app),
+        base_url="http://testserver",
+        cookies={SESSION_COOKIE: p.cookies[who][0]},
+        headers={"Accept-Language": language},
+    )
+
+
+def _dates_on_page(html: str) -> dict[str, str]:
+    """Each timeline row's id (milestone-<kind>) and the ISO date of its first <time>."""
+    rows = re.findall(
+        r'<tr id="milestone-([a-z_]+)"[^>]*>.*?<time datetime="([0-9-]+)"', html, re.S
+    )
+    return dict(rows)
+
+
+def _main(html: str) -> str:
+    """The page's own content: the header and navigation are common's (its catalog)."""
+    return html.split('<main id="main">', 1)[1].split("</main>", 1)[0]
+
+
+def _actions(html: str) -> list[str]:
+    section = html.split('id="actions-title"', 1)[1].split("</section>", 1)[0]
+    return re.findall(r'<a class="button" href="([^"]+)"', section)
+
+
+async def test_contract_page_through_a_renewal(portal: Portal) -> None:
+    env = portal.extra["env"]
+    cid = await contract_in_review_window(env, portal.sessions, title=f"Ink {EVIL}", language="ja")
+    title = f"Ink {EVIL}"
+
+    async with _browser(portal, "procurement") as http:
+        before = await http.get(f"/contracts/{cid}")
+        assert before.status_code == 200, before.text
+        assert EVIL not in before.text and "&lt;img src=x" in before.text
+        assert 'id="preview"' in before.text  # no renewal yet: the plan is a preview
+        assert f"/contracts/{cid}/start" in _actions(before.text)
+        assert "/suppliers/S-1" in before.text
+
+    r = await portal.http.post(
+        "/api/v1/renewals", json={"contract_id": cid}, headers=portal.auth("procurement")
+    )
+    assert r.status_code == 201, r.text
+    await wait_for_draft(portal.client, cid)  # type: ignore[arg-type]
+
+    detail = await portal.http.get(
+        f"/api/v1/renewals/{cid}/terms/1", headers=portal.auth("procurement")
+    )
+    assert detail.status_code == 200, detail.text
+    plan = detail.json()["plan"]
+    assert plan is not None and plan["preview"] is False
+    version = detail.json()["drafts"][0]
+
+    async with _browser(portal, "procurement") as http:
+        page = await http.get(f"/contracts/{cid}")
+        assert page.status_code == 200
+        html = page.text
+    assert 'id="preview"' not in html
+    shown = _dates_on_page(html)
+    expected = {m["kind"]: m["due"] for m in plan["milestones"]}
+    if plan["term_model"] != "fixed":
+        expected["notice_deadline"] = plan["notice_deadline"]
+    assert shown == expected  # every date of the stored plan, exactly
+    assert 'id="version-1"' in html and version["content_hash"][:12] in html
+    assert 'id="letter-1"' in html
+    # The letter in full, escaped as text.
+    first_line = version["body"].splitlines()[0]
+    assert str(escape(first_line)) in html
+    assert str(escape(version["body"].splitlines()[-1])) in html
+    assert f"/contracts/{cid}/start" not in _actions(html)
+    assert f"/contracts/{cid}/terms/1/terminate" in _actions(html)
+    assert EVIL not in html
+
+    # legal asks for changes: the version awaits procurement's revision.
+    decided = await portal.http.post(
+        f"/api/v1/renewals/{cid}/terms/1/decisions",
+        json={
+            "decision": "request_changes",
+            "draft_version": 1,
+            "comment": "価格調整の上限を明記してください",
+        },
+        headers=portal.auth("legal"),
+    )
+    assert decided.status_code in (200, 201), decided.text
+
+    async with _browser(portal, "procurement") as http:
+        html = (await http.get(f"/contracts/{cid}")).text
+    assert 'data-kind="changes_requested"' in html
+    assert "Legal requested changes" in html
+    assert "価格調整の上限を明記してください" in html
+    assert f"/contracts/{cid}/terms/1/versions/new?based_on=1" in _actions(html)
+
+    # Legal may read the page but has no procurement action on it.
+    async with _browser(portal, "legal") as http:
+        page = await http.get(f"/contracts/{cid}")
+        assert page.status_code == 200
+        assert _actions(page.text) == []
+        assert "The audit trail is for those who may read it." in page.text
+
+    # The administrator reads the audit entries: the start and the decision.
+    async with _browser(portal, "admin") as http:
+        page = await http.get(f"/contracts/{cid}")
+        assert page.status_code == 200
+        audit = page.text.split('id="audit"', 1)[1].split("</table>", 1)[0]
+        assert "Renewal started" in audit and "Legal decision" in audit
+
+    # In Japanese: nothing left in English but the test's data.
+    allowed = [
+        cid,
+        title,
+        SUPPLIER_NAME,
+        "S-1",
+        "Net 60",
+        *(portal.username(w) for w in ("procurement", "legal", "admin")),
+        "Procurement",
+        "Legal",
+    ]
+    async with _browser(portal, "procurement", "ja") as http:
+        page = await http.get(f"/contracts/{cid}")
+        assert page.status_code == 200
+        assert page.headers["content-language"] == "ja"
+        assert english_left(_main(page.text), allowed=allowed) == []
+        assert "修正依頼" in page.text
+        assert _dates_on_page(page.text) == expected
+        missing = await http.get(f"/contracts/{cid}?term=7")
+        assert missing.status_code == 404
+        assert english_left(_main(missing.text), allowed=allowed) == []
+        unknown = await http.get("/contracts/C-nope")
+        assert unknown.status_code == 404
+        assert english_left(_main(unknown.text), allowed=[*allowed, "C-nope"]) == []
+
+
+async def test_unknown_contract_and_term_are_404_in_english(portal: Portal) -> None:
+    env = portal.extra["env"]
+    cid = await contract_in_review_window(env, portal.sessions)
+    async with _browser(portal, "procurement") as http:
+        assert (await http.get("/contracts/C-missing")).status_code == 404
+        page = await http.get(f"/contracts/{cid}?term=2")
+        assert page.status_code == 404
+        assert "has no term 2" in page.text
+
+
+async def test_reader_without_permission_is_refused(portal: Portal) -> None:
+    """Every role reads contracts, so the person without the permission is made here: a
+    session whose account holds no role at all (the database refuses to store one)."""
+    env = portal.extra["env"]
+    cid = await contract_in_review_window(env, portal.sessions)
+    nobody = WebSession(
+        user=CurrentUser(
+            id=0, username="nobody@example.com", display_name="Nobody", roles=frozenset()
+        ),
+        csrf_token="x",
+    )
+    portal.app.dependency_overrides[web_session] = lambda: nobody
+    try:
+        async with _browser(portal, "procurement") as http:
+            page = await http.get(f"/contracts/{cid}")
+        assert page.status_code == 403
+        assert "Ink" not in page.text and cid not in page.text
+    finally:
+        portal.app.dependency_overrides.pop(web_session, None)
+    # Signed out: to the sign-in page, and back here after it.
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=portal.app), base_url="http://testserver"
+    ) as anonymous:
+        page = await anonymous.get(f"/contracts/{cid}")
+    assert page.status_code == 303 and page.headers["location"].startswith("/login?next=")
+
+
+async def test_earlier_term_after_a_negotiated_renewal(portal: Portal) -> None:
+    """Changes requested, v2 made by procurement, approved, presented and accepted: each step
+    shows its action, and once renewed the page of term 1 is an earlier term with its versions
+    (v1 superseded by v2, the diff), the offer and the supplier's answer."""
+    env = portal.extra["env"]
+    http = portal.http
+    buyer, lawyer = portal.auth("procurement"), portal.auth("legal")
+    cid = await contract_in_review_window(env, portal.sessions, language="ja")
+    base = f"/api/v1/renewals/{cid}/terms/1"
+    started = await http.post("/api/v1/renewals", json={"contract_id": cid}, headers=buyer)
+    assert started.status_code == 201, started.text
+    assert portal.client is not None
+    await wait_for_draft(portal.client, cid)
+    day = await today(env)
+    portal.app.state.portal.today = lambda: day
+
+    changes = await http.post(
+        f"{base}/decisions",
+        json={"decision": "request_changes", "draft_version": 1, "comment": "上限を2%に"},
+        headers=lawyer,
+    )
+    assert changes.status_code == 200, changes.text
+    made = await http.post(
+        f"{base}/versions",
+        json={
+            "based_on_version": 1,
+            "edit": {"price_adjustment": "CPI連動（年2%まで）", "price_adjustment_cap_pct": "2"},
+        },
+        headers=buyer,
+    )
+    assert made.status_code == 201, made.text
+    v2 = made.json()
+    approved = await http.post(
+        f"{base}/decisions",
+        json={"decision": "approve", "draft_version": 2, "content_hash": v2["content_hash"]},
+        headers=lawyer,
+    )
+    assert approved.status_code == 200, approved.text
+    async with _browser(portal, "procurement") as page:
+        html = (await page.get(f"/contracts/{cid}")).text
+    assert f"/contracts/{cid}/terms/1/offer" in _actions(html)
+    assert f"/contracts/{cid}/terms/1/answer" not in _actions(html)
+
+    offered = await http.post(
+        f"{base}/offers",
+        json={"draft_version": 2, "presented_on": day.isoformat()},
+        headers=buyer,
+    )
+    assert offered.status_code == 201, offered.text
+    async with _browser(portal, "procurement") as page:
+        html = (await page.get(f"/contracts/{cid}")).text
+    assert f"/contracts/{cid}/terms/1/answer" in _actions(html)
+    assert f"/contracts/{cid}/terms/1/offer" not in _actions(html)
+
+    accepted = await http.post(
+        f"{base}/answers",
+        json={
+            "draft_version": 2,
+            "answer": "accepted",
+            "answered_on": day.isoformat(),
+            "content_hash": v2["content_hash"],
+            "confirmed_by": "営業部長",
+            "reference": "署名済み PDF 117",
+        },
+        headers=buyer,
+    )
+    assert accepted.status_code == 201, accepted.text
+    outcome = await result_of(env, renewals.renewal_handle(portal.client, contract_id=cid, term=1))
+    assert outcome.kind is OutcomeKind.RENEWED
+
+    try:
+        async with _browser(portal, "procurement") as page:
+            now = await page.get(f"/contracts/{cid}")
+            assert now.status_code == 200
+            assert f'href="/contracts/{cid}?term=1"' in now.text  # the earlier term, linked
+            earlier = await page.get(f"/contracts/{cid}?term=1")
+            assert earlier.status_code == 200
+            html = earlier.text
+        assert _actions(html) == []  # nothing is done on an earlier term
+        assert 'data-kind="supplier_answered"' in html and 'data-kind="outcome"' in html
+        assert "superseded by version 2" in html and "Changes from version 1" in html
+        offers = html.split('id="offers"', 1)[1].split("</table>", 1)[0]
+        assert "営業部長" in offers and "accepted" in offers
+        assert 'id="outcome"' in html
+        async with _browser(portal, "procurement", "ja") as page:
+            ja = (await page.get(f"/contracts/{cid}?term=1")).text
+        allowed = [
+            cid,
+            "Packaging materials",
+            SUPPLIER_NAME,
+            "S-1",
+            "Net 60",
+            *(portal.username(w) for w in ("procurement", "legal")),
+        ]
+        assert english_left(_main(ja), allowed=allowed) == []
+    finally:
+        await portal.client.get_workflow_handle(f"renewal/{cid}/term-2").terminate("test over")
