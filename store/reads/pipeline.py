@@ -9,18 +9,31 @@ whose renewal has not started shows a preview made by the workflow's own plan fu
 item says so (``plan_preview``). Listing thousands of contracts never queries a workflow.
 """
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from dateutil.relativedelta import relativedelta
+from sqlalchemy import Date, Float, and_, cast, func, or_, select, type_coerce
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.functions import FunctionElement
 
 from domain.term_plan import CalendarSettings
-from models.milestones import MilestoneKind, RenewalPolicy
+from models.milestones import MilestoneKind, MilestoneState, RenewalPolicy
 from models.plans import StoredMilestone, StoredPlan
-from models.tables import ContractRow, RenewalRow, ScorecardRow, SupplierRow
+from models.tables import (
+    ContractRow,
+    PlanMilestoneRow,
+    RenewalRow,
+    ScorecardRow,
+    SupplierRow,
+    TermPlanRow,
+)
+from models.team_tables import TeamRow
 from store.contracts import to_read
 from store.reads._stages import (
     CONTRACT_TERMINATED,
@@ -33,15 +46,24 @@ from store.reads.plans import plans_for
 
 __all__ = [
     "CONTRACT_TERMINATED",
+    "NEEDS_ME_DAYS",
     "NOT_STARTED",
+    "SORTS",
+    "WAITS_ON_PROCUREMENT",
     "NextMilestone",
     "PipelineFilter",
     "PipelineItem",
+    "PipelinePage",
+    "PipelineRow",
     "count_contracts",
     "distinct_owners",
+    "iter_pipeline",
+    "needs_me",
     "next_milestone",
     "pipeline",
+    "pipeline_page",
     "stage_names",
+    "team_names",
 ]
 
 
@@ -82,9 +104,104 @@ class PipelineFilter:
     owner: str | None = None
     ends_from: date | None = None
     ends_to: date | None = None
+    team: str | None = None
+    # "Needs me": the contracts this user owns that wait on them (see :func:`needs_me`).
+    needs: str | None = None
 
 
-def _pipeline_query(flt: PipelineFilter) -> Any:
+# What the renewal waits on procurement for: legal asked for changes, it was escalated, the
+# term lapsed, or an offer is with the supplier and nobody has recorded the answer yet.
+WAITS_ON_PROCUREMENT: tuple[str, ...] = (
+    "changes_requested",
+    "escalated",
+    "lapsed",
+    "offer_presented",
+)
+NEEDS_ME_DAYS = 14  # a next milestone due within this many days (or overdue) needs its owner
+_OVER = ("completed", CONTRACT_TERMINATED)
+
+
+class _DaysBefore(FunctionElement[date]):
+    """``day - days`` as a date, on SQLite and PostgreSQL."""
+
+    type = Date()
+    inherit_cache = True
+
+
+@compiles(_DaysBefore)
+def _days_before_pg(element: _DaysBefore, compiler: Any, **kw: Any) -> str:
+    day, days = list(element.clauses)
+    return f"({compiler.process(day, **kw)} - {compiler.process(days, **kw)})"
+
+
+@compiles(_DaysBefore, "sqlite")
+def _days_before_sqlite(element: _DaysBefore, compiler: Any, **kw: Any) -> str:
+    day, days = list(element.clauses)
+    return (
+        f"date({compiler.process(day, **kw)}, '-' || ({compiler.process(days, **kw)}) || ' days')"
+    )
+
+
+def _current_plan() -> ColumnElement[bool]:
+    return and_(
+        TermPlanRow.contract_id == ContractRow.id, TermPlanRow.term == ContractRow.current_term
+    )
+
+
+def notice_deadline_key() -> ColumnElement[date]:
+    """What the notice-deadline column sorts by: the stored plan's date; for a term whose
+    renewal has not started, the end date minus the notice period before business days (the
+    page shows the preview's exact date; sorting on it would mean planning every contract)."""
+    nominal = _DaysBefore(ContractRow.end_date, ContractRow.notice_period_days)
+    return type_coerce(func.coalesce(TermPlanRow.notice_deadline, nominal), Date())
+
+
+def send_by_key() -> ColumnElement[date]:
+    """The send-by column's sort key, as :func:`notice_deadline_key` (the transit buffer as
+    calendar days for a preview)."""
+    nominal = _DaysBefore(
+        ContractRow.end_date, ContractRow.notice_period_days + ContractRow.transit_buffer_days
+    )
+    return type_coerce(func.coalesce(TermPlanRow.send_by, nominal), Date())
+
+
+def needs_me(username: str, *, today: date, policy: RenewalPolicy) -> ColumnElement[bool]:
+    """The contracts ``username`` owns, still open, whose renewal waits on procurement
+    (:data:`WAITS_ON_PROCUREMENT`) or whose next milestone is overdue or due within
+    :data:`NEEDS_ME_DAYS` days: a pending milestone of the stored plan, or, for a renewal not
+    started, its preparation (the first milestone, end date minus the policy's first offset)."""
+    soon = today + timedelta(days=NEEDS_ME_DAYS)
+    stage = stage_expr()
+    pending_soon = (
+        select(PlanMilestoneRow.id)
+        .where(
+            PlanMilestoneRow.contract_id == ContractRow.id,
+            PlanMilestoneRow.term == ContractRow.current_term,
+            PlanMilestoneRow.state == MilestoneState.PENDING.value,
+            PlanMilestoneRow.due <= soon,
+        )
+        .exists()
+    )
+    first, final = policy.offsets_months[0], policy.offsets_months[-1]
+    preparation_due = or_(
+        ContractRow.end_date <= soon + relativedelta(months=first),
+        # Moved earlier to keep the final terms before the notice deadline.
+        notice_deadline_key() <= soon + relativedelta(months=first - final),
+    )
+    return and_(
+        func.lower(ContractRow.owner) == username.strip().lower(),
+        stage.not_in(_OVER),
+        or_(
+            stage.in_(WAITS_ON_PROCUREMENT),
+            and_(TermPlanRow.contract_id.is_not(None), pending_soon),
+            and_(TermPlanRow.contract_id.is_(None), stage == NOT_STARTED, preparation_due),
+        ),
+    )
+
+
+def _pipeline_query(
+    flt: PipelineFilter, *, today: date | None = None, policy: RenewalPolicy | None = None
+) -> Any:
     stage = stage_expr().label("stage")
     query = (
         select(
@@ -100,6 +217,7 @@ def _pipeline_query(flt: PipelineFilter) -> Any:
         .join(SupplierRow, SupplierRow.id == ContractRow.supplier_id)
         .outerjoin(RenewalRow, current_renewal())
         .outerjoin(ScorecardRow, ScorecardRow.renewal_id == RenewalRow.id)
+        .outerjoin(TermPlanRow, _current_plan())
     )
     if flt.stage:
         query = query.where(stage_expr() == flt.stage)
@@ -111,6 +229,12 @@ def _pipeline_query(flt: PipelineFilter) -> Any:
         query = query.where(ContractRow.end_date >= flt.ends_from)
     if flt.ends_to:
         query = query.where(ContractRow.end_date <= flt.ends_to)
+    if flt.team:
+        query = query.where(ContractRow.team == flt.team)
+    if flt.needs:
+        if today is None:
+            raise ValueError("the needs-me filter needs today's date")
+        query = query.where(needs_me(flt.needs, today=today, policy=policy or RenewalPolicy()))
     return query
 
 
@@ -163,16 +287,27 @@ def pipeline(
     offset: int = 0,
 ) -> tuple[list[PipelineItem], int]:
     """A page of contracts, soonest expiry first, and how many match the filter."""
-    query = _pipeline_query(flt or PipelineFilter())
+    query = _pipeline_query(flt or PipelineFilter(), today=today, policy=policy)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = session.execute(
         query.order_by(ContractRow.end_date, ContractRow.id).limit(limit).offset(offset)
     ).all()
+    return _items(session, rows, today=today, policy=policy, cfg=cfg), total
+
+
+def _items(
+    session: Session,
+    rows: Sequence[Any],
+    *,
+    today: date,
+    policy: RenewalPolicy,
+    cfg: CalendarSettings,
+) -> list[PipelineItem]:
     contracts = [(to_read(row[0]), row[2]) for row in rows]
     shown = plans_for(session, contracts, today=today, policy=policy, cfg=cfg)
     items = []
     for (contract, _category), row in zip(contracts, rows, strict=True):
-        _, supplier_name, _, workflow_id, stage, total_score, grade, rec = row
+        _, supplier_name, _, workflow_id, stage, total_score, grade, rec = row[:8]
         plan = shown[contract.id]
         items.append(
             PipelineItem(
@@ -195,7 +330,185 @@ def pipeline(
                 plan_preview=plan.preview,
             )
         )
-    return items, total
+    return items
+
+
+# ---------------------------------------------------------------------------- sorted pages
+# The pipeline page sorts by one visible column, then the contract id, and pages by keyset
+# (the last row's sort value and id): a late page costs what the first does, where OFFSET
+# would read and drop every row before it.
+
+SORTS: tuple[str, ...] = (
+    "end_date",
+    "send_by",
+    "notice_deadline",
+    "score",
+    "annual_value",
+    "contract_id",
+)
+_NO_SCORE_LAST = {False: 1000.0, True: -1.0}  # scores are 0 to 100; none sorts after them
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineRow:
+    """A pipeline item with what the page shows besides: value, currency, team, and its
+    position in the sort order (``cursor``)."""
+
+    item: PipelineItem
+    annual_value: Decimal
+    currency: str
+    team: str | None
+    cursor: str
+
+
+@dataclass(frozen=True, slots=True)
+class PipelinePage:
+    rows: list[PipelineRow]
+    total: int
+    next_cursor: str | None  # None: this is the last page
+    prev_cursor: str | None  # None: this is the first page
+
+
+def _sort_key(sort: str, descending: bool) -> ColumnElement[Any]:
+    if sort == "end_date":
+        return ContractRow.end_date.expression
+    if sort == "send_by":
+        return send_by_key()
+    if sort == "notice_deadline":
+        return notice_deadline_key()
+    if sort == "score":
+        return func.coalesce(cast(ScorecardRow.total, Float), _NO_SCORE_LAST[descending])
+    if sort == "annual_value":
+        return cast(ContractRow.annual_value, Float)
+    if sort == "contract_id":
+        return ContractRow.id.expression
+    raise ValueError(f"unknown sort {sort!r}")
+
+
+def _encode(sort: str, value: Any, contract_id: str) -> str:
+    if sort in {"end_date", "send_by", "notice_deadline"}:
+        text = value.isoformat() if isinstance(value, date) else str(value)
+    elif sort in {"score", "annual_value"}:
+        text = repr(float(value))
+    else:
+        text = ""
+    return f"{text}~{contract_id}"
+
+
+def _decode(sort: str, cursor: str) -> tuple[Any, str]:
+    """The sort value and id of a cursor; ValueError when it is not one of this sort's."""
+    text, sep, contract_id = cursor.partition("~")
+    if not sep or not contract_id:
+        raise ValueError("not a cursor")
+    if sort in {"end_date", "send_by", "notice_deadline"}:
+        return date.fromisoformat(text), contract_id
+    if sort in {"score", "annual_value"}:
+        return float(text), contract_id
+    return contract_id, contract_id
+
+
+def _beyond(key: ColumnElement[Any], value: Any, contract_id: str, *, up: bool) -> Any:
+    if up:
+        return or_(key > value, and_(key == value, ContractRow.id > contract_id))
+    return or_(key < value, and_(key == value, ContractRow.id < contract_id))
+
+
+def pipeline_page(
+    session: Session,
+    *,
+    today: date,
+    policy: RenewalPolicy,
+    cfg: CalendarSettings,
+    flt: PipelineFilter | None = None,
+    sort: str = "end_date",
+    descending: bool = False,
+    after: str | None = None,
+    before: str | None = None,
+    last: bool = False,
+    limit: int = 50,
+    count: bool = True,
+) -> PipelinePage:
+    """One page of the filtered pipeline in ``sort`` order (then by contract id): the first,
+    the one ``after`` or ``before`` a row's cursor, or the ``last``. ValueError for an unknown
+    sort or a cursor that is not one of this sort's."""
+    key = _sort_key(sort, descending)
+    base = _pipeline_query(flt or PipelineFilter(), today=today, policy=policy)
+    query = base.add_columns(key.label("sort_key"))
+    # Read backwards for a page before a cursor and for the last page, then turn it round.
+    backwards = before is not None or last
+    up = descending == backwards
+    cursor = before if before is not None else after
+    if cursor is not None and not last:
+        value, contract_id = _decode(sort, cursor)
+        query = query.where(_beyond(key, value, contract_id, up=up))
+    order = (key.asc(), ContractRow.id.asc()) if up else (key.desc(), ContractRow.id.desc())
+    total = session.scalar(select(func.count()).select_from(base.subquery())) if count else 0
+    size = limit
+    if last and total:
+        # The pages' boundaries as read forwards from the first: the last holds the remainder.
+        size = total % limit or limit
+    rows = list(session.execute(query.order_by(*order).limit(size + 1)).all())
+    more = len(rows) > size
+    rows = rows[:size]
+    if backwards:
+        rows.reverse()
+    items = _items(session, rows, today=today, policy=policy, cfg=cfg)
+    shown = [
+        PipelineRow(
+            item=item,
+            annual_value=row[0].annual_value,
+            currency=row[0].currency,
+            team=row[0].team,
+            cursor=_encode(sort, row[-1], item.contract_id),
+        )
+        for item, row in zip(items, rows, strict=True)
+    ]
+    if backwards:
+        has_prev, has_next = more, bool(shown) and not last
+    else:
+        has_prev, has_next = after is not None and bool(shown), more
+    return PipelinePage(
+        rows=shown,
+        total=total or 0,
+        next_cursor=shown[-1].cursor if has_next and shown else None,
+        prev_cursor=shown[0].cursor if has_prev and shown else None,
+    )
+
+
+def iter_pipeline(
+    session: Session,
+    *,
+    today: date,
+    policy: RenewalPolicy,
+    cfg: CalendarSettings,
+    flt: PipelineFilter | None = None,
+    sort: str = "end_date",
+    descending: bool = False,
+    batch: int = 500,
+) -> Iterator[PipelineRow]:
+    """Every row of the filtered pipeline in ``sort`` order, read a batch at a time."""
+    after: str | None = None
+    while True:
+        page = pipeline_page(
+            session,
+            today=today,
+            policy=policy,
+            cfg=cfg,
+            flt=flt,
+            sort=sort,
+            descending=descending,
+            after=after,
+            limit=batch,
+            count=False,
+        )
+        yield from page.rows
+        if page.next_cursor is None:
+            return
+        after = page.next_cursor
+
+
+def team_names(session: Session) -> list[str]:
+    return list(session.scalars(select(TeamRow.name).order_by(TeamRow.name)))
 
 
 def distinct_owners(session: Session) -> list[str]:
