@@ -27,8 +27,10 @@ from services import users
 
 SESSION_COOKIE = "renewals_session"
 
-# Reachable without signing in: the sign-in page itself, health checks, static files.
-PUBLIC_PATHS = frozenset({"/login", "/healthz", "/static"})
+# Reachable without signing in: the sign-in page itself, health checks, static files, and a
+# person's calendar feed (the secret in its path is the credential: calendar clients send no
+# cookie).
+PUBLIC_PATHS = frozenset({"/login", "/healthz", "/static", "/calendar/{token}.ics"})
 
 
 def get_state(request: Request) -> AppState:

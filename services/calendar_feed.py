@@ -7,7 +7,8 @@ event when an amendment moves it instead of showing a duplicate.
 The dates are each term's stored plan (renewal-semantics.md §1): what its running renewal
 planned, with each milestone's state. A contract whose renewal has not started gets a preview
 made by the workflow's own plan function, and every event of it says "preview". Each event is
-labelled with the glossary's words in the contract's language.
+labelled with the glossary's words in the contract's language, or in the reader's when a
+person's own feed is built for someone who chose one (``language``).
 """
 
 from collections.abc import Iterable
@@ -68,8 +69,10 @@ def _event(uid: str, day: date, summary: str, description: str, stamp: datetime)
     return event
 
 
-def _events(c: ContractRead, plan: StoredPlan, stamp: datetime) -> list[Event]:
-    lang = c.language
+def _events(
+    c: ContractRead, plan: StoredPlan, stamp: datetime, language: str | None = None
+) -> list[Event]:
+    lang = language or c.language
     label = f"{c.title} ({c.id})"
     tag = f" [{_pick(('preview', '試算'), lang)}]" if plan.preview else ""
     origin = _pick(_PREVIEW if plan.preview else _STORED, lang)
@@ -112,7 +115,10 @@ def build_feed(
     *,
     name: str = "Contract renewals",
     generated_at: datetime | None = None,
+    language: str | None = None,
 ) -> bytes:
+    """The feed of ``planned``; ``language`` ("en", "ja") writes every event in it instead of in
+    each contract's language."""
     stamp = generated_at or datetime.now(UTC)
     cal = Calendar()
     cal.add("prodid", PRODID)
@@ -120,7 +126,7 @@ def build_feed(
     cal.add("calscale", "GREGORIAN")
     cal.add("x-wr-calname", name)
     for entry in planned:
-        for event in _events(entry.contract, entry.shown, stamp):
+        for event in _events(entry.contract, entry.shown, stamp, language):
             cal.add_component(event)
     feed: bytes = cal.to_ical()
     return feed

@@ -22,8 +22,8 @@ from datetime import UTC, datetime
 from sqlalchemy.orm import Session
 
 from auth.roles import AccountKind, Permission, Role
-from domain.account_changes import AccountChange, ChangeKind
-from models.errors import Conflict, NotAllowed
+from domain.account_changes import AccountChange, ChangeKind, change_key
+from models.errors import Conflict, FieldError, InvalidInput, NotAllowed
 from models.users import CurrentUser, IssuedToken, TokenInfo, WebSession
 from services.account_announcements import address_of, announce
 from store import audit
@@ -261,6 +261,45 @@ def list_tokens(session: Session, *, actor: Actor, username: str) -> list[TokenI
     return user_store.list_tokens(session, username=username)
 
 
+LANGUAGE_CHANGED = "user_language_changed"  # the audit action of a language choice
+LANGUAGE_CHOICES = ("en", "ja")  # None: the browser's Accept-Language decides
+
+
+def set_language(
+    session: Session,
+    *,
+    actor: CurrentUser,
+    language: str | None,
+    now: datetime | None = None,
+) -> tuple[CurrentUser, bool]:
+    """Choose the language one reads pages (and their own calendar) in: "en", "ja", or None
+    for the browser's choice. People choose for themselves only. InvalidInput names
+    ``language`` for any other value; asking for the language held changes and audits nothing.
+    No mail: the choice gives nobody any access."""
+    if language is not None and language not in LANGUAGE_CHOICES:
+        raise InvalidInput(
+            [FieldError("language", f"choose one of {', '.join(LANGUAGE_CHOICES)}, or none")]
+        )
+    row = user_store.get_user_row(session, username=actor.username, for_update=True)
+    before = row.language
+    if before == language:
+        return user_store.get_user(session, username=actor.username), False
+    row.language = language
+    session.flush()
+    revision = user_store.next_revision(session, username=actor.username)
+    audit.record(
+        session,
+        actor=actor.username,
+        action=LANGUAGE_CHANGED,
+        subject_type="user",
+        subject_id=actor.username,
+        detail={"language_before": before, "language": language, "change": revision},
+        key=change_key(actor.username, revision),
+        occurred_at=now or datetime.now(UTC),
+    )
+    return user_store.get_user(session, username=actor.username), True
+
+
 @dataclass(frozen=True, slots=True)
 class SignedIn:
     user: CurrentUser
@@ -428,6 +467,8 @@ def _record_lockout(
 
 
 __all__ = [
+    "LANGUAGE_CHANGED",
+    "LANGUAGE_CHOICES",
     "Actor",
     "CurrentUser",
     "IssuedToken",
@@ -446,6 +487,7 @@ __all__ = [
     "resolve_session",
     "resolve_token",
     "revoke_tokens",
+    "set_language",
     "set_roles",
     "sign_in",
     "sign_in_for_token",
