@@ -3,12 +3,14 @@ versions, decisions, offers and answers, notices, audit entries and the actions,
 a renewal on the time-skipping server, in English and Japanese."""
 
 import re
+from datetime import date
 
 import httpx
-import pytest
 from markupsafe import escape
 
 from clients import renewals
+from domain.calendars import BusinessCalendar
+from domain.milestones import plan_milestones
 from models.renewal import OutcomeKind
 from models.users import CurrentUser, WebSession
 from portal.deps import SESSION_COOKIE, web_session
@@ -20,8 +22,8 @@ from tests.portal_fixtures import (
 )
 from tests.web_i18n_helpers import english_left
 from tests.workflow_helpers import result_of, today
-
-pytestmark = pytest.mark.asyncio
+from web.contract import provenance_text
+from web.i18n import translator
 
 EVIL = '<img src=x onerror="alert(1)">'
 SUPPLIER_NAME = "Tokyo Packaging K.K."
@@ -66,6 +68,7 @@ async def test_contract_page_through_a_renewal(portal: Portal) -> None:
         assert 'id="preview"' in before.text  # no renewal yet: the plan is a preview
         assert f"/contracts/{cid}/start" in _actions(before.text)
         assert "/suppliers/S-1" in before.text
+        assert "1,250.50 JPY" in before.text  # the stored price, not rounded to yen
 
     r = await portal.http.post(
         "/api/v1/renewals", json={"contract_id": cid}, headers=portal.auth("procurement")
@@ -294,3 +297,48 @@ async def test_earlier_term_after_a_negotiated_renewal(portal: Portal) -> None:
         assert english_left(_main(ja), allowed=allowed) == []
     finally:
         await portal.client.get_workflow_handle(f"renewal/{cid}/term-2").terminate("test over")
+
+
+def _stored_steps() -> list[str]:
+    """Every kind of provenance step domain.milestones writes: business days rolled back past
+    weekends, a public holiday, the year-end closure and an organisation's closure day, the
+    transit buffer in business and in calendar days, the re-anchoring on the send-by date."""
+    steps: list[str] = []
+    calendar = BusinessCalendar.for_jurisdiction("JP", closures=[date(2026, 12, 28)])
+    for end, notice, cal, buffer in (
+        (date(2027, 2, 2), 30, calendar, 3),
+        (date(2027, 3, 31), 75, calendar, 3),
+        (date(2027, 3, 31), 45, None, 2),
+        (date(2027, 1, 4), 0, calendar, 0),
+    ):
+        plan = plan_milestones(
+            end_date=end,
+            notice_period_days=notice,
+            today=date(2026, 1, 1),
+            calendar=cal,
+            transit_buffer_days=buffer,
+            safe_default=True,
+        )
+        steps += [*plan.notice_provenance, *plan.send_by_provenance]
+        for m in plan.milestones:
+            steps += m.provenance
+    return sorted(set(steps))
+
+
+def test_every_stored_provenance_step_reads_in_both_languages() -> None:
+    steps = _stored_steps()
+    kinds = " ".join(steps)
+    for expected in ("rolled back past", "public holiday", "year-end closure"):
+        assert expected in kinds
+    assert "organisation closure day" in kinds and "moved to" in kinds
+    assert "business day(s)" in kinds and " day(s) for the notice" in kinds
+    en, ja = translator("en"), translator("ja")
+    for step in steps:
+        assert provenance_text(en, step, "JP") != step, step  # every step is recognised
+        japanese = provenance_text(ja, step, "JP")
+        assert english_left(japanese, allowed=["JP"]) == [], (step, japanese)
+    new_year = "rolled back past 2027-01-01 public holiday: New Year's Day"
+    assert "元日" in provenance_text(ja, new_year, "JP")
+    assert "New Year's Day" in provenance_text(en, new_year, "JP")
+    # A step a newer worker writes is shown as stored, never guessed at.
+    assert provenance_text(ja, "something new", "JP") == "something new"

@@ -11,8 +11,11 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cache
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
+import holidays
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
@@ -20,6 +23,7 @@ from auth.roles import Permission
 from models.contract import TermModel
 from models.drafts import DraftView
 from models.errors import NotAllowed, NotFound
+from models.jurisdictions import split_jurisdiction
 from models.milestones import MilestoneKind
 from models.negotiation import NegotiationView, VersionStatus
 from models.numbers import DbInt
@@ -106,12 +110,34 @@ def _day(t: Translator, iso: str) -> str:
     return t.date(date.fromisoformat(iso))
 
 
-def _closed_reason(t: Translator, reason: str) -> str:
+@cache
+def _holiday_table(jurisdiction: str, language: str | None) -> Any:
+    country, subdivision = split_jurisdiction(jurisdiction)
+    return holidays.country_holidays(country, subdiv=subdivision, language=language)
+
+
+def _holiday_name(t: Translator, stored: str, day: str, jurisdiction: str) -> str:
+    """The holiday's name in the reader's language when the holiday tables have it, and only
+    when the table still names that day as the stored name does (else what was stored)."""
+    if t.language == "en":
+        return stored
+    try:
+        table = _holiday_table(jurisdiction, None)
+        if t.language not in table.supported_languages or table.get(day) != stored:
+            return stored
+        local = _holiday_table(jurisdiction, t.language).get(day)
+    except (NotImplementedError, KeyError, ValueError):
+        return stored
+    return str(local) if local else stored
+
+
+def _closed_reason(t: Translator, reason: str, day: str, jurisdiction: str) -> str:
     """Why a skipped day was not a business day (domain.calendars.why_closed's words)."""
     if reason in _WEEKDAYS:
         return t.gettext(_WEEKDAYS[reason])
     if reason.startswith("public holiday: "):
-        return t.gettext("public holiday: %(name)s", name=reason.removeprefix("public holiday: "))
+        name = _holiday_name(t, reason.removeprefix("public holiday: "), day, jurisdiction)
+        return t.gettext("public holiday: %(name)s", name=name)
     if reason == "year-end closure":
         return t.gettext("year-end closure")
     if reason == "organisation closure day":
@@ -119,16 +145,16 @@ def _closed_reason(t: Translator, reason: str) -> str:
     return reason
 
 
-def _rule_end_minus_notice(t: Translator, m: re.Match[str]) -> str:
+def _rule_end_minus_notice(t: Translator, m: re.Match[str], _where: str) -> str:
     return t.gettext(
         "End date %(end)s minus the notice period (%(days)s)",
         end=_day(t, m[1]),
-        days=t.days(int(m[2])),
+        days=t.ngettext("%(num)d day", "%(num)d days", int(m[2])),
     )
 
 
-def _rule_rolled_back(t: Translator, m: re.Match[str]) -> str:
-    reason = _closed_reason(t, m[2])
+def _rule_rolled_back(t: Translator, m: re.Match[str], where: str) -> str:
+    reason = _closed_reason(t, m[2], m[1], m[3] or where)
     if m[3]:
         return t.gettext(
             "Moved back past %(day)s, not a business day in %(where)s: %(reason)s",
@@ -143,7 +169,7 @@ def _rule_rolled_back(t: Translator, m: re.Match[str]) -> str:
     )
 
 
-def _rule_months_before(t: Translator, m: re.Match[str]) -> str:
+def _rule_months_before(t: Translator, m: re.Match[str], _where: str) -> str:
     return t.ngettext(
         "End date %(end)s minus %(num)d month: %(day)s",
         "End date %(end)s minus %(num)d months: %(day)s",
@@ -153,7 +179,7 @@ def _rule_months_before(t: Translator, m: re.Match[str]) -> str:
     )
 
 
-def _rule_moved_for_send_by(t: Translator, m: re.Match[str]) -> str:
+def _rule_moved_for_send_by(t: Translator, m: re.Match[str], _where: str) -> str:
     return t.ngettext(
         "Moved to %(day)s: %(num)d month before the last day to send the notice (%(send_by)s)",
         "Moved to %(day)s: %(num)d months before the last day to send the notice (%(send_by)s)",
@@ -163,11 +189,11 @@ def _rule_moved_for_send_by(t: Translator, m: re.Match[str]) -> str:
     )
 
 
-def _rule_notice_deadline(t: Translator, m: re.Match[str]) -> str:
+def _rule_notice_deadline(t: Translator, m: re.Match[str], _where: str) -> str:
     return t.gettext("Notice deadline %(day)s", day=_day(t, m[1]))
 
 
-def _rule_transit_days(t: Translator, m: re.Match[str]) -> str:
+def _rule_transit_days(t: Translator, m: re.Match[str], _where: str) -> str:
     return t.ngettext(
         "minus %(num)d day for the notice to arrive (transit buffer)",
         "minus %(num)d days for the notice to arrive (transit buffer)",
@@ -175,7 +201,7 @@ def _rule_transit_days(t: Translator, m: re.Match[str]) -> str:
     )
 
 
-def _rule_transit_business_days(t: Translator, m: re.Match[str]) -> str:
+def _rule_transit_business_days(t: Translator, m: re.Match[str], _where: str) -> str:
     return t.ngettext(
         "minus %(num)d business day in %(where)s for the notice to arrive (transit buffer)",
         "minus %(num)d business days in %(where)s for the notice to arrive (transit buffer)",
@@ -185,7 +211,7 @@ def _rule_transit_business_days(t: Translator, m: re.Match[str]) -> str:
 
 
 # The sentences domain.milestones stores as a date's provenance, matched whole.
-_RULES: tuple[tuple[re.Pattern[str], Callable[[Translator, re.Match[str]], str]], ...] = (
+_RULES: tuple[tuple[re.Pattern[str], Callable[[Translator, re.Match[str], str], str]], ...] = (
     (re.compile(rf"end date {_DATE} - (\d+) days notice"), _rule_end_minus_notice),
     (
         re.compile(rf"rolled back past {_DATE} (.+?)(?: \(([A-Z]{{2}}(?:-[A-Z0-9]+)?)\))?"),
@@ -205,9 +231,10 @@ _RULES: tuple[tuple[re.Pattern[str], Callable[[Translator, re.Match[str]], str]]
 )
 
 
-def provenance_text(t: Translator, stored: str) -> str:
+def provenance_text(t: Translator, stored: str, jurisdiction: str) -> str:
     """One stored provenance step in the reader's words; a step this page does not know (a
-    newer worker's) is shown as stored rather than guessed at."""
+    newer worker's) is shown as stored rather than guessed at. ``jurisdiction``: the
+    contract's, for a holiday's name when the step does not say whose calendar it was."""
     if stored == "end date":
         return t.gettext("The contract's end date")
     if stored == FROM_STATUS:
@@ -215,7 +242,7 @@ def provenance_text(t: Translator, stored: str) -> str:
     for pattern, words in _RULES:
         found = pattern.fullmatch(stored)
         if found is not None:
-            return words(t, found)
+            return words(t, found, jurisdiction)
     return stored
 
 
@@ -231,7 +258,7 @@ class TimelineRow:
     provenance: list[str]
 
 
-def timeline(t: Translator, plan: StoredPlan) -> list[TimelineRow]:
+def timeline(t: Translator, plan: StoredPlan, jurisdiction: str) -> list[TimelineRow]:
     """The stored plan's dates in plan order, the notice deadline among them (by date) when
     the term has one to give (not a fixed term)."""
     rows = [
@@ -239,11 +266,12 @@ def timeline(t: Translator, plan: StoredPlan) -> list[TimelineRow]:
             key=m.kind.value,
             due=m.due,
             nominal=m.nominal if m.nominal != m.due else None,
-            fires_at=m.fires_at,
+            # The reminder's instant in the zone the plan fires in, as it was stored.
+            fires_at=m.fires_at.astimezone(ZoneInfo(plan.time_zone)) if m.fires_at else None,
             state=m.state.value,
             late=m.late,
             completed_at=m.completed_at,
-            provenance=[provenance_text(t, p) for p in m.provenance],
+            provenance=[provenance_text(t, p, jurisdiction) for p in m.provenance],
         )
         for m in plan.milestones
     ]
@@ -255,7 +283,7 @@ def timeline(t: Translator, plan: StoredPlan) -> list[TimelineRow]:
         state=None,
         late=False,
         completed_at=None,
-        provenance=[provenance_text(t, p) for p in plan.notice_provenance],
+        provenance=[provenance_text(t, p, jurisdiction) for p in plan.notice_provenance],
     )
     if plan.term_model is TermModel.FIXED:
         return rows
@@ -493,7 +521,7 @@ async def contract_page(
         "stage": stage,
         "outcome": outcome,
         "plan": found.plan,
-        "timeline": timeline(t, found.plan) if found.plan else [],
+        "timeline": timeline(t, found.plan, contract.jurisdiction) if found.plan else [],
         # A fixed term has no notice to give: its deadline and send-by date are not shown.
         "show_send_by": bool(
             found.plan
@@ -502,7 +530,9 @@ async def contract_page(
             and found.plan.get(MilestoneKind.SEND_BY) is None
         ),
         "send_by_provenance": (
-            [provenance_text(t, p) for p in found.plan.send_by_provenance] if found.plan else []
+            [provenance_text(t, p, contract.jurisdiction) for p in found.plan.send_by_provenance]
+            if found.plan
+            else []
         ),
         "events": [
             (e, EVENT_WORDS.get(e.kind), event_summary(t, e.detail))
