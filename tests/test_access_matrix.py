@@ -228,8 +228,64 @@ MATRIX: list[tuple[str, str, str, set[str], dict[str, Any]]] = [
         {"form": True, "data": {"decision": "approve"}},
     ),
     ("GET", "/dashboard", "/dashboard", {P, A}, {}),
+    # the buyers' workspace (issue 16)
+    ("GET", "/pipeline", "/pipeline", READ, {}),
+    ("GET", "/pipeline.csv", "/pipeline.csv", {P, A}, {}),
+    ("GET", "/exposure", "/exposure", READ, {}),
+    ("GET", "/contracts/{contract_id}", "/contracts/C-1", READ, {}),
+    ("GET", "/contracts/{contract_id}/start", "/contracts/C-1/start", {P}, {}),
+    ("POST", "/contracts/{contract_id}/start", "/contracts/C-1/start", {P}, {"form": True}),
+    ("GET", "/contracts/{contract_id}/amend", "/contracts/C-1/amend", {P}, {}),
+    (
+        "POST",
+        "/contracts/{contract_id}/amend",
+        "/contracts/C-1/amend",
+        {P},
+        {"form": True, "data": {"notice_period_days": "10"}},
+    ),
+    *(
+        row
+        for action in ("versions/new", "offer", "answer", "notices", "terminate")
+        for row in (
+            (
+                "GET",
+                f"/contracts/{{contract_id}}/terms/{{term}}/{action}",
+                f"/contracts/C-1/terms/1/{action}",
+                {P},
+                {},
+            ),
+            (
+                "POST",
+                f"/contracts/{{contract_id}}/terms/{{term}}/{action}",
+                f"/contracts/C-1/terms/1/{action}",
+                {P},
+                {"form": True},
+            ),
+        )
+    ),
+    ("GET", "/imports", "/imports", {P}, {}),
+    ("POST", "/imports", "/imports", {P}, {"form": True}),
+    ("POST", "/imports/confirm", "/imports/confirm", {P}, {"form": True}),
+    ("GET", "/suppliers", "/suppliers", READ, {}),
+    ("GET", "/suppliers/{supplier_id}", "/suppliers/S-1", READ, {}),
+    ("GET", "/account", "/account", ALL, {}),
+    (
+        "POST",
+        "/account/language",
+        "/account/language",
+        ALL,
+        {"form": True, "data": {"language": "ja"}},
+    ),
+    ("POST", "/account/calendar", "/account/calendar", ALL, {"form": True}),
+    ("POST", "/account/calendar/revoke", "/account/calendar/revoke", ALL, {"form": True}),
 ]
-PUBLIC = {("GET", "/login"), ("POST", "/login"), ("GET", "/healthz")}
+# The calendar link's secret is its credential (a person's calendar client cannot sign in).
+PUBLIC = {
+    ("GET", "/login"),
+    ("POST", "/login"),
+    ("GET", "/healthz"),
+    ("GET", "/calendar/{token}.ics"),
+}
 
 
 @pytest_asyncio.fixture(scope="module")
