@@ -267,3 +267,26 @@ async def test_json_import_and_japanese_pages(db_portal: Portal) -> None:
         assert (await http.post("/imports/confirm", data=_hidden(page.text))).status_code == 200
     with transaction(p.sessions) as s:
         assert s.get(SupplierRow, new) is not None
+
+
+async def test_problems_read_in_japanese(db_portal: Portal) -> None:
+    p = db_portal
+    sid = _supplier(p)
+    ids, body = _contracts(p, sid)
+    bad = body.replace(",JPY,1000,", ",JPY,lots,", 1).replace(sid, "S-nobody", 2)
+    async with _browser(p, lang="ja") as http:
+        page = await _dry_run(http, p, bad.encode())
+        assert page.status_code == 422
+        assert "数値で入力してください" in page.text
+        assert "取引先 S-nobody は登録されていません" in page.text
+        digest = hashlib.sha256(bad.encode()).hexdigest()
+        allowed = [*ids, "S-nobody", "Paper 0", "Paper 1", "contracts.csv", digest]
+        assert (
+            english_left(_main(page.text), allowed=[*allowed, "annual_value", "supplier_id"]) == []
+        )
+        sjis = await _dry_run(http, p, "id,title\n契約,x\n".encode("cp932"))
+        assert sjis.status_code == 422 and "Shift_JIS" in sjis.text
+        assert english_left(_main(sjis.text), allowed=["Shift_JIS", "UTF-8"]) == []
+        missing = await _dry_run(http, p, b"id,title\nC-1,x\n")
+        assert missing.status_code == 422 and "必須の列がありません" in missing.text
+    assert _stored(p, ids) == 0

@@ -60,8 +60,8 @@ class Chart:
 
 @dataclass(frozen=True, slots=True)
 class _Geometry:
-    bar: int = 14
-    gap: int = 28
+    bar: int = 18
+    gap: int = 36
     left: int = 44
     top: int = 12
     plot: int = 200  # the height of scores 0..100
@@ -131,6 +131,12 @@ def supplier(request: Request, db: SessionDep, session: Reader, supplier_id: str
     return render(
         request,
         "supplier/page.html",
-        {"page": page, "chart": chart, "series": SERIES, "kpi_score": _kpi_score},
+        {
+            "page": page,
+            "chart": chart,
+            "series": SERIES,
+            "kpi_score": _kpi_score,
+            "bar_width": CHART.bar - 2,
+        },
         session=session,
     )
