@@ -358,3 +358,158 @@ async def test_axe_runs_under_the_pages_csp(stack: Stack) -> None:
         assert ("label", "critical") in {(f.rule, f.impact) for f in found}
     finally:
         await context.close()
+
+
+async def _axe_clean(page: Any, label: str) -> None:
+    findings = await axe_findings(page, label)
+    record_findings(findings)
+    blocking = [
+        f
+        for f in findings
+        if f.impact in BLOCKING_IMPACTS and (f.page.split(" (")[0], f.rule) not in KNOWN_FINDINGS
+    ]
+    assert not blocking, "\n".join(f.line() for f in blocking)
+
+
+async def _shoot(page: Any, who: str, lang: str, what: str) -> None:
+    await page.screenshot(path=str(screenshot_dir() / shot_name(who, lang, what)), full_page=True)
+
+
+async def test_negotiation_through_the_pages(stack: Stack) -> None:
+    """Legal requests changes; the buyer makes version 2 by editing a term (its page, in
+    Japanese); legal approves it; the buyer records the offer. A step whose page has not
+    landed goes through the API instead, and says so."""
+    cid, base, app = stack.buyer_cid, stack.base, stack.portal.app
+    through_api: list[str] = []
+    lawyer = await _context(stack, "en")
+    buyer = await _context(stack, "ja")
+    try:
+        legal_page = await lawyer.new_page()
+        await _sign_in(legal_page, base, "legal")
+        await legal_page.goto(f"{base}/reviews/{cid}/1/1")
+        await legal_page.check("input[name=decision][value=request_changes]")
+        await legal_page.fill("textarea[name=comment]", "Cap the price adjustment at 2 %.")
+        await legal_page.click("#decision-form button[type=submit]")
+        await legal_page.wait_for_url(f"{base}/reviews/{cid}/1/1?done=request_changes")
+
+        buyer_page = await buyer.new_page()
+        await _sign_in(buyer_page, base, "procurement")
+        new_version = f"/contracts/{cid}/terms/1/versions/new?based_on=1"
+        if route_exists(app, new_version):
+            await buyer_page.goto(f"{base}{new_version}")
+            # Bad input first: shown next to the field, what was typed kept, nothing made.
+            await buyer_page.fill("#f-price_adjustment_cap_pct", "two")
+            await buyer_page.click("#version-form button[type=submit]")
+            field_ = buyer_page.locator("#f-price_adjustment_cap_pct")
+            assert await field_.get_attribute("aria-invalid") == "true"
+            assert await field_.input_value() == "two"
+            await _shoot(buyer_page, "procurement", "ja", "next-version-refused")
+            await _axe_clean(buyer_page, f"next version refused ({new_version}) [procurement, ja]")
+            await buyer_page.fill("#f-price_adjustment", "CPI, at most 2 % a year")
+            await buyer_page.fill("#f-price_adjustment_cap_pct", "2")
+            await buyer_page.click("#version-form button[type=submit]")
+            await buyer_page.wait_for_url(f"{base}/contracts/{cid}?done=version")
+            await _shoot(buyer_page, "procurement", "ja", "version-made")
+        else:
+            through_api.append("next version")
+            made = await stack.portal.http.post(
+                f"/api/v1/renewals/{cid}/terms/1/versions",
+                json={
+                    "based_on_version": 1,
+                    "edit": {
+                        "price_adjustment": "CPI, at most 2 % a year",
+                        "price_adjustment_cap_pct": "2",
+                    },
+                },
+                headers=stack.portal.auth("procurement"),
+            )
+            assert made.status_code == 201, made.text
+        await wait_for_draft(stack.env.client, cid, version=2)
+
+        await legal_page.goto(f"{base}/reviews/{cid}/1/2")
+        await legal_page.check("input[name=decision][value=approve]")
+        await legal_page.click("#decision-form button[type=submit]")
+        await legal_page.wait_for_url(f"{base}/reviews/{cid}/1/2?done=approve")
+
+        offer = f"/contracts/{cid}/terms/1/offer"
+        if route_exists(app, offer):
+            await buyer_page.goto(f"{base}{offer}")
+            await _axe_clean(buyer_page, f"offer ({offer}) [procurement, ja]")
+            await buyer_page.click("#offer-form button[type=submit]")
+            await buyer_page.wait_for_url(f"{base}/contracts/{cid}?done=offer")
+            await _shoot(buyer_page, "procurement", "ja", "offer-recorded")
+            await _axe_clean(buyer_page, f"contract after the offer (/contracts/{cid}) [ja]")
+            status = await renewals.get_status(stack.env.client, contract_id=cid, term=1)
+            assert status.stage is RenewalStage.OFFER_PRESENTED
+        else:
+            through_api.append("offer")
+    finally:
+        await lawyer.close()
+        await buyer.close()
+    status = await renewals.get_status(stack.env.client, contract_id=cid, term=1)
+    assert [d.version for d in status.drafts] == [1, 2]
+    assert [(r.decision.value, r.draft_version) for r in status.decisions] == [
+        ("request_changes", 1),
+        ("approve", 2),
+    ]
+    print(f"\nsteps through the API (their page has not landed): {through_api or 'none'}")
+
+
+async def test_account_language_is_the_users_choice(stack: Stack) -> None:
+    """The buyer chooses Japanese on /account: an English browser then gets Japanese pages,
+    until the choice is set back to the browser's."""
+    if not route_exists(stack.portal.app, "/account", "POST") and not route_exists(
+        stack.portal.app, "/account/language", "POST"
+    ):
+        pytest.skip("/account has not landed")
+    context = await _context(stack, "en")
+    page = await context.new_page()
+    try:
+        await _sign_in(page, stack.base, "procurement")
+        await page.goto(f"{stack.base}/account")
+        await page.check("#language-form input[name=language][value=ja]")
+        await page.click("#language-form button[type=submit]")
+        await page.wait_for_load_state("load")
+        assert await page.get_attribute("html", "lang") == "ja"
+        await page.goto(f"{stack.base}/dashboard")
+        assert await page.get_attribute("html", "lang") == "ja"
+        await page.goto(f"{stack.base}/account")
+        await _shoot(page, "procurement", "ja", "account-chosen")
+        await _axe_clean(page, "account, Japanese chosen (/account) [procurement, en browser]")
+        await page.check("#language-form input[name=language][value='']")
+        await page.click("#language-form button[type=submit]")
+        await page.wait_for_load_state("load")
+        assert await page.get_attribute("html", "lang") == "en"
+    finally:
+        await context.close()
+
+
+async def test_import_dry_run_then_confirm(stack: Stack, tmp_path: Path) -> None:
+    if not route_exists(stack.portal.app, "/imports/confirm", "POST"):
+        pytest.skip("/imports has not landed")
+    supplier = f"S-IMP-{uuid.uuid4().hex[:6].upper()}"
+    upload = tmp_path / "suppliers.csv"
+    upload.write_text(f"id,name,category,country\n{supplier},Imported Ltd.,printing,JP\n")
+    context = await _context(stack, "en")
+    page = await context.new_page()
+    try:
+        await _sign_in(page, stack.base, "procurement")
+        await page.goto(f"{stack.base}/imports")
+        await page.select_option("#kind", "suppliers")
+        await page.set_input_files("#file", str(upload))
+        await page.click("form.upload button[type=submit]")
+        await page.wait_for_load_state("load")
+        # A suppliers file has no plans to preview: the dry run says all rows pass.
+        assert await page.locator("form.confirm").count() == 1
+        await _shoot(page, "procurement", "en", "import-dry-run")
+        await _axe_clean(page, "import dry run (/imports) [procurement, en]")
+        await page.click("form.confirm button[type=submit]")
+        await page.wait_for_load_state("load")
+        await _shoot(page, "procurement", "en", "import-confirmed")
+        await _axe_clean(page, "import confirmed (/imports/confirm) [procurement, en]")
+    finally:
+        await context.close()
+    listed = await stack.portal.http.get(
+        f"/api/v1/suppliers/{supplier}", headers=stack.portal.auth("procurement")
+    )
+    assert listed.status_code == 200, listed.text

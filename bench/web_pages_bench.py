@@ -1,0 +1,534 @@
+"""The workspace's pages with 100,000 contracts stored (issue 16: p95 <= 150 ms on SQLite and
+PostgreSQL).
+
+Seeds a migrated database (temporary SQLite, or a private PostgreSQL schema with
+``--database-url``) with ``--contracts`` contracts over 1,000 suppliers, then runs ONE real
+renewal on the Temporal dev server with the real worker until its draft is in legal review: its
+rows (renewal, stored plan and milestones, scorecard, draft, events) are what the workflow
+writes, and they are cloned, dates shifted to each contract's end date, onto ``--renewals``
+other contracts with a spread of stages, so every page reads rows of the shape production
+writes. Then every page is requested ``--requests`` times through the real app in-process
+(httpx ASGITransport), signed in, and p50 / p95 / max are printed against the target.
+
+A page whose route does not exist yet is reported as missing, never faked.
+
+    .venv/bin/python bench/web_pages_bench.py
+    .venv/bin/python bench/web_pages_bench.py --database-url postgresql://postgres@127.0.0.1:5432/test
+"""
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import httpx
+from _common import (
+    DEFAULT_POSTGRES_URL,
+    ROOT,
+    Figures,
+    bench_database,
+    contract_row,
+    dev_server,
+    insert_contracts,
+    insert_rows,
+    insert_suppliers,
+    log,
+    machine_line,
+    percentile,
+    today_utc,
+)
+from dateutil.relativedelta import relativedelta
+from sqlalchemy import Engine, select, text
+from starlette.routing import Match
+
+from api.app import create_app
+from clients import renewals
+from config.identity import IdentityKeys
+from config.settings import Settings
+from models.tables import (
+    DraftRow,
+    PlanMilestoneRow,
+    RenewalEventRow,
+    RenewalRow,
+    ScorecardRow,
+    TermPlanRow,
+)
+from portal.config import WebSettings
+from portal.deps import SESSION_COOKIE
+from store import users
+from store.db import make_session_factory, transaction
+from worker import build_worker
+from workflows.contract_renewal import ContractRenewalWorkflow
+
+TARGET_P95_MS = 150.0
+IDENTITY = IdentityKeys.generate()
+PASSWORD = "bench password, long enough"
+BUYER = "buyer@example.com"
+LAWYER = "legal@example.com"
+ADMIN = "admin@example.com"
+SUPPLIERS = 1_000
+TEMPLATE_ID = "C-TEMPLATE"
+
+# Stages of the cloned renewals, as a share of them: most terms wait on timers, a tenth are
+# with legal, fewer further on.
+STAGE_MIX: tuple[tuple[str, float], ...] = (
+    ("waiting", 0.45),
+    ("facts_gathered", 0.10),
+    ("legal_review", 0.12),
+    ("changes_requested", 0.05),
+    ("approved", 0.08),
+    ("offer_presented", 0.06),
+    ("escalated", 0.04),
+    ("final_terms_issued", 0.04),
+    ("agreed", 0.04),
+    ("lapsed", 0.02),
+)
+WITH_DRAFT = {
+    "legal_review",
+    "changes_requested",
+    "approved",
+    "offer_presented",
+    "escalated",
+    "final_terms_issued",
+    "agreed",
+    "lapsed",
+}
+
+
+def _args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help=f"PostgreSQL server URL (e.g. {DEFAULT_POSTGRES_URL}); a private schema is created "
+        "and dropped. Default: a temporary SQLite file.",
+    )
+    parser.add_argument("--contracts", type=int, default=100_000)
+    parser.add_argument(
+        "--renewals", type=int, default=20_000, help="contracts with a renewal (cloned rows)"
+    )
+    parser.add_argument("--requests", type=int, default=30, help="requests per page")
+    parser.add_argument("--csv-rows", type=int, default=1_000, help="CSV rows read per request")
+    parser.add_argument("--timeout", type=float, default=300.0, help="wait for the real draft")
+    return parser.parse_args()
+
+
+# ------------------------------------------------------------------ seeding
+
+
+def _seed_contracts(engine: Engine, count: int, today: date) -> list[str]:
+    """``count`` contracts ending over the next three years, owners and suppliers spread."""
+    insert_suppliers(engine, [f"S-{i:04d}" for i in range(SUPPLIERS)])
+    rows = []
+    ids = []
+    for i in range(count):
+        cid = f"C-{i:06d}"
+        end = today + timedelta(days=20 + (i * 7919) % 1_095)
+        row = contract_row(
+            cid,
+            supplier_id=f"S-{i % SUPPLIERS:04d}",
+            start_date=end - relativedelta(years=1),
+            end_date=end,
+            notice_period_days=(30, 60, 90, 0)[i % 4],
+            owner=BUYER if i % 10 == 0 else f"buyer{i % 50}@example.com",
+        )
+        row["auto_renewal"] = i % 3 == 0
+        row["term_model"] = "auto_renewing" if i % 3 == 0 else "fixed"
+        row["currency"] = ("JPY", "USD", "EUR")[i % 3]
+        rows.append(row)
+        ids.append(cid)
+    insert_contracts(engine, rows)
+    return ids
+
+
+def _seed_people(engine: Engine) -> tuple[dict[str, str], str]:
+    """A session cookie for each of the buyer, the lawyer and the administrator, and the
+    buyer's API token."""
+    sessions = make_session_factory(engine)
+    cookies = {}
+    with transaction(sessions) as s:
+        for who, name, roles in (
+            ("procurement", BUYER, "procurement"),
+            ("legal", LAWYER, "legal"),
+            ("admin", ADMIN, "admin"),
+        ):
+            user = users.create_user(
+                s, username=name, display_name=who.title(), roles=roles, password=PASSWORD
+            )
+            secret, _web = users.start_session(s, user=user, hours=24)
+            cookies[who] = secret
+        token = users.issue_token(s, username=BUYER, name="bench").secret
+    return cookies, token
+
+
+async def _real_renewal(engine: Engine, url: str, token: str, timeout: float) -> None:
+    """One renewal by the product: started through the API, run by the real worker on the dev
+    server until its first draft is in legal review, then terminated so its rows stay put."""
+    today = today_utc()
+    insert_contracts(
+        engine,
+        [
+            contract_row(
+                TEMPLATE_ID,
+                supplier_id="S-0000",
+                start_date=today - relativedelta(months=10),
+                end_date=today + relativedelta(months=2),
+                notice_period_days=0,
+                owner=BUYER,
+            )
+        ],
+    )
+    queue = f"bench-web-{uuid.uuid4().hex[:6]}"
+    async with dev_server() as env:
+        settings = Settings(
+            database_url=url,
+            temporal_task_queue=queue,
+            temporal_search_attributes=True,
+            temporal_address=env.client.service_client.config.target_host,
+        )
+        with ThreadPoolExecutor(max_workers=8) as executor:
+            worker = build_worker(
+                env.client,
+                identity_keys=IDENTITY,
+                task_queue=queue,
+                database_url=url,
+                executor=executor,
+                max_concurrent_activities=8,
+            )
+            async with worker:
+                app = create_app(
+                    settings,
+                    web_settings=WebSettings(),
+                    sessions=make_session_factory(engine),
+                    temporal_client=env.client,
+                    identity=IDENTITY,
+                )
+                async with httpx.AsyncClient(
+                    transport=httpx.ASGITransport(app=app), base_url="http://bench"
+                ) as http:
+                    started = await http.post(
+                        "/api/v1/renewals",
+                        json={"contract_id": TEMPLATE_ID},
+                        headers={"Authorization": f"Bearer {token}"},
+                    )
+                    started.raise_for_status()
+                handle = renewals.renewal_handle(env.client, contract_id=TEMPLATE_ID, term=1)
+                deadline = time.monotonic() + timeout
+                while True:
+                    status = await handle.query(ContractRenewalWorkflow.status)
+                    if status.drafts and status.stage.value == "legal_review":
+                        break
+                    if time.monotonic() > deadline:
+                        raise TimeoutError(f"no draft in legal review: {status.stage}")
+                    await asyncio.sleep(0.25)
+                await handle.terminate("bench: the rows are the template")
+
+
+def _rows(engine: Engine, table: Any, where: Any) -> list[dict[str, Any]]:
+    with engine.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(select(table).where(where))]
+
+
+def _swap(value: Any, old: str, new: str, delta: timedelta) -> Any:
+    """A template value for another contract: its id substituted, its dates shifted."""
+    if isinstance(value, str):
+        return value.replace(old, new)
+    if isinstance(value, datetime):
+        return value + delta
+    if isinstance(value, date):
+        return value + delta
+    if isinstance(value, list):
+        return [_swap(v, old, new, delta) for v in value]
+    if isinstance(value, dict):
+        return {k: _swap(v, old, new, delta) for k, v in value.items()}
+    return value
+
+
+def _clone_renewals(engine: Engine, contract_ids: list[str], count: int, today: date) -> int:
+    """The template renewal's rows onto ``count`` contracts ending within the next 9 months."""
+    tpl_renewal = _rows(engine, RenewalRow, RenewalRow.contract_id == TEMPLATE_ID)[0]
+    rid = tpl_renewal["id"]
+    tpl = {
+        "plan": _rows(engine, TermPlanRow, TermPlanRow.contract_id == TEMPLATE_ID),
+        "milestones": _rows(engine, PlanMilestoneRow, PlanMilestoneRow.contract_id == TEMPLATE_ID),
+        "scorecard": _rows(engine, ScorecardRow, ScorecardRow.renewal_id == rid),
+        "drafts": _rows(engine, DraftRow, DraftRow.renewal_id == rid),
+        "events": _rows(engine, RenewalEventRow, RenewalEventRow.renewal_id == rid),
+    }
+    tpl_end = tpl_renewal["term_end_date"]
+    with engine.connect() as conn:
+        ends: dict[str, Any] = dict(
+            conn.execute(
+                text("SELECT id, end_date FROM contracts WHERE end_date <= :d"),
+                {"d": today + timedelta(days=270)},
+            ).all()
+        )
+        next_id = int(conn.scalar(text("SELECT max(id) FROM renewals")) or 0) + 1
+    chosen = [c for c in contract_ids if c in ends][:count]
+    stages = [s for s, share in STAGE_MIX for _ in range(round(share * 100))]
+    out: dict[str, list[dict[str, Any]]] = {k: [] for k in ("r", "p", "m", "s", "d", "e")}
+    for n, cid in enumerate(chosen):
+        end = ends[cid]
+        end = end if isinstance(end, date) else date.fromisoformat(str(end))
+        delta = end - tpl_end
+        stage = stages[n % len(stages)]
+        new_id = next_id + n
+        r = _swap({k: v for k, v in tpl_renewal.items()}, TEMPLATE_ID, cid, delta)
+        r.update(id=new_id, stage=stage)
+        r.pop("created_at", None)
+        r.pop("updated_at", None)
+        out["r"].append(r)
+        for row in tpl["plan"]:
+            p = _swap(row, TEMPLATE_ID, cid, delta)
+            p.pop("updated_at", None)
+            out["p"].append(p)
+        for row in tpl["milestones"]:
+            m = _swap(row, TEMPLATE_ID, cid, delta)
+            m.pop("id", None)
+            out["m"].append(m)
+        for row in tpl["scorecard"]:
+            s = _swap(row, TEMPLATE_ID, cid, delta)
+            s.pop("id", None)
+            s.pop("created_at", None)
+            s["renewal_id"] = new_id
+            out["s"].append(s)
+        if stage in WITH_DRAFT:
+            for row in tpl["drafts"]:
+                d = _swap(row, TEMPLATE_ID, cid, delta)
+                d.pop("id", None)
+                d.pop("created_at", None)
+                d["renewal_id"] = new_id
+                out["d"].append(d)
+        for row in tpl["events"]:
+            e = _swap(row, TEMPLATE_ID, cid, delta)
+            e.pop("id", None)
+            e.pop("created_at", None)
+            e["renewal_id"] = new_id
+            out["e"].append(e)
+    for key, table in (
+        ("r", RenewalRow),
+        ("p", TermPlanRow),
+        ("m", PlanMilestoneRow),
+        ("s", ScorecardRow),
+        ("d", DraftRow),
+        ("e", RenewalEventRow),
+    ):
+        if out[key]:
+            insert_rows(engine, table, out[key], chunk=5_000)
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "SELECT setval(pg_get_serial_sequence('renewals', 'id'), max(id)) FROM renewals"
+                )
+            )
+            conn.execute(text("ANALYZE"))
+    else:
+        with engine.begin() as conn:
+            conn.execute(text("ANALYZE"))
+    return len(chosen)
+
+
+# ------------------------------------------------------------------ measuring
+
+
+@dataclass(frozen=True)
+class PageCase:
+    label: str
+    who: str
+    url: str
+
+
+def _cases(clone_cid: str, bare_cid: str, late_cursor_page: str) -> list[PageCase]:
+    t = TEMPLATE_ID
+    return [
+        PageCase("pipeline, first page", "procurement", "/pipeline"),
+        PageCase("pipeline, last page", "procurement", late_cursor_page),
+        PageCase("pipeline, filtered (supplier)", "procurement", "/pipeline?supplier=S-0042"),
+        PageCase("pipeline, filtered (stage)", "procurement", "/pipeline?stage=legal_review"),
+        PageCase("pipeline, ends within 90 days", "procurement", "/pipeline?ends_within=90"),
+        PageCase("pipeline, needs me", "procurement", "/pipeline?needs=1"),
+        PageCase(
+            "pipeline, sorted by value", "procurement", "/pipeline?sort=annual_value&dir=desc"
+        ),
+        PageCase("pipeline, sorted by score", "procurement", "/pipeline?sort=score&dir=desc"),
+        PageCase("pipeline.csv, first rows", "procurement", "/pipeline.csv"),
+        PageCase("exposure", "procurement", "/exposure"),
+        PageCase("contract (real renewal)", "procurement", f"/contracts/{t}"),
+        PageCase("contract (cloned renewal)", "procurement", f"/contracts/{clone_cid}"),
+        PageCase("contract, no renewal", "procurement", f"/contracts/{bare_cid}"),
+        PageCase(
+            "next version form", "procurement", f"/contracts/{t}/terms/1/versions/new?based_on=1"
+        ),
+        PageCase("amend form", "procurement", f"/contracts/{t}/amend"),
+        PageCase("imports", "procurement", "/imports"),
+        PageCase("suppliers", "procurement", "/suppliers"),
+        PageCase("supplier", "procurement", "/suppliers/S-0000"),
+        PageCase("review queue", "legal", "/reviews"),
+        PageCase("draft page", "legal", f"/reviews/{t}/1/1"),
+        PageCase("dashboard (buyer)", "procurement", "/dashboard"),
+        PageCase("dashboard (admin)", "admin", "/dashboard"),
+        PageCase("account", "procurement", "/account"),
+    ]
+
+
+def _exists(app: Any, url: str) -> bool:
+    scope = {
+        "type": "http",
+        "path": url.split("?", 1)[0],
+        "method": "GET",
+        "root_path": "",
+        "path_params": {},
+        "headers": [],
+    }
+    return any(route.matches(scope)[0] is Match.FULL for route in app.routes)
+
+
+async def _timed(http: httpx.AsyncClient, url: str, csv_rows: int) -> tuple[float, int]:
+    start = time.perf_counter()
+    if url.startswith("/pipeline.csv"):
+        # The first N rows, as a person opening the download would wait for them.
+        async with http.stream("GET", url) as response:
+            lines = 0
+            async for chunk in response.aiter_text():
+                lines += chunk.count("\n")
+                if lines > csv_rows:
+                    break
+            return (time.perf_counter() - start) * 1000, response.status_code
+    response = await http.get(url)
+    return (time.perf_counter() - start) * 1000, response.status_code
+
+
+def _load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.2f} (1 min), {five:.2f} (5 min) on {os.cpu_count()} CPUs"
+
+
+def _commit() -> str:
+    try:
+        return subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "?"
+
+
+async def _measure(
+    engine: Engine,
+    url: str,
+    cookies: dict[str, str],
+    cids: tuple[str, str],
+    args: argparse.Namespace,
+) -> Figures:
+    clone_cid, bare_cid = cids
+    settings = Settings(database_url=url, temporal_search_attributes=False)
+    app = create_app(
+        settings,
+        web_settings=WebSettings(),
+        sessions=make_session_factory(engine),
+        identity=IDENTITY,
+    )
+    figures = Figures(f"Workspace pages, {args.contracts:,} contracts ({engine.dialect.name})")
+    figures.section("setup")
+    figures.add("machine", machine_line())
+    figures.add("commit", _commit())
+    figures.add("load before", _load())
+    figures.section(f"pages: {args.requests} requests each; target p95 <= {TARGET_P95_MS:.0f} ms")
+    clients = {
+        who: httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://bench",
+            cookies={SESSION_COOKIE: secret},
+            timeout=120,
+        )
+        for who, secret in cookies.items()
+    }
+    try:
+        last_page = "/pipeline?page=last"
+        for case in _cases(clone_cid, bare_cid, last_page):
+            if not _exists(app, case.url):
+                figures.add(case.label, "missing", f"{case.url}: no route yet")
+                continue
+            http = clients[case.who]
+            warm_ms, status = await _timed(http, case.url, args.csv_rows)  # warm caches
+            if status != 200:
+                figures.add(case.label, f"HTTP {status}", case.url)
+                continue
+            times = [(await _timed(http, case.url, args.csv_rows))[0] for _ in range(args.requests)]
+            p95 = percentile(times, 95)
+            verdict = "ok" if p95 <= TARGET_P95_MS else "OVER TARGET"
+            figures.add(
+                case.label,
+                f"{p95:,.0f} ms",
+                f"p50 {statistics.median(times):,.0f} / max {max(times):,.0f} ms; first "
+                f"{warm_ms:,.0f} ms; {verdict}   {case.url}",
+            )
+    finally:
+        for http in clients.values():
+            await http.aclose()
+    figures.section("after")
+    figures.add("load after", _load())
+    return figures
+
+
+async def main() -> None:
+    args = _args()
+    today = today_utc()
+    with bench_database(args.database_url) as db:
+        log(f"seeding {args.contracts:,} contracts into {db.label}")
+        t0 = time.monotonic()
+        ids = _seed_contracts(db.engine, args.contracts, today)
+        cookies, token = _seed_people(db.engine)
+        log(f"contracts seeded in {time.monotonic() - t0:.1f} s; one real renewal to a draft")
+        await _real_renewal(db.engine, db.url, token, args.timeout)
+        t1 = time.monotonic()
+        cloned = _clone_renewals(db.engine, ids, args.renewals, today)
+        log(f"{cloned:,} renewals cloned in {time.monotonic() - t1:.1f} s; measuring")
+        clone_cid = next(c for c in ids if c != TEMPLATE_ID)
+        with db.engine.connect() as conn:
+            clone_cid = str(
+                conn.scalar(
+                    text("SELECT contract_id FROM renewals WHERE contract_id <> :t LIMIT 1"),
+                    {"t": TEMPLATE_ID},
+                )
+                or clone_cid
+            )
+            counts = {
+                name: int(conn.scalar(text(f"SELECT count(*) FROM {name}")) or 0)
+                for name in (
+                    "contracts",
+                    "renewals",
+                    "term_plans",
+                    "plan_milestones",
+                    "scorecards",
+                    "drafts",
+                    "renewal_events",
+                )
+            }
+            bare_cid = str(
+                conn.scalar(
+                    text(
+                        "SELECT c.id FROM contracts c LEFT JOIN renewals r ON r.contract_id = c.id"
+                        " WHERE r.id IS NULL ORDER BY c.end_date DESC LIMIT 1"
+                    )
+                )
+            )
+        figures = await _measure(db.engine, db.url, cookies, (clone_cid, bare_cid), args)
+        figures.section("rows stored")
+        for name, n in counts.items():
+            figures.add(name, n)
+        figures.print()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
