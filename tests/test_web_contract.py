@@ -6,6 +6,7 @@ import re
 from datetime import date
 
 import httpx
+from dateutil.relativedelta import relativedelta
 from markupsafe import escape
 
 from clients import renewals
@@ -14,10 +15,13 @@ from domain.milestones import plan_milestones
 from models.renewal import OutcomeKind
 from models.users import CurrentUser, WebSession
 from portal.deps import SESSION_COOKIE, web_session
+from store.db import transaction
+from tests.factories import register
 from tests.portal_fixtures import *  # noqa: F403
 from tests.portal_fixtures import (
     Portal,
     contract_in_review_window,
+    new_contract_id,
     wait_for_draft,
 )
 from tests.web_i18n_helpers import english_left
@@ -342,3 +346,83 @@ def test_every_stored_provenance_step_reads_in_both_languages() -> None:
     assert "New Year's Day" in provenance_text(en, new_year, "JP")
     # A step a newer worker writes is shown as stored, never guessed at.
     assert provenance_text(ja, "something new", "JP") == "something new"
+
+
+async def test_a_notice_to_dispatch_and_its_dispatch(portal: Portal) -> None:
+    """An auto-renewing contract its owner does not renew: the approved notice offers "record
+    a notice's dispatch"; once recorded the dispatch is listed (in time) and the action goes.
+    The timeline has the notice deadline and the send-by date, as the stored plan has them."""
+    env = portal.extra["env"]
+    buyer = portal.auth("procurement")
+    now = await today(env)
+    cid = new_contract_id()
+    with transaction(portal.sessions) as s:
+        register(
+            s,
+            id=cid,
+            owner=portal.username("procurement"),
+            start_date=now - relativedelta(months=10),
+            end_date=now + relativedelta(months=2),
+            notice_period_days=30,
+            term_model="auto_renewing",
+            language="ja",
+        )
+    started = await portal.http.post("/api/v1/renewals", json={"contract_id": cid}, headers=buyer)
+    assert started.status_code == 201, started.text
+    assert portal.client is not None
+    handle = renewals.renewal_handle(portal.client, contract_id=cid, term=1)
+    try:
+        await wait_for_draft(portal.client, cid)
+        base = f"/api/v1/renewals/{cid}/terms/1"
+        cancelled = await portal.http.post(
+            f"{base}/cancellation", json={"reason": "取引先の集約"}, headers=buyer
+        )
+        assert cancelled.status_code == 200, cancelled.text
+        await wait_for_draft(portal.client, cid, version=2)
+        approved = await portal.http.post(
+            f"{base}/decisions",
+            json={"decision": "approve", "draft_version": 2},
+            headers=portal.auth("legal"),
+        )
+        assert approved.status_code == 200, approved.text
+        async with _browser(portal, "procurement") as http:
+            html = (await http.get(f"/contracts/{cid}")).text
+        assert f"/contracts/{cid}/terms/1/notices" in _actions(html)
+        assert f"/contracts/{cid}/terms/1/terminate" not in _actions(html)  # already asked
+        assert 'data-kind="termination_requested"' in html and "取引先の集約" in html
+
+        plan = (await portal.http.get(base, headers=buyer)).json()["plan"]
+        expected = {m["kind"]: m["due"] for m in plan["milestones"]}
+        expected["notice_deadline"] = plan["notice_deadline"]
+        assert "send_by" in expected
+        assert _dates_on_page(html) == expected
+
+        sent = await portal.http.post(
+            f"{base}/dispatches",
+            json={
+                "draft_version": 2,
+                "dispatched_on": now.isoformat(),
+                "channel": "post",
+                "reference": "JP-REG-123",
+            },
+            headers=buyer,
+        )
+        assert sent.status_code == 201, sent.text
+        async with _browser(portal, "procurement") as http:
+            html = (await http.get(f"/contracts/{cid}")).text
+        assert f"/contracts/{cid}/terms/1/notices" not in _actions(html)
+        dispatches = html.split('id="dispatches"', 1)[1].split("</table>", 1)[0]
+        assert "JP-REG-123" in dispatches and "in time" in dispatches
+        assert "registered post" in dispatches
+
+        async with _browser(portal, "admin", "ja") as http:
+            page = await http.get(f"/contracts/{cid}")
+            older = await http.get(f"/contracts/{cid}?term=1&audit_offset=1")
+        allowed = [cid, "Packaging materials", SUPPLIER_NAME, "S-1", "Net 60", "JP-REG-123"]
+        allowed += [portal.username(w) for w in ("procurement", "legal", "admin")]
+        allowed += ["workflow"]  # the audit trail's actor for what the renewal recorded
+        assert english_left(_main(page.text), allowed=allowed) == []
+        assert "通知の発送を記録" in page.text  # the audit entry of the dispatch
+        assert older.status_code == 200 and "2〜" in older.text
+    finally:
+        await handle.terminate("test over")
