@@ -440,6 +440,33 @@ async def test_form_posts_without_a_valid_csrf_token_are_refused(matrix_portal: 
         assert SESSION_COOKIE in ok.cookies or SESSION_COOKIE in http.cookies
 
 
+async def test_every_web_form_refuses_a_post_without_its_token(matrix_portal: Portal) -> None:
+    """Every form of every page, not only the review decision: a missing, forged or
+    cross-site token is refused before anything is parsed or stored."""
+    p = matrix_portal
+    posts = [
+        (path, allowed)
+        for method, declared, path, allowed, _ in MATRIX
+        if method == "POST" and not declared.startswith("/api/")
+    ]
+    assert len(posts) >= 14
+    for path, allowed in posts:
+        who = sorted(allowed)[0]
+        secret, csrf = await _session_for(p, who)
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=p.app),
+            base_url="http://testserver",
+            cookies={SESSION_COOKIE: secret},
+        ) as http:
+            for data, headers in (
+                ({}, {}),
+                ({"csrf_token": "forged"}, {}),
+                ({"csrf_token": csrf}, {"origin": "https://evil.example"}),
+            ):
+                r = await http.post(path, data=data, headers=headers)
+                assert r.status_code == 403, (path, who, data, headers, r.status_code)
+
+
 # ---------------------------------------------------------------------------- self-approval
 
 
