@@ -290,3 +290,42 @@ async def test_problems_read_in_japanese(db_portal: Portal) -> None:
         missing = await _dry_run(http, p, b"id,title\nC-1,x\n")
         assert missing.status_code == 422 and "必須の列がありません" in missing.text
     assert _stored(p, ids) == 0
+
+
+async def test_a_confirm_the_database_overtook_is_refused_and_stores_nothing(
+    db_portal: Portal,
+) -> None:
+    p = db_portal
+    sid = _supplier(p)
+    ids, body = _contracts(p, sid)
+    async with _browser(p) as http:
+        page = await _dry_run(http, p, body.encode())
+        fields = _hidden(page.text)
+        # Someone registers the second contract between the dry run and the confirm.
+        with transaction(p.sessions) as s:
+            register(s, id=ids[1], supplier_id=sid)
+        refused = await http.post("/imports/confirm", data=fields)
+        assert refused.status_code == 422
+        assert "the stored data changed since its dry run" in refused.text
+        assert f"contract {ids[1]!r} already exists" in unescape(refused.text)
+        assert "/imports/confirm" not in refused.text
+    assert _stored(p, ids[:1]) == 0  # all or nothing: the first row is not stored either
+
+
+async def test_who_may_import(db_portal: Portal) -> None:
+    p = db_portal
+    sid = _supplier(p)
+    async with _browser(p, who="legal") as http:
+        assert (await http.get("/imports")).status_code == 403
+        assert (await _dry_run(http, p, b"id\n", who="legal")).status_code == 403
+    # A buyer may not register a contract for someone else: the rows are refused, by row.
+    cid = f"C-{uuid.uuid4().hex[:8]}"
+    other = (
+        HEADER + f"{cid},Ink,{sid},{p.username('legal')},2026-01-01,2027-03-28,30,JPY,1000,10.5\n"
+    )
+    async with _browser(p) as http:
+        page = await _dry_run(http, p, other.encode())
+        assert page.status_code == 422
+        assert "Some rows are about contracts you may not change." in page.text
+        assert "/imports/confirm" not in page.text
+    assert _stored(p, [cid]) == 0

@@ -247,15 +247,26 @@ def _zone(name: str) -> tzinfo | None:
     return ZoneInfo(name) if name else None
 
 
+def _records(checked: Checked) -> tuple[list[file_import.Record], list[FieldError]]:
+    """The file's records as the import service reads them (only for a file it could read)."""
+    text = file_import.decode(checked.raw, file=checked.file_name)
+    reader = file_import.read_csv if checked.file_format == "csv" else file_import.read_json
+    return reader(text, file_import.LAYOUTS[checked.kind], file=checked.file_name)
+
+
+def _rows_read(checked: Checked) -> int:
+    """Non-blank rows, records and rows that are not records alike (a ragged row, a JSON
+    item that is not an object), as the service's report counts them."""
+    records, problems = _records(checked)
+    return len(records) + len({e.row for e in problems if e.row is not None})
+
+
 def _preview(
     checked: Checked, *, state: Any, default_tz: tzinfo | None
 ) -> list[tuple[int, PlannedContract]]:
     """Each valid contract row with the plan its renewal's workflow would make today, as
     ``POST /api/v1/plans/preview`` plans it (nothing is stored)."""
-    text = file_import.decode(checked.raw, file=checked.file_name)
-    layout = file_import.CONTRACT_LAYOUT
-    reader = file_import.read_csv if checked.file_format == "csv" else file_import.read_json
-    records, _ = reader(text, layout, file=checked.file_name)
+    records, _ = _records(checked)
     valid, _ = file_import.validate_records(
         records,
         file_import.parse_model(ContractCreate, default_tz=default_tz),
@@ -331,8 +342,8 @@ def _check(
         db.rollback()  # a dry run writes nothing; nothing it read is kept either
     if checked.kind is ImportKind.CONTRACTS:
         checked.plans = _preview(checked, state=state, default_tz=default_tz)
-    if not checked.rows_read:
-        checked.rows_read = len({e.row for e in checked.errors if e.row}) + len(checked.plans)
+    if checked.errors:  # refused: the service reports no count, the file still has its rows
+        checked.rows_read = _rows_read(checked)
     return checked
 
 
