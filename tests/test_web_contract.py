@@ -126,6 +126,7 @@ async def test_contract_page_through_a_renewal(portal: Portal) -> None:
     assert "Legal requested changes" in html
     assert "価格調整の上限を明記してください" in html
     assert f"/contracts/{cid}/terms/1/versions/new?based_on=1" in _actions(html)
+    assert 'id="awaiting"' in html
 
     # Legal may read the page but has no procurement action on it.
     async with _browser(portal, "legal") as http:

@@ -519,6 +519,9 @@ async def contract_page(
         "record": record,
         "live": live,
         "stage": stage,
+        # Escalation is a flag on the term, whatever its stage.
+        "escalated": bool(live and live.escalations)
+        or any(e.kind == "escalation" for e in (record.events if record else [])),
         "outcome": outcome,
         "plan": found.plan,
         "timeline": timeline(t, found.plan, contract.jurisdiction) if found.plan else [],
