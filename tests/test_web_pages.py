@@ -1,5 +1,6 @@
-"""The web pages through the real app: escaping, the sandboxed draft, security headers, the
-queue's order and the dashboard, on SQLite and PostgreSQL."""
+"""The web pages through the real app: escaping, the whole letter on the draft page (escaped
+text; the formatted one in a sandboxed frame), decision errors next to their fields, security
+headers, the queue, the dashboard and where "/" leads, on SQLite and PostgreSQL."""
 
 import re
 
@@ -38,6 +39,14 @@ async def test_review_pages_and_dashboard(portal: Portal) -> None:
         assert evil not in page.text and "&lt;img src=x" in page.text
         frame = re.search(r"<iframe[^>]*>", page.text)
         assert frame is not None and " sandbox " in frame[0] and "srcdoc=" in frame[0]
+        # The whole letter is on the page, as escaped text: the hostile title is shown, not run.
+        letter = re.search(
+            r'<pre class="body letter" id="letter"[^>]*>(.*?)</pre>', page.text, re.S
+        )
+        assert letter is not None and "&lt;img src=x onerror=" in letter[1]
+        assert "<img" not in letter[1] and len(letter[1]) > 500
+        # The decision radios sit in their labels, on one line with their words.
+        assert re.search(r'<label class="choice"><input type="radio" name="decision"', page.text)
         assert "Clause by clause" in page.text and 'name="content_hash"' in page.text
         missing = await http.get(f"/reviews/{cid}/1/9")
         assert missing.status_code == 404
@@ -48,7 +57,13 @@ async def test_review_pages_and_dashboard(portal: Portal) -> None:
             f"/reviews/{cid}/1/1/decision",
             data={"csrf_token": csrf, "decision": "request_changes", "comment": "  "},
         )
-        assert refused.status_code == 422 and "comment" in refused.text
+        assert refused.status_code == 422 and 'id="comment-error"' in refused.text
+        assert "A comment is required to request changes." in refused.text
+        undecided = await http.post(
+            f"/reviews/{cid}/1/1/decision", data={"csrf_token": csrf, "comment": "typed"}
+        )
+        assert undecided.status_code == 422 and 'id="decision-error"' in undecided.text
+        assert ">typed</textarea>" in undecided.text  # what was typed is kept
         again = await http.get(f"/reviews/{cid}/1/1")
         assert 'id="decision-form"' in again.text
 
@@ -58,5 +73,13 @@ async def test_review_pages_and_dashboard(portal: Portal) -> None:
         assert "expiring in 30 days" in board.text and "legal review" in board.text
         denied = await http.get("/reviews")
         assert denied.status_code == 403
+        home = await http.get("/")
+        assert home.status_code == 303 and home.headers["location"] == "/dashboard"
+
+    # Where "/" takes each role: legal to the queue, a buyer to the pipeline.
+    for who, target in (("legal", "/reviews"), ("procurement", "/pipeline")):
+        async with _browser(portal, who) as http:
+            home = await http.get("/")
+            assert home.status_code == 303 and home.headers["location"] == target
 
     await portal.client.get_workflow_handle(f"renewal/{cid}/term-1").terminate("test over")  # type: ignore[union-attr]

@@ -31,7 +31,16 @@ from services import renewal_detail, users
 from services import renewals as service
 from store.reads import dashboard as dashboard_reads
 from store.reads import reviews as review_reads
-from web.pages import FormDep, Notice, error_page, render, safe_next, same_origin
+from web.i18n import Translator, translator
+from web.pages import (
+    FormDep,
+    Notice,
+    error_page,
+    render,
+    safe_next,
+    same_origin,
+    translator_for,
+)
 
 __all__ = ["error_page", "kind_label", "router"]
 
@@ -40,13 +49,31 @@ LOGIN_CSRF_COOKIE = "renewals_login_csrf"
 router = APIRouter(include_in_schema=False)
 
 
-def kind_label(kind: str, language: str) -> str:
-    """A version's kind in the glossary's words: the page's English, and the Japanese word too
-    when the draft is in Japanese (the letter the reviewer reads is)."""
-    english = label(kind, "en") if kind in LABELS else kind.replace("_", " ")
-    if language == "ja" and kind in LABELS:
-        return f"{english}（{label(kind, 'ja')}）"
-    return english
+def kind_label(kind: str, language: str, draft_language: str | None = None) -> str:
+    """A version's kind in the glossary's words of the page's ``language``; on an English page,
+    the Japanese word too when the draft is in Japanese (the letter the reviewer reads is)."""
+    words = label(kind, language) if kind in LABELS else translator(language).label(kind)
+    if language == "en" and draft_language == "ja" and kind in LABELS:
+        return f"{words}（{label(kind, 'ja')}）"
+    return words
+
+
+def _refusal_text(t: Translator, problem: Problem) -> str:
+    """A refusal as the page says it: the service's own sentence on an English page; on a
+    Japanese one, what the status means (the services speak English)."""
+    if t.language == "en":
+        return problem.detail or problem.title
+    generic = {
+        403: t.gettext("You may not make this decision on this version."),
+        404: t.gettext("This version does not exist."),
+        409: t.gettext(
+            "This version changed or was decided while you were reading it: nothing was "
+            "recorded. Reload the page and decide again."
+        ),
+        422: t.gettext("Some values were not accepted: see the fields."),
+        503: t.gettext("The workflow did not answer: nothing was recorded. Try again shortly."),
+    }
+    return generic.get(problem.status, t.gettext("The decision was not recorded."))
 
 
 # ---------------------------------------------------------------------------- sign-in
@@ -93,7 +120,17 @@ def login(
         )
     except users.SignInRefused as refused:
         db.commit()  # a lockout's audit entry, when this attempt was the one to write it
-        context = {"csrf_token": cookie, "next": safe_next(next), "error": str(refused)}
+        t = translator_for(request, None)
+        if t.language == "en":
+            message = str(refused)
+        elif refused.throttled:
+            message = t.gettext(
+                "Too many failed sign-ins for this user name from this address; "
+                "try again in a few minutes."
+            )
+        else:
+            message = t.gettext("Unknown user name or wrong password.")
+        context = {"csrf_token": cookie, "next": safe_next(next), "error": message}
         return render(
             request,
             "common/login.html",
@@ -134,9 +171,14 @@ def logout(
 def home(session: Annotated[WebSession, require_web(Permission.SIGNED_IN)]) -> Response:
     if session.user.can(Permission.REVIEW):
         return RedirectResponse("/reviews", status_code=303)
+    # A buyer's work starts from the pipeline of contracts.
+    if session.user.can(Permission.RENEWALS_WRITE):
+        return RedirectResponse("/pipeline", status_code=303)
     if session.user.can(Permission.DASHBOARD):
         return RedirectResponse("/dashboard", status_code=303)
-    raise Forbidden("there is no page for your role yet; use the API or the CLI")
+    if session.user.can(Permission.CONTRACTS_READ):
+        return RedirectResponse("/pipeline", status_code=303)
+    return RedirectResponse("/account", status_code=303)
 
 
 # ---------------------------------------------------------------------------- review
@@ -184,6 +226,8 @@ async def _draft_page(
     notice: Notice | None = None,
     status_code: int = 200,
     comment: str = "",
+    chosen: str = "",
+    field_errors: dict[str, str] | None = None,
 ) -> HTMLResponse:
     client = None
     try:
@@ -270,6 +314,9 @@ async def _draft_page(
             "request_id": secrets.token_urlsafe(16),
             "notice": notice,
             "comment": comment,
+            "chosen": chosen,
+            "decision_error": (field_errors or {}).get("decision"),
+            "comment_error": (field_errors or {}).get("comment"),
             "latest": latest,
         },
         session=session,
@@ -290,7 +337,10 @@ async def draft_page(
 ) -> HTMLResponse:
     notice = None
     if done in {k.value for k in ReviewDecisionKind}:
-        notice = Notice("ok", f"Your decision was recorded: {done.replace('_', ' ')}.")
+        t = translator_for(request, session)
+        notice = Notice(
+            "ok", t.gettext("Your decision was recorded: %(decision)s.", decision=t.label(done))
+        )
     return await _draft_page(
         request,
         state=state,
@@ -341,6 +391,16 @@ async def decide(
         problem = to_problem(exc)
         if problem.status in (401, 404):
             raise problem from None
+        t = translator_for(request, session)
+        fields = {e.field for e in problem.errors}
+        field_errors: dict[str, str] = {}
+        known = {k.value for k in ReviewDecisionKind}
+        if problem.status == 422 and decision_raw not in known:
+            field_errors["decision"] = t.gettext("Choose approve, reject or request changes.")
+        if "comment" in fields:
+            field_errors["comment"] = t.gettext(
+                "A comment is required to %(decision)s.", decision=t.label(decision_raw)
+            )
         return await _draft_page(
             request,
             state=state,
@@ -349,9 +409,11 @@ async def decide(
             term=term,
             version=version,
             compare=None,
-            notice=Notice("error", problem.detail or problem.title),
+            notice=Notice("error", _refusal_text(t, problem)),
             status_code=problem.status,
             comment=comment,
+            chosen=decision_raw if decision_raw in known else "",
+            field_errors=field_errors,
         )
     target = version
     if result.new_draft is not None:

@@ -10,13 +10,17 @@ was recorded on it, for as long as the workflow would accept a decision on it.
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from pydantic import ValidationError
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
+from domain.negotiation import limit_breaches
 from domain.term_plan import CalendarSettings
 from models.contract import ContractRead
+from models.drafts import ProposedTerms
 from models.milestones import MilestoneKind, RenewalPolicy
+from models.negotiation import NegotiationPlan
 from models.plans import StoredPlan
 from models.renewal import DraftKind, RenewalStage
 from models.tables import (
@@ -32,6 +36,8 @@ from store.contracts import to_read
 from store.reads.plans import plans_for
 
 __all__ = ["REVIEWABLE_STAGES", "QueueItem", "decidable", "due_of", "review_queue"]
+
+PLAN_EVENT = "negotiation_plan"  # the event the workflow records with the plan (交渉準備)
 
 # Stages in which the workflow still takes a decision on the newest version: in review, after
 # an escalation (a flag, not a state that hides work), lapsed (the interim extension is in
@@ -64,6 +70,9 @@ class QueueItem:
     due_kind: str  # which date ``due`` is: final_terms, send_by or end_date
     days_left: int
     plan_preview: bool  # the due date comes from a preview: the term's plan is not stored yet
+    # How many of a proposal's terms are outside the negotiation plan's limits (0 without a
+    # plan, for other kinds, or for terms that are not a complete set).
+    breaches: int = 0
 
 
 def decidable(*, stage: str, outcome: str | None, kind: str, termination_requested: bool) -> bool:
@@ -182,6 +191,10 @@ def review_queue(
             past.append((contract.id, renewal.term))
     by_contract = plans_for(session, current, today=today, policy=policy, cfg=cfg)
     stored = plans.read_plans(session, keys=past)
+    negotiation = _negotiation_plans(
+        session,
+        [r[1].id for r in rows if r[0].kind == DraftKind.RENEGOTIATION.value],
+    )
     items = []
     for draft, renewal, contract, supplier_name, _category, flagged in rows:
         plan = (
@@ -211,6 +224,40 @@ def review_queue(
                 due_kind=due_kind,
                 days_left=(due - today).days,
                 plan_preview=plan.preview if plan else False,
+                breaches=_breach_count(negotiation.get(renewal.id), draft),
             )
         )
     return items, total
+
+
+def _negotiation_plans(session: Session, renewal_ids: list[int]) -> dict[int, NegotiationPlan]:
+    """The negotiation plan each renewal recorded last (its newest plan event), in one query
+    for the page's renewals."""
+    if not renewal_ids:
+        return {}
+    newest = (
+        select(func.max(RenewalEventRow.id))
+        .where(
+            RenewalEventRow.renewal_id.in_(renewal_ids),
+            RenewalEventRow.kind == PLAN_EVENT,
+        )
+        .group_by(RenewalEventRow.renewal_id)
+    )
+    found: dict[int, NegotiationPlan] = {}
+    for event in session.scalars(select(RenewalEventRow).where(RenewalEventRow.id.in_(newest))):
+        try:
+            found[event.renewal_id] = NegotiationPlan.model_validate(event.detail)
+        except ValidationError:
+            continue  # an unreadable plan flags nothing, as the review page shows nothing
+    return found
+
+
+def _breach_count(plan: NegotiationPlan | None, draft: DraftRow) -> int:
+    # The same rule as services.drafts.breaches, read here for a page of the queue at once.
+    if plan is None or draft.kind != DraftKind.RENEGOTIATION.value:
+        return 0
+    try:
+        terms = ProposedTerms.model_validate(dict(draft.proposed_terms))
+    except ValidationError:
+        return 0
+    return len(limit_breaches(plan, terms))
