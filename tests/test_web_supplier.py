@@ -144,6 +144,7 @@ async def test_supplier_page_shows_two_terms_in_the_chart_and_the_table(
         assert "No follow-up actions recorded." in html
         missing = await http.get("/suppliers/S-nobody")
         assert missing.status_code == 404
+        assert "<dt>Contracts</dt><dd>1</dd>" in html
 
         everyone = await http.get("/suppliers", params={"offset": 0})
         offset = 0
@@ -178,3 +179,14 @@ async def test_supplier_pages_in_japanese(db_portal: Portal) -> None:
         ids = re.findall(r'<span class="muted small">([^<]*)</span>', listed.text)
         categories = re.findall(r"</th>\s*<td>([^<]*)</td>", listed.text)
         assert english_left(_main(listed.text), allowed=[*names, *ids, *categories]) == []
+
+
+async def test_who_may_read_the_supplier_pages(db_portal: Portal) -> None:
+    p = db_portal
+    sid, _ = _supplier_with_two_terms(p)
+    async with _browser(p, who="legal") as http:  # legal reads contracts and suppliers
+        assert (await http.get(f"/suppliers/{sid}")).status_code == 200
+    anonymous = httpx.AsyncClient(transport=httpx.ASGITransport(app=p.app), base_url="http://t")
+    async with anonymous as http:
+        signed_out = await http.get(f"/suppliers/{sid}")
+        assert signed_out.status_code == 303 and "/login" in signed_out.headers["location"]

@@ -19,6 +19,7 @@ from models.scorecard import KpiScore, Scorecard
 from models.tables import ContractRow, RenewalRow, ScorecardRow, SupplierRow
 
 __all__ = [
+    "CONTRACTS_LISTED",
     "SupplierContract",
     "SupplierPage",
     "SupplierScorecard",
@@ -66,7 +67,8 @@ class SupplierScorecard:
 @dataclass(frozen=True, slots=True)
 class SupplierPage:
     supplier: SupplierRead
-    contracts: list[SupplierContract]
+    contracts: list[SupplierContract]  # the first CONTRACTS_LISTED
+    contract_count: int
     scorecards: list[SupplierScorecard]  # oldest first: the order of the chart
 
 
@@ -75,19 +77,22 @@ def list_suppliers(
 ) -> tuple[list[SupplierSummary], int]:
     """A page of suppliers by id, with their contracts count and newest scorecard."""
     total = session.scalar(select(func.count()).select_from(SupplierRow)) or 0
-    counts = (
-        select(ContractRow.supplier_id, func.count().label("n"))
-        .group_by(ContractRow.supplier_id)
-        .subquery()
+    page = list(
+        session.scalars(select(SupplierRow).order_by(SupplierRow.id).limit(limit).offset(offset))
     )
-    rows = session.execute(
-        select(SupplierRow, func.coalesce(counts.c.n, 0))
-        .outerjoin(counts, counts.c.supplier_id == SupplierRow.id)
-        .order_by(SupplierRow.id)
-        .limit(limit)
-        .offset(offset)
-    ).all()
-    ids = [r.id for r, _ in rows]
+    ids = [r.id for r in page]
+    # Counted for the page's suppliers only (the contracts' supplier_id index), never grouped
+    # over every contract.
+    counts: dict[str, int] = {}
+    if ids:
+        counts = {
+            sid: int(n)
+            for sid, n in session.execute(
+                select(ContractRow.supplier_id, func.count())
+                .where(ContractRow.supplier_id.in_(ids))
+                .group_by(ContractRow.supplier_id)
+            ).all()
+        }
     latest: dict[str, tuple[Decimal | None, str | None]] = {}
     if ids:
         # Newest first; the first seen per supplier is its latest score. Bounded by the page.
@@ -106,17 +111,21 @@ def list_suppliers(
             name=row.name,
             category=row.category,
             country=row.country,
-            contracts=int(n),
+            contracts=counts.get(row.id, 0),
             latest_score=latest.get(row.id, (None, None))[0],
             latest_grade=latest.get(row.id, (None, None))[1],
         )
-        for row, n in rows
+        for row in page
     ]
     return items, total
 
 
+CONTRACTS_LISTED = 200
+
+
 def supplier_page(session: Session, *, supplier_id: str) -> SupplierPage:
-    """One supplier with its contracts and every stored scorecard; NotFound names the id."""
+    """One supplier with its first :data:`CONTRACTS_LISTED` contracts (by id; the count says
+    how many there are) and every stored scorecard; NotFound names the id."""
     row = session.get(SupplierRow, supplier_id)
     if row is None:
         raise NotFound(f"supplier {supplier_id!r} does not exist")
@@ -133,8 +142,17 @@ def supplier_page(session: Session, *, supplier_id: str) -> SupplierPage:
             select(ContractRow)
             .where(ContractRow.supplier_id == supplier_id)
             .order_by(ContractRow.id)
+            .limit(CONTRACTS_LISTED)
         )
     ]
+    contract_count = (
+        session.scalar(
+            select(func.count())
+            .select_from(ContractRow)
+            .where(ContractRow.supplier_id == supplier_id)
+        )
+        or 0
+    )
     scored = session.execute(
         select(ContractRow.id, ContractRow.title, RenewalRow.term, ScorecardRow.body)
         .join(RenewalRow, RenewalRow.contract_id == ContractRow.id)
@@ -161,5 +179,8 @@ def supplier_page(session: Session, *, supplier_id: str) -> SupplierPage:
         )
     cards.sort(key=lambda c: (c.period_end, c.term, c.contract_id))
     return SupplierPage(
-        supplier=SupplierRead.model_validate(row), contracts=contracts, scorecards=cards
+        supplier=SupplierRead.model_validate(row),
+        contracts=contracts,
+        contract_count=contract_count,
+        scorecards=cards,
     )
