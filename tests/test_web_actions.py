@@ -13,11 +13,13 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
+import pytest
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import select
 
 from models.tables import AuditLogRow
 from portal.deps import SESSION_COOKIE
+from portal.state import TemporalUnavailable
 from store.db import transaction
 from tests.factories import register
 from tests.portal_fixtures import *  # noqa: F403
@@ -194,6 +196,7 @@ async def test_start_version_offer_and_answers_through_the_pages(portal: Portal)
         assert ja_bad.status_code == 422 and "0より大きい" in _field_error(
             ja_bad.text, "unit_price"
         )
+        assert _english(ja_bad.text, _allowed(cid, v1_terms)) == []  # a known refusal, in Japanese
         assert len((await _renewal(portal, cid))["drafts"]) == 1  # nothing stored
         assert await _audit(portal, cid, "version_edited") == []
 
@@ -513,7 +516,9 @@ async def test_amend_terminate_and_the_notices_dispatch(portal: Portal) -> None:
     await portal.client.get_workflow_handle(f"renewal/{cid}/term-1").terminate("test over")
 
 
-async def test_the_pages_refuse_what_they_cannot_do(portal: Portal) -> None:
+async def test_the_pages_refuse_what_they_cannot_do(
+    portal: Portal, monkeypatch: pytest.MonkeyPatch
+) -> None:
     env = portal.extra["env"]
     cid = await contract_in_review_window(env, portal.sessions)
     async with _browser(portal, "procurement") as http:
@@ -536,6 +541,70 @@ async def test_the_pages_refuse_what_they_cannot_do(portal: Portal) -> None:
             f"/api/v1/renewals/{other}/terms/1", headers=portal.auth("procurement")
         )
         assert r.status_code == 404
+
+        # Temporal down: the form still shows; its post is a notice (503), nothing started.
+        async def down() -> None:
+            raise TemporalUnavailable("cannot reach Temporal at nowhere:7233")
+
+        monkeypatch.setattr(portal.app.state.portal.temporal, "get", down)
+        assert (await http.get(f"/contracts/{cid}/start")).status_code == 200
+        for headers, words in (({}, "not reachable"), (JA, "接続できません")):
+            unreachable = await http.post(
+                f"/contracts/{cid}/start", data={"csrf_token": _csrf(portal)}, headers=headers
+            )
+            assert unreachable.status_code == 503 and words in unreachable.text
+        monkeypatch.undo()
+        r = await portal.http.get(f"/api/v1/renewals/{cid}/terms/1", headers=portal.auth("admin"))
+        assert r.status_code == 404
     async with _browser(portal, "legal") as http:
         assert (await http.get(f"/contracts/{cid}/start")).status_code == 403
         assert (await http.get(f"/contracts/{cid}/amend")).status_code == 403
+
+
+async def test_a_declined_offer_through_the_pages(portal: Portal) -> None:
+    env = portal.extra["env"]
+    day = await today(env)
+    portal.app.state.portal.today = lambda: day
+    cid = await contract_in_review_window(env, portal.sessions, title="Paper")
+    base = f"/contracts/{cid}/terms/1"
+    csrf = _csrf(portal)
+    async with _browser(portal, "procurement") as http:
+        assert (await http.post(f"/contracts/{cid}/start", data={"csrf_token": csrf})).is_redirect
+        assert portal.client is not None
+        await wait_for_draft(portal.client, cid)
+        await _decide(portal, cid, 1, "approve")
+        v1 = (await _renewal(portal, cid))["drafts"][0]
+        offered = await http.post(
+            f"{base}/offer",
+            data={
+                "csrf_token": csrf,
+                "draft_version": "1",
+                "content_hash": v1["content_hash"],
+                "presented_on": day.isoformat(),
+                "note": "By mail to the account manager",
+            },
+        )
+        assert offered.status_code == 303, offered.text
+        page = await http.get(f"{base}/answer", headers=JA)
+        assert page.status_code == 200 and 'name="draft_version" value="1"' in page.text
+        assert _english(page.text, _allowed(cid, v1["proposed_terms"])) == []
+        declined = await http.post(
+            f"{base}/answer",
+            data={
+                "csrf_token": csrf,
+                "draft_version": "1",
+                "answer": "declined",
+                "answered_on": day.isoformat(),
+                "content_hash": v1["content_hash"],
+                "note": "The price is too low for them",
+            },
+        )
+        assert declined.status_code == 303, declined.text
+        assert declined.headers["location"] == f"/contracts/{cid}?done=answer"
+        detail = await _renewal(portal, cid)
+        assert [e["kind"] for e in detail["events"]].count("supplier_answered") == 1
+        [entry] = await _audit(portal, cid, "answer_recorded")
+        assert entry.detail["answer"] == "declined" and entry.content_hash is None
+        assert entry.detail["note"] == "The price is too low for them"
+
+    await portal.client.get_workflow_handle(f"renewal/{cid}/term-1").terminate("test over")

@@ -47,9 +47,10 @@ def N_(message: str) -> str:
 
 
 def days(t: Translator, n: int) -> str:
-    """``n`` days in the reader's language (the area's catalog has the words until the common
-    catalog translates ``Translator.days``'s)."""
-    return t.ngettext("%(num)d day", "%(num)d days", n)
+    """``n`` days in the reader's language. Not ``Translator.days``: its message is the common
+    catalog's, which a later catalog of the merge may leave untranslated; this one is the
+    area's own (the singular names no number, so the message id is the area's alone)."""
+    return t.ngettext("1 day", "%(num)d days", n)
 
 
 # ---------------------------------------------------------------------------- the form's state
@@ -339,7 +340,10 @@ def _display(clause: str, value: Any, currency: str, t: Translator) -> str:
         return t.label("none")
     if clause == "unit_price":
         # Not t.money: a currency's usual places would round away the plan's decimals.
-        return f"{t.number(Decimal(str(value)))} {currency}"
+        price = Decimal(str(value))
+        exponent = price.as_tuple().exponent
+        places = -exponent if isinstance(exponent, int) and exponent < 0 else 0
+        return f"{t.number(price, places)} {currency}"
     if clause == "annual_volume":
         return t.number(Decimal(str(value)))
     if clause == "term_months":
