@@ -134,6 +134,11 @@ async def test_contract_page_through_a_renewal(portal: Portal) -> None:
         assert page.status_code == 200
         assert _actions(page.text) == []
         assert "The audit trail is for those who may read it." in page.text
+        assert f'href="/reviews/{cid}/1/1"' in page.text  # to the version's review page
+    # A buyer who neither owns the contract nor is in its team reads it but acts on nothing.
+    async with _browser(portal, "buyer_lawyer") as http:
+        page = await http.get(f"/contracts/{cid}")
+        assert page.status_code == 200 and _actions(page.text) == []
 
     # The administrator reads the audit entries: the start and the decision.
     async with _browser(portal, "admin") as http:

@@ -547,6 +547,7 @@ async def contract_page(
         "negotiation_live": negotiation_live,
         "dispatches": found.dispatches,
         "audit": audit,
+        "may_review": session.user.can(Permission.REVIEW),
         "audit_words": AUDIT_WORDS,
         "actions": actions(
             session=session,
