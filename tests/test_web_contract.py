@@ -432,3 +432,37 @@ async def test_a_notice_to_dispatch_and_its_dispatch(portal: Portal) -> None:
         assert older.status_code == 200 and "2〜" in older.text
     finally:
         await handle.terminate("test over")
+
+
+async def test_without_temporal_the_page_shows_the_database_and_a_preview(
+    db_portal: Portal,
+) -> None:
+    """The workflow service unreachable: the page still answers from the database, for each
+    term model, in both languages; the plan is a labelled preview made by the plan function."""
+    today_ = date.today()
+    ids = {}
+    with transaction(db_portal.sessions) as s:
+        for model in ("fixed", "auto_renewing", "evergreen"):
+            cid = new_contract_id()
+            register(
+                s,
+                id=cid,
+                owner=db_portal.username("procurement"),
+                start_date=today_ - relativedelta(months=10),
+                end_date=None if model == "evergreen" else today_ + relativedelta(months=5),
+                term_model=model,
+                title=f"Model {model}",
+            )
+            ids[model] = cid
+    for model, cid in ids.items():
+        for language in ("en", "ja"):
+            async with _browser(db_portal, "procurement", language) as http:
+                page = await http.get(f"/contracts/{cid}")
+            assert page.status_code == 200, (model, page.text)
+            assert 'id="preview"' in page.text and 'id="milestone-expiry"' in page.text
+            assert f"/contracts/{cid}/start" in _actions(page.text)
+            if language == "ja":
+                allowed = [cid, f"Model {model}", SUPPLIER_NAME, "S-1", "Net 60"]
+                allowed.append(db_portal.username("procurement"))
+                assert english_left(_main(page.text), allowed=allowed) == [], model
+        assert ('id="milestone-notice_deadline"' in page.text) is (model != "fixed")
