@@ -397,10 +397,11 @@ def actions(
     return out
 
 
-def event_summary(t: Translator, detail: dict[str, Any]) -> list[str]:
+def event_summary(t: Translator, kind: str, detail: dict[str, Any]) -> list[str]:
     """The facts of an event people read: its version, who, the answer or outcome, and what a
-    person wrote (a comment, a note). Generated reasons are in the events' own language and
-    are left to the audit export."""
+    person wrote (a comment, a note, the reason not to renew). Reasons the workflow writes
+    (escalations, lapses, withdrawals) are English sentences: they are left to the audit
+    export rather than put untranslated on a Japanese page."""
     out: list[str] = []
     if isinstance(detail.get("version"), int):
         out.append(t.gettext("version %(n)s", n=detail["version"]))
@@ -421,7 +422,10 @@ def event_summary(t: Translator, detail: dict[str, Any]) -> list[str]:
         "terminated",
     }:
         out.append(t.label(detail["kind"]))
-    for key in ("comment", "note"):
+    typed = (
+        ("comment", "note", "reason") if kind == "termination_requested" else ("comment", "note")
+    )
+    for key in typed:
         if isinstance(detail.get(key), str) and detail[key]:
             out.append(f"“{detail[key]}”")
     return out
@@ -538,7 +542,7 @@ async def contract_page(
             else []
         ),
         "events": [
-            (e, EVENT_WORDS.get(e.kind), event_summary(t, e.detail))
+            (e, EVENT_WORDS.get(e.kind), event_summary(t, e.kind, e.detail))
             for e in (record.events if record else [])
         ],
         "versions": versions,
