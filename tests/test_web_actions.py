@@ -553,9 +553,28 @@ async def test_the_pages_refuse_what_they_cannot_do(
                 f"/contracts/{cid}/start", data={"csrf_token": _csrf(portal)}, headers=headers
             )
             assert unreachable.status_code == 503 and words in unreachable.text
+        # A bad form is still refused by its fields (the action's own check runs first).
+        contract = (
+            await portal.http.get(f"/api/v1/contracts/{cid}", headers=portal.auth("procurement"))
+        ).json()
+        seen = {
+            "csrf_token": _csrf(portal),
+            "seen_end_date": contract["end_date"],
+            "seen_notice_period_days": str(contract["notice_period_days"]),
+            "end_date": contract["end_date"],
+            "reason": "",
+        }
+        bad = await http.post(
+            f"/contracts/{cid}/amend", data={**seen, "notice_period_days": "5000"}
+        )
+        assert bad.status_code == 422 and _field_error(bad.text, "notice_period_days")
+        good = await http.post(f"/contracts/{cid}/amend", data={**seen, "notice_period_days": "9"})
+        assert good.status_code == 503 and 'id="notice"' in good.text
         monkeypatch.undo()
         r = await portal.http.get(f"/api/v1/renewals/{cid}/terms/1", headers=portal.auth("admin"))
         assert r.status_code == 404
+        r = await portal.http.get(f"/api/v1/contracts/{cid}", headers=portal.auth("procurement"))
+        assert r.json()["notice_period_days"] == contract["notice_period_days"]
     async with _browser(portal, "legal") as http:
         assert (await http.get(f"/contracts/{cid}/start")).status_code == 403
         assert (await http.get(f"/contracts/{cid}/amend")).status_code == 403

@@ -29,6 +29,7 @@ from services import renewals as renewal_service
 from web import actions_negotiation
 from web.actions_common import (
     ActionPage,
+    connected,
     detail,
     done_url,
     no_renewal,
@@ -71,13 +72,17 @@ async def start(
 ) -> Response:
     page = ActionPage(request, session, "start.html")
     try:
-        await renewal_service.start(
+        args: dict[str, Any] = dict(
             sessions=state.sessions,
-            client=await state.temporal.get(),
             settings=state.settings,
             user=session.user,
             contract_id=contract_id,
         )
+        client = await connected(
+            state,
+            lambda: renewal_service.check_start(sessions=state.sessions, contract_id=contract_id),
+        )
+        await renewal_service.start(client=client, **args)
     except Exception as exc:
         context = await _start_context(state, contract_id)
         return refused(page, exc, context, FormState(), fields=())
@@ -163,16 +168,16 @@ async def amend(
         typed.general.append(t.gettext("Change the end date or the notice period."))
         return page.render(context, typed, status_code=422)
     try:
-        await renewal_service.amend(
+        args: dict[str, Any] = dict(
             sessions=state.sessions,
-            client=await state.temporal.get(),
             user=session.user,
-            keys=state.identity,
             contract_id=contract_id,
             end_date=end_date,
             notice_period_days=notice_days,
             reason=typed.values["reason"],
         )
+        client = await connected(state, lambda: renewal_service.check_amendment(**args))
+        await renewal_service.amend(client=client, keys=state.identity, **args)
     except Exception as exc:
         return refused(page, exc, context, typed, fields=AMEND_FIELDS)
     return RedirectResponse(done_url(contract_id, "amend"), status_code=303)
@@ -206,15 +211,17 @@ async def terminate(
         context = await term_context(state, contract_id, term)
         return no_renewal(page, context) or page.render(context, typed, status_code=422)
     try:
-        await renewal_service.cancel(
+        args: dict[str, Any] = dict(
             sessions=state.sessions,
-            client=await state.temporal.get(),
             user=session.user,
-            keys=state.identity,
             contract_id=contract_id,
             term=term,
             reason=typed.values["reason"].strip(),
         )
+        client = await connected(
+            state, lambda: renewal_service.check_cancel(user=session.user, reason=args["reason"])
+        )
+        await renewal_service.cancel(client=client, keys=state.identity, **args)
     except Exception as exc:
         problem = to_problem(exc)
         if problem.status == 404:

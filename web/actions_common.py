@@ -2,7 +2,7 @@
 a service's refusal shown on the form (fields next to their inputs, the rest as a notice), the
 renewal term a page acts on, and the address a successful action goes back to."""
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -12,7 +12,7 @@ from temporalio.client import Client
 
 from models.users import WebSession
 from portal.problems import to_problem
-from portal.state import AppState
+from portal.state import AppState, TemporalUnavailable
 from services import renewal_detail
 from web.actions_forms import FormState, days, place_errors, refusal_notice
 from web.pages import Notice, render, translator_for
@@ -20,12 +20,24 @@ from web.pages import Notice, render, translator_for
 __all__ = [
     "ActionPage",
     "client_or_none",
+    "connected",
     "detail",
     "done_url",
     "no_renewal",
     "refused",
     "term_context",
 ]
+
+
+async def connected(state: AppState, check: Callable[[], object]) -> Client:
+    """The Temporal client for an action; when Temporal cannot be reached, the action's own
+    ``check_*`` runs first (as the CLI does before it connects), so a bad form is still
+    refused with its fields named, and only a good one is told to try again (503)."""
+    try:
+        return await state.temporal.get()
+    except TemporalUnavailable:
+        check()
+        raise
 
 
 async def client_or_none(state: AppState) -> Client | None:

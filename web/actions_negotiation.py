@@ -30,6 +30,7 @@ from services.negotiation_checks import EDITABLE_KINDS
 from web.actions_common import (
     ActionPage,
     client_or_none,
+    connected,
     done_url,
     no_renewal,
     refused,
@@ -182,17 +183,17 @@ async def make_version(
     if typed.failed:
         return page.render(context, typed, status_code=422)
     try:
-        await negotiation_service.edit_version(
+        args: dict[str, Any] = dict(
             sessions=state.sessions,
-            client=await state.temporal.get(),
             user=session.user,
-            keys=state.identity,
             contract_id=contract_id,
             term=term,
             based_on_version=base.version,
             edit=edit,
             note=typed.values["note"].strip(),
         )
+        client = await connected(state, lambda: negotiation_service.check_version_edit(**args))
+        await negotiation_service.edit_version(client=client, keys=state.identity, **args)
     except Exception as exc:
         if to_problem(exc).status == 404:
             raise
@@ -249,11 +250,9 @@ async def record_offer(
     if typed.failed or presented_on is None:
         return page.render(context, typed, status_code=422)
     try:
-        await negotiation_service.record_offer(
+        args: dict[str, Any] = dict(
             sessions=state.sessions,
-            client=await state.temporal.get(),
             user=session.user,
-            keys=state.identity,
             contract_id=contract_id,
             term=term,
             draft_version=current.version,
@@ -262,6 +261,8 @@ async def record_offer(
             note=typed.values["note"].strip(),
             today=state.today(),
         )
+        client = await connected(state, lambda: negotiation_service.check_offer(**args))
+        await negotiation_service.record_offer(client=client, keys=state.identity, **args)
     except Exception as exc:
         if to_problem(exc).status == 404:
             raise
@@ -356,11 +357,9 @@ async def record_answer(
     if typed.failed or answered_on is None:
         return page.render(context, typed, status_code=422)
     try:
-        await negotiation_service.record_answer(
+        args: dict[str, Any] = dict(
             sessions=state.sessions,
-            client=await state.temporal.get(),
             user=session.user,
-            keys=state.identity,
             contract_id=contract_id,
             term=term,
             draft_version=answered.version,
@@ -374,6 +373,8 @@ async def record_answer(
             counter_terms=counter,
             today=state.today(),
         )
+        client = await connected(state, lambda: negotiation_service.check_answer(**args))
+        await negotiation_service.record_answer(client=client, keys=state.identity, **args)
     except Exception as exc:
         if to_problem(exc).status == 404:
             raise
@@ -439,12 +440,10 @@ async def record_dispatch(
     if typed.failed or dispatched_on is None or version is None:
         return page.render(context, typed, status_code=422)
     try:
-        await notice_service.record_dispatch(
+        args: dict[str, Any] = dict(
             sessions=state.sessions,
-            client=await state.temporal.get(),
             settings=state.settings,
             user=session.user,
-            keys=state.identity,
             contract_id=contract_id,
             term=term,
             draft_version=version,
@@ -453,6 +452,8 @@ async def record_dispatch(
             reference=typed.values["reference"].strip(),
             today=state.today(),
         )
+        client = await connected(state, lambda: notice_service.check_dispatch(**args))
+        await notice_service.record_dispatch(client=client, keys=state.identity, **args)
     except Exception as exc:
         if to_problem(exc).status == 404:
             raise
