@@ -26,7 +26,7 @@ from store import plans as plan_store
 from store.contracts import to_read
 from store.db import transaction
 from store.reads._stages import current_term_plan
-from tests.factories import register
+from tests.factories import make_contract, register
 from tests.portal_fixtures import *  # noqa: F403
 from tests.portal_fixtures import PEOPLE, Portal
 from tests.web_i18n_helpers import english_left
@@ -380,3 +380,43 @@ def test_exposure_reads_sum_exactly(db_portal: Portal) -> None:
     assert by_days[30]["JPY"] == (Decimal("0.30"), 2) and "USD" not in by_days[30]
     assert by_days[90]["USD"] == (Decimal("1.005"), 1)
     assert by_days[180]["JPY"] == (Decimal("5.30"), 3)
+
+
+@pytest.mark.parametrize("jurisdiction", ["JP", "US", "DE"])
+def test_exposure_send_by_is_the_preview_plans(jurisdiction: str) -> None:
+    """The exposure page finds roll-overs by the preview's send-by date without planning each
+    contract's milestones: it must be the date the plan itself has, around the year-end
+    closure, Golden Week and weekends too."""
+    from models.contract import ContractRead
+    from store.reads.exposure import _SLACK_DAYS, preview_send_by
+
+    cfg = CalendarSettings(closure_days=frozenset({date(2026, 8, 14)}))
+    for end in [date(2027, 1, 5) + timedelta(days=d) for d in range(0, 400, 3)]:
+        for notice, buffer in [(0, 0), (30, 3), (60, 5), (90, 0), (14, 10)]:
+            data = {
+                **make_contract(
+                    end_date=end,
+                    start_date=end - timedelta(days=365),
+                    notice_period_days=notice,
+                    transit_buffer_days=buffer,
+                    jurisdiction=jurisdiction,
+                ).model_dump(),
+                "current_term": 1,
+                "status": "active",
+            }
+            contract = ContractRead.model_validate(data)
+            plan = current_term_plan(
+                contract, category=None, today=TODAY, policy=RenewalPolicy(), cfg=cfg
+            )
+            fast = preview_send_by(
+                end_date=end,
+                notice_period_days=notice,
+                transit_buffer_days=buffer,
+                jurisdiction=jurisdiction,
+                cfg=cfg,
+            )
+            assert fast == plan.plan.send_by, (end, notice, buffer)
+            # What the exposure query's window counts on: never after the nominal date, and
+            # not more than its slack before it.
+            nominal = end - timedelta(days=notice + buffer)
+            assert nominal - timedelta(days=_SLACK_DAYS) <= fast <= nominal

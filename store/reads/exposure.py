@@ -8,26 +8,27 @@
   (renewal-semantics.md §1);
 * lapsed: fixed terms that ended with nothing agreed (stage ``lapsed``): supply at risk.
 
-Amounts are summed in Python: SQLite keeps them as text (exact decimals) and would add them as
-floats.
+Amounts are summed exactly (SQLite keeps them as text and would add them as floats).
 """
 
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Final
+from typing import Any, Final
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import Integer, String, and_, case, cast, func, literal, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
+from domain.calendars import BusinessCalendar
+from domain.milestones import notice_deadline
 from domain.term_plan import CalendarSettings
 from models.contract import TermModel
 from models.milestones import RenewalPolicy
 from models.tables import ContractRow, RenewalRow, SupplierRow, TermPlanRow
 from store.contracts import to_read
-from store.reads._stages import current_renewal, stage_expr
-from store.reads.pipeline import send_by_key
+from store.reads._stages import current_renewal
+from store.reads.pipeline import current_plan, send_by_key, stage_is
 from store.reads.plans import plans_for
 
 __all__ = [
@@ -41,10 +42,11 @@ __all__ = [
 
 WINDOWS: Final = (30, 90, 180)
 ROLL_OVER_DAYS: Final = 30
-LIST_LIMIT: Final = 200  # contracts listed per section; the count says how many there are
-# A preview's send-by date is the nominal one moved back over weekends, holidays and closures:
-# read this many days either side, then keep the ones the plan itself puts in the window.
-_SLACK_DAYS: Final = 20
+LIST_LIMIT: Final = 50  # contracts listed per section; the count says how many there are
+# A preview's send-by date is the nominal one moved back over weekends, holidays and closures
+# (the year-end closure and a transit buffer spanning it come to about two weeks): read the
+# nominal dates up to this many days past the window, then keep the ones whose date is in it.
+_SLACK_DAYS: Final = 31
 # Stages where somebody already acted: agreed, being terminated, over.
 _ACTED: Final = ("agreed", "termination_pending", "completed", "contract_terminated")
 
@@ -80,91 +82,193 @@ class Exposure:
     lapsed_total: int
 
 
+def _amount_sums(session: Session) -> tuple[Any, ...]:
+    """SUM of the annual values, exact: NUMERIC on PostgreSQL; on SQLite, where they are text
+    (at most 4 decimal places, models.contract.Amount), the whole units and the ten-thousandths
+    summed apart as integers, since SQLite would add the text as floats."""
+    value = ContractRow.annual_value
+    if session.get_bind().dialect.name != "sqlite":
+        return (func.sum(value),)
+    text = type_coerce(value, String())
+    dot = func.instr(text, ".")
+    fraction = case(
+        (dot > 0, cast(func.substr(text + "0000", dot + 1, 4), Integer)),
+        else_=literal(0),
+    )
+    return (func.sum(cast(text, Integer)), func.sum(fraction))
+
+
 def _expiring(session: Session, *, today: date) -> list[Expiring]:
-    horizon = today + timedelta(days=max(WINDOWS))
+    bounds = [(days, today + timedelta(days=days)) for days in WINDOWS]
+    window = case(*((ContractRow.end_date <= last, literal(days)) for days, last in bounds))
     rows = session.execute(
-        select(ContractRow.end_date, ContractRow.currency, ContractRow.annual_value).where(
+        select(ContractRow.currency, window, func.count(), *_amount_sums(session))
+        .where(
             ContractRow.status == "active",
             ContractRow.end_date >= today,
-            ContractRow.end_date <= horizon,
+            ContractRow.end_date <= bounds[-1][1],
         )
+        .group_by(ContractRow.currency, window)
     ).all()
     found = []
     for days in WINDOWS:
-        last = today + timedelta(days=days)
         sums: dict[str, Decimal] = defaultdict(Decimal)
         counts: dict[str, int] = defaultdict(int)
-        for end_date, currency, value in rows:
-            if end_date <= last:
-                sums[currency] += value
-                counts[currency] += 1
+        for currency, bucket, n, *parts in rows:
+            if bucket <= days:  # a contract ending within 30 days ends within 90 too
+                whole = Decimal(parts[0] or 0)
+                sums[currency] += (
+                    whole + Decimal(parts[1] or 0) / 10_000 if len(parts) > 1 else whole
+                )
+                counts[currency] += n
         found.append(Expiring(days, {c: (sums[c], counts[c]) for c in sorted(sums)}))
     return found
+
+
+def _calendar(jurisdiction: str, cfg: CalendarSettings) -> BusinessCalendar:
+    # domain.term_plan.calendar_for, from the one column it reads: building a ContractRead for
+    # each of a thousand candidates would cost more than the whole page may.
+    return BusinessCalendar.for_jurisdiction(
+        jurisdiction,
+        closures=cfg.closure_days,
+        year_end_closure=cfg.jp_year_end_closure if jurisdiction.startswith("JP") else False,
+    )
+
+
+def preview_send_by(
+    *,
+    end_date: date,
+    notice_period_days: int,
+    transit_buffer_days: int,
+    jurisdiction: str,
+    cfg: CalendarSettings,
+) -> date:
+    """The send-by date the preview plan has (:func:`domain.milestones.plan_milestones`: the
+    notice deadline rolled back to a business day, then the transit buffer in business days),
+    without planning the milestones (tests/test_web_pipeline.py checks they agree)."""
+    calendar = _calendar(jurisdiction, cfg)
+    deadline, _ = calendar.on_or_before(notice_deadline(end_date, notice_period_days))
+    if transit_buffer_days == 0:
+        return deadline
+    return calendar.business_days_before(deadline, transit_buffer_days)
 
 
 def _rolling_over(
     session: Session, *, today: date, policy: RenewalPolicy, cfg: CalendarSettings
 ) -> tuple[list[ExposedContract], int]:
-    key = send_by_key()
-    stage = stage_expr()
+    last = today + timedelta(days=ROLL_OVER_DAYS)
+    auto = TermModel.AUTO_RENEWING.value
+    stored = TermPlanRow.contract_id.is_not(None)
+    # A preview's send-by date is never after its nominal one (end date - notice period -
+    # transit buffer in calendar days): weekends and holidays only move it earlier.
+    preview_window = and_(
+        TermPlanRow.contract_id.is_(None),
+        ContractRow.term_model == auto,
+        # With no renewals left the plan treats it as fixed (domain.term_plan).
+        or_(
+            ContractRow.max_renewals.is_(None),
+            ContractRow.renewals_used < ContractRow.max_renewals,
+        ),
+        send_by_key() >= today,
+        send_by_key() <= last + timedelta(days=_SLACK_DAYS),
+    )
+    stored_window = and_(
+        stored,
+        TermPlanRow.term_model == auto,
+        TermPlanRow.send_by >= today,
+        TermPlanRow.send_by <= last,
+    )
+    # The longest notice period and transit buffer bound how far past the window an end date
+    # can be: the end-date index then reads a few weeks of contracts, not all of them.
+    longest = session.scalar(
+        select(func.max(ContractRow.notice_period_days + ContractRow.transit_buffer_days)).where(
+            ContractRow.status == "active", ContractRow.term_model == auto
+        )
+    )
+    if longest is None:
+        return [], 0
+    ends_by = last + timedelta(days=_SLACK_DAYS + longest)
+    candidates = session.execute(
+        select(
+            ContractRow.id,
+            ContractRow.end_date,
+            ContractRow.notice_period_days,
+            ContractRow.transit_buffer_days,
+            ContractRow.jurisdiction,
+            TermPlanRow.send_by,
+            stored,
+        )
+        .select_from(ContractRow)
+        .outerjoin(RenewalRow, current_renewal())
+        .outerjoin(TermPlanRow, current_plan())
+        .where(
+            ContractRow.status == "active",
+            ContractRow.end_date >= today,
+            ContractRow.end_date <= ends_by,
+            or_(RenewalRow.id.is_(None), RenewalRow.stage.not_in(_ACTED)),
+            or_(preview_window, stored_window),
+        )
+    ).all()
+    due: list[tuple[date, str]] = []
+    for cid, end, notice, buffer, jurisdiction, send_by, is_stored in candidates:
+        if not is_stored:
+            send_by = preview_send_by(
+                end_date=end,
+                notice_period_days=notice,
+                transit_buffer_days=buffer,
+                jurisdiction=jurisdiction,
+                cfg=cfg,
+            )
+        if send_by is not None and today <= send_by <= last:
+            due.append((send_by, cid))
+    due.sort()
+    listed = [cid for _, cid in due[:LIST_LIMIT]]
     rows = session.execute(
         select(ContractRow, SupplierRow.name, SupplierRow.category)
         .join(SupplierRow, SupplierRow.id == ContractRow.supplier_id)
-        .outerjoin(RenewalRow, current_renewal())
-        .outerjoin(
-            TermPlanRow,
-            and_(
-                TermPlanRow.contract_id == ContractRow.id,
-                TermPlanRow.term == ContractRow.current_term,
-            ),
-        )
-        .where(
-            ContractRow.status == "active",
-            ContractRow.term_model == TermModel.AUTO_RENEWING.value,
-            stage.not_in(_ACTED),
-            key >= today - timedelta(days=_SLACK_DAYS),
-            key <= today + timedelta(days=ROLL_OVER_DAYS + _SLACK_DAYS),
-        )
-        .order_by(key, ContractRow.id)
+        .where(ContractRow.id.in_(listed))
     ).all()
-    contracts = [(to_read(r[0]), r[2]) for r in rows]
+    by_id = {r[0].id: r for r in rows}
+    contracts = [(to_read(by_id[cid][0]), by_id[cid][2]) for cid in listed]
+    # The dates shown are the plan's: stored, or the preview the workflow's function makes.
     plans = plans_for(session, contracts, today=today, policy=policy, cfg=cfg)
-    last = today + timedelta(days=ROLL_OVER_DAYS)
     found = []
-    for (contract, _), row in zip(contracts, rows, strict=True):
+    for contract, _ in contracts:
         plan = plans[contract.id]
-        # The plan knows the term model it resolved: no renewals left plans it as fixed.
-        if plan.term_model is not TermModel.AUTO_RENEWING or plan.send_by is None:
-            continue
-        if not today <= plan.send_by <= last:
-            continue
+        send_by = plan.send_by or plan.notice_deadline
         found.append(
             ExposedContract(
                 contract_id=contract.id,
                 title=contract.title,
-                supplier_name=row[1],
+                supplier_name=by_id[contract.id][1],
                 owner=contract.owner,
                 end_date=plan.end_date,
                 annual_value=contract.annual_value,
                 currency=contract.currency,
-                due=plan.send_by,
-                days_left=(plan.send_by - today).days,
+                due=send_by,
+                days_left=(send_by - today).days,
                 plan_preview=plan.preview,
             )
         )
-    found.sort(key=lambda c: (c.due or c.end_date, c.contract_id))
-    return found[:LIST_LIMIT], len(found)
+    return found, len(due)
 
 
 def _lapsed(session: Session) -> tuple[list[ExposedContract], int]:
-    where = (stage_expr() == "lapsed",)
     query = (
         select(ContractRow, SupplierRow.name)
         .join(SupplierRow, SupplierRow.id == ContractRow.supplier_id)
-        .outerjoin(RenewalRow, current_renewal())
-        .where(*where)
+        .join(RenewalRow, current_renewal())
+        .where(stage_is("lapsed"))
     )
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    total = (
+        session.scalar(
+            select(func.count())
+            .select_from(ContractRow)
+            .join(RenewalRow, current_renewal())
+            .where(stage_is("lapsed"))
+        )
+        or 0
+    )
     rows = session.execute(
         query.order_by(ContractRow.end_date, ContractRow.id).limit(LIST_LIMIT)
     ).all()
