@@ -418,6 +418,11 @@ async def test_a_notice_to_dispatch_and_its_dispatch(portal: Portal) -> None:
         async with _browser(portal, "procurement") as http:
             html = (await http.get(f"/contracts/{cid}")).text
         assert f"/contracts/{cid}/terms/1/notices" not in _actions(html)
+        async with _browser(portal, "procurement", "ja") as http:
+            back = (await http.get(f"/contracts/{cid}?done=notice")).text
+            odd = (await http.get(f"/contracts/{cid}?done=<b>x</b>")).text
+        assert 'id="notice"' in back and "通知の発送を記録しました" in back  # from the action page
+        assert 'id="notice"' not in odd and "<b>x" not in odd
         dispatches = html.split('id="dispatches"', 1)[1].split("</table>", 1)[0]
         assert "JP-REG-123" in dispatches and "in time" in dispatches
         assert "registered post" in dispatches

@@ -93,6 +93,18 @@ AUDIT_WORDS: dict[str, str] = {
     "decision_refused": N_("Decision refused: identity not proven"),
 }
 
+# What the action pages (web/actions*.py) report when they send the person back here with
+# ``?done=<action>``.
+DONE_WORDS: dict[str, str] = {
+    "start": N_("The renewal has started."),
+    "amend": N_("The contract has been amended."),
+    "terminate": N_("Recorded: the contract will not be renewed."),
+    "version": N_("The next version has been made and goes to legal review."),
+    "offer": N_("The offer to the supplier has been recorded."),
+    "answer": N_("The supplier's answer has been recorded."),
+    "notice": N_("The notice's dispatch has been recorded."),
+}
+
 _WEEKDAYS: dict[str, str] = {
     "Monday": N_("Monday"),
     "Tuesday": N_("Tuesday"),
@@ -452,6 +464,7 @@ async def contract_page(
     contract_id: str,
     term: Annotated[int | None, Query(ge=1, le=10_000)] = None,
     audit_offset: DbInt = 0,
+    done: Annotated[str | None, Query(max_length=40)] = None,
 ) -> HTMLResponse:
     t = translator_for(request, session)
     try:
@@ -551,6 +564,7 @@ async def contract_page(
         "negotiation_live": negotiation_live,
         "dispatches": found.dispatches,
         "audit": audit,
+        "done": DONE_WORDS.get(done or ""),
         "may_review": session.user.can(Permission.REVIEW),
         "audit_words": AUDIT_WORDS,
         "actions": actions(
