@@ -52,7 +52,7 @@ def N_(message: str) -> str:
 
 
 KIND_NAMES: dict[ImportKind, str] = {
-    ImportKind.CONTRACTS: N_("Contracts"),
+    ImportKind.CONTRACTS: N_("Contracts (with their terms)"),
     ImportKind.SUPPLIERS: N_("Suppliers"),
     ImportKind.DELIVERIES: N_("Deliveries"),
     ImportKind.SERVICE_TICKETS: N_("Service tickets"),
