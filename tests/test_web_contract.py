@@ -98,6 +98,10 @@ async def test_contract_page_through_a_renewal(portal: Portal) -> None:
     if plan["term_model"] != "fixed":
         expected["notice_deadline"] = plan["notice_deadline"]
     assert shown == expected  # every date of the stored plan, exactly
+    for m in plan["milestones"]:  # and the nominal date a moved one comes from
+        row = html.split(f'id="milestone-{m["kind"]}"', 1)[1].split("</tr>", 1)[0]
+        moved = re.findall(r'class="nominal" data-date="([0-9-]+)"', row)
+        assert moved == ([m["nominal"]] if m["nominal"] != m["due"] else []), m
     assert 'id="version-1"' in html and version["content_hash"][:12] in html
     assert 'id="letter-1"' in html
     # The letter in full, escaped as text.
