@@ -83,6 +83,20 @@ async def test_legal_pages_read_in_japanese_and_in_english(portal: Portal) -> No
         assert 'id="comment-error"' in refused.text and 'aria-invalid="true"' in refused.text
         assert 'value="request_changes" checked' in refused.text
         assert _japanese(refused.text, *ids, page_hash(refused.text)) == []
+        # A stale form (the text it was read with is not the version's): refused, said why.
+        stale = await http.post(
+            f"/reviews/{cid}/1/1/decision",
+            data={
+                "csrf_token": portal.cookies["legal"][1],
+                "decision": "reject",
+                "comment": "読んだ版と違う",
+                "content_hash": "0" * 64,
+            },
+        )
+        # The workflow names the field: the hash the page was read with.
+        assert stale.status_code == 422 and "再読み込み" in stale.text
+        assert "読んだ版と違う" in stale.text and 'id="decision-form"' in stale.text
+        assert _japanese(stale.text, *ids, page_hash(stale.text)) == []
         missing = await http.get(f"/reviews/{cid}/1/9")
         assert missing.status_code == 404 and _japanese(missing.text) == []
 
@@ -91,8 +105,18 @@ async def test_legal_pages_read_in_japanese_and_in_english(portal: Portal) -> No
         assert queue.headers["content-language"] == "en"
         assert "Versions awaiting a decision" in queue.text
         assert "renegotiation proposal" in queue.text
+        stale = await http.post(
+            f"/reviews/{cid}/1/1/decision",
+            data={
+                "csrf_token": portal.cookies["legal"][1],
+                "decision": "approve",
+                "content_hash": "0" * 64,
+            },
+        )
+        assert stale.status_code == 422 and "reload the draft" in stale.text
         page = await http.get(f"/reviews/{cid}/1/1")
         assert "Clause by clause, against the current terms" in page.text
+        assert 'id="decision-form"' in page.text  # nothing was recorded
         assert "request changes" in page.text and ">legal review<" in page.text
 
     async with _browser(portal, "admin", JA) as http:

@@ -63,6 +63,12 @@ def _refusal_text(t: Translator, problem: Problem) -> str:
     Japanese one, what the status means (the services speak English)."""
     if t.language == "en":
         return problem.detail or problem.title
+    if any(e.field == "content_hash" for e in problem.errors):
+        # The workflow's word for a stale form: the text read is not the version's any more.
+        return t.gettext(
+            "This version changed or was decided while you were reading it: nothing was "
+            "recorded. Reload the page and decide again."
+        )
     generic = {
         403: t.gettext("You may not make this decision on this version."),
         404: t.gettext("This version does not exist."),
