@@ -350,6 +350,16 @@ async def test_start_version_offer_and_answers_through_the_pages(portal: Portal)
         detail = await _renewal(portal, cid)
         assert detail["renewal"]["stage"] == "agreed"
         assert len(await _audit(portal, cid, "answer_recorded")) == 2
+        # Agreed: a further version is refused by the renewal's state, said in Japanese.
+        after = await http.post(
+            f"{base}/versions/new",
+            data=version_form(based_on_version="3", unit_price=str(v1_price + 1)),
+            headers=JA,
+        )
+        assert after.status_code == 409, after.text[-2000:]
+        notice = re.search(r'<p class="notice error"[^>]*id="notice">(.*?)</p>', after.text, re.S)
+        assert notice is not None and "すでに合意済み" in notice[1]
+        assert english_left(notice[1]) == []
         kinds = [e["kind"] for e in detail["events"]]
         assert kinds.count("offer_presented") == 2 and kinds.count("supplier_answered") == 2
 

@@ -150,6 +150,38 @@ _KNOWN_REASONS: Final[tuple[tuple[re.Pattern[str], str], ...]] = tuple(
 )
 
 
+# The workflow's conflicts (its state, not the form), in the catalog's words on a Japanese page.
+_KNOWN_CONFLICTS: Final[tuple[tuple[re.Pattern[str], str], ...]] = tuple(
+    (re.compile(pattern), message)
+    for pattern, message in (
+        (
+            r"termination is pending",
+            N_("The termination is pending: no new version or offer is made."),
+        ),
+        (
+            r"is with the supplier",
+            N_(
+                "The current version is with the supplier: record its answer first (a "
+                "counter-offer carries its terms)."
+            ),
+        ),
+        (r"is agreed on version", N_("The renewal is already agreed.")),
+        (
+            r"started before versions made by people",
+            N_(
+                "This renewal was started before versions made by people existed: legal "
+                "review alone decides its versions."
+            ),
+        ),
+        (r"reached expiry", N_("The term has reached its end date.")),
+        (
+            r"not waiting for a revision|no version proposing terms",
+            N_("The renewal is not waiting for a new version of the terms."),
+        ),
+    )
+)
+
+
 def reason_text(reason: str, t: Translator) -> str:
     """A service's refusal as the reader reads it."""
     if t.language == "en":
@@ -217,6 +249,10 @@ def refusal_notice(problem: Problem, t: Translator) -> Notice:
             text = t.gettext("The contract is terminated: there is nothing to renew.")
         else:
             text = t.gettext("The renewal refused this in its current state; nothing was recorded.")
+            known = next((m for p, m in _KNOWN_CONFLICTS if p.search(detail)), None)
+            if known is not None and t.language != "en":
+                # The catalog's sentence says it all; the service's English would be noise.
+                return Notice("error", f"{text} {t.gettext(known)}")
         if t.language == "en" or "not the current version" not in detail:
             text += f" ({detail})"
     elif problem.status == 404:
