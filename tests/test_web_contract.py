@@ -240,7 +240,11 @@ async def test_earlier_term_after_a_negotiated_renewal(portal: Portal) -> None:
         f"{base}/versions",
         json={
             "based_on_version": 1,
-            "edit": {"price_adjustment": "CPI連動（年2%まで）", "price_adjustment_cap_pct": "2"},
+            "edit": {
+                "price_adjustment": "CPI連動（年2%まで）",
+                "price_adjustment_cap_pct": "2",
+                "unit_price": "99999",  # far above the plan's limit: a flag, not a refusal
+            },
         },
         headers=buyer,
     )
@@ -254,6 +258,8 @@ async def test_earlier_term_after_a_negotiated_renewal(portal: Portal) -> None:
     assert approved.status_code == 200, approved.text
     async with _browser(portal, "procurement") as page:
         html = (await page.get(f"/contracts/{cid}")).text
+    breaches = html.split('id="breaches"', 1)[1].split("</table>", 1)[0]
+    assert "Unit price" in breaches and "99,999" in breaches
     assert f"/contracts/{cid}/terms/1/offer" in _actions(html)
     assert f"/contracts/{cid}/terms/1/answer" not in _actions(html)
 
