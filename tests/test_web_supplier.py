@@ -175,6 +175,41 @@ async def test_supplier_pages_in_japanese(db_portal: Portal) -> None:
         assert english_left(listed.text, allowed=[*names, *ids, *categories]) == []
 
 
+async def test_a_scorecard_without_any_score_says_so_in_the_chart(db_portal: Portal) -> None:
+    p = db_portal
+    sid = f"S-{uuid.uuid4().hex[:8]}"
+    cid = f"C-{uuid.uuid4().hex[:8]}"
+    with transaction(p.sessions) as s:
+        register(s, id=cid, supplier_id=sid)
+        renewal = RenewalRow(
+            contract_id=cid,
+            term=1,
+            workflow_id=f"renewal-{cid}-1",
+            requested_by="buyer@example.com",
+            term_end_date=date(2026, 3, 31),
+            stage="facts_gathered",
+        )
+        s.add(renewal)
+        s.flush()
+        card = _card(cid, 1, date(2026, 3, 31), "0", None).model_copy(
+            update={"total": None, "grade": None, "kpis": ()}
+        )
+        s.add(
+            ScorecardRow(
+                renewal_id=renewal.id,
+                total=None,
+                grade=None,
+                recommendation=card.recommendation.value,
+                body=card.model_dump(mode="json"),
+            )
+        )
+    async with _browser(p) as http:
+        page = await http.get(f"/suppliers/{sid}")
+        svg = page.text[page.text.index('<svg class="chart scores"') : page.text.index("</svg>")]
+        assert '<rect class="bar' not in svg
+        assert 'class="none"' in svg and ">insufficient data</text>" in svg
+
+
 async def test_who_may_read_the_supplier_pages(db_portal: Portal) -> None:
     p = db_portal
     sid, _ = _supplier_with_two_terms(p)
