@@ -19,6 +19,7 @@ import pytest
 
 from domain.term_plan import CalendarSettings
 from models.milestones import RenewalPolicy
+from models.plans import StoredPlan
 from models.tables import ContractRow, RenewalRow, ScorecardRow
 from models.team_tables import TeamRow
 from portal.deps import SESSION_COOKIE
@@ -107,13 +108,13 @@ def _stage(s: Any, contract_id: str, stage: str, *, score: str | None = None) ->
         )
 
 
-def _store_plan(s: Any, contract_id: str) -> None:
+def _store_plan(s: Any, contract_id: str) -> StoredPlan:
     """The plan a started renewal stores, made as the workflow makes it."""
     contract = to_read(s.get(ContractRow, contract_id))
     plan = current_term_plan(
         contract, category="general", today=TODAY, policy=RenewalPolicy(), cfg=CalendarSettings()
     )
-    plan_store.save_plan(
+    return plan_store.save_plan(
         s,
         contract_id=contract_id,
         term=1,
@@ -150,13 +151,24 @@ def _seed(p: Portal, count: int = 75) -> dict[str, Any]:
                 annual_value=value,
                 title=f"Item {n}",
             )
-            info["rows"][cid] = {"end": end, "value": value, "owner": owner, "n": n}
+            info["rows"][cid] = {
+                "end": end,
+                "value": value,
+                "owner": owner,
+                "n": n,
+                # What the sorts read: a preview by its nominal dates (3 days' transit buffer).
+                "notice_deadline": end - timedelta(days=30 + (n % 4) * 30),
+                "send_by": end - timedelta(days=33 + (n % 4) * 30),
+            }
         s.flush()
         stages = {1: "lapsed", 2: "legal_review", 4: "changes_requested", 7: "waiting"}
         for n, stage in stages.items():
             cid = f"C-{tag}-{n:03d}"
             _stage(s, cid, stage, score="85.5" if n in (2, 7) else "62.0" if n == 4 else None)
-            _store_plan(s, cid)
+            stored = _store_plan(s, cid)
+            # A stored plan sorts by its own dates (business days).
+            info["rows"][cid]["notice_deadline"] = stored.notice_deadline
+            info["rows"][cid]["send_by"] = stored.send_by
     info["stages"] = {f"C-{tag}-{n:03d}": st for n, st in stages.items()}
     return info
 
@@ -184,15 +196,20 @@ async def test_pipeline_filters_sorting_pages_and_csv(app_today: Portal) -> None
             assert flat == order
         by_id = await _walk(http, f"{base}&sort=contract_id&dir=desc")
         assert [c for page in by_id for c in page] == sorted(rows, reverse=True)
-        for column in ("send_by", "notice_deadline", "score"):
+        for column in ("send_by", "notice_deadline"):
             for direction in ("asc", "desc"):
                 walked = await _walk(http, f"{base}&sort={column}&dir={direction}")
                 flat = [c for page in walked for c in page]
-                assert sorted(flat) == sorted(rows) and len(flat) == len(set(flat)), column
+                order = sorted(
+                    rows, key=lambda c: (rows[c][column], c), reverse=direction == "desc"
+                )
+                assert flat == order, (column, direction)
         scored = await _walk(http, f"{base}&sort=score&dir=desc")
         # Highest score first, ties by id the same way round; no score last.
         tag = info["supplier"][2:]
         assert scored[0][:3] == [f"C-{tag}-007", f"C-{tag}-002", f"C-{tag}-004"]
+        unscored = sorted(set(rows) - {f"C-{tag}-{n:03d}" for n in (2, 4, 7)}, reverse=True)
+        assert [c for page in scored for c in page][3:] == unscored
         scored_up = await _walk(http, f"{base}&sort=score&dir=asc")
         assert scored_up[0][:3] == [f"C-{tag}-004", f"C-{tag}-002", f"C-{tag}-007"]
 
@@ -388,11 +405,12 @@ def test_exposure_send_by_is_the_preview_plans(jurisdiction: str) -> None:
     contract's milestones: it must be the date the plan itself has, around the year-end
     closure, Golden Week and weekends too."""
     from models.contract import ContractRead
-    from store.reads.exposure import _SLACK_DAYS, preview_send_by
+    from store.reads.exposure import preview_send_by
+    from store.reads.pipeline import SLACK_DAYS
 
     cfg = CalendarSettings(closure_days=frozenset({date(2026, 8, 14)}))
     for end in [date(2027, 1, 5) + timedelta(days=d) for d in range(0, 400, 3)]:
-        for notice, buffer in [(0, 0), (30, 3), (60, 5), (90, 0), (14, 10)]:
+        for notice, buffer in [(0, 0), (30, 3), (60, 5), (90, 0), (14, 10), (30, 60), (0, 1)]:
             data = {
                 **make_contract(
                     end_date=end,
@@ -416,7 +434,10 @@ def test_exposure_send_by_is_the_preview_plans(jurisdiction: str) -> None:
                 cfg=cfg,
             )
             assert fast == plan.plan.send_by, (end, notice, buffer)
-            # What the exposure query's window counts on: never after the nominal date, and
-            # not more than its slack before it.
+            # What the sorts' and the exposure query's windows count on: never after the
+            # nominal date, and at most store.reads.pipeline.reach days before the end date.
             nominal = end - timedelta(days=notice + buffer)
-            assert nominal - timedelta(days=_SLACK_DAYS) <= fast <= nominal
+            slack = SLACK_DAYS + len(cfg.closure_days)
+            assert end - timedelta(days=notice + 2 * buffer + slack) <= fast <= nominal
+            deadline = plan.plan.notice_deadline
+            assert end - timedelta(days=notice + slack) <= deadline <= end

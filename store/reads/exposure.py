@@ -28,7 +28,7 @@ from models.milestones import RenewalPolicy
 from models.tables import ContractRow, RenewalRow, SupplierRow, TermPlanRow
 from store.contracts import to_read
 from store.reads._stages import current_renewal
-from store.reads.pipeline import current_plan, send_by_key, stage_is
+from store.reads.pipeline import current_plan, days_before, reach, send_by_key, stage_is
 from store.reads.plans import plans_for
 
 __all__ = [
@@ -43,10 +43,6 @@ __all__ = [
 WINDOWS: Final = (30, 90, 180)
 ROLL_OVER_DAYS: Final = 30
 LIST_LIMIT: Final = 50  # contracts listed per section; the count says how many there are
-# A preview's send-by date is the nominal one moved back over weekends, holidays and closures
-# (the year-end closure and a transit buffer spanning it come to about two weeks): read the
-# nominal dates up to this many days past the window, then keep the ones whose date is in it.
-_SLACK_DAYS: Final = 31
 # Stages where somebody already acted: agreed, being terminated, over.
 _ACTED: Final = ("agreed", "termination_pending", "completed", "contract_terminated")
 
@@ -160,7 +156,8 @@ def _rolling_over(
     auto = TermModel.AUTO_RENEWING.value
     stored = TermPlanRow.contract_id.is_not(None)
     # A preview's send-by date is never after its nominal one (end date - notice period -
-    # transit buffer in calendar days): weekends and holidays only move it earlier.
+    # transit buffer in calendar days): weekends and holidays only move it earlier, by at most
+    # store.reads.pipeline.reach.
     preview_window = and_(
         TermPlanRow.contract_id.is_(None),
         ContractRow.term_model == auto,
@@ -170,7 +167,7 @@ def _rolling_over(
             ContractRow.renewals_used < ContractRow.max_renewals,
         ),
         send_by_key() >= today,
-        send_by_key() <= last + timedelta(days=_SLACK_DAYS),
+        days_before(ContractRow.end_date, reach("send_by", cfg)) <= last,
     )
     stored_window = and_(
         stored,
@@ -181,13 +178,13 @@ def _rolling_over(
     # The longest notice period and transit buffer bound how far past the window an end date
     # can be: the end-date index then reads a few weeks of contracts, not all of them.
     longest = session.scalar(
-        select(func.max(ContractRow.notice_period_days + ContractRow.transit_buffer_days)).where(
+        select(func.max(reach("send_by", cfg))).where(
             ContractRow.status == "active", ContractRow.term_model == auto
         )
     )
     if longest is None:
         return [], 0
-    ends_by = last + timedelta(days=_SLACK_DAYS + longest)
+    ends_by = last + timedelta(days=int(longest))
     candidates = session.execute(
         select(
             ContractRow.id,

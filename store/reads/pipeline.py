@@ -57,12 +57,14 @@ __all__ = [
     "PipelineRow",
     "count_contracts",
     "current_plan",
+    "days_before",
     "distinct_owners",
     "iter_pipeline",
     "needs_me",
     "next_milestone",
     "pipeline",
     "pipeline_page",
+    "reach",
     "stage_is",
     "stage_names",
     "team_names",
@@ -123,21 +125,21 @@ NEEDS_ME_DAYS = 14  # a next milestone due within this many days (or overdue) ne
 _OVER = ("completed", CONTRACT_TERMINATED)
 
 
-class _DaysBefore(FunctionElement[date]):
+class days_before(FunctionElement[date]):
     """``day - days`` as a date, on SQLite and PostgreSQL."""
 
     type = Date()
     inherit_cache = True
 
 
-@compiles(_DaysBefore)
-def _days_before_pg(element: _DaysBefore, compiler: Any, **kw: Any) -> str:
+@compiles(days_before)
+def _days_before_pg(element: days_before, compiler: Any, **kw: Any) -> str:
     day, days = list(element.clauses)
-    return f"({compiler.process(day, **kw)} - {compiler.process(days, **kw)})"
+    return f"({compiler.process(day, **kw)} - ({compiler.process(days, **kw)}))"
 
 
-@compiles(_DaysBefore, "sqlite")
-def _days_before_sqlite(element: _DaysBefore, compiler: Any, **kw: Any) -> str:
+@compiles(days_before, "sqlite")
+def _days_before_sqlite(element: days_before, compiler: Any, **kw: Any) -> str:
     day, days = list(element.clauses)
     return (
         f"date({compiler.process(day, **kw)}, '-' || ({compiler.process(days, **kw)}) || ' days')"
@@ -154,14 +156,14 @@ def notice_deadline_key() -> ColumnElement[date]:
     """What the notice-deadline column sorts by: the stored plan's date; for a term whose
     renewal has not started, the end date minus the notice period before business days (the
     page shows the preview's exact date; sorting on it would mean planning every contract)."""
-    nominal = _DaysBefore(ContractRow.end_date, ContractRow.notice_period_days)
+    nominal = days_before(ContractRow.end_date, ContractRow.notice_period_days)
     return type_coerce(func.coalesce(TermPlanRow.notice_deadline, nominal), Date())
 
 
 def send_by_key() -> ColumnElement[date]:
     """The send-by column's sort key, as :func:`notice_deadline_key` (the transit buffer as
     calendar days for a preview)."""
-    nominal = _DaysBefore(
+    nominal = days_before(
         ContractRow.end_date, ContractRow.notice_period_days + ContractRow.transit_buffer_days
     )
     return type_coerce(func.coalesce(TermPlanRow.send_by, nominal), Date())
@@ -450,6 +452,92 @@ def _decode(sort: str, cursor: str) -> tuple[Any, str]:
     return contract_id, contract_id
 
 
+# The dates sorted by an expression no index has; each is at most a bounded number of days
+# before the end date, which has one (see _windowed).
+_BY_END_DATE = frozenset({"send_by", "notice_deadline"})
+# Weekends, holidays and the year-end closure move a deadline back at most this many days, and
+# a transit buffer of N business days spans at most N + this many calendar days more
+# (tests/test_web_pipeline.py holds the plan function to it).
+SLACK_DAYS = 15
+
+
+def reach(sort: str, cfg: CalendarSettings) -> ColumnElement[int]:
+    """How many days before a contract's end date its ``sort`` date can be, at most."""
+    slack = SLACK_DAYS + len(cfg.closure_days)  # a run of company closures moves it further
+    if sort == "send_by":
+        return ContractRow.notice_period_days + 2 * ContractRow.transit_buffer_days + slack
+    return ContractRow.notice_period_days + slack
+
+
+def _windowed(
+    session: Session,
+    query: Any,
+    sort: str,
+    *,
+    up: bool,
+    start: date | None,
+    size: int,
+    cfg: CalendarSettings,
+) -> list[Any]:
+    """``size + 1`` rows of ``query`` (ordered by a date at most ``reach`` days before the end
+    date) read through the end-date index: a window of end dates, widened until no contract
+    outside it could sort among the rows found. Sorting the whole table by the expression
+    reads 100,000 rows for 50."""
+    bounds = session.execute(
+        select(
+            func.min(ContractRow.end_date),
+            func.max(ContractRow.end_date),
+            func.max(reach(sort, cfg)),
+        )
+    ).one()
+    first_end, last_end, longest = bounds
+    if first_end is None:
+        return []
+    longest = int(longest)
+    step = timedelta(days=longest + 60)
+    if up:
+        # A date on or after ``start`` belongs to an end date on or after it.
+        low = max(first_end, start) if start else first_end
+        high = low + step
+        while True:
+            if high >= last_end:
+                return list(
+                    session.execute(query.where(ContractRow.end_date >= low).limit(size + 1)).all()
+                )
+            rows = list(
+                session.execute(
+                    query.where(ContractRow.end_date >= low, ContractRow.end_date <= high).limit(
+                        size + 1
+                    )
+                ).all()
+            )
+            # A contract ending after ``high`` has its date after ``high - longest``.
+            if len(rows) > size and rows[-1][1] < high - timedelta(days=longest):
+                return rows
+            step *= 2
+            high = low + step
+    # Downwards: a date on or before ``start`` belongs to an end date at most ``longest`` later.
+    high = min(last_end, start + timedelta(days=longest)) if start else last_end
+    low = high - step
+    while True:
+        if low <= first_end:
+            return list(
+                session.execute(query.where(ContractRow.end_date <= high).limit(size + 1)).all()
+            )
+        rows = list(
+            session.execute(
+                query.where(ContractRow.end_date >= low, ContractRow.end_date <= high).limit(
+                    size + 1
+                )
+            ).all()
+        )
+        # A contract ending before ``low`` has its date before ``low``.
+        if len(rows) > size and rows[-1][1] > low:
+            return rows
+        step *= 2
+        low = high - step
+
+
 def _beyond(key: ColumnElement[Any], value: Any, contract_id: str, *, up: bool) -> Any:
     if up:
         return or_(key > value, and_(key == value, ContractRow.id > contract_id))
@@ -491,9 +579,11 @@ def pipeline_page(
     backwards = before is not None or last
     up = descending == backwards
     cursor = before if before is not None else after
+    start: date | None = None
     if cursor is not None and not last:
         value, contract_id = _decode(sort, cursor)
         query = query.where(_beyond(key, value, contract_id, up=up))
+        start = value if isinstance(value, date) else None
     order = (key.asc(), ContractRow.id.asc()) if up else (key.desc(), ContractRow.id.desc())
     total = 0
     if count:
@@ -503,7 +593,12 @@ def pipeline_page(
     if last and total:
         # The pages' boundaries as read forwards from the first: the last holds the remainder.
         size = total % limit or limit
-    keys = list(session.execute(query.order_by(*order).limit(size + 1)).all())
+    if sort in _BY_END_DATE:
+        keys = _windowed(
+            session, query.order_by(*order), sort, up=up, start=start, size=size, cfg=cfg
+        )
+    else:
+        keys = list(session.execute(query.order_by(*order).limit(size + 1)).all())
     more = len(keys) > size
     keys = keys[:size]
     if backwards:
