@@ -79,3 +79,24 @@ def test_feed_is_folded_and_stable_between_exports(sessions: SessionFactory) -> 
     assert raw == build_feed(planned, generated_at=STAMP)
     # CRLF line endings and folded lines no longer than 75 octets, as RFC 5545 requires.
     assert all(len(line) <= 75 for line in raw.split(b"\r\n"))
+
+
+def test_a_persons_feed_is_written_in_the_language_they_chose(sessions: SessionFactory) -> None:
+    """One person's feed (their calendar link) reads in their language whatever each contract's
+    is; without a choice, each event keeps its contract's language. The UIDs do not change."""
+    with transaction(sessions) as s:
+        register(s, id="C-LANG-EN", language="en", owner="reader@example.com")
+        register(s, id="C-LANG-JA", language="ja", owner="reader@example.com")
+        planned = _planned(s, owner="reader@example.com")
+
+    def summaries(language: str | None) -> dict[str, str]:
+        feed = build_feed(planned, generated_at=STAMP, language=language)
+        return {str(e["UID"]): str(e["SUMMARY"]) for e in Calendar.from_ical(feed).walk("VEVENT")}
+
+    own = summaries(None)
+    japanese, english = summaries("ja"), summaries("en")
+    assert own.keys() == japanese.keys() == english.keys()
+    expiry = "C-LANG-EN-term1-expiry@contract-renewals"
+    assert own[expiry].startswith("End date") and japanese[expiry].startswith("契約満了日")
+    assert own["C-LANG-JA-term1-expiry@contract-renewals"].startswith("契約満了日")
+    assert english["C-LANG-JA-term1-expiry@contract-renewals"].startswith("End date")
