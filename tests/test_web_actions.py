@@ -265,6 +265,11 @@ async def test_start_version_offer_and_answers_through_the_pages(portal: Portal)
         bad = await http.post(f"{base}/offer", data=offer_form)
         assert bad.status_code == 422 and "in the future" in _field_error(bad.text, "presented_on")
         assert f'value="{future}"' in bad.text and "quarterly meeting" in bad.text
+        bad_ja = await http.post(f"{base}/offer", data=offer_form, headers=JA)
+        assert bad_ja.status_code == 422 and "未来の日付" in _field_error(
+            bad_ja.text, "presented_on"
+        )
+        assert _english(bad_ja.text, [*_allowed(cid, {}), offer_form["note"]]) == []
         not_a_date = await http.post(f"{base}/offer", data={**offer_form, "presented_on": "x"})
         assert not_a_date.status_code == 422 and _field_error(not_a_date.text, "presented_on")
         assert (await _renewal(portal, cid))["renewal"]["stage"] == "approved"
@@ -512,6 +517,15 @@ async def test_amend_terminate_and_the_notices_dispatch(portal: Portal) -> None:
             bad = await http.post(f"{base}/notices", data={**sent, **changes})
             assert bad.status_code == 422, (changes, bad.text[:300])
             assert reason in _field_error(bad.text, field), (changes, _field_error(bad.text, field))
+        late_ja = await http.post(
+            f"{base}/notices",
+            data={**sent, "dispatched_on": (day + timedelta(days=5)).isoformat()},
+            headers=JA,
+        )
+        assert late_ja.status_code == 422 and "未来の日付" in _field_error(
+            late_ja.text, "dispatched_on"
+        )
+        assert _english(late_ja.text, _allowed(cid, {"t": "Toner supply", "r": "JP-REG-123"})) == []
         assert (await _renewal(portal, cid))["dispatches"] == []
         recorded = await http.post(f"{base}/notices", data=sent)
         assert recorded.status_code == 303, recorded.text
