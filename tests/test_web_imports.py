@@ -11,11 +11,14 @@ import uuid
 from html import unescape
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 
 from models.contract import ContractCreate
+from models.errors import DuplicateContract
 from models.tables import AuditLogRow, ContractRow, SupplierRow
 from portal.deps import SESSION_COOKIE
+from services import imports as file_import
 from services.imports import CONTRACT_LAYOUT, parse_model, read_csv, validate_records
 from services.plans import as_read, plan_contracts
 from store.db import transaction
@@ -318,3 +321,25 @@ async def test_who_may_import(db_portal: Portal) -> None:
         assert "Some rows are about contracts you may not change." in page.text
         assert "/imports/confirm" not in page.text
     assert _stored(p, [cid]) == 0
+
+
+async def test_a_row_stored_meanwhile_by_someone_else_is_a_refusal_not_an_error_page(
+    db_portal: Portal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    p = db_portal
+    sid = _supplier(p)
+    ids, body = _contracts(p, sid)
+    async with _browser(p) as http:
+        fields = _hidden((await _dry_run(http, p, body.encode())).text)
+
+        def overtaken(*_args: object, **_kwargs: object) -> None:
+            # What the database says when another import registered the id between the
+            # service's checks and its insert.
+            raise DuplicateContract(ids[0], row=2)
+
+        monkeypatch.setattr(file_import, "import_records", overtaken)
+        refused = await http.post("/imports/confirm", data=fields)
+        assert refused.status_code == 422
+        assert "nothing was stored" in refused.text
+        assert f"contract {ids[0]!r} already exists" in unescape(refused.text)
+    assert _stored(p, ids) == 0

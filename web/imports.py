@@ -28,7 +28,7 @@ from starlette.datastructures import FormData, UploadFile
 
 from auth.roles import Permission
 from models.contract import ContractCreate
-from models.errors import FieldError, InvalidInput, NotAllowed
+from models.errors import Conflict, FieldError, InvalidInput, NotAllowed
 from models.users import WebSession
 from portal.deps import SessionDep, StateDep, require_web, web_session
 from portal.problems import Forbidden
@@ -315,6 +315,10 @@ def _check(
     except InvalidInput as exc:
         db.rollback()
         checked.errors = list(exc.errors)
+    except Conflict as exc:  # a row stored by someone else while this file was being written
+        db.rollback()
+        found = getattr(exc, "error", None)  # DuplicateContract names its row and field
+        checked.errors = [found if isinstance(found, FieldError) else FieldError(_FILE, str(exc))]
     except NotAllowed as exc:
         db.rollback()
         checked.refused = True
