@@ -25,8 +25,8 @@ from babel.numbers import format_currency, format_decimal, format_percent
 from babel.support import NullTranslations, Translations
 from markupsafe import Markup, escape
 
-from domain.phrases import LABELS, STAGE_LABELS, stage_label
-from domain.phrases import label as glossary_label
+from domain.glossary import LABELS, STAGE_LABELS, stage_label
+from domain.glossary import label as glossary_label
 
 __all__ = [
     "DEFAULT_LANGUAGE",
@@ -77,28 +77,38 @@ def negotiate(preference: str | None, accept_language: str | None) -> str:
     return DEFAULT_LANGUAGE
 
 
+def _load(mo: Path) -> Translations:
+    with mo.open("rb") as fp:
+        return Translations(fp, domain=mo.stem)
+
+
 @cache
-def catalog(language: str) -> NullTranslations:
-    """Every compiled domain of ``language`` merged into one catalog (English: the msgids)."""
+def catalog(language: str, area: str | None = None) -> NullTranslations:
+    """The catalog a page of ``area`` reads in ``language``: the area's own domain first, then
+    ``common`` (the header, the shared words), then every other area's. Two areas may translate
+    one English word differently (their pages say different things), so an area's page never
+    takes another area's word where it has its own. English: the msgids themselves."""
     folder = LOCALE_DIR / language / "LC_MESSAGES"
-    merged: NullTranslations = NullTranslations()
     if language == DEFAULT_LANGUAGE or not folder.is_dir():
-        return merged
-    for mo in sorted(folder.glob("*.mo")):
-        with mo.open("rb") as fp:
-            loaded = Translations(fp, domain=mo.stem)
-        if isinstance(merged, Translations):
-            merged.merge(loaded)
-        else:
-            merged = loaded
-    return merged
+        return NullTranslations()
+    found = {mo.stem: mo for mo in sorted(folder.glob("*.mo"))}
+    order = [d for d in (area, "common") if d in found]
+    order += [d for d in found if d not in order]
+    if not order:
+        return NullTranslations()
+    first = _load(found[order[0]])
+    for domain in order[1:]:
+        first.add_fallback(_load(found[domain]))
+    return first
 
 
 @dataclass(frozen=True, slots=True)
 class Translator:
-    """One language's words and formats, for a page and the Python code that builds it."""
+    """One language's words and formats, for a page and the Python code that builds it;
+    ``area`` is the page's (the folder of its template), whose catalog comes first."""
 
     language: str
+    area: str | None = None
 
     @property
     def locale(self) -> Locale:
@@ -108,20 +118,20 @@ class Translator:
     def gettext(self, message: str, /, **values: Any) -> str:
         """A message in this language, ``%(name)s`` placeholders filled (plain text: the
         templates escape it)."""
-        text = catalog(self.language).gettext(message)
+        text = catalog(self.language, self.area).gettext(message)
         return text % values if values else text
 
     def ngettext(self, singular: str, plural: str, n: int, /, **values: Any) -> str:
-        text = catalog(self.language).ngettext(singular, plural, n)
+        text = catalog(self.language, self.area).ngettext(singular, plural, n)
         return text % {"num": n, **values}
 
     # Jinja's newstyle gettext. Messages are text, not markup: a catalog cannot put HTML on a
     # page; the message and its values are both escaped.
     def _jinja_gettext(self, message: str, /, **values: Any) -> Markup:
-        return escape(catalog(self.language).gettext(message)) % values
+        return escape(catalog(self.language, self.area).gettext(message)) % values
 
     def _jinja_ngettext(self, singular: str, plural: str, n: int, /, **values: Any) -> Markup:
-        text = catalog(self.language).ngettext(singular, plural, n)
+        text = catalog(self.language, self.area).ngettext(singular, plural, n)
         return escape(text) % {"num": n, **values}
 
     # --- the glossary's words ---------------------------------------------------------------
@@ -184,5 +194,5 @@ class Translator:
 
 
 @cache
-def translator(language: str) -> Translator:
-    return Translator(language if language in LANGUAGES else DEFAULT_LANGUAGE)
+def translator(language: str, area: str | None = None) -> Translator:
+    return Translator(language if language in LANGUAGES else DEFAULT_LANGUAGE, area)

@@ -59,8 +59,11 @@ def language_of(request: Request, session: WebSession | None) -> str:
     return negotiate(preference, request.headers.get("accept-language"))
 
 
-def translator_for(request: Request, session: WebSession | None) -> Translator:
-    return translator(language_of(request, session))
+def translator_for(
+    request: Request, session: WebSession | None, area: str | None = None
+) -> Translator:
+    """The reader's words; ``area`` (a template folder) puts that area's catalog first."""
+    return translator(language_of(request, session), area)
 
 
 def render(
@@ -73,7 +76,8 @@ def render(
     headers: dict[str, str] | None = None,
 ) -> HTMLResponse:
     """The page ``name`` in the reader's language; ``session`` None: nobody signed in."""
-    t = translator_for(request, session)
+    area = name.split("/", 1)[0] if "/" in name else None
+    t = translator_for(request, session, area)
     page = {**t.template_globals(), **context, "session": session}
     response: HTMLResponse = templates.TemplateResponse(
         request, name, page, status_code=status_code, headers=headers
