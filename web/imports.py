@@ -372,6 +372,7 @@ def _page(
         {
             "explain": lambda reason: explain(reason, t),
             "kinds": KIND_NAMES,
+            "layouts": {k: file_import.LAYOUTS[k] for k in KIND_NAMES},
             "kind": kind,
             "zone": zone,
             "field_errors": field_errors or {},
