@@ -213,6 +213,16 @@ async def test_pipeline_filters_sorting_pages_and_csv(app_today: Portal) -> None
         scored_up = await _walk(http, f"{base}&sort=score&dir=asc")
         assert scored_up[0][:3] == [f"C-{tag}-004", f"C-{tag}-002", f"C-{tag}-007"]
 
+        # From the last page back to the first, by the previous links: the same pages.
+        for query in ("sort=score&dir=desc", "sort=score&dir=asc", "sort=send_by&dir=asc"):
+            forward = await _walk(http, f"{base}&{query}")
+            r = await http.get(f"{base}&{query}&page=last")
+            backward = [_ids(r.text)]
+            while (prev := _link(r.text, "prev")) is not None:
+                r = await http.get(prev)
+                backward.append(_ids(r.text))
+            assert backward[::-1] == forward, query
+
         # Back from the second page to the first; the last page straight away.
         second = await http.get(f"{base}&sort=annual_value&dir=desc")
         r2 = await http.get(_link(second.text, "next") or "")

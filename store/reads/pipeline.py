@@ -16,9 +16,9 @@ from decimal import Decimal
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
-from sqlalchemy import Date, Float, and_, cast, func, or_, select, type_coerce
+from sqlalchemy import Date, Float, and_, cast, func, literal, or_, select, type_coerce
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
 
@@ -62,6 +62,7 @@ __all__ = [
     "iter_pipeline",
     "needs_me",
     "next_milestone",
+    "owned_by",
     "pipeline",
     "pipeline_page",
     "reach",
@@ -169,6 +170,16 @@ def send_by_key() -> ColumnElement[date]:
     return type_coerce(func.coalesce(TermPlanRow.send_by, nominal), Date())
 
 
+def owned_by(owner: str) -> ColumnElement[bool]:
+    """Owned by ``owner``, whatever the case of the stored address. The spellings in use are
+    found first (from the owner index alone), so that the contracts are then read through it:
+    ``lower(owner) = ...`` would read every contract."""
+    spelled = aliased(ContractRow)
+    return ContractRow.owner.in_(
+        select(spelled.owner).where(func.lower(spelled.owner) == owner.strip().lower()).distinct()
+    )
+
+
 def needs_me(username: str, *, today: date, policy: RenewalPolicy) -> ColumnElement[bool]:
     """The contracts ``username`` owns, still open, whose renewal waits on procurement
     (:data:`WAITS_ON_PROCUREMENT`) or whose next milestone is overdue or due within
@@ -193,7 +204,7 @@ def needs_me(username: str, *, today: date, policy: RenewalPolicy) -> ColumnElem
         notice_deadline_key() <= soon + relativedelta(months=first - final),
     )
     return and_(
-        func.lower(ContractRow.owner) == username.strip().lower(),
+        owned_by(username),
         stage.not_in(_OVER),
         or_(
             stage.in_(WAITS_ON_PROCUREMENT),
@@ -224,7 +235,7 @@ def _filtered(
     if flt.supplier_id:
         query = query.where(ContractRow.supplier_id == flt.supplier_id)
     if flt.owner:
-        query = query.where(func.lower(ContractRow.owner) == flt.owner.strip().lower())
+        query = query.where(owned_by(flt.owner))
     if flt.ends_from:
         query = query.where(ContractRow.end_date >= flt.ends_from)
     if flt.ends_to:
@@ -538,6 +549,61 @@ def _windowed(
         low = high - step
 
 
+def _by_score(
+    session: Session,
+    flt: PipelineFilter,
+    *,
+    today: date,
+    policy: RenewalPolicy,
+    up: bool,
+    descending: bool,
+    cursor: tuple[Any, str] | None,
+    size: int,
+) -> list[Any]:
+    """``size + 1`` rows in score order: the scored contracts sorted (the scorecards are few),
+    and the ones without a score, after them in either direction, by id through the primary
+    key. One sort of every contract by a joined column is what this avoids."""
+    no_score = _NO_SCORE_LAST[descending]
+    total = cast(ScorecardRow.total, Float)
+    scored = _lean_query(
+        [ContractRow.id, total.label("sort_key")], flt, today=today, policy=policy, score=True
+    ).where(ScorecardRow.total.is_not(None))
+    unscored = _lean_query(
+        [ContractRow.id, literal(no_score, Float).label("sort_key")],
+        flt,
+        today=today,
+        policy=policy,
+        score=True,
+    ).where(ScorecardRow.total.is_(None))
+    past_scored = cursor is not None and cursor[0] == no_score
+    if cursor is not None:
+        if past_scored:
+            unscored = unscored.where(
+                ContractRow.id > cursor[1] if up else ContractRow.id < cursor[1]
+            )
+        else:
+            scored = scored.where(_beyond(total, cursor[0], cursor[1], up=up))
+    scored = scored.order_by(
+        *((total.asc(), ContractRow.id.asc()) if up else (total.desc(), ContractRow.id.desc()))
+    )
+    unscored = unscored.order_by(ContractRow.id.asc() if up else ContractRow.id.desc())
+    # Read in the scan's direction: scored first unless reading back towards them.
+    scored_first = up != descending
+    phases = [(scored, True), (unscored, False)]
+    if not scored_first:
+        phases.reverse()
+    rows: list[Any] = []
+    for query, is_scored in phases:
+        if cursor is not None and scored_first and is_scored and past_scored:
+            continue  # the cursor is beyond every scored contract already
+        if cursor is not None and not scored_first and not is_scored and not past_scored:
+            continue  # reading back from a scored contract: every unscored one is behind
+        rows += session.execute(query.limit(size + 1 - len(rows))).all()
+        if len(rows) > size:
+            break
+    return rows
+
+
 def _beyond(key: ColumnElement[Any], value: Any, contract_id: str, *, up: bool) -> Any:
     if up:
         return or_(key > value, and_(key == value, ContractRow.id > contract_id))
@@ -593,7 +659,18 @@ def pipeline_page(
     if last and total:
         # The pages' boundaries as read forwards from the first: the last holds the remainder.
         size = total % limit or limit
-    if sort in _BY_END_DATE:
+    if sort == "score":
+        keys = _by_score(
+            session,
+            flt,
+            today=today,
+            policy=policy,
+            up=up,
+            descending=descending,
+            cursor=_decode(sort, cursor) if cursor is not None and not last else None,
+            size=size,
+        )
+    elif sort in _BY_END_DATE:
         keys = _windowed(
             session, query.order_by(*order), sort, up=up, start=start, size=size, cfg=cfg
         )
