@@ -26,6 +26,7 @@ from tests.factories import register
 from tests.portal_fixtures import *  # noqa: F403
 from tests.portal_fixtures import Portal
 from tests.web_i18n_helpers import english_left
+from web import imports as web_imports
 
 HEADER = (
     "id,title,supplier_id,owner,start_date,end_date,notice_period_days,currency,"
@@ -350,3 +351,21 @@ async def test_a_row_stored_meanwhile_by_someone_else_is_a_refusal_not_an_error_
         assert "nothing was stored" in refused.text
         assert f"contract {ids[0]!r} already exists" in unescape(refused.text)
     assert _stored(p, ids) == 0
+
+
+async def test_a_long_file_previews_its_first_rows_and_checks_them_all(
+    db_portal: Portal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    p = db_portal
+    monkeypatch.setattr(web_imports, "PREVIEW_ROWS", 2)
+    sid = _supplier(p)
+    ids, body = _contracts(p, sid, n=3)
+    async with _browser(p) as http:
+        page = await _dry_run(http, p, body.encode())
+        assert page.status_code == 200
+        assert page.text.count("<tr data-contract=") == 2
+        assert "The preview shows the first 2 of the 3 contracts" in page.text
+        assert "All 3 row(s) pass every check." in page.text
+        done = await http.post("/imports/confirm", data=_hidden(page.text))
+        assert 'class="inserted">3<' in done.text
+    assert _stored(p, ids) == 3

@@ -227,6 +227,7 @@ class Checked:
     errors: list[FieldError] = field(default_factory=list)
     file_errors: list[FieldError] = field(default_factory=list)  # the file as a whole
     plans: list[tuple[int, PlannedContract]] = field(default_factory=list)
+    planned_of: int = 0  # valid contract rows: the preview shows the first PREVIEW_ROWS
     refused: bool = False  # rows the person may not write (ownership)
     stored: tuple[int, int] | None = None  # confirmed: (inserted, updated)
 
@@ -261,11 +262,17 @@ def _rows_read(checked: Checked) -> int:
     return len(records) + len({e.row for e in problems if e.row is not None})
 
 
+# A page of a whole 100,000-row file's calendars would be too long to read and to make; every
+# row is checked whatever the file's size, the preview shows the first of them.
+PREVIEW_ROWS = 500
+
+
 def _preview(
     checked: Checked, *, state: Any, default_tz: tzinfo | None
 ) -> list[tuple[int, PlannedContract]]:
-    """Each valid contract row with the plan its renewal's workflow would make today, as
-    ``POST /api/v1/plans/preview`` plans it (nothing is stored)."""
+    """The first :data:`PREVIEW_ROWS` valid contract rows with the plan their renewal's
+    workflow would make today, as ``POST /api/v1/plans/preview`` plans it (nothing is stored);
+    ``checked.planned_of`` counts them all."""
     records, _ = _records(checked)
     valid, _ = file_import.validate_records(
         records,
@@ -273,6 +280,8 @@ def _preview(
         file_format=checked.file_format,
         file=checked.file_name,
     )
+    checked.planned_of = len(valid)
+    valid = valid[:PREVIEW_ROWS]
     today = state.today()
     planned = plan_contracts(
         [as_read(v.value, today=today) for v in valid],
