@@ -26,10 +26,8 @@ from domain.term_plan import CalendarSettings
 from models.contract import TermModel
 from models.milestones import RenewalPolicy
 from models.tables import ContractRow, RenewalRow, SupplierRow, TermPlanRow
-from store.contracts import to_read
 from store.reads._stages import current_renewal
 from store.reads.pipeline import current_plan, days_before, reach, send_by_key, stage_is
-from store.reads.plans import plans_for
 
 __all__ = [
     "ROLL_OVER_DAYS",
@@ -219,32 +217,40 @@ def _rolling_over(
         if send_by is not None and today <= send_by <= last:
             due.append((send_by, cid))
     due.sort()
-    listed = [cid for _, cid in due[:LIST_LIMIT]]
+    listed = due[:LIST_LIMIT]
+    # The dates shown are the plan's: the stored one, or the preview's send-by date (the same
+    # rule as the plan function, held to it by a test), so no plan is made here.
     rows = session.execute(
-        select(ContractRow, SupplierRow.name, SupplierRow.category)
+        select(
+            ContractRow.id,
+            ContractRow.title,
+            ContractRow.owner,
+            ContractRow.end_date,
+            ContractRow.annual_value,
+            ContractRow.currency,
+            SupplierRow.name,
+            TermPlanRow.contract_id.is_(None),
+        )
         .join(SupplierRow, SupplierRow.id == ContractRow.supplier_id)
-        .where(ContractRow.id.in_(listed))
+        .outerjoin(TermPlanRow, current_plan())
+        .where(ContractRow.id.in_([cid for _, cid in listed]))
     ).all()
-    by_id = {r[0].id: r for r in rows}
-    contracts = [(to_read(by_id[cid][0]), by_id[cid][2]) for cid in listed]
-    # The dates shown are the plan's: stored, or the preview the workflow's function makes.
-    plans = plans_for(session, contracts, today=today, policy=policy, cfg=cfg)
+    by_id = {r[0]: r for r in rows}
     found = []
-    for contract, _ in contracts:
-        plan = plans[contract.id]
-        send_by = plan.send_by or plan.notice_deadline
+    for send_by, cid in listed:
+        _, title, owner, end_date, value, currency, supplier_name, preview = by_id[cid]
         found.append(
             ExposedContract(
-                contract_id=contract.id,
-                title=contract.title,
-                supplier_name=by_id[contract.id][1],
-                owner=contract.owner,
-                end_date=plan.end_date,
-                annual_value=contract.annual_value,
-                currency=contract.currency,
+                contract_id=cid,
+                title=title,
+                supplier_name=supplier_name,
+                owner=owner,
+                end_date=end_date,
+                annual_value=value,
+                currency=currency,
                 due=send_by,
                 days_left=(send_by - today).days,
-                plan_preview=plan.preview,
+                plan_preview=bool(preview),
             )
         )
     return found, len(due)

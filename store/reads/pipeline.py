@@ -565,9 +565,17 @@ def _by_score(
     key. One sort of every contract by a joined column is what this avoids."""
     no_score = _NO_SCORE_LAST[descending]
     total = cast(ScorecardRow.total, Float)
-    scored = _lean_query(
-        [ContractRow.id, total.label("sort_key")], flt, today=today, policy=policy, score=True
-    ).where(ScorecardRow.total.is_not(None))
+    # From the scorecards to their contracts: the database reads the few scored ones only.
+    scored = (
+        select(ContractRow.id, total.label("sort_key"))
+        .select_from(ScorecardRow)
+        .join(RenewalRow, RenewalRow.id == ScorecardRow.renewal_id)
+        .join(ContractRow, current_renewal())
+        .where(ScorecardRow.total.is_not(None))
+    )
+    if flt.needs:
+        scored = scored.outerjoin(TermPlanRow, current_plan())
+    scored = _filtered(scored, flt, today=today, policy=policy)
     unscored = _lean_query(
         [ContractRow.id, literal(no_score, Float).label("sort_key")],
         flt,
