@@ -9,7 +9,7 @@ whose renewal has not started shows a preview made by the workflow's own plan fu
 item says so (``plan_preview``). Listing thousands of contracts never queries a workflow.
 """
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -63,6 +63,7 @@ __all__ = [
     "needs_me",
     "next_milestone",
     "owned_by",
+    "owner_spellings",
     "pipeline",
     "pipeline_page",
     "reach",
@@ -180,13 +181,19 @@ def owned_by(owner: str) -> ColumnElement[bool]:
     )
 
 
-def needs_me(username: str, *, today: date, policy: RenewalPolicy) -> ColumnElement[bool]:
+def needs_me(
+    username: str,
+    *,
+    today: date,
+    policy: RenewalPolicy,
+    spellings: Sequence[str] | None = None,
+) -> ColumnElement[bool]:
     """The contracts ``username`` owns, still open, whose renewal waits on procurement
     (:data:`WAITS_ON_PROCUREMENT`) or whose next milestone is overdue or due within
     :data:`NEEDS_ME_DAYS` days: a pending milestone of the stored plan, or, for a renewal not
     started, its preparation (the first milestone, end date minus the policy's first offset)."""
     soon = today + timedelta(days=NEEDS_ME_DAYS)
-    stage = stage_expr()
+    live = ContractRow.status != "terminated"
     pending_soon = (
         select(PlanMilestoneRow.id)
         .where(
@@ -204,12 +211,13 @@ def needs_me(username: str, *, today: date, policy: RenewalPolicy) -> ColumnElem
         notice_deadline_key() <= soon + relativedelta(months=first - final),
     )
     return and_(
-        owned_by(username),
-        stage.not_in(_OVER),
+        owned_by(username) if spellings is None else ContractRow.owner.in_(spellings),
+        live,
+        or_(RenewalRow.id.is_(None), RenewalRow.stage != "completed"),
         or_(
-            stage.in_(WAITS_ON_PROCUREMENT),
+            RenewalRow.stage.in_(WAITS_ON_PROCUREMENT),
             and_(TermPlanRow.contract_id.is_not(None), pending_soon),
-            and_(TermPlanRow.contract_id.is_(None), stage == NOT_STARTED, preparation_due),
+            and_(TermPlanRow.contract_id.is_(None), RenewalRow.id.is_(None), preparation_due),
         ),
     )
 
@@ -225,8 +233,26 @@ def stage_is(stage: str) -> ColumnElement[bool]:
     return and_(live, RenewalRow.stage == stage)
 
 
+def owner_spellings(session: Session, owner: str) -> list[str]:
+    """How ``owner`` is spelled on the contracts (any case): given to the filter as values,
+    the database reads the owner's contracts through the owner index, where a subquery left
+    PostgreSQL guessing and reading every contract in end-date order."""
+    return list(
+        session.scalars(
+            select(ContractRow.owner)
+            .where(func.lower(ContractRow.owner) == owner.strip().lower())
+            .distinct()
+        )
+    )
+
+
 def _filtered(
-    query: Any, flt: PipelineFilter, *, today: date | None, policy: RenewalPolicy | None
+    query: Any,
+    flt: PipelineFilter,
+    *,
+    today: date | None,
+    policy: RenewalPolicy | None,
+    spellings: Mapping[str, Sequence[str]] | None = None,
 ) -> Any:
     """``query`` (over contracts joined to their current renewal and stored plan) narrowed by
     ``flt``."""
@@ -235,7 +261,9 @@ def _filtered(
     if flt.supplier_id:
         query = query.where(ContractRow.supplier_id == flt.supplier_id)
     if flt.owner:
-        query = query.where(owned_by(flt.owner))
+        query = query.where(
+            ContractRow.owner.in_(spellings[flt.owner]) if spellings else owned_by(flt.owner)
+        )
     if flt.ends_from:
         query = query.where(ContractRow.end_date >= flt.ends_from)
     if flt.ends_to:
@@ -245,7 +273,14 @@ def _filtered(
     if flt.needs:
         if today is None:
             raise ValueError("the needs-me filter needs today's date")
-        query = query.where(needs_me(flt.needs, today=today, policy=policy or RenewalPolicy()))
+        query = query.where(
+            needs_me(
+                flt.needs,
+                today=today,
+                policy=policy or RenewalPolicy(),
+                spellings=spellings[flt.needs] if spellings else None,
+            )
+        )
     return query
 
 
@@ -280,6 +315,7 @@ def _lean_query(
     policy: RenewalPolicy | None,
     plan: bool = False,
     score: bool = False,
+    spellings: Mapping[str, Sequence[str]] | None = None,
 ) -> Any:
     """``columns`` of the filtered contracts with only the joins the filter and the sort need:
     what a count and a sort read over every matching row (the page's rows are read in full
@@ -291,7 +327,7 @@ def _lean_query(
         query = query.outerjoin(ScorecardRow, ScorecardRow.renewal_id == RenewalRow.id)
     if plan or flt.needs:
         query = query.outerjoin(TermPlanRow, current_plan())
-    return _filtered(query, flt, today=today, policy=policy)
+    return _filtered(query, flt, today=today, policy=policy, spellings=spellings)
 
 
 def next_milestone(plan: StoredPlan, *, stage: str, today: date) -> NextMilestone | None:
@@ -559,6 +595,7 @@ def _by_score(
     descending: bool,
     cursor: tuple[Any, str] | None,
     size: int,
+    spellings: Mapping[str, Sequence[str]],
 ) -> list[Any]:
     """``size + 1`` rows in score order: the scored contracts sorted (the scorecards are few),
     and the ones without a score, after them in either direction, by id through the primary
@@ -575,13 +612,14 @@ def _by_score(
     )
     if flt.needs:
         scored = scored.outerjoin(TermPlanRow, current_plan())
-    scored = _filtered(scored, flt, today=today, policy=policy)
+    scored = _filtered(scored, flt, today=today, policy=policy, spellings=spellings)
     unscored = _lean_query(
         [ContractRow.id, literal(no_score, Float).label("sort_key")],
         flt,
         today=today,
         policy=policy,
         score=True,
+        spellings=spellings,
     ).where(ScorecardRow.total.is_(None))
     past_scored = cursor is not None and cursor[0] == no_score
     if cursor is not None:
@@ -641,6 +679,7 @@ def pipeline_page(
     # Sort the ids and keys alone, with the joins the sort and the filter need, then read the
     # page's rows in full: a sort carrying every column of 100,000 rows is several times
     # slower.
+    spellings = {name: owner_spellings(session, name) for name in (flt.owner, flt.needs) if name}
     query = _lean_query(
         [ContractRow.id, key.label("sort_key")],
         flt,
@@ -648,6 +687,7 @@ def pipeline_page(
         policy=policy,
         plan=sort in {"send_by", "notice_deadline"},
         score=sort == "score",
+        spellings=spellings,
     )
     # Read backwards for a page before a cursor and for the last page, then turn it round.
     backwards = before is not None or last
@@ -661,7 +701,7 @@ def pipeline_page(
     order = (key.asc(), ContractRow.id.asc()) if up else (key.desc(), ContractRow.id.desc())
     total = 0
     if count:
-        counted = _lean_query([func.count()], flt, today=today, policy=policy)
+        counted = _lean_query([func.count()], flt, today=today, policy=policy, spellings=spellings)
         total = session.scalar(counted) or 0
     size = limit
     if last and total:
@@ -677,6 +717,7 @@ def pipeline_page(
             descending=descending,
             cursor=_decode(sort, cursor) if cursor is not None and not last else None,
             size=size,
+            spellings=spellings,
         )
     elif sort in _BY_END_DATE:
         keys = _windowed(
