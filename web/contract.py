@@ -7,15 +7,12 @@ Everything shown comes from the services and read models the API uses; no date i
 here (renewal-semantics.md §1): the provenance the plan stored is only put into the reader's
 words."""
 
-import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from functools import cache
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-import holidays
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
@@ -23,7 +20,6 @@ from auth.roles import Permission
 from models.contract import TermModel
 from models.drafts import DraftView
 from models.errors import NotAllowed, NotFound
-from models.jurisdictions import split_jurisdiction
 from models.milestones import MilestoneKind
 from models.negotiation import NegotiationView, VersionStatus
 from models.numbers import DbInt
@@ -34,11 +30,11 @@ from portal.deps import SessionDep, StateDep, require_web
 from services import drafts as draft_service
 from services import negotiation as negotiation_service
 from services import ownership, renewal_detail
-from services.plans import FROM_STATUS
 from services.renewals import workflow_id as renewal_workflow_id
 from store.reads import contract_page as page_reads
 from store.reads import renewals as renewal_reads
 from store.reads import suppliers as supplier_reads
+from web.contract_provenance import provenance_text
 from web.i18n import Translator
 from web.pages import render, translator_for
 
@@ -104,158 +100,6 @@ DONE_WORDS: dict[str, str] = {
     "answer": N_("The supplier's answer has been recorded."),
     "notice": N_("The notice's dispatch has been recorded."),
 }
-
-_WEEKDAYS: dict[str, str] = {
-    "Monday": N_("Monday"),
-    "Tuesday": N_("Tuesday"),
-    "Wednesday": N_("Wednesday"),
-    "Thursday": N_("Thursday"),
-    "Friday": N_("Friday"),
-    "Saturday": N_("Saturday"),
-    "Sunday": N_("Sunday"),
-}
-
-_DATE = r"(\d{4}-\d{2}-\d{2})"
-
-
-def _day(t: Translator, iso: str) -> str:
-    return t.date(date.fromisoformat(iso))
-
-
-@cache
-def _holiday_table(jurisdiction: str, language: str | None) -> Any:
-    country, subdivision = split_jurisdiction(jurisdiction)
-    return holidays.country_holidays(country, subdiv=subdivision, language=language)
-
-
-def _holiday_name(t: Translator, stored: str, day: str, jurisdiction: str) -> str:
-    """The holiday's name in the reader's language when the holiday tables have it, and only
-    when the table still names that day as the stored name does (else what was stored)."""
-    if t.language == "en":
-        return stored
-    try:
-        table = _holiday_table(jurisdiction, None)
-        if t.language not in table.supported_languages or table.get(day) != stored:
-            return stored
-        local = _holiday_table(jurisdiction, t.language).get(day)
-    except (NotImplementedError, KeyError, ValueError):
-        return stored
-    return str(local) if local else stored
-
-
-def _closed_reason(t: Translator, reason: str, day: str, jurisdiction: str) -> str:
-    """Why a skipped day was not a business day (domain.calendars.why_closed's words)."""
-    if reason in _WEEKDAYS:
-        return t.gettext(_WEEKDAYS[reason])
-    if reason.startswith("public holiday: "):
-        name = _holiday_name(t, reason.removeprefix("public holiday: "), day, jurisdiction)
-        return t.gettext("public holiday: %(name)s", name=name)
-    if reason == "year-end closure":
-        return t.gettext("year-end closure")
-    if reason == "organisation closure day":
-        return t.gettext("organisation closure day")
-    return reason
-
-
-def _rule_end_minus_notice(t: Translator, m: re.Match[str], _where: str) -> str:
-    return t.gettext(
-        "End date %(end)s minus the notice period (%(days)s)",
-        end=_day(t, m[1]),
-        days=t.ngettext("%(num)d day", "%(num)d days", int(m[2])),
-    )
-
-
-def _rule_rolled_back(t: Translator, m: re.Match[str], where: str) -> str:
-    reason = _closed_reason(t, m[2], m[1], m[3] or where)
-    if m[3]:
-        return t.gettext(
-            "Moved back past %(day)s, not a business day in %(where)s: %(reason)s",
-            day=_day(t, m[1]),
-            where=m[3],
-            reason=reason,
-        )
-    return t.gettext(
-        "Moved back past %(day)s, not a business day: %(reason)s",
-        day=_day(t, m[1]),
-        reason=reason,
-    )
-
-
-def _rule_months_before(t: Translator, m: re.Match[str], _where: str) -> str:
-    return t.ngettext(
-        "End date %(end)s minus %(num)d month: %(day)s",
-        "End date %(end)s minus %(num)d months: %(day)s",
-        int(m[2]),
-        end=_day(t, m[1]),
-        day=_day(t, m[3]),
-    )
-
-
-def _rule_moved_for_send_by(t: Translator, m: re.Match[str], _where: str) -> str:
-    return t.ngettext(
-        "Moved to %(day)s: %(num)d month before the last day to send the notice (%(send_by)s)",
-        "Moved to %(day)s: %(num)d months before the last day to send the notice (%(send_by)s)",
-        int(m[2]),
-        day=_day(t, m[1]),
-        send_by=_day(t, m[3]),
-    )
-
-
-def _rule_notice_deadline(t: Translator, m: re.Match[str], _where: str) -> str:
-    return t.gettext("Notice deadline %(day)s", day=_day(t, m[1]))
-
-
-def _rule_transit_days(t: Translator, m: re.Match[str], _where: str) -> str:
-    return t.ngettext(
-        "minus %(num)d day for the notice to arrive (transit buffer)",
-        "minus %(num)d days for the notice to arrive (transit buffer)",
-        int(m[1]),
-    )
-
-
-def _rule_transit_business_days(t: Translator, m: re.Match[str], _where: str) -> str:
-    return t.ngettext(
-        "minus %(num)d business day in %(where)s for the notice to arrive (transit buffer)",
-        "minus %(num)d business days in %(where)s for the notice to arrive (transit buffer)",
-        int(m[1]),
-        where=m[2],
-    )
-
-
-# The sentences domain.milestones stores as a date's provenance, matched whole.
-_RULES: tuple[tuple[re.Pattern[str], Callable[[Translator, re.Match[str], str], str]], ...] = (
-    (re.compile(rf"end date {_DATE} - (\d+) days notice"), _rule_end_minus_notice),
-    (
-        re.compile(rf"rolled back past {_DATE} (.+?)(?: \(([A-Z]{{2}}(?:-[A-Z0-9]+)?)\))?"),
-        _rule_rolled_back,
-    ),
-    (re.compile(rf"end date {_DATE} - (\d+) month\(s\) = {_DATE}"), _rule_months_before),
-    (
-        re.compile(rf"moved to {_DATE}: (\d+) month\(s\) before the send-by date {_DATE}"),
-        _rule_moved_for_send_by,
-    ),
-    (re.compile(rf"notice deadline {_DATE}"), _rule_notice_deadline),
-    (re.compile(r"- (\d+) day\(s\) for the notice to arrive"), _rule_transit_days),
-    (
-        re.compile(r"- (\d+) business day\(s\) for the notice to arrive \(([^)]+)\)"),
-        _rule_transit_business_days,
-    ),
-)
-
-
-def provenance_text(t: Translator, stored: str, jurisdiction: str) -> str:
-    """One stored provenance step in the reader's words; a step this page does not know (a
-    newer worker's) is shown as stored rather than guessed at. ``jurisdiction``: the
-    contract's, for a holiday's name when the step does not say whose calendar it was."""
-    if stored == "end date":
-        return t.gettext("The contract's end date")
-    if stored == FROM_STATUS:
-        return t.gettext("As the running renewal reported it")
-    for pattern, words in _RULES:
-        found = pattern.fullmatch(stored)
-        if found is not None:
-            return words(t, found, jurisdiction)
-    return stored
 
 
 @dataclass(frozen=True, slots=True)
