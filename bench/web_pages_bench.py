@@ -463,6 +463,9 @@ def _load() -> str:
 
 
 def _commit() -> str:
+    """HEAD of the checkout; BENCH_COMMIT names it for a tree exported with ``git archive``."""
+    if os.environ.get("BENCH_COMMIT"):
+        return os.environ["BENCH_COMMIT"]
     try:
         return subprocess.run(
             ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
