@@ -416,7 +416,7 @@ def test_exposure_send_by_is_the_preview_plans(jurisdiction: str) -> None:
     closure, Golden Week and weekends too."""
     from models.contract import ContractRead
     from store.reads.exposure import preview_send_by
-    from store.reads.pipeline import SLACK_DAYS
+    from store.reads.pipeline_pages import SLACK_DAYS
 
     cfg = CalendarSettings(closure_days=frozenset({date(2026, 8, 14)}))
     for end in [date(2027, 1, 5) + timedelta(days=d) for d in range(0, 400, 3)]:

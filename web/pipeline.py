@@ -27,6 +27,7 @@ from models.users import WebSession
 from portal.deps import SessionDep, StateDep, require_web
 from store.reads import exposure as exposure_reads
 from store.reads import pipeline as reads
+from store.reads import pipeline_pages as pages
 from web.i18n import Translator
 from web.pages import Notice, render, translator_for
 
@@ -132,7 +133,7 @@ def _navigation(request: Request) -> Navigation:
     q = request.query_params
     ignored = False
     sort = q.get("sort") or "end_date"
-    if sort not in reads.SORTS:
+    if sort not in pages.SORTS:
         sort, ignored = "end_date", True
     direction = q.get("dir") or _FIRST_DIRECTION[sort]
     if direction not in {"asc", "desc"}:
@@ -198,7 +199,7 @@ def pipeline_page(
     if not f.errors:
         flt = _read_filter(state, session, f)
         try:
-            page = reads.pipeline_page(
+            page = pages.pipeline_page(
                 db,
                 today=state.today(),
                 policy=state.settings.renewal_policy,
@@ -213,7 +214,7 @@ def pipeline_page(
             )
         except ValueError:  # a cursor of another sort, or one edited by hand
             notice = Notice("error", t.gettext("The sort or page asked for was not understood."))
-            page = reads.pipeline_page(
+            page = pages.pipeline_page(
                 db,
                 today=state.today(),
                 policy=state.settings.renewal_policy,
@@ -280,7 +281,7 @@ def csv_header(t: Translator) -> list[str]:
     ]
 
 
-def csv_row(t: Translator, row: reads.PipelineRow) -> list[str]:
+def csv_row(t: Translator, row: pages.PipelineRow) -> list[str]:
     i = row.item
     nxt = i.next_milestone
 
@@ -327,7 +328,7 @@ def _csv_lines(
     yield b"\xef\xbb\xbf" + flush()
     with state.sessions() as db:
         for n, row in enumerate(
-            reads.iter_pipeline(
+            pages.iter_pipeline(
                 db,
                 today=state.today(),
                 policy=state.settings.renewal_policy,

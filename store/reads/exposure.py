@@ -27,7 +27,8 @@ from models.contract import TermModel
 from models.milestones import RenewalPolicy
 from models.tables import ContractRow, RenewalRow, SupplierRow, TermPlanRow
 from store.reads._stages import current_renewal
-from store.reads.pipeline import current_plan, days_before, reach, send_by_key, stage_is
+from store.reads.pipeline import current_plan, days_before, send_by_key, stage_is
+from store.reads.pipeline_pages import reach
 
 __all__ = [
     "ROLL_OVER_DAYS",
