@@ -97,6 +97,9 @@ def web_session(request: Request, db: SessionDep) -> WebSession:
     found = users.resolve_session(db, secret=secret) if secret else None
     if found is None:
         raise Unauthenticated("sign in first")
+    # The error page of a refusal after this point is in the person's language, with their
+    # navigation (web.pages.error_page reads it).
+    request.state.web_session = found
     return found
 
 

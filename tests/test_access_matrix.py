@@ -274,7 +274,7 @@ MATRIX: list[tuple[str, str, str, set[str], dict[str, Any]]] = [
         "/account/language",
         "/account/language",
         ALL,
-        {"form": True, "data": {"language": "ja"}},
+        {"form": True, "data": {"language": "en"}},
     ),
     ("POST", "/account/calendar", "/account/calendar", ALL, {"form": True}),
     ("POST", "/account/calendar/revoke", "/account/calendar/revoke", ALL, {"form": True}),

@@ -183,7 +183,8 @@ async def test_two_reviewers_request_changes_then_approve(
     await page.click("#decision-form button[type=submit]")
     await page.wait_for_url(f"{served}/reviews/{cid}/1/2?done=approve")
     assert "approve" in await page.locator("#notice").inner_text()
-    assert (await page.locator("#stage").inner_text()) == "approved"
+    assert (await page.locator("#stage").inner_text()) == "approved by legal"
+    assert (await page.locator("#stage").get_attribute("data-stage")) == "approved"
 
     status = await renewals.get_status(client, contract_id=cid, term=1)
     assert status.stage is RenewalStage.APPROVED

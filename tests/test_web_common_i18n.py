@@ -117,7 +117,7 @@ async def test_legal_pages_read_in_japanese_and_in_english(portal: Portal) -> No
         page = await http.get(f"/reviews/{cid}/1/1")
         assert "Clause by clause, against the current terms" in page.text
         assert 'id="decision-form"' in page.text  # nothing was recorded
-        assert "request changes" in page.text and ">legal review<" in page.text
+        assert "request changes" in page.text and ">in legal review<" in page.text
 
     async with _browser(portal, "admin", JA) as http:
         board = await http.get("/dashboard")

@@ -63,7 +63,7 @@ def _page(
 def account_page(
     request: Request, db: SessionDep, session: SignedIn, done: str | None = None
 ) -> HTMLResponse:
-    t = translator_for(request, session)
+    t = translator_for(request, session, "account")
     notice = None
     if done == "language":
         notice = Notice("ok", t.gettext("Your language was saved."))
@@ -82,7 +82,7 @@ def choose_language(request: Request, db: SessionDep, session: SignedIn, form: F
         users.set_language(db, actor=session.user, language=typed or None)
     except InvalidInput:
         db.rollback()
-        t = translator_for(request, session)
+        t = translator_for(request, session, "account")
         return _page(
             request,
             db,
@@ -102,7 +102,7 @@ def create_calendar_link(
     issued = feed_tokens.create_link(db, actor=session.user)
     db.commit()
     link = str(request.url_for("calendar_feed", token=issued.secret))
-    t = translator_for(request, session)
+    t = translator_for(request, session, "account")
     notice = Notice(
         "ok", t.gettext("Your calendar link was made. Copy it now: it is shown only this once.")
     )
@@ -121,7 +121,7 @@ def revoke_calendar_link(
         feed_tokens.revoke_link(db, actor=session.user, prefix=prefix)
     except NotFound:
         db.rollback()
-        t = translator_for(request, session)
+        t = translator_for(request, session, "account")
         notice = Notice(
             "error", t.gettext("That calendar link is not yours or is revoked already.")
         )

@@ -60,7 +60,7 @@ class ActionPage:
         self.request = request
         self.session = session
         self.template = template
-        self.t = translator_for(request, session)
+        self.t = translator_for(request, session, "actions")
 
     def render(
         self,

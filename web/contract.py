@@ -310,7 +310,7 @@ async def contract_page(
     audit_offset: DbInt = 0,
     done: Annotated[str | None, Query(max_length=40)] = None,
 ) -> HTMLResponse:
-    t = translator_for(request, session)
+    t = translator_for(request, session, "contract")
     try:
         client = await state.temporal.get()
     except Exception:  # the page shows what the database holds

@@ -286,7 +286,7 @@ def _page(
     refusal: str | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
-    t = translator_for(request, session)
+    t = translator_for(request, session, "imports")
     return render(
         request,
         "imports/page.html",
@@ -350,7 +350,7 @@ async def dry_run(
     session: Writer,
     upload: UploadDep,
 ) -> HTMLResponse:
-    t = translator_for(request, session)
+    t = translator_for(request, session, "imports")
     limit = state.web.max_upload_bytes
     too_big = t.gettext(
         "The file is larger than the %(limit)s bytes accepted.", limit=t.number(limit)
@@ -409,7 +409,7 @@ def _result(
     field_errors: dict[str, list[str]] = {}
     if checked.file_errors:
         target = "time_zone" if checked.file_errors[0].field == "time_zone" else "file"
-        t = translator_for(request, session)
+        t = translator_for(request, session, "imports")
         field_errors[target] = [_file_error(e, t) for e in checked.file_errors]
     return _page(
         request,
@@ -436,7 +436,7 @@ async def confirm(
     session: Writer,
     upload: UploadDep,
 ) -> HTMLResponse:
-    t = translator_for(request, session)
+    t = translator_for(request, session, "imports")
     if upload.too_large:
         return _page(
             request,

@@ -99,8 +99,14 @@ async def error_page(request: Request, problem: Problem) -> Response:
     if problem.status == 401:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+    # Signed in (the session resolved before the refusal): the person's language and menu.
+    session = getattr(request.state, "web_session", None)
     return render(
-        request, "common/error.html", {"problem": problem}, session=None, status_code=problem.status
+        request,
+        "common/error.html",
+        {"problem": problem},
+        session=session if isinstance(session, WebSession) else None,
+        status_code=problem.status,
     )
 
 

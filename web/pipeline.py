@@ -187,7 +187,7 @@ def pipeline_page(
     state: StateDep,
     session: Annotated[WebSession, require_web(Permission.CONTRACTS_READ)],
 ) -> HTMLResponse:
-    t = translator_for(request, session)
+    t = translator_for(request, session, "pipeline")
     teams = reads.team_names(db)
     f = _filters(request, t, teams)
     nav = _navigation(request)
@@ -354,7 +354,7 @@ def pipeline_csv(
 ) -> Response:
     """The pipeline as the page shows it, every matching row. Export is its own permission
     (buyers and administrators have it; legal and readers read the page but take no copy)."""
-    t = translator_for(request, session)
+    t = translator_for(request, session, "pipeline")
     teams = reads.team_names(db)
     f = _filters(request, t, teams)
     if f.errors:

@@ -126,7 +126,7 @@ def login(
         )
     except users.SignInRefused as refused:
         db.commit()  # a lockout's audit entry, when this attempt was the one to write it
-        t = translator_for(request, None)
+        t = translator_for(request, None, "common")
         if t.language == "en":
             message = str(refused)
         elif refused.throttled:
@@ -343,7 +343,7 @@ async def draft_page(
 ) -> HTMLResponse:
     notice = None
     if done in {k.value for k in ReviewDecisionKind}:
-        t = translator_for(request, session)
+        t = translator_for(request, session, "common")
         notice = Notice(
             "ok", t.gettext("Your decision was recorded: %(decision)s.", decision=t.label(done))
         )
@@ -397,7 +397,7 @@ async def decide(
         problem = to_problem(exc)
         if problem.status in (401, 404):
             raise problem from None
-        t = translator_for(request, session)
+        t = translator_for(request, session, "common")
         fields = {e.field for e in problem.errors}
         field_errors: dict[str, str] = {}
         known = {k.value for k in ReviewDecisionKind}

@@ -126,7 +126,7 @@ def supplier(request: Request, db: SessionDep, session: Reader, supplier_id: str
         page = reads.supplier_page(db, supplier_id=supplier_id)
     except NotFound:
         raise Problem(404, "Not found", f"supplier {supplier_id!r} does not exist") from None
-    t = translator_for(request, session)
+    t = translator_for(request, session, "supplier")
     chart = score_chart(page.scorecards, term_label=t.gettext("Term %(n)s", n="{n}"))
     return render(
         request,
