@@ -106,10 +106,15 @@ def previous_of(drafts: Sequence[DraftView], draft: DraftView) -> DraftView | No
     return earlier[-1] if earlier else None
 
 
-def clause_comparison(contract: ContractRead, proposed: dict[str, Any]) -> list[ClauseRow]:
+def clause_comparison(
+    contract: ContractRead, proposed: dict[str, Any], *, language: str | None = None
+) -> list[ClauseRow]:
     """Each clause of the contract in force against the version, changed or not: every clause
     of :data:`~models.drafts.VERSION_CLAUSES` (the cap and additional clauses when either side
-    states them) for a complete set of terms, else the stored keys of the letters' clauses."""
+    states them) for a complete set of terms, else the stored keys of the letters' clauses.
+    ``language``: the reader's (a page), where it is not the contract's (the letters')."""
+    if language is not None and language != contract.language:
+        contract = contract.model_copy(update={"language": language})
     terms = terms_of(proposed)
     if terms is not None:
         return [

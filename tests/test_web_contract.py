@@ -26,7 +26,7 @@ from tests.portal_fixtures import (
 )
 from tests.web_i18n_helpers import english_left
 from tests.workflow_helpers import result_of, today
-from web.contract import provenance_text
+from web.contract_provenance import provenance_text
 from web.i18n import translator
 
 EVIL = '<img src=x onerror="alert(1)">'

@@ -254,7 +254,11 @@ async def _draft_page(
     draft = next((d for d in drafts if d.version == version), None)
     if draft is None or found.record is None:
         raise Problem(404, "Not found", f"no draft version {version} for this renewal")
-    clauses = draft_service.clause_comparison(found.contract, draft.proposed_terms)
+    clauses = draft_service.clause_comparison(
+        found.contract,
+        draft.proposed_terms,
+        language=translator_for(request, session, "common").language,
+    )
     if compare is not None:
         before = next((d for d in drafts if d.version == compare), None)
     else:  # the version before of the same kind: a notice is not a revision of a proposal
