@@ -81,6 +81,11 @@ class SupplierRow(Base):
 
 class ContractRow(Base):
     __tablename__ = "contracts"
+    # The dashboard's and exposure's counts and sums of contracts by status and end date are
+    # read from this index alone.
+    __table_args__ = (
+        Index("ix_contracts_status_end_date", "status", "end_date", "currency", "annual_value"),
+    )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     title: Mapped[str] = mapped_column(String(200))
@@ -228,6 +233,8 @@ class RenewalRow(Base):
 
 class ScorecardRow(Base):
     __tablename__ = "scorecards"
+    # The dashboard reads every scorecard's total without its (large) body.
+    __table_args__ = (Index("ix_scorecards_renewal_id_total", "renewal_id", "total"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     renewal_id: Mapped[int] = mapped_column(ForeignKey("renewals.id"), unique=True)

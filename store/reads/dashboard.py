@@ -11,14 +11,20 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from domain.term_plan import CalendarSettings
 from models.milestones import RenewalPolicy
 from models.tables import ContractRow, RenewalRow, ScorecardRow, SupplierRow
 from store.contracts import to_read
-from store.reads._stages import current_renewal, stage_expr, stage_names
+from store.reads._stages import (
+    CONTRACT_TERMINATED,
+    NOT_STARTED,
+    current_renewal,
+    stage_expr,
+    stage_names,
+)
 from store.reads.pipeline import NextMilestone, next_milestone
 from store.reads.plans import plans_for
 
@@ -117,50 +123,86 @@ def dashboard(
     """The figures of the dashboard. ``policy`` and ``cfg`` (the settings' renewal policy and
     calendars) are what previews are planned with: without them ``expiring_soon`` is left
     empty rather than dated with rules other than the workflow's."""
-    stage = stage_expr()
-    by_stage_rows = session.execute(
-        select(stage, func.count())
-        .select_from(ContractRow)
-        .outerjoin(RenewalRow, current_renewal())
-        .group_by(stage)
-    ).all()
-    by_stage = {str(s): int(n) for s, n in by_stage_rows}
-    expiring: dict[int, int] = {}
-    for days in EXPIRY_WINDOWS:
-        expiring[days] = (
-            session.scalar(
-                select(func.count())
-                .select_from(ContractRow)
-                .where(
-                    ContractRow.status == "active",
-                    ContractRow.end_date >= today,
-                    ContractRow.end_date <= today + timedelta(days=days),
-                )
+    # The stages without joining every contract to its renewal: the contracts counted by
+    # status (an index-only read), then the renewals of the current terms by stage (below);
+    # the other contracts are not started.
+    terminated = 0
+    not_terminated = 0
+    for status, n in session.execute(
+        select(ContractRow.status, func.count()).group_by(ContractRow.status)
+    ):
+        if status == "terminated":
+            terminated += int(n)
+        else:
+            not_terminated += int(n)
+    # Every renewal once, with its contract and its scorecard's total: the current terms'
+    # stages are counted from it, and each contract's newest scorecard (its latest renewal
+    # that has one) picked, without the database's grouped self-join.
+    counted: dict[str, int] = {}
+    newest: dict[str, tuple[int, str, Decimal | None]] = {}
+    for (
+        contract_id,
+        term,
+        stage_name,
+        current_term,
+        status,
+        supplier_id,
+        card,
+        total,
+    ) in session.execute(
+        select(
+            RenewalRow.contract_id,
+            RenewalRow.term,
+            RenewalRow.stage,
+            ContractRow.current_term,
+            ContractRow.status,
+            ContractRow.supplier_id,
+            ScorecardRow.renewal_id,
+            ScorecardRow.total,
+        )
+        .select_from(RenewalRow)
+        .join(ContractRow, ContractRow.id == RenewalRow.contract_id)
+        .outerjoin(ScorecardRow, ScorecardRow.renewal_id == RenewalRow.id)
+    ):
+        # A renewal without a stage counts as not started, as a term without a renewal does.
+        if term == current_term and status != "terminated" and stage_name is not None:
+            counted[str(stage_name)] = counted.get(str(stage_name), 0) + 1
+        if card is not None:
+            held = newest.get(contract_id)
+            if held is None or term > held[0]:
+                newest[contract_id] = (term, supplier_id, total)
+    counted[NOT_STARTED] = not_terminated - sum(counted.values())
+    counted[CONTRACT_TERMINATED] = terminated
+    by_stage = {name: n for name, n in sorted(counted.items()) if n > 0}
+    # The expiry windows in one range read of the (status, end date) index: a contract ending
+    # within 30 days ends within 90 and 180 too.
+    last = today + timedelta(days=max(EXPIRY_WINDOWS))
+    window_counts = session.execute(
+        select(
+            *(
+                func.count(case((ContractRow.end_date <= today + timedelta(days=days), 1)))
+                for days in EXPIRY_WINDOWS
             )
-            or 0
+        ).where(
+            ContractRow.status == "active",
+            ContractRow.end_date >= today,
+            ContractRow.end_date <= last,
         )
-    # The newest scorecard of each contract (its latest renewal that has one).
-    newest = (
-        select(RenewalRow.contract_id, func.max(RenewalRow.term).label("term"))
-        .join(ScorecardRow, ScorecardRow.renewal_id == RenewalRow.id)
-        .group_by(RenewalRow.contract_id)
-        .subquery()
+    ).one()
+    expiring = {days: int(n or 0) for days, n in zip(EXPIRY_WINDOWS, window_counts, strict=True)}
+    names = dict(
+        session.execute(
+            select(SupplierRow.id, SupplierRow.name).where(
+                SupplierRow.id.in_({supplier_id for _, supplier_id, _ in newest.values()})
+            )
+        ).all()
+        if newest
+        else []
     )
-    score_rows = session.execute(
-        select(SupplierRow.id, SupplierRow.name, ScorecardRow.total)
-        .join(ContractRow, ContractRow.supplier_id == SupplierRow.id)
-        .join(newest, newest.c.contract_id == ContractRow.id)
-        .join(
-            RenewalRow,
-            and_(RenewalRow.contract_id == newest.c.contract_id, RenewalRow.term == newest.c.term),
-        )
-        .join(ScorecardRow, ScorecardRow.renewal_id == RenewalRow.id)
-        .order_by(SupplierRow.id)
-    ).all()
     grouped: dict[str, tuple[str, list[Decimal]]] = {}
     counts: dict[str, int] = {}
-    for supplier_id, name, total in score_rows:
-        entry = grouped.setdefault(supplier_id, (name, []))
+    for _, supplier_id, total in newest.values():
+        entry = grouped.setdefault(supplier_id, (names[supplier_id], []))
         counts[supplier_id] = counts.get(supplier_id, 0) + 1
         if total is not None:
             entry[1].append(Decimal(total))

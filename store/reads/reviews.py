@@ -154,16 +154,17 @@ def review_queue(
         .scalar_subquery()
     )
     decided = decisions > withdrawals
-    escalated = _has_event("escalation").label("escalated")
-    query = (
-        select(DraftRow, RenewalRow, ContractRow, SupplierRow.name, SupplierRow.category, escalated)
+    # The page's versions first, by id alone, the count riding along as a window; the contract
+    # and its supplier (foreign keys: every renewal has its contract, every contract its
+    # supplier) are joined for the page's rows only, so that the planner never joins the
+    # suppliers to every version in review (on PostgreSQL a nested loop of ~0.7 s).
+    reviewable = (
+        select(DraftRow.id)
         .join(
             latest,
             and_(latest.c.renewal_id == DraftRow.renewal_id, latest.c.version == DraftRow.version),
         )
         .join(RenewalRow, RenewalRow.id == DraftRow.renewal_id)
-        .join(ContractRow, ContractRow.id == RenewalRow.contract_id)
-        .join(SupplierRow, SupplierRow.id == ContractRow.supplier_id)
         .where(
             RenewalRow.stage.in_(REVIEWABLE_STAGES),
             RenewalRow.outcome.is_(None),
@@ -176,10 +177,34 @@ def review_queue(
             ),
         )
     )
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.execute(
-        query.order_by(DraftRow.created_at, DraftRow.id).limit(limit).offset(offset)
+    page = session.execute(
+        reviewable.add_columns(func.count().over())
+        .order_by(DraftRow.created_at, DraftRow.id)
+        .limit(limit)
+        .offset(offset)
     ).all()
+    ids = [draft_id for draft_id, _ in page]
+    if page:
+        total = int(page[0][1])
+    elif offset:  # past the end: the count without the page
+        total = session.scalar(select(func.count()).select_from(reviewable.subquery())) or 0
+    else:
+        total = 0
+    escalated = _has_event("escalation").label("escalated")
+    rows = (
+        session.execute(
+            select(
+                DraftRow, RenewalRow, ContractRow, SupplierRow.name, SupplierRow.category, escalated
+            )
+            .join(RenewalRow, RenewalRow.id == DraftRow.renewal_id)
+            .join(ContractRow, ContractRow.id == RenewalRow.contract_id)
+            .join(SupplierRow, SupplierRow.id == ContractRow.supplier_id)
+            .where(DraftRow.id.in_(ids))
+            .order_by(DraftRow.created_at, DraftRow.id)
+        ).all()
+        if ids
+        else []
+    )
     contracts: dict[str, ContractRead] = {}
     current: list[tuple[ContractRead, str | None]] = []
     past: list[tuple[str, int]] = []
