@@ -36,7 +36,7 @@ from web.actions_common import (
     refused,
     term_context,
 )
-from web.actions_forms import FormState, days, form_text, parse_date
+from web.actions_forms import FormState, form_text, parse_date
 from web.pages import FormDep, Notice
 
 __all__ = ["router"]
@@ -144,7 +144,7 @@ async def amend(
                 "The contract was amended since this form was opened (now: end date %(end)s, "
                 "notice period %(days)s); nothing was changed. Check the values and send again.",
                 end=t.date(contract.end_date),
-                days=days(t, contract.notice_period_days),
+                days=t.days(contract.notice_period_days),
             ),
         )
         return page.render(context, typed, notice=notice, status_code=409)

@@ -14,7 +14,7 @@ from models.users import WebSession
 from portal.problems import to_problem
 from portal.state import AppState, TemporalUnavailable
 from services import renewal_detail
-from web.actions_forms import FormState, days, place_errors, refusal_notice
+from web.actions_forms import FormState, place_errors, refusal_notice
 from web.pages import Notice, render, translator_for
 
 __all__ = [
@@ -78,7 +78,7 @@ class ActionPage:
         return render(
             self.request,
             f"actions/{self.template}",
-            {**context, "form": form, "notice": notice, "days": lambda n: days(self.t, n)},
+            {**context, "form": form, "notice": notice, "days": self.t.days},
             session=self.session,
             status_code=status_code,
         )

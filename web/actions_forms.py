@@ -29,11 +29,11 @@ __all__ = [
     "TERM_NAMES",
     "FormState",
     "PlanRow",
-    "days",
     "form_text",
     "parse_date",
     "place_errors",
     "plan_rows",
+    "posted_version",
     "reason_text",
     "refusal_notice",
     "terms_edit",
@@ -46,11 +46,11 @@ def N_(message: str) -> str:
     return message
 
 
-def days(t: Translator, n: int) -> str:
-    """``n`` days in the reader's language. Not ``Translator.days``: its message is the common
-    catalog's, which a later catalog of the merge may leave untranslated; this one is the
-    area's own (the singular names no number, so the message id is the area's alone)."""
-    return t.ngettext("1 day", "%(num)d days", n)
+def posted_version(raw: str) -> int | None:
+    """A version number as a form posts it (digits, short enough for the database), else
+    None: the page then says that version does not exist rather than failing."""
+    raw = raw.strip()
+    return int(raw) if raw.isdigit() and len(raw) < 10 else None
 
 
 # ---------------------------------------------------------------------------- the form's state
@@ -385,7 +385,7 @@ def _display(clause: str, value: Any, currency: str, t: Translator) -> str:
     if clause == "term_months":
         return t.ngettext("%(num)d month", "%(num)d months", int(value))
     if clause == "notice_period_days":
-        return days(t, int(value))
+        return t.days(int(value))
     if clause in {"price_adjustment_cap_pct", "price_adjustment"} and not isinstance(value, str):
         return t.percent(Decimal(str(value)))
     if clause == "price_adjustment_cap_pct":
@@ -393,7 +393,7 @@ def _display(clause: str, value: Any, currency: str, t: Translator) -> str:
     if clause == "exclusivity":
         return t.label("exclusive" if value else "non_exclusive")
     if clause == "payment_terms" and isinstance(value, Decimal):
-        return days(t, int(value))
+        return t.days(int(value))
     if isinstance(value, list | tuple):
         return " / ".join(str(v) for v in value) or t.label("none")
     return str(value)
@@ -425,5 +425,5 @@ def plan_rows(plan: NegotiationPlan | None, t: Translator) -> dict[str, PlanRow]
 
 def _limit_value(clause: str, value: Decimal, currency: str, t: Translator) -> str:
     if clause == "payment_terms":
-        return days(t, int(value))
+        return t.days(int(value))
     return _display(clause, value, currency, t)

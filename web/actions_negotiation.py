@@ -44,6 +44,7 @@ from web.actions_forms import (
     form_text,
     parse_date,
     plan_rows,
+    posted_version,
     terms_edit,
     terms_values,
 )
@@ -174,10 +175,10 @@ async def make_version(
     context = await _context(state, contract_id, term, page)
     if (missing := no_renewal(page, context)) is not None:
         return missing
-    raw = typed.values["based_on_version"].strip()
-    base = _pick(context, int(raw)) if raw.isdigit() and len(raw) < 10 else None
+    based_on = posted_version(typed.values["based_on_version"])
+    base = _pick(context, based_on) if based_on is not None else None
     if base is None:
-        return _missing(page, context, int(raw) if raw.isdigit() and len(raw) < 10 else None)
+        return _missing(page, context, based_on)
     context["base"] = base
     edit = terms_edit(typed, terms_values(base.proposed_terms), page.t)
     if typed.failed:
@@ -241,8 +242,8 @@ async def record_offer(
     context = await _context(state, contract_id, term, page)
     if (missing := no_renewal(page, context)) is not None:
         return missing
-    raw = typed.values["draft_version"].strip()
-    current = _pick(context, int(raw)) if raw.isdigit() and len(raw) < 10 else None
+    posted = posted_version(typed.values["draft_version"])
+    current = _pick(context, posted) if posted is not None else None
     if current is None:
         return _missing(page, context, None)
     context.update(current=current, approved=_approved(context, current))
@@ -341,8 +342,8 @@ async def record_answer(
     context = await _context(state, contract_id, term, page)
     if (missing := no_renewal(page, context)) is not None:
         return missing
-    raw = typed.values["draft_version"].strip()
-    answered = _pick(context, int(raw)) if raw.isdigit() and len(raw) < 10 else None
+    posted = posted_version(typed.values["draft_version"])
+    answered = _pick(context, posted) if posted is not None else None
     if answered is None:
         return _missing(page, context, None)
     context["answered"] = answered
@@ -428,8 +429,7 @@ async def record_dispatch(
     if (missing := no_renewal(page, context)) is not None:
         return missing
     context.update(notices=_notices(context), channels=CHANNELS)
-    raw = typed.values["draft_version"].strip()
-    version = int(raw) if raw.isdigit() and len(raw) < 10 else None
+    version = posted_version(typed.values["draft_version"])
     if version is None:
         typed.add("draft_version", t.gettext("Choose the notice that went out."))
     if typed.values["channel"] not in CHANNELS:

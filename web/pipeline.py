@@ -16,6 +16,7 @@ import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import partial
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -197,33 +198,22 @@ def pipeline_page(
     page = None
     view = {**f.params(), "sort": nav.sort, "dir": "desc" if nav.descending else "asc"}
     if not f.errors:
-        flt = _read_filter(state, session, f)
+        read = partial(
+            pages.pipeline_page,
+            db,
+            today=state.today(),
+            policy=state.settings.renewal_policy,
+            cfg=state.settings.calendar_settings,
+            flt=_read_filter(state, session, f),
+            sort=nav.sort,
+            descending=nav.descending,
+            limit=PAGE_SIZE,
+        )
         try:
-            page = pages.pipeline_page(
-                db,
-                today=state.today(),
-                policy=state.settings.renewal_policy,
-                cfg=state.settings.calendar_settings,
-                flt=flt,
-                sort=nav.sort,
-                descending=nav.descending,
-                after=nav.after,
-                before=nav.before,
-                last=nav.last,
-                limit=PAGE_SIZE,
-            )
-        except ValueError:  # a cursor of another sort, or one edited by hand
+            page = read(after=nav.after, before=nav.before, last=nav.last)
+        except ValueError:  # a cursor of another sort, or one edited by hand: the first page
             notice = Notice("error", t.gettext("The sort or page asked for was not understood."))
-            page = pages.pipeline_page(
-                db,
-                today=state.today(),
-                policy=state.settings.renewal_policy,
-                cfg=state.settings.calendar_settings,
-                flt=flt,
-                sort=nav.sort,
-                descending=nav.descending,
-                limit=PAGE_SIZE,
-            )
+            page = read()
     links: dict[str, str | None] = {"first": None, "prev": None, "next": None, "last": None}
     if page is not None:
         if page.prev_cursor is not None:
