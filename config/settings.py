@@ -98,6 +98,19 @@ class Settings(BaseSettings):
     legal_team_email: str = ""
     escalation_email: str = ""  # the owners' manager or a procurement lead
 
+    # Links in mails and the .ics feed point here (the web workspace's origin, e.g.
+    # https://renewals.example.co.jp); empty: mails carry no links.
+    web_base_url: str = Field("", validation_alias="RENEWALS_WEB_BASE_URL")
+    # The weekly digest (a Temporal Schedule): weekday (0 = Monday) and local hour it is sent at.
+    digest_schedule_id: str = "renewal-digest"
+    digest_weekday: Annotated[int, Field(ge=0, le=6)] = 0
+    digest_hour: Annotated[int, Field(ge=0, le=23)] = 8
+    digest_time_zone: str = "Asia/Tokyo"
+    # Follow-up reviews during a term: every N months unless the contract says otherwise, none in
+    # the last M months (the renewal's own preparation runs then).
+    followup_interval_months: Annotated[int, Field(ge=1, le=12)] = 3
+    followup_quiet_months: Annotated[int, Field(ge=0, le=12)] = 6
+
     worker_max_concurrent_activities: Annotated[int, Field(ge=1, le=1000)] = 50
     # Workflows kept in the worker's sticky cache (about 280 KiB each, see bench/README.md);
     # beyond it a workflow's next task replays its history. 0 disables the cache.
@@ -120,13 +133,21 @@ class Settings(BaseSettings):
             raise ValueError(f"directory not found: {v}")
         return v
 
-    @field_validator("sweep_time_zone")
+    @field_validator("sweep_time_zone", "digest_time_zone")
     @classmethod
     def _known_zone(cls, v: str) -> str:
         try:
             ZoneInfo(v)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown IANA time zone {v!r}") from None
+        return v
+
+    @field_validator("web_base_url")
+    @classmethod
+    def _base_url(cls, v: str) -> str:
+        v = v.strip().rstrip("/")
+        if v and not (v.startswith("http://") or v.startswith("https://")):
+            raise ValueError(f"must start with http:// or https://, got {v!r}")
         return v
 
     @property
