@@ -21,9 +21,9 @@ LABELS: Final[dict[str, Bilingual]] = {
     "cost_performance": ("Cost performance", "コストパフォーマンスの変化"),
     # recommendations
     "renew_as_is": ("renew as is", "現行条件のまま更新"),
-    "renegotiate": ("renegotiate", "条件を再交渉して更新"),
-    "retender": ("re-tender", "再入札（他社提案の募集）"),
-    "terminate": ("terminate", "契約終了"),
+    "renegotiate": ("renegotiate", "条件を見直して更新"),
+    "retender": ("re-tender", "再入札（相見積もり）"),
+    "terminate": ("do not renew", "更新しない（契約終了）"),
     # milestones and the dates people read (glossary)
     "gather_facts": ("gather facts and score", "更新準備の開始（情報収集・評価）"),
     "first_discussion": ("first discussion", "最初の話し合い"),
