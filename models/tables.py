@@ -375,4 +375,5 @@ class PlanMilestoneRow(Base):
 # teams live in modules of their own on the same metadata; imported here so that every table is
 # registered.
 from models import account_tables as _account_tables  # noqa: E402, F401
+from models import followup_tables as _followup_tables  # noqa: E402, F401
 from models import team_tables as _team_tables  # noqa: E402, F401
