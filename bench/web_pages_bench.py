@@ -34,6 +34,7 @@ from _common import (
     ROOT,
     Figures,
     bench_database,
+    bulk_insert_deliveries,
     contract_row,
     dev_server,
     insert_contracts,
@@ -42,6 +43,7 @@ from _common import (
     log,
     machine_line,
     percentile,
+    spread_deliveries,
     today_utc,
 )
 from dateutil.relativedelta import relativedelta
@@ -116,6 +118,12 @@ def _args() -> argparse.Namespace:
     )
     parser.add_argument("--requests", type=int, default=30, help="requests per page")
     parser.add_argument("--csv-rows", type=int, default=1_000, help="CSV rows read per request")
+    parser.add_argument(
+        "--deliveries",
+        type=int,
+        default=1_000_000,
+        help="delivery rows (supplier performance data) spread over the contracts (issue 18)",
+    )
     parser.add_argument("--timeout", type=float, default=300.0, help="wait for the real draft")
     return parser.parse_args()
 
@@ -148,11 +156,23 @@ def _seed_contracts(engine: Engine, count: int, today: date) -> list[str]:
     return ids
 
 
-def _seed_people(engine: Engine) -> tuple[dict[str, str], str]:
-    """A session cookie for each of the buyer, the lawyer and the administrator, and the
-    buyer's API token."""
+def _seed_deliveries(engine: Engine, count: int, today: date) -> int:
+    """``count`` deliveries spread over every contract (its supplier's), weekly back from
+    today: COPY on PostgreSQL, executemany on SQLite."""
+    with engine.connect() as conn:
+        pairs = [
+            (str(c), str(s))
+            for c, s in conn.execute(text("SELECT id, supplier_id FROM contracts ORDER BY id"))
+        ]
+    return bulk_insert_deliveries(engine, spread_deliveries(pairs, count, today=today))
+
+
+def _seed_people(engine: Engine) -> tuple[dict[str, str], str, dict[str, str]]:
+    """A session cookie for each of the buyer, the lawyer and the administrator, the buyer's
+    API token (for the real renewal) and an API token for each of them."""
     sessions = make_session_factory(engine)
     cookies = {}
+    tokens = {}
     with transaction(sessions) as s:
         for who, name, roles in (
             ("procurement", BUYER, "procurement"),
@@ -164,8 +184,9 @@ def _seed_people(engine: Engine) -> tuple[dict[str, str], str]:
             )
             secret, _web = users.start_session(s, user=user, hours=24)
             cookies[who] = secret
+            tokens[who] = users.issue_token(s, username=name, name="bench api").secret
         token = users.issue_token(s, username=BUYER, name="bench").secret
-    return cookies, token
+    return cookies, token, tokens
 
 
 async def _real_renewal(engine: Engine, url: str, token: str, timeout: float) -> None:
@@ -376,6 +397,22 @@ def _cases(clone_cid: str, bare_cid: str, late_cursor_page: str) -> list[PageCas
         PageCase("dashboard (buyer)", "procurement", "/dashboard"),
         PageCase("dashboard (admin)", "admin", "/dashboard"),
         PageCase("account", "procurement", "/account"),
+        # The API's GET endpoints people's tools page through (issue 18), with a bearer token.
+        PageCase("API contracts, first page", "api-procurement", "/api/v1/contracts"),
+        PageCase("API contracts, deep page", "api-procurement", "/api/v1/contracts?offset=99900"),
+        PageCase("API renewals (pipeline)", "api-procurement", "/api/v1/renewals"),
+        PageCase("API renewals, deep page", "api-procurement", "/api/v1/renewals?offset=99900"),
+        PageCase("API review queue", "api-legal", "/api/v1/review-queue"),
+        PageCase("API dashboard", "api-procurement", "/api/v1/dashboard"),
+        PageCase("API suppliers", "api-procurement", "/api/v1/suppliers"),
+        PageCase("API supplier", "api-procurement", "/api/v1/suppliers/S-0000"),
+        PageCase(
+            "API calendar feed (buyer's)",
+            "api-procurement",
+            f"/api/v1/calendar.ics?owner={BUYER}",
+        ),
+        PageCase("API audit", "api-admin", "/api/v1/audit"),
+        PageCase("pipeline, deep page (page=1900)", "procurement", "/pipeline?page=1900"),
     ]
 
 
@@ -481,6 +518,7 @@ async def _measure(
     engine: Engine,
     url: str,
     cookies: dict[str, str],
+    tokens: dict[str, str],
     cids: tuple[str, str],
     args: argparse.Namespace,
 ) -> Figures:
@@ -507,6 +545,13 @@ async def _measure(
         )
         for who, secret in cookies.items()
     }
+    for who, secret in tokens.items():
+        clients[f"api-{who}"] = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://bench",
+            headers={"Authorization": f"Bearer {secret}"},
+            timeout=120,
+        )
     try:
         last_page = "/pipeline?page=last"
         for case in _cases(clone_cid, bare_cid, last_page):
@@ -516,12 +561,14 @@ async def _measure(
             http = clients[case.who]
             log(f"{case.label}: {case.url}")
             # The first request warms the caches (templates, catalogs, SQL statements).
-            warm_ms, status = await _timed(http, app, cookies[case.who], case.url, args.csv_rows)
+            warm_ms, status = await _timed(
+                http, app, cookies.get(case.who, ""), case.url, args.csv_rows
+            )
             if status != 200:
                 figures.add(case.label, f"HTTP {status}", case.url)
                 continue
             times = [
-                (await _timed(http, app, cookies[case.who], case.url, args.csv_rows))[0]
+                (await _timed(http, app, cookies.get(case.who, ""), case.url, args.csv_rows))[0]
                 for _ in range(args.requests)
             ]
             p95 = percentile(times, 95)
@@ -547,8 +594,11 @@ async def main() -> None:
         log(f"seeding {args.contracts:,} contracts into {db.label}")
         t0 = time.monotonic()
         ids = _seed_contracts(db.engine, args.contracts, today)
-        cookies, token = _seed_people(db.engine)
-        log(f"contracts seeded in {time.monotonic() - t0:.1f} s; one real renewal to a draft")
+        cookies, token, tokens = _seed_people(db.engine)
+        log(f"contracts seeded in {time.monotonic() - t0:.1f} s; {args.deliveries:,} deliveries")
+        t0 = time.monotonic()
+        delivered = _seed_deliveries(db.engine, args.deliveries, today)
+        log(f"{delivered:,} deliveries seeded in {time.monotonic() - t0:.1f} s; one real renewal")
         await _real_renewal(db.engine, db.url, token, args.timeout)
         t1 = time.monotonic()
         cloned = _clone_renewals(db.engine, ids, args.renewals, today)
@@ -572,6 +622,7 @@ async def main() -> None:
                     "scorecards",
                     "drafts",
                     "renewal_events",
+                    "deliveries",
                 )
             }
             bare_cid = str(
@@ -582,7 +633,7 @@ async def main() -> None:
                     )
                 )
             )
-        figures = await _measure(db.engine, db.url, cookies, (clone_cid, bare_cid), args)
+        figures = await _measure(db.engine, db.url, cookies, tokens, (clone_cid, bare_cid), args)
         figures.section("rows stored")
         for name, n in counts.items():
             figures.add(name, n)
