@@ -338,7 +338,7 @@ def bulk_insert_deliveries(
     try:
         cur = raw.cursor()
         if engine.dialect.name == "postgresql":
-            with cur.copy(f"COPY deliveries ({cols}) FROM STDIN") as copy:  # type: ignore[attr-defined]
+            with cur.copy(f"COPY deliveries ({cols}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
                     written += 1
