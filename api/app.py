@@ -18,6 +18,7 @@ from api.routers import (
     audit,
     contracts,
     dashboard,
+    followups,
     imports,
     me,
     negotiation,
@@ -92,7 +93,7 @@ def create_app(
 
     api = APIRouter(prefix="/api/v1")
     routers = (me, users, suppliers, contracts, imports, renewals, reviews, dashboard, audit, plans)
-    for module in (*routers, negotiation, teams):
+    for module in (*routers, negotiation, teams, followups):
         api.include_router(module.router)
     app.include_router(api)
     for web_router in web.ROUTERS:
