@@ -17,6 +17,7 @@
     renewals users add|list|token|revoke|deactivate   cli/user_commands.py
     renewals teams create|list|add-member|remove-member|assign   cli/team_commands.py
     renewals audit export                   cli/audit_commands.py
+    renewals followups list|record|close-action|interval   cli/followup_commands.py
     renewals worker                         cli/worker_command.py
     renewals dev                            cli/devstack.py
 
@@ -38,6 +39,7 @@ from cli import (
     data_commands,
     db_commands,
     devstack,
+    followup_commands,
     negotiation_commands,
     pipeline_commands,
     plan_commands,
@@ -111,6 +113,7 @@ app.add_typer(calendar_commands.app, name="calendar")
 app.add_typer(user_commands.app, name="users")
 app.add_typer(team_commands.app, name="teams")
 app.add_typer(audit_commands.app, name="audit")
+app.add_typer(followup_commands.app, name="followups")
 app.add_typer(worker_command.app)
 app.add_typer(devstack.app)
 
