@@ -9,12 +9,15 @@ import httpx
 from dateutil.relativedelta import relativedelta
 from markupsafe import escape
 
+from auth.roles import Role
 from clients import renewals
+from config.settings import Settings
 from domain.calendars import BusinessCalendar
 from domain.milestones import plan_milestones
 from models.renewal import OutcomeKind
 from models.users import CurrentUser, WebSession
 from portal.deps import SESSION_COOKIE, web_session
+from services import followups
 from store.db import transaction
 from tests.factories import register
 from tests.portal_fixtures import *  # noqa: F403
@@ -482,3 +485,60 @@ async def test_without_temporal_the_page_shows_the_database_and_a_preview(
                 allowed.append(db_portal.username("procurement"))
                 assert english_left(_main(page.text), allowed=allowed) == [], model
         assert ('id="milestone-notice_deadline"' in page.text) is (model != "fixed")
+
+
+async def test_the_terms_follow_up_reviews_and_open_actions_in_both_languages(
+    db_portal: Portal,
+) -> None:
+    """The contract page's follow-up section reads the stored reviews: what was recorded at each
+    scheduled review, the supplier's view, and the open actions (overdue marked)."""
+    p = db_portal
+    cid = new_contract_id()
+    owner = p.username("procurement")
+    with transaction(p.sessions) as s:
+        register(s, id=cid, owner=owner, start_date=date(2026, 1, 1), end_date=date(2027, 12, 31))
+    p.app.state.portal.today = lambda: date(2026, 7, 15)
+    user = CurrentUser(
+        id=0, username=owner, display_name="Buyer", roles=frozenset({Role.PROCUREMENT})
+    )
+    followups.record(
+        sessions=p.sessions,
+        settings=Settings(),
+        user=user,
+        contract_id=cid,
+        data={
+            "sequence": 1,
+            "csat": 2,
+            "nps": 3,
+            "supplier_continue": "no",
+            "supplier_continue_on": "only with a price rise",
+            "feedback": "Two late deliveries",
+            "actions": [
+                {"description": "Fix the delivery window", "owner": owner, "due": "2026-05-01"}
+            ],
+        },
+        today=date(2026, 4, 2),
+    )
+    pages = {}
+    for language in ("en", "ja"):
+        async with _browser(p, "procurement", language) as http:
+            page = await http.get(f"/contracts/{cid}")
+        assert page.status_code == 200, page.text
+        pages[language] = page.text.split('id="followups-title"', 1)[1].split("</section>", 1)[0]
+    en, ja = pages["en"], pages["ja"]
+    assert "2 / 5" in en and "3 / 10" in en and "does not want to continue" in en
+    assert "Due: not recorded yet" in en  # the second review, due 2026-07-01
+    assert "Fix the delivery window" in en and "overdue since" in en
+    assert "顧客満足度（CSAT）" in ja and "継続を希望しない" in ja and "期限超過" in ja
+    assert (
+        english_left(
+            ja,
+            allowed=(
+                "Fix the delivery window",
+                "Two late deliveries",
+                owner,
+                "only with a price rise",
+            ),
+        )
+        == []
+    )

@@ -28,6 +28,7 @@ from models.renewal import DraftKind
 from models.users import WebSession
 from portal.deps import SessionDep, StateDep, require_web
 from services import drafts as draft_service
+from services import followups as followup_service
 from services import negotiation as negotiation_service
 from services import ownership, renewal_detail
 from services.renewals import workflow_id as renewal_workflow_id
@@ -371,7 +372,16 @@ async def contract_page(
             db, subject_ids=subjects, limit=AUDIT_PAGE, offset=audit_offset
         )
         audit = {"entries": entries, "total": total, "offset": audit_offset, "limit": AUDIT_PAGE}
+    followups = followup_service.term_followups(
+        sessions=state.sessions, settings=state.settings, contract_id=contract_id, term=the_term
+    )
     context = {
+        "followups": followups,
+        "followup_slots": [
+            (slot, followups.followup(slot.sequence)) for slot in followups.scheduled
+        ]
+        or [(None, f) for f in followups.followups],
+        "today": state.today(),
         "contract": contract,
         "supplier": supplier,
         "terms": all_terms,
