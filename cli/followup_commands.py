@@ -18,7 +18,9 @@ from auth.roles import Permission
 from cli.common import load_settings
 from cli.identity import ByOption, acting_user, login_name
 from cli.service_calls import CONTRACTS_HINT, early, sessions_for
+from config.settings import Settings
 from models.followups import SupplierIntent
+from models.users import CurrentUser
 from services import followups as service
 
 app = typer.Typer(help="Follow-up reviews during a contract's term.", no_args_is_help=True)
@@ -38,6 +40,15 @@ def _action(text: str, *, index: int) -> dict[str, Any]:
                 f"action {index}: due date {parts[2]!r} is not YYYY-MM-DD", param_hint="--action"
             ) from None
     return action
+
+
+def _writer(by: str | None) -> tuple[Settings, CurrentUser]:
+    """The settings, and the person a change acts for (who may change contracts)."""
+    settings = load_settings()
+    user = acting_user(
+        settings, claimed=by, permission=Permission.CONTRACTS_WRITE, default=login_name()
+    )
+    return settings, user
 
 
 @app.command("list")
@@ -108,10 +119,7 @@ def record(
     by: ByOption = None,
 ) -> None:
     """Record a follow-up review of the contract's current term."""
-    settings = load_settings()
-    user = acting_user(
-        settings, claimed=by, permission=Permission.CONTRACTS_WRITE, default=login_name()
-    )
+    settings, user = _writer(by)
     data: dict[str, Any] = {
         "csat": csat,
         "nps": nps,
@@ -146,10 +154,7 @@ def close_action(
     by: ByOption = None,
 ) -> None:
     """Close an open issue or action."""
-    settings = load_settings()
-    user = acting_user(
-        settings, claimed=by, permission=Permission.CONTRACTS_WRITE, default=login_name()
-    )
+    settings, user = _writer(by)
     with sessions_for(settings) as sessions:
         early(
             lambda: service.close_action(
@@ -169,10 +174,7 @@ def interval(
     by: ByOption = None,
 ) -> None:
     """Set the contract's own follow-up interval."""
-    settings = load_settings()
-    user = acting_user(
-        settings, claimed=by, permission=Permission.CONTRACTS_WRITE, default=login_name()
-    )
+    settings, user = _writer(by)
     with sessions_for(settings) as sessions:
         early(
             lambda: service.set_interval(
