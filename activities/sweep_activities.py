@@ -5,6 +5,16 @@ their end whose current term has neither a renewal nor a stored plan); each cand
 with :func:`domain.sweep.is_due` on the plan the workflow makes, with the calendar settings this
 activity is configured with, so a term a workflow has planned is never judged by another plan.
 Starting is idempotent: a term whose workflow exists is left alone, running or finished.
+
+The due renewals of a page are started at most ``start_concurrency`` at a time (a semaphore over
+``client.start_workflow`` calls), so a page of 500 takes a few round trips' time, not 500, and
+the server never sees more than that many starts from one page at once. A page that fails part
+way (a start refused by an overloaded server, say) lets the starts already in flight finish,
+starts no more, records the workflow ids it did start in its heartbeat details and raises; its
+retry re-reads the page and counts a term it finds already started as started when the details
+say an earlier attempt of this page started it, so a retried page starts nothing twice and
+counts each renewal once. (Were an attempt to die without sending its last heartbeat, a renewal
+it started would be counted as ``already``: never twice, never started again.)
 """
 
 import asyncio
@@ -21,7 +31,17 @@ from models.sweep import SweepBatch, SweepPage, SweepTotals
 from store import sweep as sweep_store
 from store.db import SessionFactory
 
-START_CONCURRENCY = 32
+START_CONCURRENCY = 32  # renewals one page starts at once
+HEARTBEAT_EVERY = 16  # starts between heartbeats (each carries the ids started so far)
+
+
+def _started_by_earlier_attempts() -> frozenset[str]:
+    """The workflow ids earlier attempts of this page started (their last heartbeat's details)."""
+    details = activity.info().heartbeat_details
+    if not details:
+        return frozenset()
+    ids = details[0]
+    return frozenset(str(i) for i in ids) if isinstance(ids, list) else frozenset()
 
 
 class SweepActivities:
@@ -33,12 +53,16 @@ class SweepActivities:
         task_queue: str,
         search_attributes: bool,
         calendars: CalendarSettings | None = None,
+        start_concurrency: int = START_CONCURRENCY,
     ) -> None:
+        if start_concurrency < 1:
+            raise ValueError("start_concurrency must be at least 1")
         self._sessions = session_factory
         self._client = client
         self._task_queue = task_queue
         self._search_attributes = search_attributes
         self._calendars = calendars or CalendarSettings()
+        self._start_concurrency = start_concurrency
 
     def _read_page(self, batch: SweepBatch) -> sweep_store.CandidatePage:
         with self._sessions() as session:
@@ -67,28 +91,45 @@ class SweepActivities:
                 cfg=self._calendars,
             )
         ]
-        gate = asyncio.Semaphore(START_CONCURRENCY)
+        earlier = _started_by_earlier_attempts()
+        gate = asyncio.Semaphore(self._start_concurrency)
+        created: list[str] = []  # workflow ids this attempt started
         started = already = 0
+        failure: BaseException | None = None
 
         async def start(candidate: sweep_store.Candidate) -> None:
-            nonlocal started, already
+            nonlocal started, already, failure
             async with gate:
-                result = await start_renewal(
-                    self._client,
-                    contract_id=candidate.contract.id,
-                    term=candidate.contract.current_term,
-                    requested_by=batch.requested_by,
-                    task_queue=self._task_queue,
-                    policy=batch.policy,
-                    search_attributes=self._search_attributes,
-                )
+                if failure is not None:
+                    return  # a start failed: start no more, let the retry carry on
+                try:
+                    result = await start_renewal(
+                        self._client,
+                        contract_id=candidate.contract.id,
+                        term=candidate.contract.current_term,
+                        requested_by=batch.requested_by,
+                        task_queue=self._task_queue,
+                        policy=batch.policy,
+                        search_attributes=self._search_attributes,
+                    )
+                except Exception as exc:
+                    failure = failure or exc
+                    return
             if result.created:
                 started += 1
+                created.append(result.workflow_id)
+            elif result.workflow_id in earlier:
+                started += 1  # an earlier attempt of this page started it
             else:
                 already += 1
-            activity.heartbeat(started + already)
+            if (started + already) % HEARTBEAT_EVERY == 0:
+                activity.heartbeat(sorted(earlier.union(created)))
 
         await asyncio.gather(*(start(c) for c in due))
+        # The ids started so far, for a retry of this page (and the heartbeat timeout).
+        activity.heartbeat(sorted(earlier.union(created)))
+        if failure is not None:
+            raise failure
         return SweepPage(
             next_after_id=page.next_after_id,
             totals=SweepTotals(
