@@ -95,8 +95,10 @@ def list_(
             said = "not recorded"
         typer.echo(f"  #{slot.sequence} due {slot.due.isoformat()}  {said}")
     for action in found.open_actions:
-        due = action.due.isoformat() if action.due else "-"
-        typer.echo(f"  open action {action.id}: {action.description} ({action.owner}, due {due})")
+        typer.echo(
+            f"  open action {action.id}: {action.description} ({action.owner}, "
+            f"due {action.due.isoformat()})"
+        )
 
 
 @app.command("record")

@@ -89,11 +89,16 @@ def _text(field: str, value: str) -> list[FieldError]:
 
 
 def validate_followup(
-    data: FollowUpInput, *, term_start: date, term_end: date, today: date
+    data: FollowUpInput, *, current_term: int, term_start: date, term_end: date, today: date
 ) -> list[FieldError]:
     """Every problem of a follow-up as recorded, each naming its field; empty when it may be
-    stored. A term that has ended takes no more follow-ups."""
+    stored. Only the current term takes follow-ups: not one that has ended, nor a later one."""
     errors: list[FieldError] = []
+    if data.term is not None and data.term != current_term:
+        ended = " (it has ended)" if data.term < current_term else ""
+        errors.append(
+            FieldError("term", f"term {data.term} is not the current term {current_term}{ended}")
+        )
     if today > term_end:
         errors.append(FieldError("term", f"the term ended on {term_end.isoformat()}"))
     elif today < term_start:

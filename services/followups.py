@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from config.settings import Settings
 from domain import followup as rules
 from models.contract import ContractRead
@@ -33,7 +35,6 @@ __all__ = [
     "TermFollowUps",
     "close_action",
     "record",
-    "schedule_for",
     "set_interval",
     "term_followups",
 ]
@@ -57,6 +58,14 @@ class TermFollowUps:
         return next((f for f in self.followups if f.sequence == sequence), None)
 
     @property
+    def rows(self) -> tuple[tuple[rules.ReviewSlot | None, FollowUpRead | None], ...]:
+        """Each scheduled review with what was recorded or opened for it; for an earlier term
+        (nothing is scheduled any more), the reviews that were held."""
+        if self.scheduled:
+            return tuple((slot, self.followup(slot.sequence)) for slot in self.scheduled)
+        return tuple((None, f) for f in self.followups)
+
+    @property
     def open_actions(self) -> tuple[FollowUpActionRead, ...]:
         return tuple(a for f in self.followups for a in f.actions if a.state == "open")
 
@@ -71,17 +80,17 @@ def _bounds(contract: ContractRead) -> tuple[date, date]:
     return start, contract.end_date
 
 
-def schedule_for(
-    contract: ContractRead, *, contract_interval: int | None, settings: Settings
+def _interval(session: Session, *, contract_id: str, settings: Settings) -> tuple[int | None, int]:
+    """The contract's own interval (None: none set) and the interval in force."""
+    own = store.get_interval(session, contract_id=contract_id)
+    return own, rules.effective_interval(own, settings.followup_interval_months)
+
+
+def _schedule(
+    start: date, end: date, *, months: int, settings: Settings
 ) -> tuple[rules.ReviewSlot, ...]:
-    start, end = _bounds(contract)
     return rules.review_schedule(
-        start=start,
-        end=end,
-        interval_months=rules.effective_interval(
-            contract_interval, settings.followup_interval_months
-        ),
-        quiet_months=settings.followup_quiet_months,
+        start=start, end=end, interval_months=months, quiet_months=settings.followup_quiet_months
     )
 
 
@@ -92,10 +101,10 @@ def term_followups(
     with transaction(sessions) as session:
         contract = get_contract(session, contract_id=contract_id)
         chosen = contract.current_term if term is None else term
-        own = store.get_interval(session, contract_id=contract_id)
+        own, months = _interval(session, contract_id=contract_id, settings=settings)
         start, end = _bounds(contract)
         scheduled = (
-            schedule_for(contract, contract_interval=own, settings=settings)
+            _schedule(start, end, months=months, settings=settings)
             if chosen == contract.current_term
             else ()
         )
@@ -104,7 +113,7 @@ def term_followups(
             term=chosen,
             term_start=start,
             term_end=end,
-            interval_months=rules.effective_interval(own, settings.followup_interval_months),
+            interval_months=months,
             contract_interval_months=own,
             scheduled=scheduled,
             followups=tuple(store.list_followups(session, contract_id=contract_id, term=chosen)),
@@ -164,7 +173,7 @@ def _slot(
 
 
 def _snapshot(
-    session: Any,
+    session: Session,
     *,
     contract: ContractRead,
     slot: rules.ReviewSlot,
@@ -200,18 +209,15 @@ def record(
         refuse_contract_change(session, user=user, contract_id=contract_id)
         contract = get_contract(session, contract_id=contract_id)
         start, end = _bounds(contract)
-        errors = rules.validate_followup(review, term_start=start, term_end=end, today=today)
-        if review.term is not None and review.term != contract.current_term:
-            errors.insert(
-                0,
-                FieldError(
-                    "term",
-                    f"term {review.term} is not the current term {contract.current_term}"
-                    + (" (it has ended)" if review.term < contract.current_term else ""),
-                ),
-            )
-        own = store.get_interval(session, contract_id=contract_id)
-        scheduled = schedule_for(contract, contract_interval=own, settings=settings)
+        errors = rules.validate_followup(
+            review,
+            current_term=contract.current_term,
+            term_start=start,
+            term_end=end,
+            today=today,
+        )
+        _, months = _interval(session, contract_id=contract_id, settings=settings)
+        scheduled = _schedule(start, end, months=months, settings=settings)
         recorded = {
             f.sequence
             for f in store.list_followups(
@@ -224,7 +230,6 @@ def record(
             errors.append(slot)
         if errors or isinstance(slot, FieldError):
             raise InvalidInput(errors)
-        months = rules.effective_interval(own, settings.followup_interval_months)
         due = FollowUpDue(
             contract_id=contract_id,
             term=contract.current_term,

@@ -285,16 +285,15 @@ def relationship_facts(
             .order_by(FollowUpRow.due, FollowUpRow.term, FollowUpRow.sequence)
         )
     )
-    held = {r.id: r.due for r in rows}
-    issues: list[IssueObservation] = []
-    if held:
-        for action in session.scalars(
-            select(FollowUpActionRow)
-            .where(FollowUpActionRow.followup_id.in_(list(held)))
-            .order_by(FollowUpActionRow.id)
-        ):
-            closed = action.closed_at.date() if action.closed_at is not None else None
-            issues.append(IssueObservation(opened_on=held[action.followup_id], closed_on=closed))
+    raised = _actions(session, [r.id for r in rows])
+    issues = [
+        IssueObservation(
+            opened_on=row.due,
+            closed_on=action.closed_at.date() if action.closed_at is not None else None,
+        )
+        for row in rows
+        for action in raised[row.id]
+    ]
     observations = tuple(
         FollowUpObservation(
             held_on=r.due,

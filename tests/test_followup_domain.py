@@ -95,7 +95,10 @@ def test_term_start_of_a_renewed_term() -> None:
 
 def test_validation_names_each_field() -> None:
     assert (
-        validate_followup(_review(), term_start=START, term_end=END, today=date(2026, 4, 2)) == []
+        validate_followup(
+            _review(), current_term=1, term_start=START, term_end=END, today=date(2026, 4, 2)
+        )
+        == []
     )
     bad = _review(
         csat=6,
@@ -105,22 +108,40 @@ def test_validation_names_each_field() -> None:
             FollowUpActionInput(description="", owner="a@example.com", due=date(2026, 5, 1)),
         ],
     )
-    errors = validate_followup(bad, term_start=START, term_end=END, today=date(2026, 4, 2))
+    errors = validate_followup(
+        bad, current_term=1, term_start=START, term_end=END, today=date(2026, 4, 2)
+    )
     fields = {e.field: e.reason for e in errors}
     assert "between 1 and 5" in fields["csat"]
     assert "between 0 and 10" in fields["nps"]
     assert "who" in fields["actions[0].owner"]
     assert "by when" in fields["actions[0].due"]
     assert fields["actions[1].description"] == "is required"
-    assert validate_followup(_review(csat=0, nps=-1), term_start=START, term_end=END, today=START)
-    ended = validate_followup(_review(), term_start=START, term_end=END, today=date(2027, 1, 2))
+    assert validate_followup(
+        _review(csat=0, nps=-1), current_term=1, term_start=START, term_end=END, today=START
+    )
+    ended = validate_followup(
+        _review(), current_term=1, term_start=START, term_end=END, today=date(2027, 1, 2)
+    )
     assert [(e.field, e.reason) for e in ended] == [("term", "the term ended on 2027-01-01")]
+    for term, reason in (
+        (0, "term 0 is not the current term 1 (it has ended)"),
+        (2, "term 2 is not the current term 1"),
+    ):
+        other = validate_followup(
+            _review(term=term), current_term=1, term_start=START, term_end=END, today=START
+        )
+        assert [(e.field, e.reason) for e in other] == [("term", reason)]
 
 
 @given(csat=st.integers(-5, 12), nps=st.integers(-5, 15))
 def test_ranges(csat: int, nps: int) -> None:
     errors = validate_followup(
-        _review(csat=csat, nps=nps), term_start=START, term_end=END, today=date(2026, 5, 1)
+        _review(csat=csat, nps=nps),
+        current_term=1,
+        term_start=START,
+        term_end=END,
+        today=date(2026, 5, 1),
     )
     fields = {e.field for e in errors}
     assert ("csat" in fields) == (not 1 <= csat <= 5)

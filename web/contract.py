@@ -17,11 +17,9 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from auth.roles import Permission
-from domain.followup import ReviewSlot
 from models.contract import TermModel
 from models.drafts import DraftView
 from models.errors import NotAllowed, NotFound
-from models.followups import FollowUpRead
 from models.milestones import MilestoneKind
 from models.negotiation import NegotiationView, VersionStatus
 from models.numbers import DbInt
@@ -377,13 +375,8 @@ async def contract_page(
     followups = followup_service.term_followups(
         sessions=state.sessions, settings=state.settings, contract_id=contract_id, term=the_term
     )
-    # The current term: every scheduled review, recorded or not; an earlier term: what was held.
-    followup_slots: list[tuple[ReviewSlot | None, FollowUpRead | None]] = [
-        (slot, followups.followup(slot.sequence)) for slot in followups.scheduled
-    ] or [(None, f) for f in followups.followups]
     context = {
         "followups": followups,
-        "followup_slots": followup_slots,
         "today": state.today(),
         "contract": contract,
         "supplier": supplier,

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from auth.roles import Permission
+from domain.followup import ReviewSlot
 from models.followups import FollowUpActionRead, FollowUpInput, FollowUpRead
 from models.numbers import PositiveDbInt
 from models.users import CurrentUser
@@ -23,17 +24,8 @@ Reader = Annotated[CurrentUser, require(Permission.CONTRACTS_READ)]
 Writer = Annotated[CurrentUser, require(Permission.CONTRACTS_WRITE)]
 
 
-class ReviewSlotOut(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    sequence: int
-    due: date
-    period_start: date
-    period_end: date
-
-
 class FollowUpsOut(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, from_attributes=True)
 
     contract_id: str
     term: int
@@ -41,7 +33,7 @@ class FollowUpsOut(BaseModel):
     term_end: date
     interval_months: int
     contract_interval_months: int | None
-    scheduled: tuple[ReviewSlotOut, ...]
+    scheduled: tuple[ReviewSlot, ...]
     followups: tuple[FollowUpRead, ...]
 
 
@@ -63,21 +55,7 @@ def list_followups(
     found = service.term_followups(
         sessions=state.sessions, settings=state.settings, contract_id=contract_id, term=term
     )
-    return FollowUpsOut(
-        contract_id=found.contract_id,
-        term=found.term,
-        term_start=found.term_start,
-        term_end=found.term_end,
-        interval_months=found.interval_months,
-        contract_interval_months=found.contract_interval_months,
-        scheduled=tuple(
-            ReviewSlotOut(
-                sequence=s.sequence, due=s.due, period_start=s.period_start, period_end=s.period_end
-            )
-            for s in found.scheduled
-        ),
-        followups=found.followups,
-    )
+    return FollowUpsOut.model_validate(found)
 
 
 @router.post("/{contract_id}/followups", status_code=status.HTTP_201_CREATED)
