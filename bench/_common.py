@@ -162,11 +162,12 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
 # ------------------------------------------------------------------ database
 
 
-@dataclass(frozen=True)
+@dataclass
 class BenchDatabase:
     url: str
     engine: Engine
     label: str
+    keep: bool = False  # PostgreSQL: leave the schema in place (web_pages_bench --save)
 
 
 @contextlib.contextmanager
@@ -190,13 +191,15 @@ def bench_database(server_url: str | None) -> Iterator[BenchDatabase]:
     sep = "&" if "?" in server_url else "?"
     url = f"{server_url}{sep}options=-csearch_path%3D{schema}"
     engine = make_engine(url)
+    db = BenchDatabase(url, engine, f"PostgreSQL (schema {schema}, dropped afterwards)")
     try:
         upgrade(engine)
-        yield BenchDatabase(url, engine, f"PostgreSQL (schema {schema}, dropped afterwards)")
+        yield db
     finally:
         engine.dispose()
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        if not db.keep:
+            with admin.begin() as conn:
+                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
 
 

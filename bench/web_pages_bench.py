@@ -18,14 +18,16 @@ A page whose route does not exist yet is reported as missing, never faked.
 
 import argparse
 import asyncio
+import json
 import os
 import statistics
 import subprocess
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -65,7 +67,7 @@ from models.tables import (
 from portal.config import WebSettings
 from portal.deps import SESSION_COOKIE
 from store import users
-from store.db import make_session_factory, transaction
+from store.db import make_engine, make_session_factory, transaction
 from worker import build_worker
 from workflows.contract_renewal import ContractRenewalWorkflow
 
@@ -125,6 +127,25 @@ def _args() -> argparse.Namespace:
         help="delivery rows (supplier performance data) spread over the contracts (issue 18)",
     )
     parser.add_argument("--timeout", type=float, default=300.0, help="wait for the real draft")
+    parser.add_argument(
+        "--save",
+        metavar="STATE.json",
+        default=None,
+        help="keep the seeded database (SQLite: copied next to STATE.json; PostgreSQL: the "
+        "schema is not dropped) and write what --reuse needs into STATE.json",
+    )
+    parser.add_argument(
+        "--reuse",
+        metavar="STATE.json",
+        default=None,
+        help="measure a database seeded earlier with --save, without seeding again",
+    )
+    parser.add_argument(
+        "--only", default=None, help="measure only the pages whose label contains this text"
+    )
+    parser.add_argument(
+        "--skip", default=None, help="leave out the pages whose label contains this text"
+    )
     return parser.parse_args()
 
 
@@ -555,6 +576,10 @@ async def _measure(
     try:
         last_page = "/pipeline?page=last"
         for case in _cases(clone_cid, bare_cid, last_page):
+            if (args.only and args.only not in case.label) or (
+                args.skip and args.skip in case.label
+            ):
+                continue
             if not _exists(app, case.url):
                 figures.add(case.label, "missing", f"{case.url}: no route yet")
                 continue
@@ -573,6 +598,7 @@ async def _measure(
             ]
             p95 = percentile(times, 95)
             verdict = "ok" if p95 <= TARGET_P95_MS else "OVER TARGET"
+            log(f"  p95 {p95:,.0f} ms, p50 {statistics.median(times):,.0f} ms: {verdict}")
             figures.add(
                 case.label,
                 f"{p95:,.0f} ms",
@@ -587,57 +613,114 @@ async def _measure(
     return figures
 
 
+@dataclass
+class Seeded:
+    """What the measurement needs from a seeded database, saved by --save for --reuse."""
+
+    url: str
+    label: str
+    cookies: dict[str, str]
+    tokens: dict[str, str]
+    clone_cid: str
+    bare_cid: str
+    counts: dict[str, int]
+
+
+async def _seed(db: Any, args: argparse.Namespace, today: date) -> Seeded:
+    log(f"seeding {args.contracts:,} contracts into {db.label}")
+    t0 = time.monotonic()
+    ids = _seed_contracts(db.engine, args.contracts, today)
+    cookies, token, tokens = _seed_people(db.engine)
+    log(f"contracts seeded in {time.monotonic() - t0:.1f} s; {args.deliveries:,} deliveries")
+    t0 = time.monotonic()
+    delivered = _seed_deliveries(db.engine, args.deliveries, today)
+    log(f"{delivered:,} deliveries seeded in {time.monotonic() - t0:.1f} s; one real renewal")
+    await _real_renewal(db.engine, db.url, token, args.timeout)
+    t1 = time.monotonic()
+    cloned = _clone_renewals(db.engine, ids, args.renewals, today)
+    log(f"{cloned:,} renewals cloned in {time.monotonic() - t1:.1f} s; measuring")
+    clone_cid = next(c for c in ids if c != TEMPLATE_ID)
+    with db.engine.connect() as conn:
+        clone_cid = str(
+            conn.scalar(
+                text("SELECT contract_id FROM renewals WHERE contract_id <> :t LIMIT 1"),
+                {"t": TEMPLATE_ID},
+            )
+            or clone_cid
+        )
+        counts = {
+            name: int(conn.scalar(text(f"SELECT count(*) FROM {name}")) or 0)
+            for name in (
+                "contracts",
+                "renewals",
+                "term_plans",
+                "plan_milestones",
+                "scorecards",
+                "drafts",
+                "renewal_events",
+                "deliveries",
+            )
+        }
+        bare_cid = str(
+            conn.scalar(
+                text(
+                    "SELECT c.id FROM contracts c LEFT JOIN renewals r ON r.contract_id = c.id"
+                    " WHERE r.id IS NULL ORDER BY c.end_date DESC LIMIT 1"
+                )
+            )
+        )
+    return Seeded(db.url, db.label, cookies, tokens, clone_cid, bare_cid, counts)
+
+
+def _save(db: Any, seeded: Seeded, state: Path) -> None:
+    """Keep the seeded database for --reuse: a copy of the SQLite file beside ``state`` (the
+    temporary one goes away), or the PostgreSQL schema left in place."""
+    if db.engine.dialect.name == "sqlite":
+        copy = state.with_suffix(".db").resolve()
+        copy.unlink(missing_ok=True)
+        with db.engine.connect() as conn:
+            conn.exec_driver_sql(f"VACUUM INTO '{copy}'")
+        seeded = Seeded(**{**asdict(seeded), "url": f"sqlite:///{copy}", "label": str(copy)})
+    else:
+        db.keep = True
+    state.write_text(json.dumps(asdict(seeded), indent=1), encoding="utf-8")
+    log(f"seeded database kept: {seeded.label}; --reuse {state}")
+
+
 async def main() -> None:
     args = _args()
     today = today_utc()
-    with bench_database(args.database_url) as db:
-        log(f"seeding {args.contracts:,} contracts into {db.label}")
-        t0 = time.monotonic()
-        ids = _seed_contracts(db.engine, args.contracts, today)
-        cookies, token, tokens = _seed_people(db.engine)
-        log(f"contracts seeded in {time.monotonic() - t0:.1f} s; {args.deliveries:,} deliveries")
-        t0 = time.monotonic()
-        delivered = _seed_deliveries(db.engine, args.deliveries, today)
-        log(f"{delivered:,} deliveries seeded in {time.monotonic() - t0:.1f} s; one real renewal")
-        await _real_renewal(db.engine, db.url, token, args.timeout)
-        t1 = time.monotonic()
-        cloned = _clone_renewals(db.engine, ids, args.renewals, today)
-        log(f"{cloned:,} renewals cloned in {time.monotonic() - t1:.1f} s; measuring")
-        clone_cid = next(c for c in ids if c != TEMPLATE_ID)
-        with db.engine.connect() as conn:
-            clone_cid = str(
-                conn.scalar(
-                    text("SELECT contract_id FROM renewals WHERE contract_id <> :t LIMIT 1"),
-                    {"t": TEMPLATE_ID},
-                )
-                or clone_cid
+    if args.reuse:
+        seeded = Seeded(**json.loads(Path(args.reuse).read_text(encoding="utf-8")))
+        engine = make_engine(seeded.url)
+        try:
+            figures = await _measure(
+                engine,
+                seeded.url,
+                seeded.cookies,
+                seeded.tokens,
+                (seeded.clone_cid, seeded.bare_cid),
+                args,
             )
-            counts = {
-                name: int(conn.scalar(text(f"SELECT count(*) FROM {name}")) or 0)
-                for name in (
-                    "contracts",
-                    "renewals",
-                    "term_plans",
-                    "plan_milestones",
-                    "scorecards",
-                    "drafts",
-                    "renewal_events",
-                    "deliveries",
-                )
-            }
-            bare_cid = str(
-                conn.scalar(
-                    text(
-                        "SELECT c.id FROM contracts c LEFT JOIN renewals r ON r.contract_id = c.id"
-                        " WHERE r.id IS NULL ORDER BY c.end_date DESC LIMIT 1"
-                    )
-                )
+        finally:
+            engine.dispose()
+    else:
+        with bench_database(args.database_url) as db:
+            seeded = await _seed(db, args, today)
+            if args.save:
+                _save(db, seeded, Path(args.save))
+            figures = await _measure(
+                db.engine,
+                db.url,
+                seeded.cookies,
+                seeded.tokens,
+                (seeded.clone_cid, seeded.bare_cid),
+                args,
             )
-        figures = await _measure(db.engine, db.url, cookies, tokens, (clone_cid, bare_cid), args)
-        figures.section("rows stored")
-        for name, n in counts.items():
-            figures.add(name, n)
-        figures.print()
+    figures.section("rows stored")
+    for name, n in seeded.counts.items():
+        figures.add(name, n)
+    figures.print()
 
 
 if __name__ == "__main__":
