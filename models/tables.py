@@ -85,6 +85,7 @@ class ContractRow(Base):
     # read from this index alone.
     __table_args__ = (
         Index("ix_contracts_status_end_date", "status", "end_date", "currency", "annual_value"),
+        Index("ix_contracts_end_date_id", "end_date", "id"),
     )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
