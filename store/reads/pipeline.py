@@ -378,11 +378,30 @@ def pipeline(
     limit: int = 50,
     offset: int = 0,
 ) -> tuple[list[PipelineItem], int]:
-    """A page of contracts, soonest expiry first, and how many match the filter."""
-    query = pipeline_query(flt or PipelineFilter(), today=today, policy=policy)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    """A page of contracts, soonest expiry first, and how many match the filter.
+
+    The count and the page's ids are read over the ids alone, with only the joins the filter
+    needs, and the page's rows in full afterwards: skipping 99,900 rows that carry every
+    column and join costs half a second, skipping their ids through the end-date index a few
+    milliseconds."""
+    flt = flt or PipelineFilter()
+    spellings = {name: owner_spellings(session, name) for name in (flt.owner, flt.needs) if name}
+    counted = lean_query([func.count()], flt, today=today, policy=policy, spellings=spellings)
+    total = session.scalar(counted) or 0
+    ids = list(
+        session.scalars(
+            lean_query([ContractRow.id], flt, today=today, policy=policy, spellings=spellings)
+            .order_by(ContractRow.end_date, ContractRow.id)
+            .limit(limit)
+            .offset(offset)
+        )
+    )
+    if not ids:
+        return [], total
     rows = session.execute(
-        query.order_by(ContractRow.end_date, ContractRow.id).limit(limit).offset(offset)
+        pipeline_query(PipelineFilter(), today=today, policy=policy)
+        .where(ContractRow.id.in_(ids))
+        .order_by(ContractRow.end_date, ContractRow.id)
     ).all()
     return items_for(session, rows, today=today, policy=policy, cfg=cfg), total
 
