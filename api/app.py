@@ -5,6 +5,7 @@
 Settings come from the environment (config/settings.py and RENEWALS_WEB_* in api/config.py).
 """
 
+import gc
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import date
@@ -46,6 +47,25 @@ CONTENT_SECURITY_POLICY = (
     "frame-src 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
 
+_heap_settled = False
+
+
+def settle_heap() -> None:
+    """Move what the process holds once the app is built (modules, routes, pydantic schemas,
+    templates: ~250,000 objects) out of the garbage collector's sight, once per process.
+
+    Python's full collection walks every tracked object; with these it took ~100 ms and hit
+    about every tenth request of a busy page (the review queue's p95 was three times its
+    median). What a request allocates is still collected as before. Run by the lifespan's
+    startup, so once per server process; a second app in the same process (tests) does not
+    freeze again."""
+    global _heap_settled
+    if _heap_settled:
+        return
+    _heap_settled = True
+    gc.collect()
+    gc.freeze()
+
 
 def create_app(
     settings: Settings | None = None,
@@ -73,6 +93,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        settle_heap()
         yield
         if engine is not None:
             engine.dispose()

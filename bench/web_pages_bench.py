@@ -573,6 +573,10 @@ async def _measure(
             headers={"Authorization": f"Bearer {secret}"},
             timeout=120,
         )
+    # The server's startup (api.app's lifespan: settle_heap) runs as uvicorn would run it;
+    # ASGITransport sends no lifespan events of its own.
+    lifespan = app.router.lifespan_context(app)
+    await lifespan.__aenter__()
     try:
         last_page = "/pipeline?page=last"
         for case in _cases(clone_cid, bare_cid, last_page):
@@ -608,6 +612,7 @@ async def _measure(
     finally:
         for http in clients.values():
             await http.aclose()
+        await lifespan.__aexit__(None, None, None)
     figures.section("after")
     figures.add("load after", _load())
     return figures
