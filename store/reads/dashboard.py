@@ -149,7 +149,7 @@ def dashboard(
         supplier_id,
         card,
         total,
-    ) in session.execute(
+    ) in session.connection().execute(  # plain rows: ORM row loading doubled the read
         select(
             RenewalRow.contract_id,
             RenewalRow.term,
