@@ -291,6 +291,29 @@ MATRIX: list[tuple[str, str, str, set[str], dict[str, Any]]] = [
             ),
         )
     ),
+    # follow-up reviews (issue 17): procurement records; legal reads them on the contract page
+    ("GET", "/contracts/{contract_id}/followups/new", "/contracts/C-1/followups/new", {P}, {}),
+    (
+        "POST",
+        "/contracts/{contract_id}/followups",
+        "/contracts/C-1/followups",
+        {P},
+        {"form": True, "data": {"csat": "4", "nps": "9", "supplier_continue": "yes"}},
+    ),
+    (
+        "POST",
+        "/contracts/{contract_id}/followups/actions/{action_id}/closure",
+        "/contracts/C-1/followups/actions/1/closure",
+        {P},
+        {"form": True},
+    ),
+    (
+        "POST",
+        "/contracts/{contract_id}/followups/interval",
+        "/contracts/C-1/followups/interval",
+        {P},
+        {"form": True, "data": {"interval_months": "2"}},
+    ),
     ("GET", "/imports", "/imports", {P}, {}),
     ("POST", "/imports", "/imports", {P}, {"form": True}),
     ("POST", "/imports/confirm", "/imports/confirm", {P}, {"form": True}),

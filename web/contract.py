@@ -88,6 +88,9 @@ AUDIT_WORDS: dict[str, str] = {
     "renewal_event": N_("Recorded by the renewal"),
     "export": N_("Exported"),
     "decision_refused": N_("Decision refused: identity not proven"),
+    "followup_recorded": N_("Follow-up review recorded"),
+    "followup_action_closed": N_("Follow-up action closed"),
+    "followup_interval_set": N_("Follow-up interval set"),
 }
 
 # What the action pages (web/actions*.py) report when they send the person back here with
@@ -100,6 +103,9 @@ DONE_WORDS: dict[str, str] = {
     "offer": N_("The offer to the supplier has been recorded."),
     "answer": N_("The supplier's answer has been recorded."),
     "notice": N_("The notice's dispatch has been recorded."),
+    "followup": N_("The follow-up review has been recorded."),
+    "followup_action_closed": N_("The issue or action has been closed."),
+    "followup_interval": N_("The follow-up interval of this contract has been set."),
 }
 
 
@@ -377,6 +383,10 @@ async def contract_page(
     )
     context = {
         "followups": followups,
+        # Recording a review and closing its actions: as the API, who may change the contract.
+        "may_follow_up": may_change
+        and session.user.can(Permission.CONTRACTS_WRITE)
+        and the_term == contract.current_term,
         "today": state.today(),
         "contract": contract,
         "supplier": supplier,

@@ -31,6 +31,7 @@ from services import renewal_detail, users
 from services import renewals as service
 from store.reads import dashboard as dashboard_reads
 from store.reads import reviews as review_reads
+from web import actions_followups
 from web.i18n import Translator, translator
 from web.pages import (
     FormDep,
@@ -47,6 +48,8 @@ __all__ = ["error_page", "kind_label", "router"]
 LOGIN_CSRF_COOKIE = "renewals_login_csrf"
 
 router = APIRouter(include_in_schema=False)
+# The follow-up reviews' forms of the contract page (issues 16 and 17).
+router.include_router(actions_followups.router)
 
 
 def kind_label(kind: str, language: str, draft_language: str | None = None) -> str:
