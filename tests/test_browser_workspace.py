@@ -18,12 +18,14 @@ import uuid
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_asyncio
 import uvicorn
+from dateutil.relativedelta import relativedelta
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
@@ -32,7 +34,7 @@ from clients import renewals
 from config.binaries import temporal_test_server
 from migrations.runner import upgrade
 from models.renewal import RenewalStage
-from store.db import make_engine, make_session_factory
+from store.db import make_engine, make_session_factory, transaction
 from tests.browser_helpers import (
     AXE_SOURCE,
     BLOCKING_IMPACTS,
@@ -43,6 +45,7 @@ from tests.browser_helpers import (
     screenshot_dir,
     shot_name,
 )
+from tests.factories import register
 from tests.identity_helpers import TEST_IDENTITY_KEYS
 from tests.portal_fixtures import (
     PASSWORD,
@@ -599,3 +602,68 @@ async def test_keyboard_reaches_the_content_with_focus_shown(stack: Stack) -> No
             assert not unseen, f"{url}: focus not visible on {unseen}"
     finally:
         await context.close()
+
+
+async def test_buyer_records_a_follow_up_review_in_japanese(stack: Stack) -> None:
+    """From the contract page's follow-up section, the buyer opens the form in Japanese, types
+    a CSAT out of range (refused next to its field, what was typed kept, nothing recorded),
+    corrects it and records the review with an action; the API reads it back."""
+    today = date.today()
+    cid = f"C-FU-{uuid.uuid4().hex[:6].upper()}"
+    with transaction(stack.portal.sessions) as s:
+        register(
+            s,
+            id=cid,
+            supplier_id=SUPPLIER,
+            title="Corrugated boxes",
+            owner=PEOPLE["procurement"][0],
+            start_date=today - relativedelta(months=4),
+            end_date=today + relativedelta(months=20),
+        )
+    context = await _context(stack, "ja")
+    page = await context.new_page()
+    try:
+        await _sign_in(page, stack.base, "procurement")
+        await page.goto(f"{stack.base}/contracts/{cid}")
+        await page.click("#followup-record")
+        await page.wait_for_url(f"{stack.base}/contracts/{cid}/followups/new")
+        await _axe_clean(page, f"follow-up form (/contracts/{cid}/followups/new) [procurement, ja]")
+        await page.fill("#f-csat", "7")
+        await page.fill("#f-nps", "8")
+        await page.check("#followup-form input[name=supplier_continue][value=yes]")
+        await page.fill("#f-supplier_continue_on", "現行の数量で")
+        await page.fill("#f-feedback", "納期遅延が1回ありましたが、対策の説明がありました。")
+        await page.fill("#f-action-1-description", "繁忙期の納品枠を合意する")
+        await page.fill("#f-action-1-owner", "購買 佐藤")
+        await page.fill("#f-action-1-due", (today + relativedelta(months=1)).isoformat())
+        await page.click("#followup-form button[type=submit]")
+        await page.wait_for_load_state("load")
+        csat = page.locator("#f-csat")
+        assert await csat.get_attribute("aria-invalid") == "true"
+        assert await csat.input_value() == "7"
+        assert await page.locator("#f-action-1-owner").input_value() == "購買 佐藤"
+        assert "1から5まで" in await page.locator("#err-csat").inner_text()
+        typed = [cid, "Corrugated boxes", "購買 佐藤", *_test_data(stack)]
+        html = await page.content()
+        main = html[html.index('<main id="main">') : html.index("</main>")]
+        assert english_left(main, allowed=typed) == []
+        await _shoot(page, "procurement", "ja", "followup-refused")
+        shots = Path("/tmp/shots")
+        shots.mkdir(exist_ok=True)
+        await page.screenshot(path=str(shots / "followup-refused-ja.png"), full_page=True)
+        await _axe_clean(page, f"follow-up refused (/contracts/{cid}/followups) [procurement, ja]")
+        await page.fill("#f-csat", "4")
+        await page.click("#followup-form button[type=submit]")
+        await page.wait_for_url(f"{stack.base}/contracts/{cid}?done=followup")
+        await _shoot(page, "procurement", "ja", "followup-recorded")
+        await _axe_clean(page, f"contract after the follow-up (/contracts/{cid}) [ja]")
+        assert await page.locator("#followup-actions button[type=submit]").count() == 1
+    finally:
+        await context.close()
+    listed = await stack.portal.http.get(
+        f"/api/v1/contracts/{cid}/followups", headers=stack.portal.auth("legal")
+    )
+    assert listed.status_code == 200, listed.text
+    [review] = [f for f in listed.json()["followups"] if f["state"] == "recorded"]
+    assert (review["sequence"], review["csat"], review["nps"]) == (1, 4, 8)
+    assert review["actions"][0]["owner"] == "購買 佐藤"
