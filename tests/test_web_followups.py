@@ -310,6 +310,17 @@ async def test_the_japanese_form_reads_in_japanese(db_portal: Portal) -> None:
         assert page.status_code == 200
         assert "フォローアップ（定期レビュー）" in page.text and "顧客満足度（CSAT）" in page.text
         assert english_left(_main(page.text), allowed=[cid]) == []
-        contract = await http.get(f"/contracts/{cid}")
+        made = await http.post(f"/contracts/{cid}/followups", data=_review(p))
+        assert made.status_code == 303, made.text
+        contract = await http.get(made.headers["location"])
+        assert "フォローアップ（定期レビュー）を記録しました。" in contract.text
         section = contract.text.split('id="followups-title"', 1)[1].split("</section>", 1)[0]
-        assert english_left(section, allowed=[cid]) == []
+        assert "完了にする" in section
+        typed = [
+            cid,
+            "at the current volumes",
+            "Two late deliveries, each explained with its fix.",
+            "Agree the delivery slots for the busy season",
+            "buyer",
+        ]
+        assert english_left(section, allowed=typed) == []
