@@ -9,7 +9,7 @@ from datetime import date
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -89,6 +89,102 @@ def upsert_supplier(session: Session, *, supplier: SupplierCreate) -> SupplierRe
     return SupplierRead.model_validate(row)
 
 
+CONTRACT_COLUMNS: tuple[str, ...] = (
+    "id",
+    "title",
+    "supplier_id",
+    "owner",
+    "team",
+    "start_date",
+    "end_date",
+    "auto_renewal",
+    "notice_period_days",
+    "renewal_term_months",
+    "currency",
+    "annual_value",
+    "unit_price",
+    "annual_volume",
+    "exclusivity",
+    "payment_terms",
+    "price_adjustment",
+    "service_levels",
+    "language",
+    "current_term",
+    "status",
+    "term_model",
+    "max_renewals",
+    "renewals_used",
+    "review_period_months",
+    "jurisdiction",
+    "time_zone",
+    "transit_buffer_days",
+    "default_action",
+)
+"""The columns registration writes, in the order of :func:`contract_tuple` (the others keep
+their defaults)."""
+
+
+def contract_tuple(contract: ContractCreate, *, today: date | None = None) -> tuple[Any, ...]:
+    """The ``contracts`` row registering ``contract``, its values in :data:`CONTRACT_COLUMNS`
+    order: a compact form for many rows. An evergreen contract without a stated review date
+    gets the next one from ``today``."""
+    end_date = contract.end_date
+    if end_date is None:  # evergreen without a stated review date: the next one from today
+        end_date = next_review_date(
+            contract.start_date,
+            contract.review_period_months,
+            today or date.today(),  # noqa: DTZ011 - a calendar date as the user sees it
+        )
+    terms = contract.terms
+    return (
+        contract.id,
+        contract.title,
+        contract.supplier_id,
+        contract.owner,
+        contract.team,
+        contract.start_date,
+        end_date,
+        contract.auto_renewal,
+        contract.notice_period_days,
+        contract.renewal_term_months,
+        contract.currency,
+        contract.annual_value,
+        terms.unit_price,
+        terms.annual_volume,
+        terms.exclusivity,
+        terms.payment_terms,
+        terms.price_adjustment,
+        terms.service_levels,
+        contract.language,
+        1,
+        ContractStatus.ACTIVE.value,
+        contract.term_model.value,
+        contract.max_renewals,
+        contract.renewals_used,
+        contract.review_period_months,
+        contract.jurisdiction,
+        contract.time_zone,
+        contract.transit_buffer_days,
+        contract.default_action.value if contract.default_action else None,
+    )
+
+
+def contract_values(contract: ContractCreate, *, today: date | None = None) -> dict[str, Any]:
+    """The ``contracts`` row registering ``contract``, by column."""
+    return dict(zip(CONTRACT_COLUMNS, contract_tuple(contract, today=today), strict=True))
+
+
+def insert_contracts(session: Session, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Register many contracts at once, checked beforehand (:func:`contract_tuple` rows): one
+    multi-row INSERT per few hundred rows on SQLite and PostgreSQL (SQLAlchemy's
+    insertmanyvalues), in the caller's transaction. A row that breaks a constraint (an id
+    registered meanwhile, a supplier removed meanwhile) raises IntegrityError for the batch."""
+    if not rows:
+        return
+    table = ContractRow.metadata.tables["contracts"]
+    session.execute(insert(table), [dict(zip(CONTRACT_COLUMNS, r, strict=True)) for r in rows])
+
+
 def create_contract(
     session: Session,
     *,
@@ -104,44 +200,7 @@ def create_contract(
         raise InvalidInput([FieldError("team", f"unknown team {contract.team!r}", row=row)])
     if session.get(ContractRow, contract.id) is not None:
         raise DuplicateContract(contract.id, row=row)
-    end_date = contract.end_date
-    if end_date is None:  # evergreen without a stated review date: the next one from today
-        end_date = next_review_date(
-            contract.start_date,
-            contract.review_period_months,
-            today or date.today(),  # noqa: DTZ011 - a calendar date as the user sees it
-        )
-    stored = ContractRow(
-        id=contract.id,
-        title=contract.title,
-        supplier_id=contract.supplier_id,
-        owner=contract.owner,
-        team=contract.team,
-        start_date=contract.start_date,
-        end_date=end_date,
-        auto_renewal=contract.auto_renewal,
-        notice_period_days=contract.notice_period_days,
-        renewal_term_months=contract.renewal_term_months,
-        currency=contract.currency,
-        annual_value=contract.annual_value,
-        unit_price=contract.terms.unit_price,
-        annual_volume=contract.terms.annual_volume,
-        exclusivity=contract.terms.exclusivity,
-        payment_terms=contract.terms.payment_terms,
-        price_adjustment=contract.terms.price_adjustment,
-        service_levels=contract.terms.service_levels,
-        language=contract.language,
-        current_term=1,
-        status=ContractStatus.ACTIVE.value,
-        term_model=contract.term_model.value,
-        max_renewals=contract.max_renewals,
-        renewals_used=contract.renewals_used,
-        review_period_months=contract.review_period_months,
-        jurisdiction=contract.jurisdiction,
-        time_zone=contract.time_zone,
-        transit_buffer_days=contract.transit_buffer_days,
-        default_action=contract.default_action.value if contract.default_action else None,
-    )
+    stored = ContractRow(**contract_values(contract, today=today))
     session.add(stored)
     try:
         session.flush()

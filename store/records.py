@@ -15,9 +15,10 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import insert, select, tuple_
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from models.contract import ContractCreate, SupplierCreate
+from models.contract import SupplierCreate
 from models.errors import DuplicateContract, FieldError, InvalidInput
 from models.imports import ImportKind, Valid
 from models.market import MarketIndicatorCreate
@@ -31,9 +32,11 @@ from models.tables import (
     SupplierRow,
 )
 from models.team_tables import TeamRow
-from store.contracts import register_contracts, to_read
+from store.contracts import CONTRACT_COLUMNS, contract_tuple, insert_contracts, to_read
+from store.db import violation
 
 BATCH = 500  # rows per IN (...) query and per insert
+CONTRACT_BATCH = 1000  # contracts per multi-row INSERT (the driver splits it further)
 ALREADY_STORED = "{reference!r} is already stored for contract {contract!r} (imported before?)"
 
 
@@ -199,24 +202,51 @@ def _store_suppliers(session: Session, valid: Sequence[Valid[SupplierCreate]]) -
     return out
 
 
-def _store_contracts(
-    session: Session, valid: Sequence[Valid[ContractCreate]], advance: Callable[[int], None]
+def store_contracts(
+    session: Session,
+    rows: Sequence[tuple[int, tuple[Any, ...]]],
+    advance: Callable[[int], None],
+    *,
+    file: str | None = None,
 ) -> Stored:
-    for batch in _chunks(valid):
+    """Register checked contracts, ``rows`` of (the file's row, its :func:`contract_tuple`),
+    CONTRACT_BATCH at a time in multi-row INSERTs. A constraint broken since the checks looked
+    (an id registered or a supplier removed meanwhile) raises InvalidInput naming the rows."""
+    for batch in _chunks(rows, CONTRACT_BATCH):
         try:
-            register_contracts(session, contracts=[v.value for v in batch])
-        except DuplicateContract as exc:  # registered concurrently since the checks looked
-            raise InvalidInput([_file_row(exc.error, batch)]) from None
-        except InvalidInput as exc:
-            raise InvalidInput([_file_row(e, batch) for e in exc.errors]) from None
+            insert_contracts(session, [values for _, values in batch])
+        except IntegrityError as exc:
+            raise InvalidInput(_raced(session, exc, batch, file)) from None
         advance(len(batch))
-    return Stored(inserted=len(valid))
+    return Stored(inserted=len(rows))
 
 
-def _file_row(error: FieldError, batch: Sequence[Valid[Any]]) -> FieldError:
-    # register_contracts numbers the contracts of its batch from 1; say the file's row instead.
-    row = batch[error.row - 1].row if error.row is not None else None
-    return FieldError(error.field, error.reason, row=row)
+def _raced(
+    session: Session,
+    exc: IntegrityError,
+    batch: Sequence[tuple[int, tuple[Any, ...]]],
+    file: str | None,
+) -> list[FieldError]:
+    """The rows of ``batch`` a concurrent change made wrong, read on a connection of its own
+    (the import's transaction has failed; what changed is committed)."""
+    row_of = {values[0]: row for row, values in batch}
+    supplier = CONTRACT_COLUMNS.index("supplier_id")
+    errors: list[FieldError] = []
+    with session.get_bind().engine.connect() as conn:
+        taken = set(conn.scalars(select(ContractRow.id).where(ContractRow.id.in_(row_of))))
+        wanted = {values[supplier] for _, values in batch}
+        known = set(conn.scalars(select(SupplierRow.id).where(SupplierRow.id.in_(wanted))))
+    for row, values in batch:
+        if values[0] in taken:
+            errors.append(DuplicateContract(values[0], row=row).error)
+        if values[supplier] not in known:
+            reason = f"supplier {values[supplier]!r} was removed while the contract was stored"
+            errors.append(FieldError("supplier_id", reason, row=row))
+    if not errors:  # a team removed meanwhile, or what the database alone knows
+        first, last = batch[0][0], batch[-1][0]
+        reason = f"the database refused rows {first}-{last}: {violation(exc)} ({exc.orig})"
+        errors.append(FieldError("(row)", reason, row=first))
+    return [FieldError(e.field, e.reason, row=e.row, file=file) for e in errors]
 
 
 def _store_events(
@@ -292,7 +322,8 @@ def write(
     if kind is ImportKind.SUPPLIERS:
         out = _store_suppliers(session, valid)
     elif kind is ImportKind.CONTRACTS:
-        return _store_contracts(session, valid, advance)
+        rows = [(v.row, contract_tuple(v.value)) for v in valid]
+        return store_contracts(session, rows, advance)
     elif kind is ImportKind.DELIVERIES:
         out = _store_events(session, DeliveryRow, valid)
     elif kind is ImportKind.SERVICE_TICKETS:
@@ -331,4 +362,14 @@ def read(session: Session, kind: ImportKind, columns: Sequence[str]) -> Iterator
             yield {c: getattr(r, c) for c in columns}
 
 
-__all__ = ["ALREADY_STORED", "BATCH", "Check", "Stored", "database_checks", "read", "write"]
+__all__ = [
+    "ALREADY_STORED",
+    "BATCH",
+    "CONTRACT_BATCH",
+    "Check",
+    "Stored",
+    "database_checks",
+    "read",
+    "store_contracts",
+    "write",
+]

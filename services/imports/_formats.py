@@ -10,8 +10,8 @@ row, a cell too long, a JSON item that is not an object) are returned with the r
 import csv
 import io
 import json
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
@@ -56,6 +56,24 @@ class ParsedFile:
     errors: list[FieldError]  # row-level problems (a ragged row, a JSON item not an object)
     rows: int = 0  # non-blank rows read, records and rows in error alike
     file: str | None = None
+
+
+@dataclass(slots=True)
+class RecordStream:
+    """A file's rows read one at a time, in the file's order: each a :class:`Record` or the
+    :class:`~models.errors.FieldError` of a row that is not one (a ragged row, a cell too
+    long, a JSON item that is not an object). The header is checked when the stream is opened;
+    a problem with the file as a whole found further on (too many rows, broken CSV syntax)
+    raises :class:`FileProblem` while it is read."""
+
+    format: FileFormat
+    file: str | None
+    estimate: int  # about how many rows it has (for progress): at least as many as it has
+    items: Iterator[Record | FieldError] = field(default_factory=lambda: iter(()))
+    rows: int = 0  # non-blank rows read so far, records and rows in error alike
+
+    def __iter__(self) -> Iterator[Record | FieldError]:
+        return self.items
 
 
 # ---------------------------------------------------------------------------- reading
@@ -176,10 +194,33 @@ def read_records(
     file: str | None = None,
 ) -> ParsedFile:
     """The file's records; problems with the file as a whole raise :class:`FileProblem`."""
+    return _collect(open_records(raw, layout, file_format=file_format, file=file))
+
+
+def open_records(
+    raw: bytes,
+    layout: Layout,
+    *,
+    file_format: FileFormat,
+    file: str | None = None,
+) -> RecordStream:
+    """The file's rows as a stream (its header checked); problems with the file as a whole
+    raise :class:`FileProblem`, now or while the stream is read."""
     text = decode(raw, file=file)
     if file_format == "csv":
-        return _read_csv(text, layout, file=file)
-    return _read_json(text, layout, file=file)
+        return _csv_stream(text, layout, file=file)
+    return _json_stream(text, layout, file=file)
+
+
+def _collect(stream: RecordStream) -> ParsedFile:
+    parsed = ParsedFile(stream.format, [], [], file=stream.file)
+    for item in stream:
+        if isinstance(item, Record):
+            parsed.records.append(item)
+        else:
+            parsed.errors.append(item)
+    parsed.rows = stream.rows
+    return parsed
 
 
 def read_file(path: Path, layout: Layout, *, fmt: str | None = None) -> ParsedFile:
@@ -220,17 +261,6 @@ def _check_header(
     return keys, errors
 
 
-def _nest(flat: Mapping[str, Any], layout: Layout) -> dict[str, Any]:
-    data: dict[str, Any] = {}
-    for key, value in flat.items():
-        parent = layout.nested.get(key)
-        if parent is None:
-            data[key] = value
-        else:
-            data.setdefault(parent, {})[key] = value
-    return data
-
-
 _TRUE = frozenset({"true", "t", "yes", "y", "1", "on"})
 _FALSE = frozenset({"false", "f", "no", "n", "0", "off"})
 
@@ -260,43 +290,24 @@ def read_csv(
 
 
 def _read_csv(text: str, layout: Layout, *, file: str | None) -> ParsedFile:
+    return _collect(_csv_stream(text, layout, file=file))
+
+
+def _csv_stream(text: str, layout: Layout, *, file: str | None) -> RecordStream:
     # The cell bound is enforced below with a row and field; the csv module's own limit is
     # raised above it so the error is ours, not "field larger than field limit".
     csv.field_size_limit(max(csv.field_size_limit(), MAX_CELL_CHARS * 4))
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    parsed = ParsedFile("csv", [], [], file=file)
     keys: list[str] | None = None
     row = 0
     try:
         for row, cells in enumerate(reader, start=1):
             if not any(cell.strip() for cell in cells):
                 continue  # a blank line: counted, not read
-            if keys is None:
-                keys, header_errors = _check_header(cells, layout, row=row, file=file)
-                if header_errors:
-                    raise FileProblem(header_errors)
-                continue
-            if parsed.rows >= MAX_ROWS:
-                raise FileProblem(
-                    [FieldError(FILE, f"has more than {MAX_ROWS} rows", row=row, file=file)]
-                )
-            parsed.rows += 1
-            if len(cells) > len(keys) and not any(c.strip() for c in cells[len(keys) :]):
-                cells = cells[: len(keys)]  # trailing empty cells some spreadsheets write
-            if len(cells) != len(keys):
-                reason = RAGGED.format(cells=len(cells), columns=len(keys))
-                parsed.errors.append(FieldError(ROW, reason, row=row, file=file))
-                continue
-            flat: dict[str, Any] = {}
-            too_long = False
-            for key, cell in zip(keys, cells, strict=True):
-                if len(cell) > MAX_CELL_CHARS:
-                    parsed.errors.append(_cell_too_long(key, cell, row, file))
-                    too_long = True
-                elif cell.strip() != "":
-                    flat[key] = _cell(key, cell, layout)
-            if not too_long:
-                parsed.records.append(Record(row, _nest(flat, layout)))
+            keys, header_errors = _check_header(cells, layout, row=row, file=file)
+            if header_errors:
+                raise FileProblem(header_errors)
+            break
     except csv.Error as exc:
         raise FileProblem(
             [FieldError(FILE, f"malformed CSV: {exc}", row=row + 1, file=file)]
@@ -312,7 +323,58 @@ def _read_csv(text: str, layout: Layout, *, file: str | None) -> ParsedFile:
                 )
             ]
         )
-    return parsed
+    stream = RecordStream("csv", file, estimate=text.count("\n") + 1)
+    stream.items = _csv_rows(stream, reader, keys, layout, header_row=row)
+    return stream
+
+
+def _csv_rows(
+    stream: RecordStream,
+    reader: Iterator[list[str]],
+    keys: list[str],
+    layout: Layout,
+    *,
+    header_row: int,
+) -> Iterator[Record | FieldError]:
+    file = stream.file
+    width = len(keys)
+    nested = layout.nested
+    row = header_row
+    try:
+        for row, cells in enumerate(reader, start=header_row + 1):
+            if not any(cell.strip() for cell in cells):
+                continue  # a blank line: counted, not read
+            if stream.rows >= MAX_ROWS:
+                raise FileProblem(
+                    [FieldError(FILE, f"has more than {MAX_ROWS} rows", row=row, file=file)]
+                )
+            stream.rows += 1
+            if len(cells) > width and not any(c.strip() for c in cells[width:]):
+                cells = cells[:width]  # trailing empty cells some spreadsheets write
+            if len(cells) != width:
+                reason = RAGGED.format(cells=len(cells), columns=width)
+                yield FieldError(ROW, reason, row=row, file=file)
+                continue
+            data: dict[str, Any] = {}
+            too_long: list[FieldError] = []
+            for key, cell in zip(keys, cells, strict=True):
+                if len(cell) > MAX_CELL_CHARS:
+                    too_long.append(_cell_too_long(key, cell, row, file))
+                elif cell.strip() != "":
+                    value = _cell(key, cell, layout)
+                    parent = nested.get(key)
+                    if parent is None:
+                        data[key] = value
+                    else:
+                        data.setdefault(parent, {})[key] = value
+            if too_long:
+                yield from too_long
+            else:
+                yield Record(row, data)
+    except csv.Error as exc:
+        raise FileProblem(
+            [FieldError(FILE, f"malformed CSV: {exc}", row=row + 1, file=file)]
+        ) from None
 
 
 def _cell_too_long(name: str, value: str, row: int, file: str | None) -> FieldError:
@@ -343,6 +405,10 @@ def read_json(
 
 
 def _read_json(text: str, layout: Layout, *, file: str | None) -> ParsedFile:
+    return _collect(_json_stream(text, layout, file=file))
+
+
+def _json_stream(text: str, layout: Layout, *, file: str | None) -> RecordStream:
     try:
         value = json.loads(text, parse_float=Decimal)  # exact amounts, never binary floats
     except json.JSONDecodeError as exc:
@@ -369,27 +435,36 @@ def _read_json(text: str, layout: Layout, *, file: str | None) -> ParsedFile:
         )
     if len(value) > MAX_ROWS:
         raise FileProblem([FieldError(FILE, f"has more than {MAX_ROWS} records", file=file)])
-    parsed = ParsedFile("json", [], [], rows=len(value), file=file)
-    for row, item in enumerate(value, start=1):
+    stream = RecordStream("json", file, estimate=len(value), rows=len(value))
+    stream.items = _json_items(value, layout, file=file)
+    return stream
+
+
+def _json_items(
+    items: list[Any], layout: Layout, *, file: str | None
+) -> Iterator[Record | FieldError]:
+    for index, item in enumerate(items):
+        items[index] = None  # read once: what is checked need not stay in memory twice
+        row = index + 1
         if not isinstance(item, dict):
-            parsed.errors.append(FieldError("(record)", "expected an object", row=row, file=file))
+            yield FieldError("(record)", "expected an object", row=row, file=file)
             continue
         data = dict(item)
-        before = len(parsed.errors)
+        problems: list[FieldError] = []
         for key, v in data.items():
-            _json_value_ok(v, str(key), row, file, parsed.errors)
-        if len(parsed.errors) > before:
+            _json_value_ok(v, str(key), row, file, problems)
+        if problems:
+            yield from problems
             continue
         # Flat term keys are accepted too, as in the CSV layout.
         for key in [k for k in data if k in layout.nested]:
             parent = layout.nested[key]
             if parent in data and not isinstance(data[parent], dict):
-                parsed.errors.append(FieldError(parent, "expected an object", row=row, file=file))
+                yield FieldError(parent, "expected an object", row=row, file=file)
                 break
             data.setdefault(parent, {})[key] = data.pop(key)
         else:
-            parsed.records.append(Record(row, data))
-    return parsed
+            yield Record(row, data)
 
 
 __all__ = [
@@ -407,8 +482,10 @@ __all__ = [
     "FileProblem",
     "ParsedFile",
     "Record",
+    "RecordStream",
     "decode",
     "detect_format",
+    "open_records",
     "read_bytes",
     "read_csv",
     "read_file",

@@ -1,13 +1,15 @@
 """One import from start to end: read the file, check every row (the model, repeats within
 the file, then the database), and store it all, its valid rows, or nothing."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
+from typing import Any, TypeVar, cast
 
 from sqlalchemy.orm import Session
 
-from models.errors import InvalidInput
+from models.contract import ContractCreate
+from models.errors import FieldError, InvalidInput
 from models.imports import ImportKind
 from models.performance import ImportReport
 from models.users import CurrentUser
@@ -15,13 +17,18 @@ from services import ownership
 from services.imports._formats import (
     MAX_ERRORS,
     FileFormat,
+    Record,
     detect_format,
+    open_records,
     read_bytes,
-    read_records,
 )
-from services.imports._validate import UNIQUE, parse_model, sort_errors, validate_records
+from services.imports._validate import UNIQUE, Validator, parse_model, sort_errors
 from services.imports.layouts import LAYOUTS
 from store import records
+from store.contracts import contract_tuple
+
+T = TypeVar("T")
+CHUNK = 1000  # rows checked together: one query per check and chunk, not per row
 
 Progress = Callable[[int, int], None]  # (done, total)
 
@@ -63,48 +70,82 @@ def import_records(
         file_format = file_format or detect_format(file, default="csv")
         raw = source
     layout = LAYOUTS[kind]
-    parsed = read_records(raw, layout, file_format=file_format, file=file)
-    total = len(parsed.records) * 2
+    stream = open_records(raw, layout, file_format=file_format, file=file)
+    del raw  # the decoded text is what the stream reads
+    total = stream.estimate * 2  # checked, then stored; the exact count is known at the end
     done = 0
 
     def advance(n: int) -> None:
         nonlocal done
         done += n
-        progress(done, total)
+        progress(min(done, total - 1), total)
 
-    valid, value_errors = validate_records(
-        parsed.records,
+    validator = Validator(
         parse_model(layout.model, default_tz=default_tz),
         file_format=file_format,
-        advance=advance,
         unique=UNIQUE[kind],
         file=file,
     )
     check = records.Check(session, file, now or datetime.now(UTC))
-    if valid:
-        records.database_checks(check, kind, valid)
-    owned = ownership.import_problems(session, user=user, kind=kind, valid=valid, file=file)
-    errors = sort_errors([*parsed.errors, *value_errors, *check.errors, *owned.errors])
-    if owned.refusals and not skip_invalid:
-        raise ownership.refused(owned.refusals[:MAX_ERRORS], errors[:MAX_ERRORS])
+    errors: list[FieldError] = []
+    refusals: list[FieldError] = []
+    keep: list[Any] = []  # what will be stored: contracts as compact rows, else checked models
+    for chunk in _chunks(stream, CHUNK):
+        found: list[FieldError] = [item for item in chunk if not isinstance(item, Record)]
+        valid, value_errors = validator.check(
+            (item for item in chunk if isinstance(item, Record)), advance
+        )
+        before = len(check.errors)
+        if valid:
+            records.database_checks(check, kind, valid)
+        owned = ownership.import_problems(session, user=user, kind=kind, valid=valid, file=file)
+        # A chunk's rows follow the previous chunk's, so sorting each keeps the file's order.
+        errors.extend(sort_errors([*found, *value_errors, *check.errors[before:], *owned.errors]))
+        refusals.extend(owned.refusals)
+        if (errors or refusals) and not skip_invalid:
+            keep.clear()  # nothing will be stored: no need to hold what would have been
+            continue
+        bad = check.bad | owned.rows
+        kept = [v for v in valid if v.row not in bad]
+        if kind is ImportKind.CONTRACTS:
+            keep.extend((v.row, contract_tuple(cast(ContractCreate, v.value))) for v in kept)
+        else:
+            keep.extend(kept)
+    if refusals and not skip_invalid:
+        raise ownership.refused(refusals[:MAX_ERRORS], errors[:MAX_ERRORS])
     if errors and not skip_invalid:
         raise InvalidInput(errors[:MAX_ERRORS])
-    errors = sort_errors([*errors, *owned.refusals])
-    keep = [v for v in valid if v.row not in check.bad and v.row not in owned.rows]
+    errors = sort_errors([*errors, *refusals])
+    total = stream.rows * 2
+    done = stream.rows
     stored = records.Stored()
     if not dry_run and keep:
-        stored = records.write(session, kind, keep, advance)
+        if kind is ImportKind.CONTRACTS:
+            stored = records.store_contracts(session, keep, advance, file=file)
+        else:
+            stored = records.write(session, kind, keep, advance)
     progress(total, total)
     return ImportReport(
         file=file or "(upload)",
         kind=kind.value,
-        rows_read=parsed.rows,
+        rows_read=stream.rows,
         inserted=stored.inserted,
         updated=stored.updated,
         skipped_rows=tuple(sorted({e.row for e in errors if e.row is not None})),
         errors=tuple(errors),
         warnings=tuple(stored.warnings),
     )
+
+
+def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    chunk: list[T] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 __all__ = ["Progress", "import_records"]

@@ -1,10 +1,10 @@
 """Checking records against their model: every error collected (never only the first), each
 named by the file's row and column, and a record repeating an earlier one's key refused."""
 
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import tzinfo
-from typing import Any
+from typing import Any, Generic
 
 from pydantic import ValidationError
 
@@ -33,8 +33,51 @@ BY_ID = Unique(
 )
 
 
+class Validator(Generic[M]):
+    """Checks records against their model a batch at a time, remembering the keys seen so a
+    record repeating an earlier one's key is refused in whichever batch it comes."""
+
+    def __init__(
+        self,
+        parse: Callable[[Mapping[str, Any], int], M],
+        *,
+        file_format: FileFormat,
+        unique: Unique | None = BY_ID,
+        file: str | None = None,
+    ) -> None:
+        self.parse = parse
+        self.file_format = file_format
+        self.unique = unique
+        self.file = file
+        self.first_row: dict[Hashable, int] = {}
+
+    def check(
+        self, records: Iterable[Record], advance: Callable[[int], None] = _no_advance
+    ) -> tuple[list[Valid[M]], list[FieldError]]:
+        """The valid records and every error of ``records``; ``advance(1)`` for each."""
+        valid: list[Valid[M]] = []
+        errors: list[FieldError] = []
+        unique, first_row = self.unique, self.first_row
+        for record in records:
+            try:
+                value = self.parse(record.data, record.row)
+            except InvalidInput as exc:
+                errors.extend(_for_file(e, self.file_format, self.file) for e in exc.errors)
+            else:
+                key = unique.key(value) if unique is not None else None
+                if unique is not None and key is not None and key in first_row:
+                    reason = unique.repeated(value, first_row[key])
+                    errors.append(FieldError(unique.field, reason, row=record.row, file=self.file))
+                else:
+                    if key is not None:
+                        first_row[key] = record.row
+                    valid.append(Valid(record.row, value))
+            advance(1)
+        return valid, errors
+
+
 def validate_records(
-    records: Sequence[Record],
+    records: Iterable[Record],
     parse: Callable[[Mapping[str, Any], int], M],
     *,
     file_format: FileFormat,
@@ -44,25 +87,8 @@ def validate_records(
 ) -> tuple[list[Valid[M]], list[FieldError]]:
     """Validate every record; collect all errors (never stop at the first) and flag records
     that repeat an earlier one's key (the later ones are errors)."""
-    valid: list[Valid[M]] = []
-    errors: list[FieldError] = []
-    first_row: dict[Hashable, int] = {}
-    for record in records:
-        try:
-            value = parse(record.data, record.row)
-        except InvalidInput as exc:
-            errors.extend(_for_file(e, file_format, file) for e in exc.errors)
-        else:
-            key = unique.key(value) if unique is not None else None
-            if unique is not None and key is not None and key in first_row:
-                reason = unique.repeated(value, first_row[key])
-                errors.append(FieldError(unique.field, reason, row=record.row, file=file))
-            else:
-                if key is not None:
-                    first_row[key] = record.row
-                valid.append(Valid(record.row, value))
-        advance(1)
-    return valid, errors
+    validator = Validator(parse, file_format=file_format, unique=unique, file=file)
+    return validator.check(records, advance)
 
 
 def _for_file(error: FieldError, file_format: FileFormat, file: str | None) -> FieldError:
@@ -123,4 +149,12 @@ UNIQUE: dict[ImportKind, Unique] = {
 }
 
 
-__all__ = ["BY_ID", "UNIQUE", "Unique", "parse_model", "sort_errors", "validate_records"]
+__all__ = [
+    "BY_ID",
+    "UNIQUE",
+    "Unique",
+    "Validator",
+    "parse_model",
+    "sort_errors",
+    "validate_records",
+]
