@@ -12,9 +12,9 @@ person's own feed is built for someone who chose one (``language``).
 """
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from icalendar import Calendar, Event
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -57,21 +57,64 @@ def _pick(words: tuple[str, str], language: str) -> str:
     return words[1] if language == "ja" else words[0]
 
 
-def _event(uid: str, day: date, summary: str, description: str, stamp: datetime) -> Event:
-    event = Event()
-    event.add("uid", uid)
-    event.add("dtstamp", stamp)
-    event.add("dtstart", day)  # a date, not a datetime: VALUE=DATE, an all-day event
-    event.add("dtend", day + timedelta(days=1))
-    event.add("summary", summary)
-    event.add("description", description)
-    event.add("transp", "TRANSPARENT")
-    return event
+@dataclass(frozen=True, slots=True)
+class _Event:
+    """One all-day VEVENT: ``day`` is a date (VALUE=DATE), transparent (it blocks no time)."""
+
+    uid: str
+    day: date
+    summary: str
+    description: str
 
 
-def _events(
-    c: ContractRead, plan: StoredPlan, stamp: datetime, language: str | None = None
-) -> list[Event]:
+def _escape(value: str) -> str:
+    """RFC 5545 §3.3.11 TEXT: backslash, semicolon, comma and line breaks escaped."""
+    return (
+        value.replace("\\", "\\\\")
+        .replace(";", "\\;")
+        .replace(",", "\\,")
+        .replace("\r\n", "\\n")
+        .replace("\n", "\\n")
+        .replace("\r", "\\n")
+    )
+
+
+def _fold(line: str) -> str:
+    """RFC 5545 §3.1: lines of at most 75 octets, continued after CRLF and one space, never
+    inside a UTF-8 character."""
+    data = line.encode("utf-8")
+    if len(data) <= 75:
+        return line + "\r\n"
+    parts = []
+    limit = 75
+    start = 0
+    while start < len(data):
+        end = min(start + limit, len(data))
+        while end < len(data) and (data[end] & 0xC0) == 0x80:  # a continuation byte
+            end -= 1
+        parts.append(data[start:end].decode("utf-8"))
+        start = end
+        limit = 74  # the leading space of a continuation line counts
+    return "\r\n ".join(parts) + "\r\n"
+
+
+def _vevent(e: _Event, stamp: str) -> str:
+    day = e.day.strftime("%Y%m%d")
+    after = (e.day + timedelta(days=1)).strftime("%Y%m%d")
+    return (
+        "BEGIN:VEVENT\r\n"
+        f"{_fold('SUMMARY:' + _escape(e.summary))}"
+        f"DTSTART;VALUE=DATE:{day}\r\n"
+        f"DTEND;VALUE=DATE:{after}\r\n"
+        f"DTSTAMP:{stamp}\r\n"
+        f"{_fold('UID:' + _escape(e.uid))}"
+        f"{_fold('DESCRIPTION:' + _escape(e.description))}"
+        "TRANSP:TRANSPARENT\r\n"
+        "END:VEVENT\r\n"
+    )
+
+
+def _events(c: ContractRead, plan: StoredPlan, language: str | None = None) -> list[_Event]:
     lang = language or c.language
     label = f"{c.title} ({c.id})"
     tag = f" [{_pick(('preview', '試算'), lang)}]" if plan.preview else ""
@@ -90,21 +133,19 @@ def _events(
         if m.provenance:
             note += ". " + "; ".join(m.provenance)
         events.append(
-            _event(
+            _Event(
                 f"{base}-{m.kind.value}@contract-renewals",
                 m.due,
                 f"{_title(m.kind.value, lang, step=m.kind in _STEPS)}: {label}{tag}",
                 f"{about}{state}{note}.",
-                stamp,
             )
         )
     events.append(
-        _event(
+        _Event(
             f"{base}-notice-deadline@contract-renewals",
             plan.notice_deadline,
             f"{_title('notice_deadline', lang)}: {label}{tag}",
             f"{about}. " + "; ".join(plan.notice_provenance) + ".",
-            stamp,
         )
     )
     return events
@@ -119,17 +160,20 @@ def build_feed(
 ) -> bytes:
     """The feed of ``planned``; ``language`` ("en", "ja") writes every event in it instead of in
     each contract's language."""
-    stamp = generated_at or datetime.now(UTC)
-    cal = Calendar()
-    cal.add("prodid", PRODID)
-    cal.add("version", "2.0")
-    cal.add("calscale", "GREGORIAN")
-    cal.add("x-wr-calname", name)
+    stamp = (generated_at or datetime.now(UTC)).astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    # Written here rather than through icalendar's component objects: those cost ~0.25 ms an
+    # event, 14 s for a buyer with 10,000 contracts (tests parse the feed back with icalendar).
+    parts = [
+        "BEGIN:VCALENDAR\r\n",
+        f"{_fold('PRODID:' + _escape(PRODID))}",
+        "VERSION:2.0\r\n",
+        "CALSCALE:GREGORIAN\r\n",
+        f"{_fold('X-WR-CALNAME:' + _escape(name))}",
+    ]
     for entry in planned:
-        for event in _events(entry.contract, entry.shown, stamp, language):
-            cal.add_component(event)
-    feed: bytes = cal.to_ical()
-    return feed
+        parts.extend(_vevent(e, stamp) for e in _events(entry.contract, entry.shown, language))
+    parts.append("END:VCALENDAR\r\n")
+    return "".join(parts).encode("utf-8")
 
 
 def planned_for_feed(
