@@ -371,7 +371,10 @@ def _clone_renewals(engine: Engine, contract_ids: list[str], count: int, today: 
                     "SELECT setval(pg_get_serial_sequence('renewals', 'id'), max(id)) FROM renewals"
                 )
             )
-            conn.execute(text("ANALYZE"))
+        # VACUUM as autovacuum would after a bulk load: it sets the visibility map, without
+        # which PostgreSQL cannot read an index alone (and runs outside a transaction).
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("VACUUM ANALYZE"))
     else:
         with engine.begin() as conn:
             conn.execute(text("ANALYZE"))
