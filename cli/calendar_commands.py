@@ -16,7 +16,7 @@ from auth.roles import Permission
 from cli.common import load_settings
 from cli.identity import ByOption, acting_user, login_name
 from services import audit
-from services.calendar_feed import build_feed, planned_for_feed
+from services.calendar_feed import build_feed, owner_languages, planned_for_feed
 from services.db import make_engine, make_session_factory, transaction
 
 app = typer.Typer(help="Renewal milestones as an iCalendar feed for calendar clients.")
@@ -50,7 +50,13 @@ def export(
             cfg=settings.calendar_settings,
             policy=settings.renewal_policy,
         )
-    feed = build_feed(planned, name=f"Contract renewals: {owner}" if owner else "Contract renewals")
+        languages = owner_languages(session, planned)
+    feed = build_feed(
+        planned,
+        name=f"Contract renewals: {owner}" if owner else "Contract renewals",
+        owner_languages=languages,
+        base_url=settings.web_base_url,
+    )
     engine.dispose()
     if out is None:
         typer.echo(feed.decode("utf-8"), nl=False)

@@ -16,7 +16,7 @@ from domain.term_plan import CalendarSettings
 from models.errors import NotFound
 from models.milestones import RenewalPolicy
 from models.users import CurrentUser
-from services.calendar_feed import build_feed, planned_for_feed
+from services.calendar_feed import build_feed, owner_languages, planned_for_feed
 from store import audit
 from store import feed_tokens as store
 from store.feed_tokens import FeedLink, IssuedFeedLink
@@ -82,6 +82,7 @@ def feed_for(
     today: date,
     cfg: CalendarSettings,
     policy: RenewalPolicy,
+    base_url: str = "",
 ) -> bytes | None:
     """The iCalendar of the milestones of the contracts the link's owner owns; None for a link
     that is unknown, revoked or whose account is deactivated (the caller says nothing more)."""
@@ -90,4 +91,10 @@ def feed_for(
         return None
     planned = planned_for_feed(session, owner=owner.username, today=today, cfg=cfg, policy=policy)
     name = "契約更新" if owner.language == "ja" else "Contract renewals"
-    return build_feed(planned, name=f"{name}: {owner.display_name}", language=owner.language)
+    return build_feed(
+        planned,
+        name=f"{name}: {owner.display_name}",
+        language=owner.language,
+        owner_languages=owner_languages(session, planned),
+        base_url=base_url,
+    )

@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import re
 import secrets
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 from pydantic import TypeAdapter, ValidationError
@@ -428,3 +429,22 @@ def end_session(session: Session, *, secret: str) -> None:
 
 def count_users(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(UserRow)) or 0
+
+
+def chosen_languages(session: Session, usernames: Iterable[str]) -> dict[str, str]:
+    """The language each of ``usernames`` chose (users.language), by casefolded username.
+    People who chose none, or have no account, are left out: what they read falls back to
+    the contract's language (mails, calendar feeds) or the browser's (pages)."""
+    # Casefolded as usernames are stored; a contract's owner need not be a valid username.
+    wanted = {name.strip().casefold() for name in usernames if name.strip()}
+    if not wanted:
+        return {}
+    return {
+        name: lang
+        for name, lang in session.execute(
+            select(UserRow.username, UserRow.language).where(
+                UserRow.username.in_(wanted), UserRow.language.is_not(None)
+            )
+        )
+        if lang
+    }

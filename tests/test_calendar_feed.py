@@ -1,6 +1,6 @@
 """The .ics feed parses back as valid iCalendar with one all-day event per planned date."""
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -9,8 +9,15 @@ from sqlalchemy.orm import Session
 
 from domain.term_plan import CalendarSettings
 from models.milestones import RenewalPolicy
-from services.calendar_feed import _Event, _vevent, build_feed, planned_for_feed
+from services.calendar_feed import (
+    _Event,
+    _vevent,
+    build_feed,
+    owner_languages,
+    planned_for_feed,
+)
 from services.plans import PlannedContract
+from store import users
 from store.db import SessionFactory, transaction
 from tests.factories import register
 
@@ -127,3 +134,63 @@ def test_written_events_parse_back_to_their_text(summary: str, description: str)
     assert str(parsed["DESCRIPTION"]) == description
     assert parsed.decoded("DTSTART") == date(2027, 3, 31)
     assert parsed.decoded("DTEND") == date(2027, 4, 1)
+
+
+def test_events_are_in_their_owners_language_link_to_the_contract_and_remind_before_deadlines(
+    sessions: SessionFactory,
+) -> None:
+    """A shared feed writes each contract's events in its owner's chosen language (else the
+    contract's), links each to the contract's page, and puts two reminders on the send-by date
+    and the notice deadline: 09:00 fourteen days before and 09:00 the day before."""
+    with transaction(sessions) as s:
+        users.create_user(
+            s, username="Yamada@Example.com", display_name="山田", roles="procurement"
+        )
+        users.get_user_row(s, username="yamada@example.com").language = "ja"
+        register(s, id="C-OWNED-JA", language="en", owner="yamada@example.com")
+        register(s, id="C-NO-CHOICE", language="en", owner="nobody@example.com")
+        register(
+            s,
+            id="C-ROLL",
+            language="en",
+            owner="nobody@example.com",
+            term_model="auto_renewing",
+            end_date=date(2027, 12, 31),
+            notice_period_days=90,
+        )
+        planned = _planned(s)
+        languages = owner_languages(s, planned)
+    assert languages == {"yamada@example.com": "ja"}
+    feed = build_feed(
+        planned,
+        generated_at=STAMP,
+        owner_languages=languages,
+        base_url="https://renewals.example.com/",
+    )
+    events = {str(e["UID"]): e for e in Calendar.from_ical(feed).walk("VEVENT")}
+    assert str(events["C-OWNED-JA-term1-expiry@contract-renewals"]["SUMMARY"]).startswith(
+        "契約満了日"
+    )
+    assert str(events["C-NO-CHOICE-term1-expiry@contract-renewals"]["SUMMARY"]).startswith(
+        "End date"
+    )
+    for uid, event in events.items():
+        contract = uid.split("-term")[0]
+        assert str(event["URL"]) == f"https://renewals.example.com/contracts/{contract}"
+        alarms = event.walk("VALARM")
+        deadline = uid.endswith(
+            ("-send_by@contract-renewals", "-notice-deadline@contract-renewals")
+        )
+        if not deadline:
+            assert alarms == [], uid
+            continue
+        assert [a.decoded("TRIGGER") for a in alarms] == [
+            -timedelta(days=13, hours=15),
+            -timedelta(hours=15),
+        ], uid
+        assert all(str(a["ACTION"]) == "DISPLAY" for a in alarms)
+        assert all(str(a["DESCRIPTION"]) == str(event["SUMMARY"]) for a in alarms)
+    assert "C-ROLL-term1-send_by@contract-renewals" in events
+    # Without the web app's address nothing links anywhere.
+    bare = Calendar.from_ical(build_feed(planned, generated_at=STAMP))
+    assert all("URL" not in e for e in bare.walk("VEVENT"))

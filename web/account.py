@@ -138,6 +138,7 @@ def calendar_feed(token: str, db: SessionDep, state: StateDep) -> Response:
         today=state.today(),
         cfg=state.settings.calendar_settings,
         policy=state.settings.renewal_policy,
+        base_url=state.settings.web_base_url,
     )
     if feed is None:
         return Response(status_code=404, headers=FEED_HEADERS)

@@ -9,7 +9,7 @@ from models.contract import ContractRead
 from models.errors import FieldError, InvalidInput
 from models.users import CurrentUser
 from portal.deps import SessionDep, StateDep, require
-from services.calendar_feed import build_feed, planned_for_feed
+from services.calendar_feed import build_feed, owner_languages, planned_for_feed
 from services.contracts import parse_contract
 from services.plans import as_read, plan_as_dict, plan_contracts
 
@@ -65,4 +65,9 @@ def calendar_feed(
         cfg=state.settings.calendar_settings,
         policy=state.settings.renewal_policy,
     )
-    return Response(build_feed(planned), media_type="text/calendar; charset=utf-8")
+    feed = build_feed(
+        planned,
+        owner_languages=owner_languages(db, planned),
+        base_url=state.settings.web_base_url,
+    )
+    return Response(feed, media_type="text/calendar; charset=utf-8")
