@@ -1,24 +1,34 @@
 """Imports (CSV or JSON, all or nothing) and exports (CSV or JSON) of procurement records."""
 
-from collections.abc import Iterator
-from datetime import UTC, datetime
-from typing import Annotated, Any
+import functools
+import logging
+import secrets
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, tzinfo
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 
 from api.schemas import ImportOut
 from auth.roles import Permission
-from models.errors import FieldError, InvalidInput
+from models.errors import FieldError, InvalidInput, NotFound
 from models.users import CurrentUser
 from portal.deps import SessionDep, StateDep, require
-from portal.problems import Problem
+from portal.problems import INTERNAL_ERROR, Problem, to_problem
+from portal.state import AppState
 from services import audit
 from services import imports as file_import
 from services.imports import ImportKind
 
 router = APIRouter(tags=["imports"])
+_log = logging.getLogger(__name__)
 
 Writer = Annotated[CurrentUser, require(Permission.CONTRACTS_WRITE)]
 Exporter = Annotated[CurrentUser, require(Permission.EXPORT)]
@@ -40,8 +50,177 @@ def _format(content_type: str) -> file_import.FileFormat:
     )
 
 
+# A file bigger than this is imported as a job (202 Accepted, its progress at the Location
+# given); smaller ones are answered when they are done, as a client asking "respond-async" in
+# a Prefer header (RFC 7240) can have any file imported as a job.
+ASYNC_BYTES = 1024 * 1024
+JOBS_KEPT = 100  # finished jobs remembered (the oldest forgotten first)
+JOB_MAX_AGE = timedelta(hours=24)  # and for at most this long
+JOB_WORKERS = 2  # imports running at once as jobs; more wait their turn
+
+
+class ImportJobOut(BaseModel):
+    """An import running off the request: its progress, then its result or its problems."""
+
+    id: str
+    kind: str
+    format: str
+    dry_run: bool
+    state: Literal["queued", "running", "succeeded", "failed"]
+    stage: Literal["queued", "checking", "storing", "done"]
+    rows_checked: int
+    rows_stored: int
+    rows_estimate: int  # about how many rows the file has, exact once all are read
+    started_at: datetime
+    finished_at: datetime | None = None
+    result: ImportOut | None = None  # state "succeeded"
+    status: int | None = None  # state "failed": the status the import would have answered
+    problem: dict[str, Any] | None = None  # state "failed": the problem (errors with rows)
+
+
+@dataclass
+class _Job:
+    id: str
+    owner: str
+    kind: ImportKind
+    format: file_import.FileFormat
+    dry_run: bool
+    started_at: datetime
+    counts: file_import.ImportProgress = field(default_factory=file_import.ImportProgress)
+    state: Literal["queued", "running", "succeeded", "failed"] = "queued"
+    finished_at: datetime | None = None
+    result: ImportOut | None = None
+    problem: Problem | None = None
+
+    def out(self) -> ImportJobOut:
+        c = self.counts
+        return ImportJobOut(
+            id=self.id,
+            kind=self.kind.value,
+            format=self.format,
+            dry_run=self.dry_run,
+            state=self.state,
+            stage="queued" if self.state == "queued" else c.stage,
+            rows_checked=c.rows_checked,
+            rows_stored=c.rows_stored,
+            rows_estimate=c.estimate,
+            started_at=self.started_at,
+            finished_at=self.finished_at,
+            result=self.result,
+            status=self.problem.status if self.problem else None,
+            problem=self.problem.body() if self.problem else None,
+        )
+
+
+class _Jobs:
+    """The import jobs of one app, in memory: a job lives as long as the process that runs
+    it, which is also the process a client polling it reaches (one uvicorn worker)."""
+
+    def __init__(self) -> None:
+        self.executor = ThreadPoolExecutor(JOB_WORKERS, thread_name_prefix="import-job")
+        self.jobs: dict[str, _Job] = {}
+        self.lock = threading.Lock()
+
+    def add(self, job: _Job) -> None:
+        with self.lock:
+            self._forget(job.started_at)
+            self.jobs[job.id] = job
+
+    def _forget(self, now: datetime) -> None:
+        done = [j for j in self.jobs.values() if j.finished_at is not None]
+        done.sort(key=lambda j: j.finished_at or now)
+        for j in done[: max(0, len(done) - JOBS_KEPT)]:
+            del self.jobs[j.id]
+        for j in done:
+            if j.id in self.jobs and j.finished_at and now - j.finished_at > JOB_MAX_AGE:
+                del self.jobs[j.id]
+
+
+_JOBS_LOCK = threading.Lock()
+
+
+def _jobs(request: Request) -> _Jobs:
+    with _JOBS_LOCK:
+        jobs: _Jobs | None = getattr(request.app.state, "import_jobs", None)
+        if jobs is None:
+            jobs = _Jobs()
+            request.app.state.import_jobs = jobs
+        return jobs
+
+
+def _run_import(
+    state: AppState,
+    user: CurrentUser,
+    *,
+    kind: ImportKind,
+    body: bytes,
+    file_format: file_import.FileFormat,
+    dry_run: bool,
+    zone: tzinfo | None,
+    counts: file_import.ImportProgress,
+) -> ImportOut:
+    """The whole import in the calling (worker) thread, in a session and transaction of its
+    own: checked, stored with its audit entry and committed, or nothing stored."""
+    with state.sessions() as session:
+        result = file_import.import_records(
+            session,
+            kind=kind,
+            source=body,
+            file_format=file_format,
+            dry_run=dry_run,
+            default_tz=zone,
+            user=user,
+            counts=counts,
+        )
+        if not dry_run:
+            audit.record(
+                session,
+                actor=user.username,
+                action=audit.AuditAction.IMPORT,
+                subject_type=kind.value,
+                subject_id=f"{result.rows_read} rows",
+                detail={
+                    "format": file_format,
+                    "rows": result.rows_read,
+                    "inserted": result.inserted,
+                    "updated": result.updated,
+                },
+            )
+            session.commit()
+    return ImportOut(
+        kind=kind.value,
+        format=file_format,
+        rows_read=result.rows_read,
+        inserted=result.inserted,
+        updated=result.updated,
+        dry_run=dry_run,
+    )
+
+
+def _job_body(job: _Job, run: Callable[[], ImportOut]) -> None:
+    job.state = "running"
+    try:
+        job.result = run()
+        job.state = "succeeded"
+    except Exception as exc:  # the job's answer: its problem, as the request would have had
+        try:
+            job.problem = to_problem(exc)
+        except Exception:
+            _log.exception("import job %s failed", job.id)
+            job.problem = INTERNAL_ERROR
+        job.state = "failed"
+    finally:
+        job.finished_at = datetime.now(UTC)
+
+
+def _wants_job(request: Request, size: int) -> bool:
+    prefer = request.headers.get("prefer", "").lower()
+    return size > ASYNC_BYTES or "respond-async" in prefer
+
+
 @router.post(
     "/imports/{kind}",
+    response_model=ImportOut,
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -51,20 +230,30 @@ def _format(content_type: str) -> file_import.FileFormat:
             },
         }
     },
+    responses={
+        202: {
+            "model": ImportJobOut,
+            "description": "A big file (or Prefer: respond-async): imported as a job, whose "
+            "progress and result are at the Location given",
+        }
+    },
 )
 async def import_records(
     kind: ImportKind,
     request: Request,
-    db: SessionDep,
     state: StateDep,
     user: Writer,
     dry_run: Annotated[bool, Query(description="check only; store nothing")] = False,
     timezone: Annotated[
         str | None, Query(description="IANA zone for times without an offset")
     ] = None,
-) -> ImportOut:
+) -> Any:
     """Check every row and store the file, or store nothing and answer 422 with every problem
-    (row, field, reason)."""
+    (row, field, reason). The import runs in a worker thread, so the app keeps answering
+    other requests meanwhile. A file over 1 MiB, or any file sent with ``Prefer:
+    respond-async``, is answered at once with 202 Accepted and the Location of its job
+    (``GET /api/v1/imports/jobs/{job_id}``: rows checked and stored, then the result or the
+    problem the import would have answered)."""
     file_format = _format(request.headers.get("content-type", ""))
     declared = int(request.headers.get("content-length") or 0)
     limit = state.web.max_upload_bytes
@@ -85,38 +274,50 @@ async def import_records(
             raise InvalidInput(
                 [FieldError("timezone", f"unknown time zone {timezone!r}")]
             ) from None
-    result = file_import.import_records(
-        db,
+    body = b"".join(chunks)
+    del chunks
+    counts = file_import.ImportProgress()
+    run = functools.partial(
+        _run_import,
+        state,
+        user,
         kind=kind,
-        source=b"".join(chunks),
+        body=body,
         file_format=file_format,
         dry_run=dry_run,
-        default_tz=zone,
-        user=user,
+        zone=zone,
+        counts=counts,
     )
-    if not dry_run:
-        audit.record(
-            db,
-            actor=user.username,
-            action=audit.AuditAction.IMPORT,
-            subject_type=kind.value,
-            subject_id=f"{result.rows_read} rows",
-            detail={
-                "format": file_format,
-                "rows": result.rows_read,
-                "inserted": result.inserted,
-                "updated": result.updated,
-            },
-        )
-        db.commit()
-    return ImportOut(
-        kind=kind.value,
+    if not _wants_job(request, size):
+        return await run_in_threadpool(run)
+    jobs = _jobs(request)
+    job = _Job(
+        id=secrets.token_urlsafe(16),
+        owner=user.username,
+        kind=kind,
         format=file_format,
-        rows_read=result.rows_read,
-        inserted=result.inserted,
-        updated=result.updated,
         dry_run=dry_run,
+        started_at=datetime.now(UTC),
+        counts=counts,
     )
+    jobs.add(job)
+    jobs.executor.submit(_job_body, job, run)
+    location = str(request.url_for("import_job", job_id=job.id).path)
+    return JSONResponse(
+        job.out().model_dump(mode="json"), status_code=202, headers={"Location": location}
+    )
+
+
+@router.get("/imports/jobs/{job_id}", name="import_job")
+def import_job(job_id: str, request: Request, user: Writer) -> ImportJobOut:
+    """An import job's progress (rows checked, then stored), then its result (``state``
+    succeeded) or the problem the import answered (``state`` failed: ``status`` 422 with every
+    row, field and reason, nothing stored; or 403). Only whoever started it sees it; jobs are
+    forgotten a day after they end, and when the app restarts."""
+    job = _jobs(request).jobs.get(job_id)
+    if job is None or job.owner != user.username:
+        raise NotFound(f"no import job {job_id!r}")
+    return job.out()
 
 
 @router.get(

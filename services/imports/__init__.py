@@ -66,7 +66,7 @@ from services.imports._formats import (
     read_file,
     read_json,
 )
-from services.imports._importing import import_records
+from services.imports._importing import ImportProgress, import_records
 from services.imports._validate import parse_model, sort_errors, validate_records
 from services.imports.export import export_csv, export_json
 from services.imports.layouts import (
@@ -95,6 +95,7 @@ __all__ = [
     "FileFormat",
     "FileProblem",
     "ImportKind",
+    "ImportProgress",
     "Layout",
     "ParsedFile",
     "Record",

@@ -2,9 +2,10 @@
 the file, then the database), and store it all, its valid rows, or nothing."""
 
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, Literal, TypeVar, cast
 
 from sqlalchemy.orm import Session
 
@@ -33,6 +34,18 @@ CHUNK = 1000  # rows checked together: one query per check and chunk, not per ro
 Progress = Callable[[int, int], None]  # (done, total)
 
 
+@dataclass(slots=True)
+class ImportProgress:
+    """How far an import is, for someone polling it from another thread: the rows checked so
+    far, then the rows stored; ``estimate`` is about how many rows the file has (at least as
+    many as it has) until all are read, then exactly how many it has."""
+
+    stage: Literal["checking", "storing", "done"] = "checking"
+    rows_checked: int = 0
+    rows_stored: int = 0
+    estimate: int = 0
+
+
 def _no_progress(_done: int, _total: int) -> None:
     return None
 
@@ -50,6 +63,7 @@ def import_records(
     now: datetime | None = None,
     progress: Progress = _no_progress,
     user: CurrentUser | None = None,
+    counts: ImportProgress | None = None,
 ) -> ImportReport:
     """Check a whole file, then store it (or with ``skip_invalid`` its valid rows), or raise
     InvalidInput listing every problem (nothing is stored then). ``file`` names the file in
@@ -74,10 +88,16 @@ def import_records(
     del raw  # the decoded text is what the stream reads
     total = stream.estimate * 2  # checked, then stored; the exact count is known at the end
     done = 0
+    counts = counts if counts is not None else ImportProgress()
+    counts.estimate = stream.estimate
 
     def advance(n: int) -> None:
         nonlocal done
         done += n
+        if counts.stage == "checking":
+            counts.rows_checked += n
+        else:
+            counts.rows_stored += n
         progress(min(done, total - 1), total)
 
     validator = Validator(
@@ -118,12 +138,15 @@ def import_records(
     errors = sort_errors([*errors, *refusals])
     total = stream.rows * 2
     done = stream.rows
+    counts.estimate = counts.rows_checked = stream.rows
+    counts.stage = "storing"
     stored = records.Stored()
     if not dry_run and keep:
         if kind is ImportKind.CONTRACTS:
             stored = records.store_contracts(session, keep, advance, file=file)
         else:
             stored = records.write(session, kind, keep, advance)
+    counts.stage = "done"
     progress(total, total)
     return ImportReport(
         file=file or "(upload)",
@@ -148,4 +171,4 @@ def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
         yield chunk
 
 
-__all__ = ["Progress", "import_records"]
+__all__ = ["ImportProgress", "Progress", "import_records"]
