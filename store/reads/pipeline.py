@@ -284,10 +284,31 @@ def filtered_query(
     return query
 
 
+def _first_pending() -> Any:
+    """The current term's first pending milestone of the stored plan (in plan order): what
+    :meth:`models.plans.StoredPlan.next_open` picks, read in the page's query."""
+    return (
+        select(PlanMilestoneRow.id)
+        .where(
+            PlanMilestoneRow.contract_id == ContractRow.id,
+            PlanMilestoneRow.term == ContractRow.current_term,
+            PlanMilestoneRow.state == MilestoneState.PENDING.value,
+        )
+        .order_by(PlanMilestoneRow.position)
+        .limit(1)
+        .correlate(ContractRow)
+        .scalar_subquery()
+    )
+
+
 def pipeline_query(
     flt: PipelineFilter, *, today: date | None = None, policy: RenewalPolicy | None = None
 ) -> Any:
+    """Every column a pipeline row shows: the contract, its supplier, its current renewal and
+    scorecard, and its term's stored plan (the three dates and the first pending milestone;
+    NULL where no plan is stored, and :func:`items_for` makes the preview)."""
     stage = stage_expr().label("stage")
+    pending = aliased(PlanMilestoneRow)
     query = (
         select(
             ContractRow,
@@ -298,11 +319,18 @@ def pipeline_query(
             ScorecardRow.total,
             ScorecardRow.grade,
             ScorecardRow.recommendation,
+            TermPlanRow.contract_id.is_not(None),
+            TermPlanRow.end_date,
+            TermPlanRow.notice_deadline,
+            TermPlanRow.send_by,
+            pending.kind,
+            pending.due,
         )
         .join(SupplierRow, SupplierRow.id == ContractRow.supplier_id)
         .outerjoin(RenewalRow, current_renewal())
         .outerjoin(ScorecardRow, ScorecardRow.renewal_id == RenewalRow.id)
         .outerjoin(TermPlanRow, current_plan())
+        .outerjoin(pending, pending.id == _first_pending())
     )
     return filtered_query(query, flt, today=today, policy=policy)
 
@@ -414,12 +442,31 @@ def items_for(
     policy: RenewalPolicy,
     cfg: CalendarSettings,
 ) -> list[PipelineItem]:
-    contracts = [(to_read(row[0]), row[2]) for row in rows]
-    shown = plans_for(session, contracts, today=today, policy=policy, cfg=cfg)
+    """The items of rows of :func:`pipeline_query`. A term with a stored plan shows that plan's
+    dates and first pending milestone, read with the row (a 1,000-row export built each whole
+    plan for three dates and one milestone); the others get the preview the workflow's plan
+    function makes, as every view does (renewal-semantics.md §1)."""
+    previews = plans_for(
+        session,
+        [(to_read(row[0]), row[2]) for row in rows if not row[8]],
+        today=today,
+        policy=policy,
+        cfg=cfg,
+    )
     items = []
-    for (contract, _category), row in zip(contracts, rows, strict=True):
-        _, supplier_name, _, workflow_id, stage, total_score, grade, rec = row[:8]
-        plan = shown[contract.id]
+    for row in rows:
+        contract, supplier_name, _, workflow_id, stage, total_score, grade, rec = row[:8]
+        stored, end_date, notice_deadline, send_by, pending_kind, pending_due = row[8:14]
+        if stored:
+            nxt = (
+                None
+                if stage in _OVER or pending_kind is None
+                else NextMilestone(pending_kind, pending_due, (pending_due - today).days)
+            )
+        else:
+            plan = previews[contract.id]
+            end_date, notice_deadline, send_by = plan.end_date, plan.notice_deadline, plan.send_by
+            nxt = next_milestone(plan, stage=stage, today=today)
         items.append(
             PipelineItem(
                 contract_id=contract.id,
@@ -428,17 +475,17 @@ def items_for(
                 supplier_name=supplier_name,
                 owner=contract.owner,
                 term=contract.current_term,
-                end_date=plan.end_date,
-                days_to_expiry=(plan.end_date - today).days,
-                notice_deadline=plan.notice_deadline,
-                send_by=plan.send_by,
+                end_date=end_date,
+                days_to_expiry=(end_date - today).days,
+                notice_deadline=notice_deadline,
+                send_by=send_by,
                 stage=stage,
                 workflow_id=workflow_id,
-                next_milestone=next_milestone(plan, stage=stage, today=today),
+                next_milestone=nxt,
                 score=total_score,
                 grade=grade,
                 recommendation=rec,
-                plan_preview=plan.preview,
+                plan_preview=not stored,
             )
         )
     return items
