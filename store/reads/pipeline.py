@@ -284,11 +284,12 @@ def filtered_query(
     return query
 
 
-def _first_pending() -> Any:
-    """The current term's first pending milestone of the stored plan (in plan order): what
-    :meth:`models.plans.StoredPlan.next_open` picks, read in the page's query."""
+def _first_pending(column: Any) -> Any:
+    """``column`` of the current term's first pending milestone of the stored plan (in plan
+    order): what :meth:`models.plans.StoredPlan.next_open` picks, read in the page's query. A
+    correlated subquery per column: as a join PostgreSQL hashed every milestone stored."""
     return (
-        select(PlanMilestoneRow.id)
+        select(column)
         .where(
             PlanMilestoneRow.contract_id == ContractRow.id,
             PlanMilestoneRow.term == ContractRow.current_term,
@@ -308,7 +309,6 @@ def pipeline_query(
     scorecard, and its term's stored plan (the three dates and the first pending milestone;
     NULL where no plan is stored, and :func:`items_for` makes the preview)."""
     stage = stage_expr().label("stage")
-    pending = aliased(PlanMilestoneRow)
     query = (
         select(
             ContractRow,
@@ -323,14 +323,13 @@ def pipeline_query(
             TermPlanRow.end_date,
             TermPlanRow.notice_deadline,
             TermPlanRow.send_by,
-            pending.kind,
-            pending.due,
+            _first_pending(PlanMilestoneRow.kind),
+            type_coerce(_first_pending(PlanMilestoneRow.due), Date()),
         )
         .join(SupplierRow, SupplierRow.id == ContractRow.supplier_id)
         .outerjoin(RenewalRow, current_renewal())
         .outerjoin(ScorecardRow, ScorecardRow.renewal_id == RenewalRow.id)
         .outerjoin(TermPlanRow, current_plan())
-        .outerjoin(pending, pending.id == _first_pending())
     )
     return filtered_query(query, flt, today=today, policy=policy)
 
