@@ -8,8 +8,10 @@ from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
+import psycopg
 from pydantic import ValidationError
 from sqlalchemy import insert, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -175,14 +177,29 @@ def contract_values(contract: ContractCreate, *, today: date | None = None) -> d
 
 
 def insert_contracts(session: Session, rows: Sequence[tuple[Any, ...]]) -> None:
-    """Register many contracts at once, checked beforehand (:func:`contract_tuple` rows): one
-    multi-row INSERT per few hundred rows on SQLite and PostgreSQL (SQLAlchemy's
-    insertmanyvalues), in the caller's transaction. A row that breaks a constraint (an id
-    registered meanwhile, a supplier removed meanwhile) raises IntegrityError for the batch."""
+    """Register many contracts at once, checked beforehand (:func:`contract_tuple` rows), in
+    the caller's transaction: COPY on PostgreSQL, multi-row INSERTs elsewhere (SQLAlchemy's
+    executemany). A row that breaks a constraint (an id registered meanwhile, a supplier
+    removed meanwhile) raises IntegrityError for the batch."""
     if not rows:
         return
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        _copy_contracts(connection, rows)
+        return
     table = ContractRow.metadata.tables["contracts"]
-    session.execute(insert(table), [dict(zip(CONTRACT_COLUMNS, r, strict=True)) for r in rows])
+    connection.execute(insert(table), [dict(zip(CONTRACT_COLUMNS, r, strict=True)) for r in rows])
+
+
+def _copy_contracts(connection: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+    raw = connection.connection.dbapi_connection
+    sql = f"COPY contracts ({', '.join(CONTRACT_COLUMNS)}) FROM STDIN"
+    try:
+        with raw.cursor() as cursor, cursor.copy(sql) as copy:  # type: ignore[union-attr]
+            for values in rows:
+                copy.write_row(values)
+    except psycopg.errors.IntegrityError as exc:
+        raise IntegrityError(sql, None, exc) from exc
 
 
 def create_contract(

@@ -18,7 +18,8 @@ from models.tables import AuditLogRow, ContractRow
 from services import imports as file_import
 from services.imports import ImportKind, ImportProgress, import_records
 from services.imports._importing import CHUNK
-from store import users
+from store import records, users
+from store.contracts import contract_tuple, parse_contract
 from store.db import SessionFactory, transaction
 from tests.portal_fixtures import *  # noqa: F403
 from tests.portal_fixtures import Portal
@@ -34,8 +35,16 @@ def _lines(prefix: str, count: int, supplier: str, owner: str) -> list[str]:
     ]
 
 
+OWNER = "scale-owner@example.com"
+
+
 def _supplier(sessions: SessionFactory) -> str:
+    """A new supplier, and the account OWNER (the PostgreSQL schema is shared by the tests,
+    so it may have accounts: then a contract's owner must be one)."""
     sid = f"S-{uuid.uuid4().hex[:8]}"
+    with transaction(sessions) as s:
+        if not users.account_exists(s, username=OWNER):
+            users.create_user(s, username=OWNER, display_name="Owner", roles="procurement")
     with transaction(sessions) as s:
         import_records(s, kind=ImportKind.SUPPLIERS, source=f"id,name\n{sid},Paper\n".encode())
     return sid
@@ -57,9 +66,9 @@ def test_problems_in_every_chunk_refuse_the_whole_file(db_sessions: SessionFacto
     sid = _supplier(db_sessions)
     prefix = f"K{uuid.uuid4().hex[:6]}"
     with transaction(db_sessions) as s:
-        stored = "\n".join(_lines(f"{prefix}-OLD", 1, sid, "a@example.com"))
+        stored = "\n".join(_lines(f"{prefix}-OLD", 1, sid, OWNER))
         import_records(s, kind=ImportKind.CONTRACTS, source=(HEADER + stored + "\n").encode())
-    lines = _lines(prefix, 3 * CHUNK, sid, "a@example.com")
+    lines = _lines(prefix, 3 * CHUNK, sid, OWNER)
     # Row numbers: the header is row 1, so lines[i] is row i + 2.
     lines[2 * CHUNK + 10] = lines[5].replace("Contract 5", "Again")  # a repeat, chunks apart
     lines[CHUNK + 3] = lines[CHUNK + 3].replace(sid, "S-NOPE")  # an unknown supplier
@@ -88,7 +97,7 @@ def test_a_big_file_is_stored_whole_with_progress(db_sessions: SessionFactory) -
     sid = _supplier(db_sessions)
     prefix = f"B{uuid.uuid4().hex[:6]}"
     rows = 2 * CHUNK + 500
-    body = HEADER + "\n".join(_lines(prefix, rows, sid, "a@example.com")) + "\n\n"
+    body = HEADER + "\n".join(_lines(prefix, rows, sid, OWNER)) + "\n\n"
     counts = ImportProgress()
     seen: list[tuple[int, int]] = []
     with transaction(db_sessions) as s:
@@ -110,7 +119,7 @@ def test_a_big_file_is_stored_whole_with_progress(db_sessions: SessionFactory) -
 def test_skip_invalid_stores_the_good_rows_of_every_chunk(db_sessions: SessionFactory) -> None:
     sid = _supplier(db_sessions)
     prefix = f"V{uuid.uuid4().hex[:6]}"
-    lines = _lines(prefix, 2 * CHUNK, sid, "a@example.com")
+    lines = _lines(prefix, 2 * CHUNK, sid, OWNER)
     lines[3] = lines[3].replace(sid, "S-NOPE")
     lines[CHUNK + 3] = lines[0]  # a repeat of row 2 in the next chunk
     with transaction(db_sessions) as s:
@@ -128,11 +137,11 @@ def test_skip_invalid_stores_the_good_rows_of_every_chunk(db_sessions: SessionFa
 def test_json_rows_are_checked_as_a_stream_too(db_sessions: SessionFactory) -> None:
     sid = _supplier(db_sessions)
     item = (
-        '{{"id": "J-{i}", "title": "T", "supplier_id": "{sid}", "owner": "a@example.com", '
+        '{{"id": "J-{i}", "title": "T", "supplier_id": "{sid}", "owner": "{owner}", '
         '"start_date": "2026-01-01", "end_date": "2027-01-01", "currency": "JPY", '
         '"annual_value": 10, "unit_price": 1.5}}'
     )
-    items = [item.format(i=i, sid=sid) for i in range(CHUNK + 2)]
+    items = [item.format(i=i, sid=sid, owner=OWNER) for i in range(CHUNK + 2)]
     items[CHUNK + 1] = items[0]
     items[3] = "7"
     with transaction(db_sessions) as s, pytest.raises(InvalidInput) as caught:
@@ -184,7 +193,7 @@ async def test_a_job_reports_progress_then_its_result(db_portal: Portal) -> None
     assert _count(p.sessions, prefix) == 1500
     assert _imports(p.sessions) == before + 1  # one audit entry for the import
     # Nobody else sees it; legal may not import, nor ask.
-    other = "buyer-two@example.com"
+    other = f"buyer-{uuid.uuid4().hex[:6]}@example.com"
     with transaction(p.sessions) as s:
         users.create_user(s, username=other, display_name="Two", roles="procurement")
         p.tokens["other"] = users.issue_token(s, username=other, name="t").secret
@@ -267,3 +276,25 @@ async def test_other_requests_are_answered_during_an_import(
     answer = await asyncio.wait_for(importing, 30)
     assert answer.status_code == 200, answer.text
     assert answer.json()["inserted"] == 3
+
+
+def test_an_id_registered_since_the_checks_names_its_row(db_sessions: SessionFactory) -> None:
+    """A contract registered by someone else between the checks and the writes: the batch's
+    INSERT (COPY on PostgreSQL) fails, and the error names the file's row, nothing stored."""
+    sid = _supplier(db_sessions)
+    prefix = f"Z{uuid.uuid4().hex[:6]}"
+    lines = _lines(prefix, 3, sid, OWNER)
+    with transaction(db_sessions) as s:
+        import_records(s, kind=ImportKind.CONTRACTS, source=(HEADER + lines[1] + "\n").encode())
+    rows = []
+    for i, line in enumerate(lines):
+        values = dict(zip(HEADER.strip().split(","), line.split(","), strict=True))
+        terms = {"unit_price": values.pop("unit_price")}
+        contract = parse_contract({**values, "terms": terms})
+        rows.append((i + 2, contract_tuple(contract)))
+    with pytest.raises(InvalidInput) as caught, transaction(db_sessions) as s:
+        records.store_contracts(s, rows, lambda _n: None, file="late.csv")
+    assert [(e.row, e.field, e.reason, e.file) for e in caught.value.errors] == [
+        (3, "id", f"contract '{prefix}-00001' already exists", "late.csv")
+    ]
+    assert _count(db_sessions, prefix) == 1
