@@ -6,28 +6,52 @@ Message-ID) is sent. The one window left, a crash between the SMTP server accept
 and the row being marked, can repeat a message at most once more, with the same Message-ID, which
 mail clients use to drop the duplicate.
 
+Every mail has a text part and an HTML part, both from the same template
+(``{language}/mail_<kind>.txt.j2``, which extends ``{language}/mail_base.txt.j2``): the text is
+the template rendered; the HTML is ``mail_layout.html.j2`` (autoescaped) showing the same blocks
+(subject, message, the link's words, the preview note). Both are stored in the outbox row, so a
+retry sends the same two parts.
+
+With ``web_base_url`` (RENEWALS_WEB_BASE_URL) set, a mail links to the page where its reader
+acts: legal's review page of the version for a review request, the contract's page for the
+owner's mails. Without it the mail has no link and says nothing about one.
+
 Every date a mail shows is the term's stored plan (renewal-semantics.md §1): its end date,
 notice deadline (rolled back to a business day), send-by date and milestone due dates, labelled
-with the glossary's words in the contract's language. A term whose plan is not stored (a renewal
-started before plans were stored, not backfilled yet) gets a preview made by the workflow's own
-plan function, and the mail says it is one. Dates and names are passed to the templates as
-values, never as template text.
+with the glossary's words and formatted for the language (Babel: 2027年3月31日, 31 March 2027).
+A term whose plan is not stored (a renewal started before plans were stored, not backfilled
+yet) gets a preview made by the workflow's own plan function, and the mail says it is one.
+Dates and names are passed to the templates as values, never as template text.
+
+Each recipient reads the mail in their own language (users.language) else the contract's.
+Recipients of another language get their own outbox row, keyed ``<key>:<language>``; the
+contract's language keeps ``<key>``, so a mail nobody reads in another language is one row under
+the key it always had. Stages, milestones, outcomes and recommendations are shown in the
+glossary's words (domain.glossary); the reasons the workflow passes (``facts["reason"]``,
+``facts["withdrawn"]``) are printed as given.
 """
 
 import hashlib
 import smtplib
 import ssl
-from datetime import UTC, datetime
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from email.message import EmailMessage
 from email.utils import formatdate
+from functools import partial
+from typing import Any
+from urllib.parse import quote
 
+from babel.dates import format_date as babel_date
+from jinja2 import Template
 from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy.orm import Session
 from temporalio import activity
 
 from activities.failures import activity_failures
 from config.mail import MailSettings
-from domain.phrases import LABELS, label
+from domain.glossary import LABELS, STAGE_LABELS, label, stage_label
 from domain.term_plan import CalendarSettings, as_preview, term_plan
 from models.activity_names import ActivityName
 from models.contract import ContractRead
@@ -38,7 +62,67 @@ from models.renewal import PlanRequest
 from models.tables import OutboxRow, SupplierRow
 from store import contracts as contract_store
 from store import outbox, plans
+from store import users as user_store
 from store.db import SessionFactory, transaction
+
+LANGUAGES = ("en", "ja")  # the languages there are mail templates for
+# Babel's locale per language: "31 March 2027" in English, 2027年3月31日 in Japanese.
+_DATE_LOCALES = {"en": "en_GB", "ja": "ja_JP"}
+HTML_LAYOUT = "mail_layout.html.j2"
+
+
+@dataclass(frozen=True, slots=True)
+class MailDate:
+    """One of the plan's dates as a mail shows it: the glossary's label, the date in the
+    reader's format, and ISO for the HTML's <time>."""
+
+    label: str
+    text: str
+    iso: str
+
+
+def format_day(value: date | str, language: str) -> str:
+    """A date in the language's long format; an ISO string (a fact the workflow passes) is
+    parsed first, and anything else shown as given."""
+    if isinstance(value, str):
+        try:
+            day = date.fromisoformat(value)
+        except ValueError:
+            return value
+    else:
+        day = value
+    return str(babel_date(day, format="long", locale=_DATE_LOCALES.get(language, "en_GB")))
+
+
+def word(code: str, language: str) -> str:
+    """A stored code (milestone, outcome, recommendation, stage) in the glossary's words; a
+    code the glossary lacks is shown as given."""
+    if code in LABELS:
+        return label(code, language)
+    if code in STAGE_LABELS:
+        return stage_label(code, language)
+    return code
+
+
+def _date_label(key: str, language: str) -> str:
+    text = label(key, language)
+    return text[:1].upper() + text[1:] if language == "en" else text
+
+
+def language_key(key: str, language: str, contract_language: str) -> str:
+    """The outbox key of the mail in ``language``: the contract's language keeps the
+    request's key (one row, as before readers had languages); others are suffixed."""
+    return key if language == contract_language else f"{key}:{language}"
+
+
+def _paragraphs(text: str) -> list[list[str]]:
+    """Text as the HTML part shows it: paragraphs at blank lines, lines kept."""
+    out: list[list[str]] = []
+    for chunk in text.strip("\n").split("\n\n"):
+        lines = [line.rstrip() for line in chunk.strip("\n").split("\n")]
+        if any(lines):
+            out.append(lines)
+    return out
 
 
 def _addresses(*candidates: str) -> list[str]:
@@ -63,11 +147,14 @@ class NotificationActivities:
         mail: MailSettings,
         *,
         calendars: CalendarSettings | None = None,
+        web_base_url: str = "",
     ) -> None:
         self._sessions = sessions
         self._templates = templates
         self._mail = mail
         self._calendars = calendars or CalendarSettings()  # for previews only
+        # The web workspace's origin (Settings.web_base_url); empty: mails carry no links.
+        self._web_base_url = web_base_url.strip().rstrip("/")
 
     def _plan(self, session: Session, contract: ContractRead, term: int) -> StoredPlan:
         """The term's stored plan; a preview by the workflow's plan function when none is."""
@@ -94,45 +181,133 @@ class NotificationActivities:
             return _addresses(owner, self._mail.escalation)
         return _addresses(owner)
 
-    def _stage_message(self, request: NotificationRequest) -> OutboxRow:
+    def _by_language(
+        self, session: Session, recipients: list[str], contract_language: str
+    ) -> dict[str, list[str]]:
+        """The recipients by the language they read: their choice, else the contract's. The
+        contract's language first; no recipient at all is one (empty) group of it."""
+        chosen = user_store.chosen_languages(session, recipients)
+        groups: dict[str, list[str]] = {contract_language: []}
+        for address in recipients:
+            language = chosen.get(address.strip().casefold(), contract_language)
+            if language not in LANGUAGES:
+                language = contract_language
+            groups.setdefault(language, []).append(address)
+        if not groups[contract_language] and len(groups) > 1:
+            del groups[contract_language]
+        return groups
+
+    def _link(self, request: NotificationRequest, contract_id: str) -> str:
+        """The page where the reader acts, or "" without a base URL: legal's review page of
+        the version for a review request, the contract's page for everything the owner gets."""
+        if not self._web_base_url:
+            return ""
+        cid = quote(contract_id, safe="")
+        version = request.facts.get("version", "")
+        if request.kind is NotificationKind.REVIEW_REQUESTED and version.isdigit():
+            return f"{self._web_base_url}/reviews/{cid}/{request.term}/{int(version)}"
+        return f"{self._web_base_url}/contracts/{cid}"
+
+    def _dates(self, plan: StoredPlan, language: str) -> list[MailDate]:
+        """The plan's dates, soonest first: send-by (when the term has one), notice deadline,
+        end date, in the glossary's words."""
+        shown: list[tuple[str, date | None]] = [
+            ("send_by", plan.send_by),
+            ("notice_deadline", plan.notice_deadline),
+            ("expiry", plan.end_date),
+        ]
+        return [
+            MailDate(_date_label(key, language), format_day(day, language), day.isoformat())
+            for key, day in shown
+            if day is not None
+        ]
+
+    def render(
+        self, kind: NotificationKind, language: str, values: Mapping[str, Any]
+    ) -> tuple[str, str, str]:
+        """Subject, text and HTML of a mail from its one template: the text is the template
+        rendered; the HTML is the shared layout showing the same blocks."""
+        name = f"{language}/mail_{kind.value}.txt.j2"
+        template = self._templates.get_template(name)
+        text = template.render(**values)
+        subject, _, body = text.partition("\n")
+        body = body.strip("\n") + "\n"
+        base = self._templates.get_template(f"{language}/mail_base.txt.j2")
+
+        def block(name: str) -> str:
+            owner: Template = template if name in template.blocks else base
+            context = owner.new_context(dict(values))
+            return "".join(owner.blocks[name](context)).strip()
+
+        html = self._templates.get_template(HTML_LAYOUT).render(
+            language=language,
+            subject=subject.strip(),
+            paragraphs=_paragraphs(block("message")),
+            action=block("action"),
+            link=values.get("link", ""),
+            dates=values.get("dates", []),
+            plan_preview=values.get("plan_preview", False),
+            preview=block("preview"),
+        )
+        return subject, body, html
+
+    def _stage_messages(self, request: NotificationRequest) -> list[OutboxRow]:
+        """The message's rows, one per language its readers read; a retry finds them."""
         with transaction(self._sessions) as session:
-            row = outbox.find(session, key=request.key)
-            if row is not None:
-                return row
             contract = contract_store.get_contract(session, contract_id=request.contract_id)
+            keys = [request.key] + [
+                language_key(request.key, lang, contract.language)
+                for lang in LANGUAGES
+                if lang != contract.language
+            ]
+            found = outbox.find_all(session, keys=keys)
+            if found:
+                return found
             supplier = session.get(SupplierRow, contract.supplier_id)
-            template = self._templates.get_template(
-                f"{contract.language}/mail_{request.kind.value}.txt.j2"
-            )
             plan = self._plan(session, contract, request.term)
             final_terms = plan.get(MilestoneKind.FINAL_TERMS)
-            milestone = request.facts.get("milestone", "")
-            text = template.render(
-                contract=contract,
-                supplier_name=supplier.name if supplier else contract.supplier_id,
-                end_date=plan.end_date,
-                notice_deadline=plan.notice_deadline,
-                send_by=plan.send_by,
-                final_terms_due=final_terms.due if final_terms else None,
-                plan_preview=plan.preview,
-                milestone_name=label(milestone, contract.language)
-                if milestone in LABELS
-                else milestone,
-                facts=request.facts,
-                term=request.term,
-            )
-            subject, _, body = text.partition("\n")
-            return outbox.stage(
-                session,
-                key=request.key,
-                kind=request.kind.value,
-                contract_id=contract.id,
-                term=request.term,
-                recipients=self._recipients(request.kind, contract.owner),
-                subject=subject,
-                body=body,
-                message_id=message_id(request.key),
-            )
+            recipients = self._recipients(request.kind, contract.owner)
+            link = self._link(request, contract.id)
+            rows: list[OutboxRow] = []
+            for language, addresses in self._by_language(
+                session, recipients, contract.language
+            ).items():
+                subject, body, html = self.render(
+                    request.kind,
+                    language,
+                    {
+                        "contract": contract,
+                        "supplier_name": supplier.name if supplier else contract.supplier_id,
+                        "final_terms_due": final_terms.due if final_terms else None,
+                        "plan_preview": plan.preview,
+                        "dates": self._dates(plan, language),
+                        "link": link,
+                        "day": partial(format_day, language=language),
+                        "milestone_name": word(request.facts.get("milestone", ""), language),
+                        "recommendation_name": word(
+                            request.facts.get("recommendation", ""), language
+                        ),
+                        "outcome_name": word(request.facts.get("outcome", ""), language),
+                        "facts": request.facts,
+                        "term": request.term,
+                    },
+                )
+                key = language_key(request.key, language, contract.language)
+                rows.append(
+                    outbox.stage(
+                        session,
+                        key=key,
+                        kind=request.kind.value,
+                        contract_id=contract.id,
+                        term=request.term,
+                        recipients=addresses,
+                        subject=subject,
+                        body=body,
+                        body_html=html,
+                        message_id=message_id(key),
+                    )
+                )
+            return rows
 
     def _send(self, row: OutboxRow) -> None:
         msg = EmailMessage()
@@ -142,6 +317,8 @@ class NotificationActivities:
         msg["Message-ID"] = row.message_id
         msg["Date"] = formatdate(localtime=False)
         msg.set_content(row.body)
+        if row.body_html:  # rows from before migration 0016, and text-only mails, have none
+            msg.add_alternative(row.body_html, subtype="html")
         m = self._mail
         context = ssl.create_default_context()
         smtp: smtplib.SMTP
@@ -190,7 +367,16 @@ class NotificationActivities:
             return self._send_notification(request)
 
     def _send_notification(self, request: NotificationRequest) -> str:
-        row = self._stage_message(request)
+        """Each language's row sent once; a failure raises (retryable) after the rows before
+        it were sent and marked, so the retry sends only what is left."""
+        results: list[str] = []
+        for row in self._stage_messages(request):
+            result = self._deliver(row)
+            if result not in results:
+                results.append(result)
+        return "; ".join(results)
+
+    def _deliver(self, row: OutboxRow) -> str:
         if row.sent_at is not None:
             return "already sent"
         if not row.recipients:

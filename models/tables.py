@@ -305,6 +305,8 @@ class OutboxRow(Base):
     recipients: Mapped[str] = mapped_column(Text)  # comma-separated addresses
     subject: Mapped[str] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(Text)
+    # The HTML alternative of ``body`` (migration 0016); NULL: sent as text only.
+    body_html: Mapped[str | None] = mapped_column(Text, default=None)
     message_id: Mapped[str] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     sent_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -15,6 +15,16 @@ def find(session: Session, *, key: str) -> OutboxRow | None:
     return session.scalar(select(OutboxRow).where(OutboxRow.key == key))
 
 
+def find_all(session: Session, *, keys: list[str]) -> list[OutboxRow]:
+    """The rows of ``keys`` (one message's per-language rows), detached, in the order staged."""
+    rows = list(
+        session.scalars(select(OutboxRow).where(OutboxRow.key.in_(keys)).order_by(OutboxRow.id))
+    )
+    for row in rows:
+        session.expunge(row)
+    return rows
+
+
 def stage(
     session: Session,
     *,
@@ -26,8 +36,10 @@ def stage(
     subject: str,
     body: str,
     message_id: str,
+    body_html: str | None = None,
 ) -> OutboxRow:
-    """Write the message and hand back a detached copy, for sending outside the transaction."""
+    """Write the message and hand back a detached copy, for sending outside the transaction.
+    ``body_html`` is the HTML alternative of ``body``; without it the mail is text only."""
     row = OutboxRow(
         key=key,
         kind=kind,
@@ -36,6 +48,7 @@ def stage(
         recipients=", ".join(recipients),
         subject=subject.strip()[:SUBJECT_LIMIT],
         body=body.lstrip("\n"),
+        body_html=body_html,
         message_id=message_id,
     )
     session.add(row)

@@ -15,6 +15,7 @@ import pytest
 import pytest_asyncio
 from aiosmtpd.controller import Controller
 from dateutil.relativedelta import relativedelta
+from markupsafe import escape
 from sqlalchemy import Engine, func, select
 from temporalio.testing import WorkflowEnvironment
 
@@ -119,8 +120,10 @@ def test_retried_activity_sends_once_and_outbox_survives_smtp_outage(
     assert msg["To"] == "buyer@example.com, head-of-procurement@example.com"
     assert msg["Subject"].startswith("【エスカレーション】")
     assert isinstance(msg, EmailMessage)
-    body = msg.get_body()
-    assert body is not None and "最終条件の承認がありません" in body.get_content()
+    assert msg.get_content_type() == "multipart/alternative"
+    for subtype in ("plain", "html"):
+        body = msg.get_body((subtype,))
+        assert body is not None and "最終条件の承認がありません" in body.get_content()
     with transaction(sessions) as s:
         assert s.scalar(select(func.count()).select_from(OutboxRow)) == 1
 
@@ -207,7 +210,7 @@ async def test_renewal_sends_each_notification_once(
     ], subjects
     assert "version 1" in subjects[1]
     assert "version 2" in subjects[5]
-    assert "interim_extension" in subjects[-1]
+    assert subjects[-1].endswith(": interim extension")  # the glossary's words
     review = next(m for m in mailing_worker.messages if "review" in str(m["Subject"]))
     assert "legal@example.com" in review["To"]
     ids = [m["Message-ID"] for m in mailing_worker.messages]
@@ -255,6 +258,10 @@ def test_user_text_in_mail_renders_literally(sessions: SessionFactory, language:
         assert INJECTION in text, (row.kind, text)
         # "49" or a lone "yes" would mean a template ran; plain-text mail is not HTML-escaped.
         assert "49" not in text and "&lt;" not in text, (row.kind, text)
+        # The HTML part says the same, escaped.
+        html = row.body_html or ""
+        assert str(escape(INJECTION)) in html, (row.kind, html)
+        assert "<script>" not in html and "49" not in html, (row.kind, html)
 
 
 async def test_the_worker_relays_account_change_mails_once(

@@ -370,12 +370,15 @@ async def test_every_view_shows_the_workflows_dates_before_and_after_an_amendmen
 
         # The mails the gather-facts milestone sent, with the glossary's words.
         en = await _mail_soon(sessions, fixed, NotificationKind.MILESTONE_REMINDER)
-        assert "End date 2027-06-30; notice deadline 2027-04-01" in en, en
-        assert "last day to send the notice 2027-03-29" in en, en
+        assert (
+            "Last day to send the notice: 29 March 2027\n"
+            "Notice deadline: 1 April 2027\n"
+            "End date: 30 June 2027\n"
+        ) in en, en
         assert "gather facts and score" in en and "Preview" not in en, en
         ja = await _mail_soon(sessions, holiday, NotificationKind.MILESTONE_REMINDER)
-        assert "契約満了日 2027-08-01、解約予告期限 2027-04-30" in ja, ja
-        assert "解約予告の発送期限 2027-04-26" in ja, ja
+        assert "解約予告期限：2027年4月30日\n契約満了日：2027年8月1日" in ja, ja
+        assert "解約予告の発送期限：2027年4月26日\n" in ja, ja
         assert "gather_facts" not in ja and "試算" not in ja, ja
 
         # An amendment re-plans; every view follows.
@@ -416,11 +419,12 @@ async def test_every_view_shows_the_workflows_dates_before_and_after_an_amendmen
         assert {fixed, holiday} <= {e.contract_id for e in board.expiring_soon}
         final_terms = {m.kind.value: m.due for m in statuses[fixed].milestones}["final_terms"]
         assert final_terms == amended.send_by == date(2027, 7, 27)
-        assert f"final terms milestone, due {final_terms.isoformat()}" in review, review
-        assert f"notice deadline {amended.notice_deadline.isoformat()}" in review, review
+        assert "final terms milestone, due 27 July 2027." in review, review
+        assert amended.notice_deadline == date(2027, 7, 30)
+        assert "Notice deadline: 30 July 2027" in review, review
         review_ja = _mail(sessions, holiday, NotificationKind.REVIEW_REQUESTED)
-        assert "最終条件の提示・合意（2027-04-26）" in review_ja, review_ja
-        assert "解約予告期限 2027-04-30" in review_ja, review_ja
+        assert "最終条件の提示・合意（2027年4月26日）" in review_ja, review_ja
+        assert "解約予告期限：2027年4月30日" in review_ja, review_ja
     finally:
         await portal.http.aclose()
         for cid in (fixed, holiday):
@@ -445,10 +449,10 @@ def test_a_mail_for_a_term_with_no_stored_plan_says_it_shows_a_preview(
     assert outbox.send_notification(request).startswith("queued")
     text = _mail(sessions, cid, NotificationKind.ESCALATION)
     if language == "ja":
-        assert "解約予告期限 2027-04-30、解約予告の発送期限 2027-04-26" in text, text
+        assert "解約予告の発送期限：2027年4月26日\n解約予告期限：2027年4月30日" in text, text
         assert "試算" in text, text
     else:
-        assert "notice deadline 2027-04-30; last day to send the notice 2027-04-26" in text
+        assert "Last day to send the notice: 26 April 2027\nNotice deadline: 30 April 2027" in text
         assert "Preview" in text, text
 
 
