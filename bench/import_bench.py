@@ -410,8 +410,9 @@ async def main() -> None:
                 f"HTTP {api['status']} in {api['answered']:,.2f} s",
                 f"{api['polls']} polls of the job" if api["status"] == 202 else "",
             )
-            result = api["result"]
-            summary = {k: result.get(k) for k in ("state", "rows_read", "inserted") if k in result}
+            result = {**api["result"], **(api["result"].get("result") or {})}
+            keys = ("state", "rows_read", "inserted", "rows_checked", "rows_stored")
+            summary = {k: result[k] for k in keys if k in result}
             figures.add("result", str(summary or result)[:100])
             figures.add("contracts stored", stored, "ok" if stored == n else "MISSING ROWS")
             rss = api["hwm_kib"] / 1024

@@ -323,7 +323,7 @@ def _csv_stream(text: str, layout: Layout, *, file: str | None) -> RecordStream:
                 )
             ]
         )
-    stream = RecordStream("csv", file, estimate=text.count("\n") + 1)
+    stream = RecordStream("csv", file, estimate=max(0, text.count("\n") + 1 - row))
     stream.items = _csv_rows(stream, reader, keys, layout, header_row=row)
     return stream
 

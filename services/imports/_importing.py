@@ -122,7 +122,7 @@ def import_records(
         # A chunk's rows follow the previous chunk's, so sorting each keeps the file's order.
         errors.extend(sort_errors([*found, *value_errors, *check.errors[before:], *owned.errors]))
         refusals.extend(owned.refusals)
-        if (errors or refusals) and not skip_invalid:
+        if dry_run or ((errors or refusals) and not skip_invalid):
             keep.clear()  # nothing will be stored: no need to hold what would have been
             continue
         bad = check.bad | owned.rows
