@@ -19,6 +19,8 @@ LABELS: Final[dict[str, Bilingual]] = {
     "quality": ("Quality", "品質管理の状況"),
     "responsiveness": ("Responsiveness", "顧客対応のスピードと質"),
     "cost_performance": ("Cost performance", "コストパフォーマンスの変化"),
+    "relationship": ("Relationship", "取引関係（満足度・継続意向・課題対応）"),
+    "repeat_rate": ("Repeat rate", "リピート率"),
     # recommendations
     "renew_as_is": ("renew as is", "現行条件のまま更新"),
     "renegotiate": ("renegotiate", "条件を見直して更新"),

@@ -95,6 +95,39 @@ _PHRASES: Final[dict[str, Bilingual]] = {
         "（異なる2時点の値が必要）",
     ),
     "period": ("{start} to {end}", "{start}〜{end}"),
+    "kpi.relationship": (
+        "{reviews} follow-up reviews, {period}: satisfaction (CSAT) {csat_mean} of 5 on average "
+        "({csat_first} → {csat_latest}), willingness to continue {nps_mean} of 10 on average "
+        "({nps_first} → {nps_latest}), {trend}; {resolution}",
+        "{period}のフォローアップ（定期レビュー） {reviews} 件：顧客満足度（CSAT）は平均 "
+        "{csat_mean}（5段階、{csat_first} → {csat_latest}）、継続意向は平均 {nps_mean}"
+        "（10段階、{nps_first} → {nps_latest}）、{trend}。{resolution}",
+    ),
+    "kpi.relationship.trend": (
+        "{trend} across the term ({points} points)",
+        "期間を通じて{trend}（{points} ポイント）",
+    ),
+    "kpi.relationship.no_trend": (
+        "one review, so no trend",
+        "レビューが1件のため傾向は測定できません",
+    ),
+    "kpi.relationship.issues": (
+        "{within} of {judged} issues resolved within {target} days "
+        "(closed in {mean_days} days on average; {overdue} still open past {target} days)",
+        "課題 {judged} 件のうち {within} 件を {target} 日以内に解決"
+        "（解決までの平均 {mean_days} 日、{target} 日を過ぎても未解決 {overdue} 件）",
+    ),
+    "kpi.relationship.no_issues": (
+        "no issue closed or open past {target} days ({open} open within them, not counted)",
+        "解決済みの課題、{target} 日を過ぎても未解決の課題はありません"
+        "（{target} 日以内で対応中の {open} 件は集計外）",
+    ),
+    "kpi.insufficient.follow_ups": (
+        "insufficient data: {count} follow-up reviews recorded in {period}; "
+        "at least {minimum} needed",
+        "データ不足：{period}に記録されたフォローアップ（定期レビュー）は {count} 件"
+        "（評価には {minimum} 件以上が必要）",
+    ),
     # ------------------------------------------------------------------ market
     "market.competition": (
         "competing suppliers in {category} went from {start} to {end} ({change} %) "
@@ -206,6 +239,44 @@ _PHRASES: Final[dict[str, Bilingual]] = {
         "calls for new terms",
         "最低基準 {floor} 点を下回る項目、{points} 点以上の低下、条件見直しを要する市場の変化の"
         "いずれもありません",
+    ),
+    "rec.decline.performance": (
+        "the weighted score of the other KPIs (the relationship was not scored before) fell "
+        "{points} points against the previous {months} months ({previous} → {total})",
+        "取引関係を除く評価項目の総合評価が前の{months}ヶ月と比べて {points} 点低下"
+        "（{previous} → {total}。取引関係は前の期間に評価していません）",
+    ),
+    "rec.supplier_not_continuing": (
+        "at the latest follow-up review ({date}) the supplier said it does not want to "
+        "continue: re-tender to secure the supply",
+        "直近のフォローアップ（{date}）で取引先が契約の継続を希望しないと表明したため、"
+        "供給を確保するよう再入札（相見積もり）とします",
+    ),
+    "rec.relationship.trend": (
+        "the term's {reviews} follow-up reviews: satisfaction (CSAT) {csat_first} → "
+        "{csat_latest}, willingness to continue {nps_first} → {nps_latest}; the relationship is "
+        "{trend} ({points} points)",
+        "期間中のフォローアップ（定期レビュー） {reviews} 件：顧客満足度（CSAT） {csat_first} → "
+        "{csat_latest}、継続意向 {nps_first} → {nps_latest}。取引関係は{trend}"
+        "（{points} ポイント）",
+    ),
+    "rec.relationship.single": (
+        "one follow-up review in the term ({date}): satisfaction (CSAT) {csat}, willingness to "
+        "continue {nps}; no trend yet",
+        "期間中のフォローアップ（定期レビュー）は1件（{date}）：顧客満足度（CSAT） {csat}、"
+        "継続意向 {nps}。傾向はまだ測定できません",
+    ),
+    "rec.relationship.none": (
+        "no follow-up review was recorded in the term ({period})",
+        "期間中（{period}）のフォローアップ（定期レビュー）の記録はありません",
+    ),
+    "rec.repeat_rate": (
+        "repeat rate of the supplier: {renewed} of its {ended} ended terms were renewed ({rate} %)",
+        "取引先のリピート率：終了した契約期間 {ended} 件のうち {renewed} 件が更新（{rate} %）",
+    ),
+    "rec.repeat_rate.none": (
+        "repeat rate of the supplier: none of its terms has ended yet",
+        "取引先のリピート率：終了した契約期間はまだありません",
     ),
     # ------------------------------------------------------------------ proposed terms
     "terms.price.renegotiate": (

@@ -10,8 +10,18 @@ Pure function over the scored KPIs and the market assessment; thresholds come fr
    below ``retender_with_alternatives_below`` and the market offers alternatives (competition
    intensifying or new entrants);
 5. otherwise renew as is, unless a KPI is below ``kpi_floor``, the total fell by
-   ``decline_alert_points`` or more against the previous window, or a market signal calls for
-   new terms: then renegotiate.
+   ``decline_alert_points`` or more against the previous window, the relationship across the
+   term's follow-up reviews declined by ``relationship.decline_alert_points`` or more, or a
+   market signal calls for new terms: then renegotiate.
+
+Before all of these: a supplier that said at the term's latest follow-up review that it does
+not want to continue (SupplierIntent ``no``) leads to re-tender, whatever the score: renewing
+with a supplier that is leaving is not on offer, and a re-tender secures the supply (the
+reason says so first; the score's reasons follow).
+
+The term's follow-up trend is cited in every recommendation made with the relationship facts
+(first and latest satisfaction and willingness, the trend in points), or that no review was
+recorded.
 
 Every reason is a :class:`~models.scorecard.Finding` with its figure, in both languages.
 """
@@ -19,7 +29,8 @@ Every reason is a :class:`~models.scorecard.Finding` with its figure, in both la
 from collections.abc import Sequence
 from decimal import Decimal
 
-from domain.phrases import bilingual, finding, quantize
+from domain.phrases import bilingual, finding, period_text, quantize, signed
+from domain.relationship import RelationshipSummary
 from models.scorecard import (
     Finding,
     KpiScore,
@@ -27,6 +38,7 @@ from models.scorecard import (
     MarketSignalKind,
     Recommendation,
     ScoringConfig,
+    Trend,
 )
 
 HUNDRED = Decimal(100)
@@ -49,6 +61,42 @@ def _market_reasons(market: MarketAssessment | None) -> list[Finding]:
     ]
 
 
+def _show(value: Decimal | int | None) -> Decimal | int | str:
+    return value if value is not None else "-"
+
+
+def relationship_reason(s: RelationshipSummary) -> Finding:
+    """The term's follow-up trend as a reason: what the reviews said first and last."""
+    if s.reviews == 0:
+        return finding("rec.relationship.none", period=period_text(s.period_start, s.period_end))
+    if s.trend is None or s.trend_points is None:
+        return finding(
+            "rec.relationship.single",
+            date=s.latest_review_on or s.period_end,
+            csat=_show(s.csat_latest),
+            nps=_show(s.nps_latest),
+        )
+    return finding(
+        "rec.relationship.trend",
+        reviews=s.reviews,
+        csat_first=_show(s.csat_first),
+        csat_latest=_show(s.csat_latest),
+        nps_first=_show(s.nps_first),
+        nps_latest=_show(s.nps_latest),
+        trend=bilingual(s.trend.value),
+        points=signed(s.trend_points),
+    )
+
+
+def _relationship_declined(s: RelationshipSummary | None, cfg: ScoringConfig) -> bool:
+    return (
+        s is not None
+        and s.trend is Trend.DECLINING
+        and s.trend_points is not None
+        and s.trend_points <= -cfg.relationship.decline_alert_points
+    )
+
+
 def recommend(
     *,
     kpis: Sequence[KpiScore],
@@ -59,9 +107,52 @@ def recommend(
     total_change: Decimal | None,
     market: MarketAssessment | None,
     cfg: ScoringConfig,
+    relationship: RelationshipSummary | None = None,
+    compared_total: Decimal | None = None,
+) -> tuple[Recommendation, tuple[Finding, ...]]:
+    """The recommendation and its reasons. ``relationship`` is what the term's follow-up
+    reviews said (None: not read); ``compared_total`` the current total the change was
+    measured from when it differs from ``total`` (the relationship left out)."""
+    recommendation, reasons = _recommend(
+        kpis=kpis,
+        total=total,
+        grade=grade,
+        coverage=coverage,
+        previous_total=previous_total,
+        total_change=total_change,
+        market=market,
+        cfg=cfg,
+        relationship=relationship,
+        compared_total=compared_total,
+    )
+    if relationship is None:
+        return recommendation, reasons
+    if relationship.supplier_wants_to_continue is False:
+        lead = finding(
+            "rec.supplier_not_continuing",
+            date=relationship.latest_review_on or relationship.period_end,
+        )
+        return Recommendation.RETENDER, (lead, *reasons)
+    return recommendation, reasons
+
+
+def _recommend(
+    *,
+    kpis: Sequence[KpiScore],
+    total: Decimal | None,
+    grade: str | None,
+    coverage: Decimal,
+    previous_total: Decimal | None,
+    total_change: Decimal | None,
+    market: MarketAssessment | None,
+    cfg: ScoringConfig,
+    relationship: RelationshipSummary | None,
+    compared_total: Decimal | None,
 ) -> tuple[Recommendation, tuple[Finding, ...]]:
     th = cfg.recommendation
     market_reasons = _market_reasons(market)
+    declined = _relationship_declined(relationship, cfg)
+    follow_up = [relationship_reason(relationship)] if relationship is not None else []
 
     if total is None or grade is None:
         reasons = [
@@ -76,7 +167,7 @@ def recommend(
             for k in kpis
             if k.score is None
         ]
-        return Recommendation.RENEGOTIATE, (*reasons, *market_reasons)
+        return Recommendation.RENEGOTIATE, (*reasons, *follow_up, *market_reasons)
 
     floors = [
         finding("rec.kpi_floor", kpi=bilingual(k.name), score=k.score, floor=th.kpi_floor)
@@ -89,22 +180,26 @@ def recommend(
         and previous_total is not None
         and total_change <= -th.decline_alert_points
     ):
+        partial = compared_total is not None and compared_total != total
         decline.append(
             finding(
-                "rec.decline",
+                "rec.decline.performance" if partial else "rec.decline",
                 points=abs(total_change),
                 months=cfg.window_months,
                 previous=previous_total,
-                total=total,
+                total=compared_total if partial and compared_total is not None else total,
             )
         )
-    context = [*floors, *decline, *market_reasons]
+    # A declining relationship is a reason against renewing as is; otherwise the follow-up
+    # trend is cited after the decision's reasons.
+    context = [*floors, *decline, *(follow_up if declined else []), *market_reasons]
+    cited = [] if declined else follow_up
 
     if total < th.retender_min_total:
         lead = finding(
             "rec.score.terminate", total=total, grade=grade, threshold=th.retender_min_total
         )
-        return Recommendation.TERMINATE, (lead, *context)
+        return Recommendation.TERMINATE, (lead, *context, *cited)
 
     if total < th.renegotiate_min_total:
         lead = finding(
@@ -114,7 +209,7 @@ def recommend(
             low=th.retender_min_total,
             high=th.renegotiate_min_total,
         )
-        return Recommendation.RETENDER, (lead, *context)
+        return Recommendation.RETENDER, (lead, *context, *cited)
 
     if total < th.renew_min_total:
         lead = finding(
@@ -131,11 +226,11 @@ def recommend(
             alternatives = finding(
                 "rec.alternatives", total=total, threshold=th.retender_with_alternatives_below
             )
-            return Recommendation.RETENDER, (lead, alternatives, *context)
-        return Recommendation.RENEGOTIATE, (lead, *context)
+            return Recommendation.RETENDER, (lead, alternatives, *context, *cited)
+        return Recommendation.RENEGOTIATE, (lead, *context, *cited)
 
     lead = finding("rec.score.renew", total=total, grade=grade, threshold=th.renew_min_total)
     if context:
-        return Recommendation.RENEGOTIATE, (lead, *context)
+        return Recommendation.RENEGOTIATE, (lead, *context, *cited)
     clean = finding("rec.renew_clean", floor=th.kpi_floor, points=th.decline_alert_points)
-    return Recommendation.RENEW_AS_IS, (lead, clean)
+    return Recommendation.RENEW_AS_IS, (lead, clean, *cited)

@@ -14,10 +14,19 @@ cases. The rules:
 * cost performance = neutral - slope x (unit price change % - market price index change %) over
   the same period, clamped to 0..100 (コストパフォーマンスの変化).
 
+* relationship = satisfaction, willingness to continue and issue resolution from the term's
+  follow-up reviews (取引関係（満足度・継続意向・課題対応）; the rule is in
+  :mod:`domain.relationship`).
+
 Each KPI score is rounded to one decimal, and the weighted total is computed from the rounded
 scores, so anyone can redo the sum from the figures on the page. A KPI without enough records
 has no score; the total is taken over the KPIs that have one, with their weights re-scaled, and
-only when those carry at least ``minimum.weight_coverage`` of the weight.
+only when those carry at least ``minimum.weight_coverage`` of the weight. The relationship KPI
+is optional (:data:`models.scorecard.OPTIONAL_KPIS`): without enough follow-up reviews its
+weight leaves the coverage's base too, so a contract without them gets the total, coverage and
+recommendation it had before the KPI existed. A scorecard built without relationship facts at
+all (``relationship=None``: nothing read them) does not list the KPI, and shows the other
+KPIs' weights re-scaled to add up to 1 (:mod:`domain.weighting`).
 """
 
 from dataclasses import dataclass
@@ -26,8 +35,23 @@ from decimal import Decimal
 
 from domain.phrases import Bilingual, money, period_text, phrase_pair, plain, quantize, signed
 from domain.recommendation import recommend
+from domain.relationship import (
+    RelationshipInput,
+    RelationshipSummary,
+    RepeatRate,
+    relationship_kpi_parts,
+    repeat_finding,
+    summarise,
+)
+from domain.weighting import (
+    WeightedTotal,
+    compare_totals,
+    grade_for,
+    kpi_weights,
+    trend_of,
+    weighted_total,
+)
 from models.scorecard import (
-    GradeBounds,
     KpiName,
     KpiScore,
     MarketAssessment,
@@ -320,53 +344,25 @@ def cost_kpi(
     )
 
 
-def window_kpis(agg: WindowAggregates, cfg: ScoringConfig) -> tuple[KpiResult, ...]:
+def relationship_kpi(summary: RelationshipSummary, cfg: ScoringConfig) -> KpiResult:
+    period = period_text(summary.period_start, summary.period_end)
+    score, records, figures, evidence = relationship_kpi_parts(summary, cfg, period)
+    return KpiResult(KpiName.RELATIONSHIP, score, records, figures, evidence)
+
+
+def window_kpis(
+    agg: WindowAggregates, cfg: ScoringConfig, relationship: RelationshipSummary | None = None
+) -> tuple[KpiResult, ...]:
     period = period_text(agg.period_start, agg.period_end)
-    return (
+    performance = (
         on_time_kpi(agg.deliveries, cfg, period),
         quality_kpi(agg.deliveries, cfg, period),
         responsiveness_kpi(agg.tickets, cfg, period),
         cost_kpi(agg.cost, cfg, agg.period_start, agg.period_end),
     )
-
-
-@dataclass(frozen=True, slots=True)
-class WeightedTotal:
-    total: Decimal | None
-    coverage: Decimal  # share of the weight carried by KPIs with a score
-    scored: frozenset[KpiName]
-
-
-def weighted_total(kpis: tuple[KpiResult, ...], cfg: ScoringConfig) -> WeightedTotal:
-    weights = cfg.weights.as_dict()
-    scored = [(k, weights[k.name]) for k in kpis if k.score is not None and weights[k.name] > 0]
-    coverage = sum((w for _, w in scored), ZERO)
-    names = frozenset(k.name for k, _ in scored)
-    if not scored or coverage < cfg.minimum.weight_coverage:
-        return WeightedTotal(None, coverage, names)
-    total = sum((k.score * w for k, w in scored if k.score is not None), ZERO) / coverage
-    return WeightedTotal(quantize(total), coverage, names)
-
-
-def grade_for(total: Decimal, bounds: GradeBounds | None = None) -> str:
-    bounds = bounds or GradeBounds()
-    if total >= bounds.a:
-        return "A"
-    if total >= bounds.b:
-        return "B"
-    if total >= bounds.c:
-        return "C"
-    return "D"
-
-
-def trend_of(change: Decimal | None, stable_points: Decimal) -> Trend | None:
-    if change is None:
-        return None
-    if change > stable_points:
-        return Trend.IMPROVING
-    if change < -stable_points:
-        return Trend.DECLINING
-    return Trend.STABLE
+    if relationship is None:
+        return performance
+    return (*performance, relationship_kpi(relationship, cfg))
 
 
 @dataclass(frozen=True, slots=True)
@@ -376,20 +372,32 @@ class ScoredWindows:
     previous: WeightedTotal | None
     total_change: Decimal | None
     trend: Trend | None
+    compared_total: Decimal | None = None  # the current total the change was measured from
 
 
 def score_windows(
-    current: WindowAggregates, previous: WindowAggregates | None, cfg: ScoringConfig
+    current: WindowAggregates,
+    previous: WindowAggregates | None,
+    cfg: ScoringConfig,
+    relationship: RelationshipSummary | None = None,
 ) -> ScoredWindows:
     """KPIs and totals for the window and, when given, the window before it. The totals are
     compared only when the same KPIs were scored in both: a total over different KPIs is a
-    different measure, and its difference would not be a trend."""
-    weights = cfg.weights.as_dict()
-    now = window_kpis(current, cfg)
+    different measure, and its difference would not be a trend (the relationship, scored now
+    only, is left out of the comparison). The relationship KPI is the term's, scored for the
+    current window only."""
+    now = window_kpis(current, cfg, relationship)
+    weights = kpi_weights(cfg, frozenset(k.name for k in now))
     before = window_kpis(previous, cfg) if previous is not None else None
+    before_scores = {k.name: k.score for k in before} if before is not None else {}
     kpis: list[KpiScore] = []
-    for i, k in enumerate(now):
-        prev_score = before[i].score if before is not None else None
+    for k in now:
+        prev_score = before_scores.get(k.name)
+        start, end = (
+            (relationship.period_start, relationship.period_end)
+            if relationship is not None and k.name is KpiName.RELATIONSHIP
+            else (current.period_start, current.period_end)
+        )
         kpis.append(
             KpiScore(
                 name=k.name.value,
@@ -398,8 +406,8 @@ def score_windows(
                 evidence=k.evidence[0],
                 evidence_ja=k.evidence[1],
                 records=k.records,
-                period_start=current.period_start,
-                period_end=current.period_end,
+                period_start=start,
+                period_end=end,
                 figures=k.figures,
                 previous_score=prev_score,
                 change=(
@@ -409,20 +417,14 @@ def score_windows(
         )
     total_now = weighted_total(now, cfg)
     total_before = weighted_total(before, cfg) if before is not None else None
-    change: Decimal | None = None
-    if (
-        total_before is not None
-        and total_now.total is not None
-        and total_before.total is not None
-        and total_now.scored == total_before.scored
-    ):
-        change = total_now.total - total_before.total
+    change, compared = compare_totals(now, before, total_now, total_before, cfg)
     return ScoredWindows(
         kpis=tuple(kpis),
         current=total_now,
         previous=total_before,
         total_change=change,
         trend=trend_of(change, cfg.trend_stable_points),
+        compared_total=compared,
     )
 
 
@@ -434,9 +436,14 @@ def build_scorecard(
     previous: WindowAggregates | None,
     market: MarketAssessment | None,
     cfg: ScoringConfig,
+    relationship: RelationshipInput | None = None,
+    repeat: RepeatRate | None = None,
 ) -> Scorecard:
-    """The whole scorecard, recommendation included, from the aggregates of two windows."""
-    scored = score_windows(current, previous, cfg)
+    """The whole scorecard, recommendation included, from the aggregates of two windows, the
+    term's follow-up facts (the relationship KPI and its reasons; None: not read, the KPI is
+    not listed) and the supplier's repeat rate (a finding in the evidence, no weight)."""
+    summary = summarise(relationship, cfg) if relationship is not None else None
+    scored = score_windows(current, previous, cfg, summary)
     total = scored.current.total
     grade = grade_for(total, cfg.grades) if total is not None else None
     recommendation, findings = recommend(
@@ -448,7 +455,11 @@ def build_scorecard(
         total_change=scored.total_change,
         market=market,
         cfg=cfg,
+        relationship=summary,
+        compared_total=scored.compared_total,
     )
+    if repeat is not None:
+        findings = (*findings, repeat_finding(repeat))
     return Scorecard(
         contract_id=contract_id,
         term=term,
@@ -478,6 +489,8 @@ __all__ = [
     "WindowAggregates",
     "build_scorecard",
     "grade_for",
+    "kpi_weights",
+    "relationship_kpi",
     "score_windows",
     "trend_of",
     "weighted_total",

@@ -13,7 +13,7 @@ quote the same facts.
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -27,6 +27,12 @@ class KpiName(StrEnum):
     QUALITY = "quality"  # 品質管理の状況
     RESPONSIVENESS = "responsiveness"  # 顧客対応のスピードと質
     COST_PERFORMANCE = "cost_performance"  # コストパフォーマンスの変化
+    RELATIONSHIP = "relationship"  # 取引関係（満足度・継続意向・課題対応）
+
+
+OPTIONAL_KPIS: frozenset[KpiName] = frozenset({KpiName.RELATIONSHIP})
+"""KPIs whose records are not kept for every contract (follow-up reviews): without enough data
+they leave the weight coverage's base, so a contract without them is judged as before."""
 
 
 class Trend(StrEnum):
@@ -157,10 +163,24 @@ class _Config(BaseModel):
 
 
 class KpiWeights(_Config):
-    on_time_delivery: Share = Decimal("0.35")
-    quality: Share = Decimal("0.30")
-    responsiveness: Share = Decimal("0.20")
-    cost_performance: Share = Decimal("0.15")
+    """The KPIs' weights, adding up to 1. The relationship KPI (follow-up reviews) came later:
+    the defaults are the first four's old weights (0.35 / 0.30 / 0.20 / 0.15) scaled by 0.9,
+    and 0.10 for the relationship, so a scorecard without follow-up reviews totals as before
+    (:func:`domain.scoring.weighted_total` re-scales over the KPIs with data). Settings that
+    name some weights but not the relationship's (written before it existed) give it 0."""
+
+    on_time_delivery: Share = Decimal("0.315")
+    quality: Share = Decimal("0.27")
+    responsiveness: Share = Decimal("0.18")
+    cost_performance: Share = Decimal("0.135")
+    relationship: Share = Decimal("0.10")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _older_settings(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data and "relationship" not in data:
+            return {**data, "relationship": Decimal(0)}
+        return data
 
     @model_validator(mode="after")
     def _add_up_to_one(self) -> "KpiWeights":
@@ -175,6 +195,7 @@ class KpiWeights(_Config):
             KpiName.QUALITY: self.quality,
             KpiName.RESPONSIVENESS: self.responsiveness,
             KpiName.COST_PERFORMANCE: self.cost_performance,
+            KpiName.RELATIONSHIP: self.relationship,
         }
 
 
@@ -199,6 +220,7 @@ class MinimumData(_Config):
     tickets: Annotated[int, Field(ge=1)] = 3
     price_observations: Annotated[int, Field(ge=1)] = 1
     market_observations: Annotated[int, Field(ge=2)] = 2
+    follow_ups: Annotated[int, Field(ge=1)] = 2  # recorded follow-up reviews in the term
     weight_coverage: Share = Decimal("0.5")  # a total needs KPIs worth at least this weight
 
 
@@ -208,6 +230,25 @@ class CostScoring(_Config):
 
     neutral_score: Points = Decimal(80)
     points_per_pct: Annotated[Decimal, Field(gt=0, le=100)] = Decimal(4)
+
+
+class RelationshipScoring(_Config):
+    """Relationship = the weighted mean of satisfaction (CSAT 1-5 as 0..100), willingness to
+    continue (0-10 as 0..100) and issue resolution (the share of judged issues closed within
+    ``resolution_target_days``), over the term's follow-up reviews."""
+
+    csat_weight: Share = Decimal("0.4")
+    nps_weight: Share = Decimal("0.4")
+    resolution_weight: Share = Decimal("0.2")
+    resolution_target_days: Annotated[int, Field(ge=1, le=3650)] = 30
+    decline_alert_points: Annotated[Decimal, Field(gt=0, le=100)] = Decimal(10)
+
+    @model_validator(mode="after")
+    def _add_up_to_one(self) -> "RelationshipScoring":
+        total = self.csat_weight + self.nps_weight + self.resolution_weight
+        if total != 1:
+            raise ValueError(f"relationship weights must add up to 1 (they add up to {total})")
+        return self
 
 
 class RecommendationThresholds(_Config):
@@ -262,12 +303,14 @@ class ScoringConfig(_Config):
     grades: GradeBounds = GradeBounds()
     minimum: MinimumData = MinimumData()
     cost: CostScoring = CostScoring()
+    relationship: RelationshipScoring = RelationshipScoring()
     recommendation: RecommendationThresholds = RecommendationThresholds()
     market: MarketThresholds = MarketThresholds()
     terms: TermsPolicy = TermsPolicy()
 
 
 __all__ = [
+    "OPTIONAL_KPIS",
     "CostScoring",
     "Finding",
     "GradeBounds",
@@ -281,6 +324,7 @@ __all__ = [
     "MinimumData",
     "Recommendation",
     "RecommendationThresholds",
+    "RelationshipScoring",
     "Scorecard",
     "ScoringConfig",
     "TermsPolicy",

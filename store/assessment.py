@@ -2,8 +2,12 @@
 contract term, as of a day.
 
 Two windows of ``window_months`` each end on ``as_of``: the current one is scored, the one
-before it gives the trend. The queries are in :mod:`activities.aggregates`; the arithmetic in
-:mod:`activities.scoring`, :mod:`activities.market` and :mod:`activities.recommendation`.
+before it gives the trend. The relationship KPI reads the term's follow-up reviews, from the
+term's start to ``as_of`` (:func:`store.followups.relationship_facts`), and the supplier's
+repeat rate the outcomes of its contracts' renewals. The queries are in :mod:`store.aggregates`,
+:mod:`store.followups` and :mod:`store.reads.supplier_page`; the arithmetic in
+:mod:`domain.scoring`, :mod:`domain.relationship`, :mod:`domain.market` and
+:mod:`domain.recommendation`.
 """
 
 from datetime import UTC, date, datetime, time, timedelta
@@ -11,13 +15,17 @@ from datetime import UTC, date, datetime, time, timedelta
 from dateutil.relativedelta import relativedelta
 from sqlalchemy.orm import Session
 
+from domain import followup as followup_rules
 from domain.market import assess_market
+from domain.relationship import RelationshipInput
 from domain.scoring import WindowAggregates, build_scorecard
 from domain.series import MarketSeries, Series, cost_from, market_from
 from models.errors import NotFound
 from models.scorecard import Scorecard, ScoringConfig
 from models.tables import ContractRow, SupplierRow
 from store import aggregates
+from store.followups import relationship_facts
+from store.reads.supplier_page import supplier_repeat_rate
 
 
 def _window(
@@ -57,6 +65,20 @@ def _window(
             period_start=period_start,
             period_end=period_end,
         ),
+    )
+
+
+def term_start(contract: ContractRow, term: int) -> date:
+    """When ``term`` of the contract began: the current term's start as the follow-up reviews
+    reckon it (:func:`domain.followup.term_start`); an earlier term's, one renewal term before
+    for each term since (renewed terms have the contract's renewal term length)."""
+    behind = max(0, contract.current_term - term)
+    end = contract.end_date - relativedelta(months=contract.renewal_term_months * behind)
+    return followup_rules.term_start(
+        start_date=contract.start_date,
+        end_date=end,
+        term=term,
+        term_months=contract.renewal_term_months,
     )
 
 
@@ -102,6 +124,12 @@ def assess_contract(
         market_from(market_rows, category=category, period_start=current_start, period_end=as_of),
         cfg.market,
     )
+    since = min(term_start(contract, term), as_of)
+    relationship = RelationshipInput(
+        period_start=since,
+        period_end=as_of,
+        facts=relationship_facts(session, contract_id=contract_id, since=since, until=as_of),
+    )
     return build_scorecard(
         contract_id=contract_id,
         term=term,
@@ -109,4 +137,6 @@ def assess_contract(
         previous=previous,
         market=market,
         cfg=cfg,
+        relationship=relationship,
+        repeat=supplier_repeat_rate(session, supplier_id=contract.supplier_id),
     )

@@ -13,6 +13,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from domain.relationship import RepeatRate, repeat_rate
 from models.contract import SupplierRead
 from models.errors import NotFound
 from models.scorecard import KpiScore, Scorecard
@@ -26,6 +27,7 @@ __all__ = [
     "SupplierSummary",
     "list_suppliers",
     "supplier_page",
+    "supplier_repeat_rate",
 ]
 
 
@@ -70,6 +72,7 @@ class SupplierPage:
     contracts: list[SupplierContract]  # the first CONTRACTS_LISTED
     contract_count: int
     scorecards: list[SupplierScorecard]  # oldest first: the order of the chart
+    repeat: RepeatRate  # terms renewed / terms ended
 
 
 def list_suppliers(
@@ -121,6 +124,18 @@ def list_suppliers(
 
 
 CONTRACTS_LISTED = 200
+
+
+def supplier_repeat_rate(session: Session, *, supplier_id: str) -> RepeatRate:
+    """Terms renewed / terms ended over the supplier's contracts' renewals (the rule, which
+    outcome counts as what, is :mod:`domain.relationship`'s). One grouped count."""
+    rows = session.execute(
+        select(RenewalRow.outcome, func.count())
+        .join(ContractRow, ContractRow.id == RenewalRow.contract_id)
+        .where(ContractRow.supplier_id == supplier_id, RenewalRow.outcome.is_not(None))
+        .group_by(RenewalRow.outcome)
+    ).all()
+    return repeat_rate(outcome for outcome, n in rows for _ in range(int(n)))
 
 
 def supplier_page(session: Session, *, supplier_id: str) -> SupplierPage:
@@ -183,4 +198,5 @@ def supplier_page(session: Session, *, supplier_id: str) -> SupplierPage:
         contracts=contracts,
         contract_count=contract_count,
         scorecards=cards,
+        repeat=supplier_repeat_rate(session, supplier_id=supplier_id),
     )
