@@ -239,10 +239,13 @@ class NotificationActivities:
             context = owner.new_context(dict(values))
             return "".join(owner.blocks[name](context)).strip()
 
+        # A template that does not extend the base (an override written before it) has no
+        # blocks: its HTML part shows its whole text.
+        message = block("message") if "message" in template.blocks else body
         html = self._templates.get_template(HTML_LAYOUT).render(
             language=language,
             subject=subject.strip(),
-            paragraphs=_paragraphs(block("message")),
+            paragraphs=_paragraphs(message),
             action=block("action"),
             link=values.get("link", ""),
             dates=values.get("dates", []),
