@@ -1,13 +1,15 @@
 """The relationship in the renewal (issue 17): the fifth KPI from the term's follow-up reviews
 (hand-computed, bounds, insufficient data, trend sign, weights), totals unchanged for contracts
 without follow-ups, the recommendation when the supplier does not want to continue, the repeat
-rate, and the score activity's scorecard for a term with follow-ups (SQLite and PostgreSQL)."""
+rate, the score activity's scorecard for a term with follow-ups (SQLite and PostgreSQL), and
+the supplier page with both in English and Japanese."""
 
 import dataclasses
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
+import httpx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -39,7 +41,8 @@ from models.scorecard import (
     ScoringConfig,
     Trend,
 )
-from models.tables import RenewalRow
+from models.tables import ContractRow, RenewalRow, ScorecardRow
+from portal.deps import SESSION_COOKIE
 from store import followups as followup_store
 from store import renewals as renewal_store
 from store.db import SessionFactory, transaction
@@ -52,6 +55,11 @@ from tests.performance_data import (
     insert_golden,
     pg_sessions_fixture,  # noqa: F401 - the pg_sessions fixture
 )
+from tests.portal_fixtures import *  # noqa: F403
+from tests.portal_fixtures import Portal
+from tests.web_i18n_helpers import english_left
+
+NAME = "Tokyo Packaging K.K."  # what tests.factories.register names a new supplier
 
 D = Decimal
 CFG = ScoringConfig()
@@ -522,3 +530,85 @@ def test_the_score_activity_carries_the_relationship_kpi_on_postgres(
     pg_sessions: SessionFactory,
 ) -> None:
     check_score_activity(pg_sessions, f"-{uuid.uuid4().hex[:8]}")
+
+
+# ---------------------------------------------------------------------------- supplier page
+
+
+def _supplier_page_data(p: Portal) -> tuple[str, list[str]]:
+    """A supplier with three contracts: one renewed, one not renewed (repeat rate 50 %), the
+    third with a term-1 scorecard carrying the relationship KPI."""
+    sid = f"S-{uuid.uuid4().hex[:8]}"
+    ids = [f"C-{uuid.uuid4().hex[:8]}" for _ in range(3)]
+    with transaction(p.sessions) as s:
+        for cid, outcome in zip(ids, ("renewed", "not_renewed", None), strict=True):
+            register(s, id=cid, supplier_id=sid)
+            renewal = RenewalRow(
+                contract_id=cid,
+                term=1,
+                workflow_id=f"renewal-{cid}-1",
+                requested_by="buyer@example.com",
+                term_end_date=date(2026, 12, 31),
+                stage="completed" if outcome else "facts_gathered",
+                outcome=outcome,
+            )
+            s.add(renewal)
+            s.flush()
+            if outcome is None:
+                sc = card(THREE).model_copy(update={"contract_id": cid})
+                s.add(
+                    ScorecardRow(
+                        renewal_id=renewal.id,
+                        total=sc.total,
+                        grade=sc.grade,
+                        recommendation=sc.recommendation.value,
+                        body=sc.model_dump(mode="json"),
+                    )
+                )
+        typed = []
+        for cid in ids:
+            row = s.get(ContractRow, cid)
+            assert row is not None
+            typed += [row.title, row.owner]
+    return sid, [sid, *ids, *typed]
+
+
+def _browser(p: Portal, lang: str) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=p.app),
+        base_url="http://testserver",
+        cookies={SESSION_COOKIE: p.cookies["procurement"][0]},
+        headers={"Accept-Language": lang},
+    )
+
+
+async def test_the_supplier_page_shows_the_repeat_rate_and_the_relationship_kpi(
+    db_portal: Portal,
+) -> None:
+    sid, allowed = _supplier_page_data(db_portal)
+    async with _browser(db_portal, "en") as http:
+        page = await http.get(f"/suppliers/{sid}")
+    assert page.status_code == 200
+    assert "<dt>Repeat rate</dt>" in page.text
+    assert "50% (1 of 2 ended terms renewed or rolled over)" in page.text
+    assert '<th scope="row">Relationship</th>' in page.text
+    assert "3 follow-up reviews" in page.text
+    assert ">31.5%<" in page.text and ">10%<" in page.text  # the weights as configured
+    async with _browser(db_portal, "ja") as http:
+        page = await http.get(f"/suppliers/{sid}")
+    assert page.status_code == 200
+    assert "<dt>リピート率</dt>" in page.text
+    assert "50%（終了した契約期間 2 件のうち、更新済み・自動更新された 1 件）" in page.text
+    assert '<th scope="row">取引関係（満足度・継続意向・課題対応）</th>' in page.text
+    assert "顧客満足度（CSAT）は平均 4.0" in page.text
+    assert english_left(page.text, allowed=[*allowed, NAME, "general", "JP", "golden"]) == []
+
+
+async def test_a_supplier_without_ended_terms_says_so(db_portal: Portal) -> None:
+    sid = f"S-{uuid.uuid4().hex[:8]}"
+    with transaction(db_portal.sessions) as s:
+        register(s, id=f"C-{uuid.uuid4().hex[:8]}", supplier_id=sid)
+    for lang, text in (("en", "No term has ended yet"), ("ja", "終了した契約期間はまだありません")):
+        async with _browser(db_portal, lang) as http:
+            page = await http.get(f"/suppliers/{sid}")
+        assert page.status_code == 200 and text in page.text

@@ -1,7 +1,8 @@
 """The supplier pages of the buyers' workspace (issue 16): the list of suppliers with their
 contracts count and latest score, and one supplier's page with its scorecard history across
 terms (a server-rendered SVG chart and the same figures in a table), the KPIs with their
-evidence, its contracts and its follow-up actions."""
+evidence (the relationship KPI among them), its repeat rate (terms renewed / terms ended), its
+contracts and its follow-up actions."""
 
 from dataclasses import dataclass
 from decimal import Decimal
@@ -109,6 +110,12 @@ def _kpi_score(card: reads.SupplierScorecard, name: str) -> Decimal | None:
     return None
 
 
+def _kpi_listed(card: reads.SupplierScorecard, name: str) -> bool:
+    """Whether the scorecard has the KPI at all: one stored before the relationship KPI
+    existed does not, and says so rather than "insufficient data"."""
+    return any(kpi.name == name for kpi in card.kpis)
+
+
 @router.get("/suppliers")
 def suppliers(request: Request, db: SessionDep, session: Reader, offset: DbInt = 0) -> HTMLResponse:
     items, total = reads.list_suppliers(db, limit=PAGE_SIZE, offset=offset)
@@ -136,6 +143,7 @@ def supplier(request: Request, db: SessionDep, session: Reader, supplier_id: str
             "chart": chart,
             "series": SERIES,
             "kpi_score": _kpi_score,
+            "kpi_listed": _kpi_listed,
             "bar_width": CHART.bar - 2,
         },
         session=session,
