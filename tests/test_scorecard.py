@@ -293,6 +293,13 @@ def check_golden_aggregates(sessions: SessionFactory, suffix: str) -> None:
     )
     assert card.total == D("75.7") and card.previous_total == D("98.2")
     assert card.recommendation is Recommendation.RENEGOTIATE
+    # No follow-up review in the term: the relationship KPI is listed without a score, and the
+    # total, coverage and trend are those of the four performance KPIs, as before it existed.
+    relationship = card.kpi(KpiName.RELATIONSHIP)
+    assert relationship is not None and relationship.score is None
+    assert relationship.evidence_ja.startswith("データ不足")
+    assert card.weight_coverage == 1 and card.total_change == D("-22.5")
+    assert [f.code for f in card.findings][-2:] == ["rec.relationship.none", "rec.repeat_rate.none"]
 
 
 def test_golden_aggregates_on_sqlite(sessions: SessionFactory) -> None:
