@@ -289,24 +289,48 @@ PERFORMANCE = (
 )
 
 
+def scaled(w_rel: Decimal) -> ScoringConfig:
+    """The old weights scaled by (1 - w_rel), and w_rel for the relationship."""
+    old = OLD.weights
+    keep = 1 - w_rel
+    return ScoringConfig(
+        weights=KpiWeights(
+            on_time_delivery=old.on_time_delivery * keep,
+            quality=old.quality * keep,
+            responsiveness=old.responsiveness * keep,
+            cost_performance=old.cost_performance * keep,
+            relationship=w_rel,
+        )
+    )
+
+
 @settings(max_examples=300, deadline=None)
-@given(scores=scores_strategy)
-def test_totals_without_follow_ups_are_unchanged(scores: list[Decimal | None]) -> None:
-    """With the old weights (and no relationship KPI at all), with the new ones and the
-    relationship listed as insufficient data, and with the new ones and it not listed: the
-    same total and the same weight coverage."""
+@given(
+    scores=scores_strategy,
+    w_rel=st.decimals(0, D("0.5"), places=2, allow_nan=False, allow_infinity=False),
+)
+def test_totals_without_follow_ups_are_unchanged(
+    scores: list[Decimal | None], w_rel: Decimal
+) -> None:
+    """With the old weights (and no relationship KPI at all), and with the old ones scaled by
+    (1 - w_rel) plus w_rel for the relationship (the defaults are w_rel = 0.10), whether the
+    relationship is listed as insufficient data or not listed: the weights add up to 1, and the
+    total and the weight coverage are the same."""
+    cfg = scaled(w_rel)
+    assert sum(cfg.weights.as_dict().values()) == 1
     performance = tuple(
         KpiResult(n, s, 1, {}, ("", "")) for n, s in zip(PERFORMANCE, scores, strict=True)
     )
     before = weighted_total(performance, OLD)
     insufficient = (*performance, KpiResult(KpiName.RELATIONSHIP, None, 1, {}, ("", "")))
     for kpis in (performance, insufficient):
-        now = weighted_total(kpis, CFG)
+        now = weighted_total(kpis, cfg)
         assert (now.total, now.coverage, now.scored) == (
             before.total,
             before.coverage,
             before.scored,
         )
+    assert scaled(D("0.10")).weights == CFG.weights
 
 
 # ---------------------------------------------------------------------------- recommendation
