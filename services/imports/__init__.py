@@ -48,7 +48,7 @@ Scale
     one query per check and chunk. Only compact rows of what will be stored are kept, nothing
     once a row is refused, and everything is checked before the first write. Contracts are
     then written in batches: COPY on PostgreSQL, multi-row INSERTs on SQLite. 100,000
-    contracts take 10-15 s and under 300 MiB (bench/import_bench.py).
+    contracts take about 10 s and 300 MiB on either (bench/import_bench.py).
 
 Storing
     Suppliers are inserted or updated; contracts are registered (an id already registered is an
