@@ -246,6 +246,16 @@ _PHRASES: Final[dict[str, Bilingual]] = {
         "取引関係を除く評価項目の総合評価が前の{months}ヶ月と比べて {points} 点低下"
         "（{previous} → {total}。取引関係は前の期間に評価していません）",
     ),
+    "rec.score": (
+        "weighted score {total} (grade {grade})",
+        "総合評価 {total} 点（{grade} 評価）",
+    ),
+    "rec.insufficient.noted": (
+        "insufficient data for a weighted score: KPIs with enough data carry {coverage} % of "
+        "the weight and at least {minimum} % is needed",
+        "データ不足のため総合評価を算出できません"
+        "（十分なデータのある評価項目の比重は {coverage} %、必要なのは {minimum} % 以上）",
+    ),
     "rec.supplier_not_continuing": (
         "at the latest follow-up review ({date}) the supplier said it does not want to "
         "continue: re-tender to secure the supply",

@@ -17,7 +17,8 @@ Pure function over the scored KPIs and the market assessment; thresholds come fr
 Before all of these: a supplier that said at the term's latest follow-up review that it does
 not want to continue (SupplierIntent ``no``) leads to re-tender, whatever the score: renewing
 with a supplier that is leaving is not on offer, and a re-tender secures the supply (the
-reason says so first; the score's reasons follow).
+reason says so first; the score and the other reasons follow as facts, without the verdict
+the score alone would have led to).
 
 The term's follow-up trend is cited in every recommendation made with the relationship facts
 (first and latest satisfaction and willingness, the trend in points), or that no review was
@@ -132,8 +133,34 @@ def recommend(
             "rec.supplier_not_continuing",
             date=relationship.latest_review_on or relationship.period_end,
         )
-        return Recommendation.RETENDER, (lead, *reasons)
+        return Recommendation.RETENDER, (lead, *_as_facts(reasons, total, grade, coverage, cfg))
     return recommendation, reasons
+
+
+def _as_facts(
+    reasons: tuple[Finding, ...],
+    total: Decimal | None,
+    grade: str | None,
+    coverage: Decimal,
+    cfg: ScoringConfig,
+) -> list[Finding]:
+    """The score's reasons under a re-tender the supplier's leaving decided: the score and
+    the data as facts, without the verdicts they would have led to (renew, renegotiate...)."""
+    kept: list[Finding] = []
+    for r in reasons:
+        if r.code.startswith("rec.score.") and total is not None and grade is not None:
+            kept.append(finding("rec.score", total=total, grade=grade))
+        elif r.code == "rec.insufficient":
+            kept.append(
+                finding(
+                    "rec.insufficient.noted",
+                    coverage=quantize(coverage * HUNDRED),
+                    minimum=quantize(cfg.minimum.weight_coverage * HUNDRED),
+                )
+            )
+        elif r.code != "rec.renew_clean":
+            kept.append(r)
+    return kept
 
 
 def _recommend(

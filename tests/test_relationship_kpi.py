@@ -346,9 +346,12 @@ def test_a_supplier_that_does_not_want_to_continue_leads_to_re_tender_with_the_r
         "continue: re-tender to secure the supply"
     )
     assert "再入札（相見積もり）" in lead.ja and "2026年4月1日" in lead.ja
-    # The score's own reasons and the term's follow-up trend follow.
+    # The score and the term's follow-up trend follow, as facts without their own verdict.
     codes = [f.code for f in sc.findings]
-    assert "rec.score.renegotiate" in codes and "rec.relationship.trend" in codes
+    assert codes[1] == "rec.score" and "rec.relationship.trend" in codes
+    assert sc.findings[1].en == "weighted score 75.1 (grade B)"
+    assert sc.findings[1].ja == "総合評価 75.1 点（B 評価）"
+    assert not any(c.startswith("rec.score.") for c in codes)
     trend = next(f for f in sc.findings if f.code == "rec.relationship.trend")
     assert "satisfaction (CSAT) 5 → 3, willingness to continue 9 → 6" in trend.en
     assert "取引関係は悪化（-40.0 ポイント）" in trend.ja
@@ -386,7 +389,34 @@ def test_renew_as_is_cites_the_trend_and_a_supplier_leaving_turns_it_to_re_tende
     assert rec is Recommendation.RENEW_AS_IS
     rec, reasons = _high(False)
     assert rec is Recommendation.RETENDER
-    assert reasons[0].code == "rec.supplier_not_continuing"
+    assert [r.code for r in reasons] == [
+        "rec.supplier_not_continuing",
+        "rec.score",
+        "rec.relationship.trend",
+    ]
+
+
+def test_a_supplier_leaving_without_enough_data_for_a_score_is_still_a_re_tender() -> None:
+    s = summarise(
+        given_facts(facts(review("2025-06-01", 3, 5), review("2026-03-01", 2, 3, False))), CFG
+    )
+    rec, reasons = recommend(
+        kpis=(KpiScore(name="quality", score=None, weight=D(1), evidence="none"),),
+        total=None,
+        grade=None,
+        coverage=D(0),
+        previous_total=None,
+        total_change=None,
+        market=None,
+        cfg=CFG,
+        relationship=s,
+    )
+    assert rec is Recommendation.RETENDER
+    assert [r.code for r in reasons][:2] == [
+        "rec.supplier_not_continuing",
+        "rec.insufficient.noted",
+    ]
+    assert "renegotiate" not in " ".join(r.en for r in reasons)
 
 
 def test_a_declining_relationship_rules_out_renewing_as_is() -> None:
