@@ -124,7 +124,8 @@ def assess_contract(
         market_from(market_rows, category=category, period_start=current_start, period_end=as_of),
         cfg.market,
     )
-    since = min(term_start(contract, term), as_of)
+    # The term's first day is in the period: the bound is exclusive, like the windows'.
+    since = min(term_start(contract, term) - timedelta(days=1), as_of)
     relationship = RelationshipInput(
         period_start=since,
         period_end=as_of,

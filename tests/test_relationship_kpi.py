@@ -63,7 +63,7 @@ NAME = "Tokyo Packaging K.K."  # what tests.factories.register names a new suppl
 
 D = Decimal
 CFG = ScoringConfig()
-TERM_START = date(2024, 1, 1)  # the golden contract's first term
+TERM_START = date(2023, 12, 31)  # the golden contract's first term, from 2024-01-01 (exclusive)
 
 
 def review(on: str, csat: int, nps: int, wants: bool | None = True) -> FollowUpObservation:
@@ -132,13 +132,13 @@ def test_the_kpi_hand_computed_with_its_evidence_in_both_languages() -> None:
     assert (kpi.period_start, kpi.period_end) == (TERM_START, AS_OF)
     assert kpi.figures["open_overdue"] == "1" and kpi.figures["trend"] == "declining"
     assert kpi.evidence == (
-        "3 follow-up reviews, 2024-01-02 to 2026-06-30: satisfaction (CSAT) 4.0 of 5 on average "
+        "3 follow-up reviews, 2024-01-01 to 2026-06-30: satisfaction (CSAT) 4.0 of 5 on average "
         "(5 → 3), willingness to continue 7.3 of 10 on average (9 → 6), declining across the "
         "term (-40.0 points); 1 of 2 issues resolved within 30 days (closed in 20.0 days on "
         "average; 1 still open past 30 days)"
     )
     assert kpi.evidence_ja == (
-        "2024年1月2日〜2026年6月30日のフォローアップ（定期レビュー） 3 件：顧客満足度（CSAT）は"
+        "2024年1月1日〜2026年6月30日のフォローアップ（定期レビュー） 3 件：顧客満足度（CSAT）は"
         "平均 4.0（5段階、5 → 3）、継続意向は平均 7.3（10段階、9 → 6）、期間を通じて悪化"
         "（-40.0 ポイント）。課題 2 件のうち 1 件を 30 日以内に解決（解決までの平均 20.0 日、"
         "30 日を過ぎても未解決 1 件）"
@@ -561,6 +561,7 @@ def check_score_activity(sessions: SessionFactory, suffix: str) -> None:
     assert kpi.figures["open_overdue"] == "2" and kpi.figures["resolution_points"] == "33.3"
     # 0.4 x 75 + 0.4 x 73 + 0.2 x 33.3 = 65.86
     assert kpi.score == D("65.9") and kpi.records == 3
+    assert (kpi.period_start, kpi.period_end) == (TERM_START, AS_OF)
     assert sc.recommendation is Recommendation.RETENDER
     assert sc.findings[0].code == "rec.supplier_not_continuing"
     assert sc.findings[-1].code == "rec.repeat_rate.none"
