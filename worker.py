@@ -25,6 +25,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.drafting import make_environment
+from activities.followup_activities import FollowUpActivities
 from activities.identity_activities import IdentityActivities
 from activities.notifications import NotificationActivities
 from activities.planning_activities import PlanningActivities
@@ -39,12 +40,13 @@ from domain.term_plan import CalendarSettings
 from models.scorecard import ScoringConfig
 from store.db import SessionFactory, make_engine, make_session_factory
 from workflows.contract_renewal import ContractRenewalWorkflow
+from workflows.followup import FollowUpWorkflow
 from workflows.sandbox import workflow_runner
 from workflows.sweep import RenewalSweepWorkflow
 
 log = logging.getLogger("renewals.worker")
 
-WORKFLOWS: Sequence[type] = (ContractRenewalWorkflow, RenewalSweepWorkflow)
+WORKFLOWS: Sequence[type] = (ContractRenewalWorkflow, FollowUpWorkflow, RenewalSweepWorkflow)
 # The sweep's activity only reads a page and starts workflows (async, no thread): a few slots
 # are plenty, and its database reads need a few connections beside the renewals' ones.
 SWEEP_MAX_CONCURRENT_ACTIVITIES = 4
@@ -88,6 +90,9 @@ def build_worker(
     max_cached_workflows: int = DEFAULT_MAX_CACHED_WORKFLOWS,
     sessions: SessionFactory | None = None,
     identity_keys: IdentityKeys,
+    followup_interval_months: int = 3,
+    followup_quiet_months: int = 6,
+    web_base_url: str = "",
 ) -> Worker:
     """The renewals' worker. It also runs the sweep on ``task_queue`` (one queue for everything
     suits tests and small setups); ``run_worker`` adds :func:`build_sweep_worker` on its own.
@@ -111,9 +116,13 @@ def build_worker(
         make_environment(template_dir),
         mail or MailSettings.outbox_only(),
         calendars=calendars,
+        web_base_url=web_base_url,
     )
     planning = PlanningActivities(sessions, calendars)
     identity = IdentityActivities(sessions, identity_keys)
+    followups = FollowUpActivities(
+        sessions, interval_months=followup_interval_months, quiet_months=followup_quiet_months
+    )
     sweep = SweepActivities(
         sessions,
         client,
@@ -134,6 +143,7 @@ def build_worker(
             planning.review_deadlines,
             planning.record_milestone,
             identity.verify_identity,
+            *followups.all(),
         ],
         activity_executor=executor,
         workflow_runner=workflow_runner(),
@@ -204,6 +214,9 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
             interim_extension_months=settings.interim_extension_months,
             max_cached_workflows=settings.worker_max_cached_workflows,
             identity_keys=identity_keys(settings),
+            followup_interval_months=settings.followup_interval_months,
+            followup_quiet_months=settings.followup_quiet_months,
+            web_base_url=settings.web_base_url,
         )
         sweep_worker = build_sweep_worker(
             client,
@@ -228,6 +241,7 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
                         sessions,
                         make_environment(settings.template_dir),
                         MailSettings.from_settings(settings),
+                        web_base_url=settings.web_base_url,
                     ),
                     stop,
                 )

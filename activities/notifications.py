@@ -177,7 +177,7 @@ class NotificationActivities:
     def _recipients(self, kind: NotificationKind, owner: str) -> list[str]:
         if kind is NotificationKind.REVIEW_REQUESTED:
             return _addresses(self._mail.legal_team, owner)
-        if kind is NotificationKind.ESCALATION:
+        if kind in (NotificationKind.ESCALATION, NotificationKind.FOLLOWUP_OVERDUE):
             return _addresses(owner, self._mail.escalation)
         return _addresses(owner)
 

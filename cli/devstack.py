@@ -79,6 +79,8 @@ def dev_settings(settings: Settings, opts: DevOptions) -> Settings:
             "temporal_tls_client_key": None,
             "temporal_api_key": None,
             "temporal_search_attributes": True,
+            # Mails link to the dev stack's own pages unless an address is configured.
+            "web_base_url": settings.web_base_url or f"http://{opts.ip}:{opts.web_port}",
         }
     )
 

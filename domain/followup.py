@@ -12,6 +12,7 @@ from datetime import date
 
 from dateutil.relativedelta import relativedelta
 
+from models.contract import ContractRead
 from models.errors import FieldError
 from models.followups import CSAT_RANGE, INTERVAL_RANGE, NPS_RANGE, FollowUpInput
 
@@ -44,8 +45,24 @@ def term_start(*, start_date: date, end_date: date, term: int, term_months: int)
     return max(start_date, end_date - relativedelta(months=term_months))
 
 
+def term_bounds(contract: ContractRead) -> tuple[date, date]:
+    """The current term's first and last day, as the follow-up reviews are scheduled in it."""
+    start = term_start(
+        start_date=contract.start_date,
+        end_date=contract.end_date,
+        term=contract.current_term,
+        term_months=contract.renewal_term_months,
+    )
+    return start, contract.end_date
+
+
 def effective_interval(contract_interval: int | None, default_interval: int) -> int:
     return contract_interval if contract_interval is not None else default_interval
+
+
+def quiet_start(end: date, *, quiet_months: int) -> date:
+    """From this day the renewal's own preparation runs: no follow-up review is due after it."""
+    return end - relativedelta(months=quiet_months)
 
 
 def review_schedule(
@@ -54,7 +71,7 @@ def review_schedule(
     """The term's reviews in order; none on or after ``end - quiet_months``."""
     if interval_months < 1:
         raise ValueError("interval_months must be at least 1")
-    quiet_from = end - relativedelta(months=quiet_months)
+    quiet_from = quiet_start(end, quiet_months=quiet_months)
     slots: list[ReviewSlot] = []
     previous = start
     k = 1

@@ -22,3 +22,6 @@ class ActivityName(StrEnum):
     VERIFY_IDENTITY = "verify_identity"
     PLAN_NEGOTIATION = "plan_negotiation"
     MAKE_VERSION = "make_version"
+    FOLLOWUP_PLAN = "followup_plan"
+    OPEN_FOLLOWUP = "open_followup"
+    ESCALATE_OVERDUE_ACTIONS = "escalate_overdue_actions"

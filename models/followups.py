@@ -115,6 +115,37 @@ class FollowUpDue(BaseModel):
     period_end: date
 
 
+class FollowUpTerm(BaseModel):
+    """Input of FollowUpWorkflow: the term whose reviews it runs, and (carried across
+    continue-as-new) the last review it opened."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    contract_id: str
+    term: int
+    opened_through: int = 0  # the sequence of the last review opened; 0: none yet
+    # The day the term's follow-up began (set by the first run): reviews due before it, as a
+    # term registered late has, are not opened or reminded of; people may still record them.
+    since: date | None = None
+
+
+class FollowUpPlan(BaseModel):
+    """The reviews of a term still to come, as the schedule in force says (the contract's own
+    interval or the organisation's, none in the quiet months before the end), read by an
+    activity so that an interval changed meanwhile is read again at the next step."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    term_start: date
+    term_end: date
+    quiet_from: date  # the renewal's own preparation runs from here: no review after it
+    due: tuple[FollowUpDue, ...] = ()  # in order, sequence 1 first
+    ended: bool = False  # the contract is not in this term any more (renewed, terminated)
+    # The term's open actions not escalated yet: how many, and the earliest due date.
+    open_actions: int = 0
+    next_action_due: date | None = None
+
+
 class FollowUpOpened(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -135,6 +166,9 @@ class OverdueCheck(BaseModel):
 
 
 class OverdueEscalated(BaseModel):
+    """The actions this check escalated: the same ids when the check is retried, so the
+    workflow's mail (keyed by action) goes out once whatever fails in between."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     escalated_action_ids: tuple[int, ...] = ()

@@ -12,6 +12,8 @@ class NotificationKind(StrEnum):
     ESCALATION = "escalation"
     OUTCOME = "outcome"
     REVISION_REQUESTED = "revision_requested"  # legal asked for changes: to the owner
+    FOLLOWUP_DUE = "followup_due"  # a follow-up review of the term is due: to the owner
+    FOLLOWUP_OVERDUE = "followup_overdue"  # an action of a review is past its due date
 
 
 class NotificationRequest(BaseModel):

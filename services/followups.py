@@ -70,16 +70,6 @@ class TermFollowUps:
         return tuple(a for f in self.followups for a in f.actions if a.state == "open")
 
 
-def _bounds(contract: ContractRead) -> tuple[date, date]:
-    start = rules.term_start(
-        start_date=contract.start_date,
-        end_date=contract.end_date,
-        term=contract.current_term,
-        term_months=contract.renewal_term_months,
-    )
-    return start, contract.end_date
-
-
 def _interval(session: Session, *, contract_id: str, settings: Settings) -> tuple[int | None, int]:
     """The contract's own interval (None: none set) and the interval in force."""
     own = store.get_interval(session, contract_id=contract_id)
@@ -102,7 +92,7 @@ def term_followups(
         contract = get_contract(session, contract_id=contract_id)
         chosen = contract.current_term if term is None else term
         own, months = _interval(session, contract_id=contract_id, settings=settings)
-        start, end = _bounds(contract)
+        start, end = rules.term_bounds(contract)
         scheduled = (
             _schedule(start, end, months=months, settings=settings)
             if chosen == contract.current_term
@@ -208,7 +198,7 @@ def record(
     with transaction(sessions) as session:
         refuse_contract_change(session, user=user, contract_id=contract_id)
         contract = get_contract(session, contract_id=contract_id)
-        start, end = _bounds(contract)
+        start, end = rules.term_bounds(contract)
         errors = rules.validate_followup(
             review,
             current_term=contract.current_term,

@@ -4,10 +4,10 @@
 renewal's scorecard reads (:func:`relationship_facts`)."""
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -26,6 +26,7 @@ from models.relationship import FollowUpObservation, IssueObservation, Relations
 
 __all__ = [
     "close_action",
+    "escalate_overdue",
     "get_followup",
     "get_interval",
     "list_followups",
@@ -33,8 +34,10 @@ __all__ = [
     "mark_reminded",
     "open_followup",
     "open_overdue_actions",
+    "pending_actions",
     "record_followup",
     "relationship_facts",
+    "remind_once",
     "set_interval",
 ]
 
@@ -164,6 +167,26 @@ def mark_reminded(session: Session, *, followup_id: int, now: datetime) -> bool:
     return bool(getattr(result, "rowcount", 0))
 
 
+def remind_once(session: Session, *, followup_id: int, due: date) -> bool:
+    """Whether the owner is to be reminded of the review: it is still waiting (nothing
+    recorded) and no reminder was marked before, marked now with the review's own due date
+    (00:00), so a retried activity answers True again and the mail (keyed by review) goes out
+    once, while a review recorded before it fell due is not reminded at all."""
+    mark = datetime.combine(due, time(0))  # naive, as the column stores it on both databases
+    session.execute(
+        update(FollowUpRow)
+        .where(
+            FollowUpRow.id == followup_id,
+            FollowUpRow.reminded_at.is_(None),
+            FollowUpRow.state == FollowUpState.DUE.value,
+        )
+        .values(reminded_at=mark)
+    )
+    return (
+        session.scalar(select(FollowUpRow.reminded_at).where(FollowUpRow.id == followup_id)) == mark
+    )
+
+
 def record_followup(
     session: Session,
     *,
@@ -252,6 +275,47 @@ def mark_escalated(session: Session, *, action_id: int, now: datetime) -> bool:
         .values(escalated_at=now)
     )
     return bool(getattr(result, "rowcount", 0))
+
+
+def pending_actions(session: Session, *, contract_id: str, term: int) -> tuple[int, date | None]:
+    """How many of the term's actions are open and not escalated, and the earliest due date
+    among them: when the follow-up workflow next has to look."""
+    count, earliest = session.execute(
+        select(func.count(FollowUpActionRow.id), func.min(FollowUpActionRow.due))
+        .join(FollowUpRow, FollowUpRow.id == FollowUpActionRow.followup_id)
+        .where(
+            FollowUpActionRow.contract_id == contract_id,
+            FollowUpRow.term == term,
+            FollowUpActionRow.state == ActionState.OPEN.value,
+            FollowUpActionRow.escalated_at.is_(None),
+        )
+    ).one()
+    return int(count or 0), earliest
+
+
+def escalate_overdue(
+    session: Session, *, contract_id: str, term: int, as_of: date
+) -> list[FollowUpActionRead]:
+    """The term's open actions due before ``as_of`` that this check escalates: those not
+    escalated before are marked with the check's own moment (``as_of`` at 00:00 UTC), and every
+    action carrying that mark is returned, so a retried check returns the same actions (and
+    its mails, keyed by action, go out once) while a later check returns none of them again."""
+    # Naive, as the column stores it on both databases, so that the mark compares equal.
+    mark = datetime.combine(as_of, time(0))
+    for action in open_overdue_actions(session, contract_id=contract_id, term=term, as_of=as_of):
+        mark_escalated(session, action_id=action.id, now=mark)
+    rows = session.scalars(
+        select(FollowUpActionRow)
+        .join(FollowUpRow, FollowUpRow.id == FollowUpActionRow.followup_id)
+        .where(
+            FollowUpActionRow.contract_id == contract_id,
+            FollowUpRow.term == term,
+            FollowUpActionRow.state == ActionState.OPEN.value,
+            FollowUpActionRow.escalated_at == mark,
+        )
+        .order_by(FollowUpActionRow.id)
+    )
+    return [FollowUpActionRead.model_validate(r) for r in rows]
 
 
 # ----------------------------------------------------------------------------- relationship

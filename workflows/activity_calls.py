@@ -13,6 +13,14 @@ from temporalio.common import RetryPolicy
 with workflow.unsafe.imports_passed_through():
     from models.activity_names import ActivityName
     from models.contract import ContractRead
+    from models.followups import (
+        FollowUpDue,
+        FollowUpOpened,
+        FollowUpPlan,
+        FollowUpTerm,
+        OverdueCheck,
+        OverdueEscalated,
+    )
     from models.identity import IdentityCheck, IdentityVerdict
     from models.negotiation import NegotiationPlan, NegotiationPlanRequest, VersionToMake
     from models.notifications import NotificationRequest
@@ -137,3 +145,15 @@ async def plan_negotiation(request: NegotiationPlanRequest) -> NegotiationPlan:
 
 async def make_version(request: VersionToMake) -> DraftRef:
     return await _call(ActivityName.MAKE_VERSION, request, DraftRef)
+
+
+async def followup_plan(request: FollowUpTerm) -> FollowUpPlan:
+    return await _call(ActivityName.FOLLOWUP_PLAN, request, FollowUpPlan)
+
+
+async def open_followup(due: FollowUpDue) -> FollowUpOpened:
+    return await _call(ActivityName.OPEN_FOLLOWUP, due, FollowUpOpened)
+
+
+async def escalate_overdue_actions(check: OverdueCheck) -> OverdueEscalated:
+    return await _call(ActivityName.ESCALATE_OVERDUE_ACTIONS, check, OverdueEscalated)

@@ -7,13 +7,19 @@ second sees the first (see temporalio's safe_message_handlers sample).
 """
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import SearchAttributePair, SearchAttributeUpdate, TypedSearchAttributes
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.common import (
+    SearchAttributePair,
+    SearchAttributeUpdate,
+    TypedSearchAttributes,
+    WorkflowIDReusePolicy,
+)
+from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
     from domain.agreement import (
@@ -31,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
     from models.contract import ContractRead, ContractStatus, DefaultAction, TermModel
     from models.drafts import ProposedTerms, TermsEdit
     from models.errors import FieldError, InvalidInput
+    from models.followups import FollowUpTerm
     from models.identity import IdentityAssertion, IdentityCheck
     from models.milestones import MilestoneKind, MilestonePlan, MilestoneState
     from models.negotiation import (
@@ -92,6 +99,7 @@ with workflow.unsafe.imports_passed_through():
 
 from workflows import activity_calls as act
 from workflows import search_attributes as sa
+from workflows.followup import FollowUpWorkflow, followup_workflow_id
 from workflows.ids import renewal_workflow_id
 
 _PRE_EXPIRY = (
@@ -123,6 +131,9 @@ PATCH_PRIVATE_SEARCH_ATTRIBUTES = "private-search-attributes"
 # only on a version approved and accepted on one content hash; amendments withdraw contradicted
 # approvals; a tampered agreed version escalates instead of failing the renewal.
 PATCH_NEGOTIATION = "negotiation"
+# Follow-up reviews during the term (renewal-semantics.md §7): a child workflow per term
+# (workflows/followup.py) started when the term's renewal begins.
+PATCH_FOLLOWUPS = "followups"
 
 # A recommendation to leave the supplier makes v1 a notice (or, for a fixed term, a plan).
 _LEAVING = (Recommendation.TERMINATE, Recommendation.RETENDER)
@@ -242,6 +253,10 @@ class ContractRenewalWorkflow:
                 if kind is not MilestoneKind.EXPIRY:
                     self._states[kind] = MilestoneState.SKIPPED
                     await self._record_milestone(kind)
+        # Asked only of terms that are still running, so older histories, and those of late
+        # registrations, replay without the marker.
+        elif workflow.patched(PATCH_FOLLOWUPS):
+            await self._start_followups()
 
         for kind in kinds:
             if self._states[kind] is not MilestoneState.PENDING:
@@ -569,6 +584,21 @@ class ContractRenewalWorkflow:
                 "reason": outcome.reason,
             },
         )
+
+    async def _start_followups(self) -> None:
+        """The term's follow-up reviews, in a workflow of their own (renewal-semantics.md §7)
+        that this one abandons: their timers and steps stay out of this history. Started once
+        per term: a renewal restarted for the same term finds it running, or finished."""
+        assert self._contract is not None
+        with contextlib.suppress(WorkflowAlreadyStartedError):
+            await workflow.start_child_workflow(
+                FollowUpWorkflow.run,
+                FollowUpTerm(contract_id=self._contract.id, term=self._input.term),
+                id=followup_workflow_id(self._contract.id, self._input.term),
+                task_queue=workflow.info().task_queue,
+                parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            )
 
     async def _start_term(self, term: int) -> str:
         """Start the renewal of ``term``. A new run per term keeps each history short and each
