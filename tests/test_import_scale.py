@@ -298,3 +298,20 @@ def test_an_id_registered_since_the_checks_names_its_row(db_sessions: SessionFac
         (3, "id", f"contract '{prefix}-00001' already exists", "late.csv")
     ]
     assert _count(db_sessions, prefix) == 1
+
+
+def test_old_mac_line_ends_are_counted_for_progress(db_sessions: SessionFactory) -> None:
+    sid = _supplier(db_sessions)
+    prefix = f"M{uuid.uuid4().hex[:6]}"
+    body = "\r".join([HEADER.strip(), *_lines(prefix, 300, sid, OWNER)]) + "\r"
+    seen: list[tuple[int, int]] = []
+    with transaction(db_sessions) as s:
+        report = import_records(
+            s,
+            kind=ImportKind.CONTRACTS,
+            source=body.encode(),
+            progress=lambda done, total: seen.append((done, total)),
+        )
+    assert report.inserted == 300
+    assert all(0 <= done < total for done, total in seen[:-1])
+    assert seen[-1] == (600, 600)

@@ -323,7 +323,9 @@ def _csv_stream(text: str, layout: Layout, *, file: str | None) -> RecordStream:
                 )
             ]
         )
-    stream = RecordStream("csv", file, estimate=max(0, text.count("\n") + 1 - row))
+    # Rows end in \n, \r\n or a lone \r: there are at most as many rows as the more common.
+    lines = max(text.count("\n"), text.count("\r")) + 1
+    stream = RecordStream("csv", file, estimate=max(0, lines - row))
     stream.items = _csv_rows(stream, reader, keys, layout, header_row=row)
     return stream
 

@@ -98,7 +98,7 @@ def import_records(
             counts.rows_checked += n
         else:
             counts.rows_stored += n
-        progress(min(done, total - 1), total)
+        progress(done, max(total, done + 1))  # "finished" only once it is
 
     validator = Validator(
         parse_model(layout.model, default_tz=default_tz),
@@ -125,8 +125,8 @@ def import_records(
         if dry_run or ((errors or refusals) and not skip_invalid):
             keep.clear()  # nothing will be stored: no need to hold what would have been
             continue
-        bad = check.bad | owned.rows
-        kept = [v for v in valid if v.row not in bad]
+        refused_rows = owned.rows
+        kept = [v for v in valid if v.row not in check.bad and v.row not in refused_rows]
         if kind is ImportKind.CONTRACTS:
             keep.extend((v.row, contract_tuple(cast(ContractCreate, v.value))) for v in kept)
         else:
