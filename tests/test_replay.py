@@ -4,7 +4,8 @@ A change to ContractRenewalWorkflow that would make a running renewal take a dif
 fails here; such changes must go behind ``workflow.patched``. Regenerate the histories only for
 a new workflow version, into a new set: ``RECORD_HISTORIES=<set> pytest
 tests/test_workflow_lifecycle.py tests/test_term_outcomes.py`` (sets: v1 = before
-PATCH_CALENDAR_PLAN, calendar-plan = after it, term-outcomes = after PATCH_TERM_OUTCOMES).
+PATCH_CALENDAR_PLAN, calendar-plan = after it, term-outcomes = after PATCH_TERM_OUTCOMES,
+followups = after PATCH_FOLLOWUPS, with FollowUpWorkflow's own histories).
 """
 
 from pathlib import Path
@@ -15,6 +16,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from workflows.contract_renewal import ContractRenewalWorkflow
+from workflows.followup import FollowUpWorkflow
 from workflows.sandbox import workflow_runner
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*/*.json"))
@@ -22,9 +24,9 @@ HISTORIES = sorted((Path(__file__).parent / "histories").glob("*/*.json"))
 
 def test_histories_are_committed() -> None:
     sets = {p.parent.name for p in HISTORIES}
-    assert {"v1", "calendar-plan", "term-outcomes", "proven-identity", "negotiation"} <= sets, (
-        f"tests/histories/ lost a set of histories: {sets}"
-    )
+    expected = {"v1", "calendar-plan", "term-outcomes", "proven-identity", "negotiation"}
+    expected |= {"followups"}
+    assert expected <= sets, f"tests/histories/ lost a set of histories: {sets}"
     assert len(HISTORIES) >= 20
 
 
@@ -32,7 +34,7 @@ def test_histories_are_committed() -> None:
 async def test_history_replays(path: Path) -> None:
     history = WorkflowHistory.from_json(path.stem, path.read_text(encoding="utf-8"))
     replayer = Replayer(
-        workflows=[ContractRenewalWorkflow],
+        workflows=[ContractRenewalWorkflow, FollowUpWorkflow],
         data_converter=pydantic_data_converter,
         workflow_runner=workflow_runner(),
     )

@@ -10,9 +10,9 @@ action is open, the workflow ends.
 
 It wakes for the next review, the day after the earliest open action's due date, and at least
 every :data:`LOOK_EVERY`, a week: an action recorded meanwhile (people record reviews through
-the services, which do not signal this workflow) escalates at most a week after its due date. Mails are keyed by review
-and by action, so a retried step sends nothing twice; the history stays small, continuing as
-new every :data:`STEPS_PER_RUN` steps.
+the services, which do not signal this workflow) escalates at most a week after its due date.
+Mails are keyed by review and by action, so a retried step sends nothing twice; the history
+stays small, continuing as new every :data:`STEPS_PER_RUN` steps.
 """
 
 from datetime import UTC, date, datetime, time, timedelta

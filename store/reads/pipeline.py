@@ -1,12 +1,10 @@
 """The renewal pipeline: every contract with its stage, next milestone, notice deadline,
-send-by date, score and recommendation, answered from the database.
+send-by date, score and recommendation, answered from the database (never from a workflow).
 
-The renewal's stage is kept current by the activities (``renewals.stage``), scores come from
-the ``scorecards`` table, and the dates are those of the term's stored plan
-(renewal-semantics.md §1: what the running workflow planned, with each milestone's state as it
-reported it), read for a whole page in one batch by :func:`store.reads.plans.plans_for`. A term
-whose renewal has not started shows a preview made by the workflow's own plan function, and the
-item says so (``plan_preview``). Listing thousands of contracts never queries a workflow.
+Stages are kept current by the activities (``renewals.stage``), scores come from
+``scorecards``, and the dates and next milestone are the term's stored plan (renewal-semantics.md
+§1), read in the page's own query; a term whose renewal has not started shows the preview the
+workflow's own plan function makes, and says so (``plan_preview``).
 """
 
 from collections.abc import Mapping, Sequence
