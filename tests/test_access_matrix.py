@@ -150,6 +150,7 @@ MATRIX: list[tuple[str, str, str, set[str], dict[str, Any]]] = [
         {P},
         {"content": b"id,name\n", "headers": {"content-type": "text/csv"}},
     ),
+    ("GET", "/api/v1/imports/jobs/{job_id}", "/api/v1/imports/jobs/x", {P}, {}),
     ("GET", "/api/v1/exports/{kind}", "/api/v1/exports/suppliers", {P, A}, {}),
     ("POST", "/api/v1/renewals", "/api/v1/renewals", {P}, {"json": {"contract_id": "C-1"}}),
     ("GET", "/api/v1/renewals", "/api/v1/renewals", READ, {}),

@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 
 from auth.roles import Permission
@@ -388,7 +389,9 @@ async def dry_run(
             request, session, kind=kind_value, zone=zone, field_errors=errors, status_code=422
         )
     checked = Checked(kind, file.filename or "upload", file_format, zone, raw)
-    return _result(request, db, state, session, checked, store=False)
+    # The check reads the whole file and the database: off the event loop, so that other
+    # requests are answered meanwhile.
+    return await run_in_threadpool(_result, request, db, state, session, checked, store=False)
 
 
 def _result(
@@ -469,7 +472,8 @@ async def confirm(
         return _page(request, session, refusal=stale, status_code=422)
     name = upload.text("file_name")[:200] or "upload"
     checked = Checked(kind, name, "csv" if file_format == "csv" else "json", zone, raw)
-    return _result(
+    return await run_in_threadpool(
+        _result,
         request,
         db,
         state,
