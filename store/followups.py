@@ -248,10 +248,10 @@ def close_action(session: Session, *, action_id: int, now: datetime) -> FollowUp
     return FollowUpActionRead.model_validate(row)
 
 
-def open_overdue_actions(
-    session: Session, *, contract_id: str, term: int, as_of: date
+def _open_term_actions(
+    session: Session, *, contract_id: str, term: int, where: Sequence[Any]
 ) -> list[FollowUpActionRead]:
-    """Open actions of the term's reviews due before ``as_of`` and not escalated yet."""
+    """The open actions of the term's reviews that also meet ``where``, oldest first."""
     rows = session.scalars(
         select(FollowUpActionRow)
         .join(FollowUpRow, FollowUpRow.id == FollowUpActionRow.followup_id)
@@ -259,12 +259,23 @@ def open_overdue_actions(
             FollowUpActionRow.contract_id == contract_id,
             FollowUpRow.term == term,
             FollowUpActionRow.state == ActionState.OPEN.value,
-            FollowUpActionRow.due < as_of,
-            FollowUpActionRow.escalated_at.is_(None),
+            *where,
         )
         .order_by(FollowUpActionRow.id)
     )
     return [FollowUpActionRead.model_validate(r) for r in rows]
+
+
+def open_overdue_actions(
+    session: Session, *, contract_id: str, term: int, as_of: date
+) -> list[FollowUpActionRead]:
+    """Open actions of the term's reviews due before ``as_of`` and not escalated yet."""
+    return _open_term_actions(
+        session,
+        contract_id=contract_id,
+        term=term,
+        where=(FollowUpActionRow.due < as_of, FollowUpActionRow.escalated_at.is_(None)),
+    )
 
 
 def mark_escalated(session: Session, *, action_id: int, now: datetime) -> bool:
@@ -304,18 +315,12 @@ def escalate_overdue(
     mark = datetime.combine(as_of, time(0))
     for action in open_overdue_actions(session, contract_id=contract_id, term=term, as_of=as_of):
         mark_escalated(session, action_id=action.id, now=mark)
-    rows = session.scalars(
-        select(FollowUpActionRow)
-        .join(FollowUpRow, FollowUpRow.id == FollowUpActionRow.followup_id)
-        .where(
-            FollowUpActionRow.contract_id == contract_id,
-            FollowUpRow.term == term,
-            FollowUpActionRow.state == ActionState.OPEN.value,
-            FollowUpActionRow.escalated_at == mark,
-        )
-        .order_by(FollowUpActionRow.id)
+    return _open_term_actions(
+        session,
+        contract_id=contract_id,
+        term=term,
+        where=(FollowUpActionRow.escalated_at == mark,),
     )
-    return [FollowUpActionRead.model_validate(r) for r in rows]
 
 
 # ----------------------------------------------------------------------------- relationship
