@@ -32,6 +32,11 @@ class UserRow(Base):
     # The language the person reads pages and mails in ("en" or "ja"); NULL: not chosen, so
     # the browser's Accept-Language decides (and the contract's language for mails).
     language: Mapped[str | None] = mapped_column(String(2), default=None)
+    # How renewal mails reach the person: "immediate" (each as it happens, and the weekly
+    # digest) or "digest" (the weekly digest only; escalations still come at once).
+    mail_delivery: Mapped[str] = mapped_column(
+        String(10), default="immediate", server_default="immediate"
+    )
 
 
 class ApiTokenRow(Base):
