@@ -8,35 +8,18 @@ One server, one worker, one browser and a few renewals serve the whole module (S
 keep the suite short. A page whose route has not landed is reported as missing, not failed.
 """
 
-import asyncio
-import contextlib
-import os
-import socket
-import threading
-import time
 import uuid
-from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
-import uvicorn
 from dateutil.relativedelta import relativedelta
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
 
-from api.app import create_app
 from clients import renewals
-from config.binaries import temporal_test_server
-from migrations.runner import upgrade
 from models.renewal import RenewalStage
-from store.db import make_engine, make_session_factory, transaction
+from store.db import transaction
 from tests.browser_helpers import (
-    AXE_SOURCE,
     BLOCKING_IMPACTS,
     Finding,
     axe_findings,
@@ -45,188 +28,25 @@ from tests.browser_helpers import (
     screenshot_dir,
     shot_name,
 )
-from tests.factories import register
-from tests.identity_helpers import TEST_IDENTITY_KEYS
-from tests.portal_fixtures import (
-    PASSWORD,
-    PEOPLE,
-    Portal,
-    build_portal,
-    contract_in_review_window,
-    settings_for,
-    wait_for_draft,
+from tests.browser_stack import *  # noqa: F403
+from tests.browser_stack import (
+    KNOWN_FINDINGS,
+    SUPPLIER,
+    Stack,
 )
+from tests.browser_stack import SKIP_REASON as _WHY
+from tests.browser_stack import axe_clean as _axe_clean
+from tests.browser_stack import new_context as _context
+from tests.browser_stack import shoot as _shoot
+from tests.browser_stack import sign_in as _sign_in
+from tests.factories import register
+from tests.portal_fixtures import PEOPLE, wait_for_draft
 from tests.web_i18n_helpers import english_left
-from worker import build_worker
-
-CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-
-
-def _missing() -> str | None:
-    if not CHROMIUM.exists():
-        return (
-            f"{CHROMIUM} is missing: install Debian's chromium package "
-            "(apt-get install -y chromium) to run the browser tests"
-        )
-    if not AXE_SOURCE.exists():
-        return f"{AXE_SOURCE} is missing: install axe-core with `npm ci --prefix tests/browser`"
-    return None
-
-
-_WHY = _missing()
-if _WHY and IN_CI:  # pragma: no cover - CI installs both (.ci/run): a skip there would hide it
-    raise RuntimeError(_WHY)
 
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(_WHY is not None, reason=_WHY or "")]
 
-playwright_api = pytest.importorskip("playwright.async_api")
-
-SUPPLIER = "S-WEB-1"
 ROLES = ("procurement", "legal", "admin")
 LANGS = ("en", "ja")
-
-# Blocking axe findings already reported to the page's owner (/tmp/axe_findings.md and the
-# report of this work): (page label, rule). They are printed, and any other finding fails.
-KNOWN_FINDINGS: frozenset[tuple[str, str]] = frozenset()
-
-
-@dataclass
-class Stack:
-    portal: Portal
-    base: str
-    browser: Any
-    review_cid: str  # a draft v1 waiting for legal
-    buyer_cid: str  # a draft v1 the buyer makes v2 of
-    env: WorkflowEnvironment
-    visited: dict[str, list[str]] = field(default_factory=dict)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def _served_db(tmp_path_factory: pytest.TempPathFactory) -> str:
-    url = f"sqlite:///{tmp_path_factory.mktemp('workspace') / 'renewals.db'}"
-    engine = make_engine(url)
-    upgrade(engine)
-    engine.dispose()
-    return url
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def stack(_served_db: str) -> AsyncIterator[Stack]:
-    env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter,
-        test_server_existing_path=temporal_test_server(),
-    )
-    engine = make_engine(_served_db)
-    sessions = make_session_factory(engine)
-    task_queue = f"tq-{uuid.uuid4().hex[:8]}"
-    executor = ThreadPoolExecutor(max_workers=8)
-    worker = build_worker(
-        env.client,
-        identity_keys=TEST_IDENTITY_KEYS,
-        task_queue=task_queue,
-        database_url=_served_db,
-        executor=executor,
-        max_concurrent_activities=8,
-    )
-    served_engine = make_engine(_served_db)
-    async with worker:
-        portal = await build_portal(
-            database_url=_served_db, sessions=sessions, client=env.client, task_queue=task_queue
-        )
-        portal.extra["env"] = env
-        settings = settings_for(
-            _served_db, task_queue, address=env.client.service_client.config.target_host
-        )
-        app = create_app(
-            settings, sessions=make_session_factory(served_engine), identity=TEST_IDENTITY_KEYS
-        )
-        port = _free_port()
-        server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-        )
-        thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 20
-        while not server.started:
-            if time.monotonic() > deadline or not thread.is_alive():
-                raise RuntimeError("uvicorn did not start")
-            await asyncio.sleep(0.05)
-
-        review_cid = await contract_in_review_window(
-            env, sessions, supplier_id=SUPPLIER, title="Packaging film"
-        )
-        buyer_cid = await contract_in_review_window(
-            env, sessions, supplier_id=SUPPLIER, title="Pallet wrap"
-        )
-        for cid in (review_cid, buyer_cid):
-            started = await portal.http.post(
-                "/api/v1/renewals", json={"contract_id": cid}, headers=portal.auth("procurement")
-            )
-            assert started.status_code == 201, started.text
-        for cid in (review_cid, buyer_cid):
-            await wait_for_draft(env.client, cid)
-
-        async with playwright_api.async_playwright() as p:
-            chromium = await p.chromium.launch(
-                executable_path=str(CHROMIUM),
-                headless=True,
-                args=[
-                    "--headless",
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--disable-background-networking",
-                    "--disable-component-update",
-                    "--disable-sync",
-                ],
-            )
-            try:
-                yield Stack(
-                    portal=portal,
-                    base=f"http://127.0.0.1:{port}",
-                    browser=chromium,
-                    review_cid=review_cid,
-                    buyer_cid=buyer_cid,
-                    env=env,
-                )
-            finally:
-                await chromium.close()
-                for cid in (review_cid, buyer_cid):
-                    # It may have ended already.
-                    with contextlib.suppress(Exception):
-                        handle = env.client.get_workflow_handle(f"renewal/{cid}/term-1")
-                        await handle.terminate("test over")
-                server.should_exit = True
-                await asyncio.to_thread(thread.join, 20)
-                await portal.http.aclose()
-    executor.shutdown(wait=True)
-    served_engine.dispose()
-    engine.dispose()
-    await env.shutdown()
-
-
-async def _context(stack: Stack, lang: str) -> Any:
-    locale = "ja-JP" if lang == "ja" else "en-GB"
-    return await stack.browser.new_context(
-        viewport={"width": 1366, "height": 900},
-        locale=locale,
-        extra_http_headers={"Accept-Language": "ja,en;q=0.5" if lang == "ja" else "en"},
-    )
-
-
-async def _sign_in(page: Any, base: str, who: str) -> None:
-    await page.goto(f"{base}/login")
-    await page.fill("input[name=username]", PEOPLE[who][0])
-    await page.fill("input[name=password]", PASSWORD)
-    await page.click("button[type=submit]")
-    await page.wait_for_load_state("load")
-    assert "/login" not in page.url, f"{who} was not signed in"
 
 
 def _pages(stack: Stack) -> list[tuple[str, str]]:
@@ -389,21 +209,6 @@ async def test_axe_runs_under_the_pages_csp(stack: Stack) -> None:
         assert ("label", "critical") in {(f.rule, f.impact) for f in found}
     finally:
         await context.close()
-
-
-async def _axe_clean(page: Any, label: str) -> None:
-    findings = await axe_findings(page, label)
-    record_findings(findings)
-    blocking = [
-        f
-        for f in findings
-        if f.impact in BLOCKING_IMPACTS and (f.page.split(" (")[0], f.rule) not in KNOWN_FINDINGS
-    ]
-    assert not blocking, "\n".join(f.line() for f in blocking)
-
-
-async def _shoot(page: Any, who: str, lang: str, what: str) -> None:
-    await page.screenshot(path=str(screenshot_dir() / shot_name(who, lang, what)), full_page=True)
 
 
 async def test_negotiation_through_the_pages(stack: Stack) -> None:
