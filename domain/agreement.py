@@ -22,6 +22,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 
+from domain.reasons import Reason
 from domain.versions import term_end
 from models.errors import FieldError, InvalidInput
 from models.negotiation import (
@@ -42,7 +43,9 @@ from models.negotiation import (
 )
 
 __all__ = [
+    "amendment_withdrawals",
     "contradicted_approvals",
+    "contradiction_reason",
     "event_refusal",
     "final_terms_gap",
     "negotiation_state",
@@ -297,6 +300,34 @@ def final_terms_gap(state: NegotiationState) -> FinalTermsGap | None:
 # ---------------------------------------------------------------------------- amendments
 
 
+def contradiction_reason(c: Contradiction, end_date: date | None) -> Reason:
+    """What an amendment contradicts, as a code and its values (``end_date``: the amended end
+    date the version's term was counted from)."""
+    if c.field == "new_end_date":
+        return Reason(
+            "wd.end_date",
+            {
+                "version_end": date.fromisoformat(c.version_value),
+                "end_date": end_date if end_date is not None else "?",
+                "expected": date.fromisoformat(c.amended_value),
+            },
+        )
+    if c.field == "notice_period_days":
+        return Reason(
+            "wd.notice_period", {"version_days": c.version_value, "amended_days": c.amended_value}
+        )
+    return Reason("wd.term", {"version_months": c.version_value, "amended_months": c.amended_value})
+
+
+def _contradiction(
+    field: str, version_value: str, amended_value: str, end_date: date | None
+) -> Contradiction:
+    c = Contradiction(
+        field=field, version_value=version_value, amended_value=amended_value, reason=""
+    )
+    return c.model_copy(update={"reason": contradiction_reason(c, end_date).text("en")})
+
+
 def _contradictions(
     terms: VersionTerms,
     *,
@@ -310,40 +341,18 @@ def _contradictions(
         expected = term_end(end_date, t.term_months, terms.kind)
         if expected != t.new_end_date:
             found.append(
-                Contradiction(
-                    field="new_end_date",
-                    version_value=t.new_end_date.isoformat(),
-                    amended_value=expected.isoformat(),
-                    reason=(
-                        f"the version ends on {t.new_end_date.isoformat()}; from the amended end "
-                        f"date {end_date.isoformat()} its term ends on {expected.isoformat()}"
-                    ),
+                _contradiction(
+                    "new_end_date", t.new_end_date.isoformat(), expected.isoformat(), end_date
                 )
             )
     if notice_period_days is not None and notice_period_days != t.notice_period_days:
         found.append(
-            Contradiction(
-                field="notice_period_days",
-                version_value=str(t.notice_period_days),
-                amended_value=str(notice_period_days),
-                reason=(
-                    f"the version gives {t.notice_period_days} days' notice; the amendment "
-                    f"makes it {notice_period_days}"
-                ),
+            _contradiction(
+                "notice_period_days", str(t.notice_period_days), str(notice_period_days), end_date
             )
         )
     if term_months is not None and term_months != t.term_months:
-        found.append(
-            Contradiction(
-                field="term_months",
-                version_value=str(t.term_months),
-                amended_value=str(term_months),
-                reason=(
-                    f"the version's term is {t.term_months} months; the amendment makes it "
-                    f"{term_months}"
-                ),
-            )
-        )
+        found.append(_contradiction("term_months", str(t.term_months), str(term_months), end_date))
     return tuple(found)
 
 
@@ -393,6 +402,61 @@ def withdrawals_for_amendment(
     """The withdrawals an amendment makes, to be recorded after it; an amendment that
     contradicts the version agreed with the supplier is refused (:class:`InvalidInput`, the
     field it would change named) and nothing is withdrawn."""
+    return tuple(
+        w
+        for w, _ in _withdrawals(
+            history,
+            versions,
+            on=on,
+            reason=Reason("out.termination", {"reason": reason.strip()}),
+            end_date=end_date,
+            notice_period_days=notice_period_days,
+            term_months=term_months,
+        )
+    )
+
+
+def amendment_withdrawals(
+    history: Sequence[VersionEvent],
+    versions: Iterable[VersionTerms],
+    *,
+    on: date,
+    amended_by: str,
+    note: str | None,
+    end_date: date | None = None,
+    notice_period_days: int | None = None,
+    term_months: int | None = None,
+) -> tuple[tuple[ApprovalWithdrawn, Reason], ...]:
+    """:func:`withdrawals_for_amendment` for an amendment by ``amended_by`` (``note``: what
+    they wrote, as typed), each withdrawal with its reason as a code and values for the mail
+    (``wd.withdrawn``: the English and Japanese parts; the English is the withdrawal's
+    ``reason``)."""
+    by: Reason = (
+        Reason("wd.amended.note", {"by": amended_by, "note": note})
+        if note
+        else Reason("wd.amended", {"by": amended_by})
+    )
+    return _withdrawals(
+        history,
+        versions,
+        on=on,
+        reason=by,
+        end_date=end_date,
+        notice_period_days=notice_period_days,
+        term_months=term_months,
+    )
+
+
+def _withdrawals(
+    history: Sequence[VersionEvent],
+    versions: Iterable[VersionTerms],
+    *,
+    on: date,
+    reason: Reason,
+    end_date: date | None,
+    notice_period_days: int | None,
+    term_months: int | None,
+) -> tuple[tuple[ApprovalWithdrawn, Reason], ...]:
     state = negotiation_state(history)
     contradicted = contradicted_approvals(
         state,
@@ -411,14 +475,13 @@ def withdrawals_for_amendment(
             for a in agreed
             for c in a.contradictions
         )
-    return tuple(
-        ApprovalWithdrawn(
-            version=c.version,
-            content_hash=c.content_hash,
-            on=on,
-            reason="; ".join(
-                r for r in (reason.strip(), *(x.reason for x in c.contradictions)) if r
-            ),
+    out: list[tuple[ApprovalWithdrawn, Reason]] = []
+    for c in contradicted:
+        parts = [reason, *(contradiction_reason(x, end_date) for x in c.contradictions)]
+        en = "; ".join(t for t in (p.text("en").strip() for p in parts) if t)
+        ja = "。".join(t for t in (p.text("ja").strip() for p in parts) if t)
+        withdrawn = ApprovalWithdrawn(
+            version=c.version, content_hash=c.content_hash, on=on, reason=en
         )
-        for c in contradicted
-    )
+        out.append((withdrawn, Reason("wd.withdrawn", {"parts": (en, ja)})))
+    return tuple(out)

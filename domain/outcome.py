@@ -7,13 +7,16 @@ extension and for the outcome that records it, so the letter, the contract row a
 name the same dates.
 """
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 
 from dateutil.relativedelta import relativedelta
 
+from domain.glossary import Bilingual
 from domain.milestones import next_term_end
+from domain.phrases import Value, phrase
 from models.contract import DefaultAction, TermModel
 from models.renewal import DraftKind, OutcomeKind
 
@@ -71,74 +74,48 @@ class ExpiryFacts:
 @dataclass(frozen=True, slots=True)
 class ExpiryDecision:
     kind: OutcomeKind
-    reason: str  # plain words for the record and the mail
+    code: str  # the reason's code in domain.phrase_table (esc.* / out.*)
     escalate: bool  # nobody decided what the contract's terms then did, or supply is at risk
+    values: Mapping[str, Value] = field(default_factory=dict)
+
+    @property
+    def reason(self) -> str:
+        """Plain English words for the record (the mail says it in its reader's language)."""
+        return phrase(self.code, "en", self.values)
+
+
+def _model(term_model: TermModel) -> Bilingual:
+    if term_model is TermModel.EVERGREEN:
+        return ("evergreen contract", "期間の定めのない契約")
+    return ("contract", "契約")
 
 
 def expiry_outcome(f: ExpiryFacts) -> ExpiryDecision:
     """The outcome of §4's table for the facts on the end date."""
     if f.agreed is DraftKind.RENEGOTIATION:
-        return ExpiryDecision(OutcomeKind.RENEWED, "renewed on the agreed version", False)
+        return ExpiryDecision(OutcomeKind.RENEWED, "out.renewed_on_agreed", False)
     if f.agreed is DraftKind.INTERIM_EXTENSION:
-        return ExpiryDecision(
-            OutcomeKind.INTERIM_EXTENSION, "interim extension on the agreed version", False
-        )
+        return ExpiryDecision(OutcomeKind.INTERIM_EXTENSION, "out.interim_on_agreed", False)
     if f.term_model is TermModel.FIXED:
         if f.agreed is DraftKind.TRANSITION_PLAN:
-            return ExpiryDecision(
-                OutcomeKind.NOT_RENEWED,
-                "the contract ends at its end date as the approved transition plan says",
-                False,
-            )
+            return ExpiryDecision(OutcomeKind.NOT_RENEWED, "out.transition_plan", False)
         if f.termination_requested:
-            return ExpiryDecision(
-                OutcomeKind.TERMINATED, "the contract ends at its end date as decided", False
-            )
-        return ExpiryDecision(
-            OutcomeKind.LAPSED,
-            "the fixed term ended with nothing agreed: supply is at risk until an interim "
-            "extension is approved by legal and accepted by the supplier",
-            True,
-        )
+            return ExpiryDecision(OutcomeKind.TERMINATED, "out.ends_as_decided", False)
+        return ExpiryDecision(OutcomeKind.LAPSED, "out.fixed_lapsed", True)
     # Auto-renewing and evergreen contracts continue by their own terms unless an effective
     # notice stopped them: an approval or an intention is not a notice.
     if f.notice is NoticeState.DISPATCHED:
-        return ExpiryDecision(
-            OutcomeKind.NOT_RENEWED,
-            "the approved non-renewal notice was dispatched by the notice deadline",
-            False,
-        )
-    model = "evergreen contract" if f.term_model is TermModel.EVERGREEN else "contract"
+        return ExpiryDecision(OutcomeKind.NOT_RENEWED, "out.notice_dispatched", False)
+    model = {"model": _model(f.term_model)}
     if f.notice is NoticeState.DISPATCHED_LATE:
-        return ExpiryDecision(
-            OutcomeKind.ROLLED_OVER,
-            f"the non-renewal notice was dispatched after the notice deadline; the {model} "
-            "rolled over by its terms",
-            True,
-        )
+        return ExpiryDecision(OutcomeKind.ROLLED_OVER, "out.notice_late", True, model)
     if f.termination_requested or f.notice is NoticeState.APPROVED:
-        return ExpiryDecision(
-            OutcomeKind.ROLLED_OVER,
-            "not renewing was decided but no notice was recorded as dispatched by the notice "
-            f"deadline; the {model} rolled over by its terms",
-            True,
-        )
+        return ExpiryDecision(OutcomeKind.ROLLED_OVER, "out.no_notice", True, model)
     if f.term_model is TermModel.EVERGREEN:
-        return ExpiryDecision(
-            OutcomeKind.ROLLED_OVER, "evergreen contract: the next review period begins", False
-        )
+        return ExpiryDecision(OutcomeKind.ROLLED_OVER, "out.evergreen", False)
     if f.default_action is DefaultAction.RENEW_AS_IS:
-        return ExpiryDecision(
-            OutcomeKind.ROLLED_OVER,
-            "no decision was made; the contract rolled over by its terms, as the default "
-            "chosen for it (renew as is) says",
-            False,
-        )
-    return ExpiryDecision(
-        OutcomeKind.ROLLED_OVER,
-        "nobody decided and no notice was given: the contract rolled over by its terms",
-        True,
-    )
+        return ExpiryDecision(OutcomeKind.ROLLED_OVER, "out.default_rolled_over", False)
+    return ExpiryDecision(OutcomeKind.ROLLED_OVER, "out.nobody_decided", True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,3 +154,19 @@ def catch_up(
         if left is not None:
             left -= 1
     return CatchUp(tuple(steps), end, None)
+
+
+def catch_up_reason(
+    *,
+    end_date: date,
+    rolled_over: int,
+    present_term: int,
+    present_end: date | None,
+    lapsed_on: date | None,
+) -> tuple[str, dict[str, Value]]:
+    """Why a contract registered after its end date stands where :func:`catch_up` put it: the
+    code and values of the reason (the outcome records its English, the mail its reader's)."""
+    values: dict[str, Value] = {"end_date": end_date, "count": rolled_over, "term": present_term}
+    if present_end is not None:
+        return "out.catch_up.present", {**values, "present_end": present_end}
+    return "out.catch_up.lapsed", {**values, "lapsed_on": lapsed_on or "?"}

@@ -6,6 +6,7 @@ Kept apart because it grows with every new finding while the functions that rend
 from typing import Final
 
 from domain.glossary import Bilingual
+from domain.reason_table import REASONS
 
 __all__ = ["PHRASES"]
 
@@ -392,3 +393,11 @@ PHRASES: Final[dict[str, Bilingual]] = {
         "{clause}：{value} は妥協点（{limit}）を外れています",
     ),
 }
+
+# ------------------------------------------------------------------ escalation and outcome reasons
+# Why the renewal escalated (esc.*), why a term ended as it did (out.*), why an approval was
+# withdrawn (wd.*): issue 17's reasons in the reader's language. The sentences are in
+# domain/reason_table.py (this file stays under the 500-line rule); their English is the text
+# the workflow wrote before the codes existed. A code is in one table only.
+assert not PHRASES.keys() & REASONS.keys(), "a reason code is also a phrase code"
+PHRASES.update(REASONS)

@@ -14,6 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from domain.content_hash import content_hash
+from domain.outcome import catch_up_reason
+from domain.phrases import phrase
 from domain.versions import verified_terms
 from models.drafts import DraftView, ProposedTerms
 from models.errors import Conflict, NotFound
@@ -398,17 +400,14 @@ def record_catch_up(
     if contract is None:
         raise NotFound(f"contract {request.contract_id!r} does not exist")
     present_term = request.term + len(steps)
-    if present_end is not None:
-        tail = f"the term running today (term {present_term}) ends {present_end.isoformat()}"
-    else:
-        tail = (
-            f"its renewals ran out, so term {present_term} lapsed on "
-            f"{lapsed_on.isoformat() if lapsed_on else '?'}"
-        )
-    reason = (
-        f"registered after its end date {steps[0][0].isoformat()}: no notice is on record, so "
-        f"the contract rolled over by its terms {len(steps)} time(s); {tail}"
+    code, values = catch_up_reason(
+        end_date=steps[0][0],
+        rolled_over=len(steps),
+        present_term=present_term,
+        present_end=present_end,
+        lapsed_on=lapsed_on,
     )
+    reason = phrase(code, "en", values)
     outcomes: list[TermOutcome] = []
     for i, (old_end, new_end) in enumerate(steps):
         term = request.term + i
