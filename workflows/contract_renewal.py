@@ -8,7 +8,7 @@ second sees the first (see temporalio's safe_message_handlers sample).
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -23,15 +23,23 @@ from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlrea
 
 with workflow.unsafe.imports_passed_through():
     from domain.agreement import (
+        amendment_withdrawals,
         event_refusal,
         final_terms_gap,
         negotiation_state,
-        withdrawals_for_amendment,
     )
     from domain.identity import request_digest
     from domain.milestones import plan_milestones
     from domain.negotiation import limit_breaches
-    from domain.outcome import ExpiryDecision, ExpiryFacts, expiry_outcome, notice_state
+    from domain.outcome import (
+        ExpiryDecision,
+        ExpiryFacts,
+        catch_up_reason,
+        expiry_outcome,
+        notice_state,
+    )
+    from domain.phrases import Value, phrase
+    from domain.reasons import Reason, enum_word, reason_facts
     from domain.review import approval_refusal
     from domain.versions import next_terms, term_end
     from models.contract import ContractRead, ContractStatus, DefaultAction, TermModel
@@ -442,8 +450,9 @@ class ContractRenewalWorkflow:
             return
         await self._escalate(
             "final_terms",
-            "no approved draft at the final-terms milestone "
-            f"({len(self._drafts)} draft version(s), {len(self._decisions)} decision(s) so far)",
+            "esc.final_terms.no_approved",
+            drafts=len(self._drafts),
+            decisions=len(self._decisions),
         )
 
     async def _expiry(self) -> None:
@@ -453,31 +462,27 @@ class ContractRenewalWorkflow:
             await self._expiry_by_term_model()
             return
         if self._termination is not None:
-            await self._finish(OutcomeKind.TERMINATED, reason=self._termination.reason)
+            await self._finish(
+                OutcomeKind.TERMINATED, "out.termination", reason=self._termination.reason
+            )
             return
         if self._approved is not None:
             if self._stage is not RenewalStage.FINAL_TERMS_ISSUED:
                 await self._issue_final_terms()
             await self._finish(
-                OutcomeKind.RENEWED,
-                reason=f"draft version {self._approved.version} approved",
+                OutcomeKind.RENEWED, "out.draft_approved", version=self._approved.version
             )
             return
         term_plan = self._term_plan
         if term_plan is not None and term_plan.term_model is TermModel.EVERGREEN:
-            await self._finish(
-                OutcomeKind.RENEWED, reason="evergreen contract: the next review period begins"
-            )
+            await self._finish(OutcomeKind.RENEWED, "out.evergreen")
             return
         if (
             term_plan is not None
             and term_plan.term_model is TermModel.AUTO_RENEWING
             and term_plan.default_action is DefaultAction.RENEW_AS_IS
         ):
-            await self._finish(
-                OutcomeKind.RENEWED,
-                reason="no decision was made; renewed as is, the default chosen for this contract",
-            )
+            await self._finish(OutcomeKind.RENEWED, "out.renewed_as_default")
             return
         await act.render_draft(
             DraftRequest(
@@ -493,10 +498,10 @@ class ContractRenewalWorkflow:
         )
         await self._escalate(
             "expiry",
-            "the term expired without approved renewal terms; an interim extension of "
-            f"{self._input.policy.interim_extension_months} month(s) was drafted",
+            "esc.expiry.interim_drafted",
+            months=self._input.policy.interim_extension_months,
         )
-        await self._finish(OutcomeKind.INTERIM_EXTENSION, reason="no approved terms at expiry")
+        await self._finish(OutcomeKind.INTERIM_EXTENSION, "out.no_approved_terms")
 
     async def _send_by(self) -> None:
         """The last day to post a notice. Undecided auto-renewing contracts must not roll over
@@ -509,23 +514,18 @@ class ContractRenewalWorkflow:
             return
         if self._approved is not None or self._termination is not None:
             return
-        send_by = self._plan.send_by.isoformat() if self._plan.send_by else "?"
+        send_by: Value = self._plan.send_by or "?"
         if self._term_plan.term_model is TermModel.EVERGREEN:
             # Continuing is what an evergreen contract does; the owner only needs to know that
             # ending it at this review is no longer possible after today.
-            await self._escalate(
-                "send_by",
-                f"the send-by date {send_by} arrived with no decision: the contract continues "
-                "after its review unless a termination notice is posted today",
-            )
+            await self._escalate("send_by", "esc.send_by.evergreen", send_by=send_by)
             return
         if self._term_plan.default_action is DefaultAction.RENEW_AS_IS:
-            reason = (
-                f"the send-by date {send_by} passed with no approved decision; by the chosen "
-                "default the contract renews as is at its end date"
+            facts = reason_facts("esc.send_by.renews_as_is", {"send_by": send_by})
+            await self._event(
+                "default_renew_as_is", key="send_by", detail={"reason": facts["reason"]}
             )
-            await self._event("default_renew_as_is", key="send_by", detail={"reason": reason})
-            await self._notify(NotificationKind.ESCALATION, "send_by", {"reason": reason})
+            await self._notify(NotificationKind.ESCALATION, "send_by", facts)
             return
         await act.render_draft(
             DraftRequest(
@@ -539,14 +539,13 @@ class ContractRenewalWorkflow:
             )
         )
         self._non_renewal_drafted = True
-        await self._escalate(
-            "send_by",
-            f"the send-by date {send_by} arrived with no approved decision: a non-renewal notice "
-            "was drafted for legal so that the contract does not renew silently",
-        )
+        await self._escalate("send_by", "esc.send_by.notice_drafted", send_by=send_by)
 
-    async def _finish(self, kind: OutcomeKind, *, reason: str) -> None:
+    async def _finish(self, kind: OutcomeKind, code: str, **values: Value) -> None:
+        """End the term with ``kind``; the reason is ``code`` with ``values`` (its English is
+        recorded, the mail says it in its reader's language)."""
         assert self._contract is not None
+        reason = phrase(code, "en", values)
         approved = self._agreed_draft() if self._negotiation else self._approved
         if self._term_outcomes and kind not in (OutcomeKind.RENEWED, OutcomeKind.INTERIM_EXTENSION):
             approved = None  # an approved notice is not the version the next term runs on
@@ -581,6 +580,7 @@ class ContractRenewalWorkflow:
             {
                 "outcome": outcome.kind.value,
                 "new_end_date": outcome.new_end_date.isoformat() if outcome.new_end_date else "",
+                **reason_facts(code, values),
                 "reason": outcome.reason,
             },
         )
@@ -751,8 +751,9 @@ class ContractRenewalWorkflow:
         async def escalate() -> None:
             await self._escalate(
                 f"review-overdue:{draft.version}",
-                f"draft version {draft.version} has waited {2 * n} business days for a "
-                "legal decision",
+                "esc.review_overdue",
+                version=draft.version,
+                days=2 * n,
             )
 
         await self._remind_then_escalate(
@@ -798,10 +799,29 @@ class ContractRenewalWorkflow:
                     await escalate()
 
     async def _escalate(
-        self, key: str, reason: str, *, stage: RenewalStage = RenewalStage.ESCALATED
+        self,
+        key: str,
+        code: str,
+        *,
+        stage: RenewalStage = RenewalStage.ESCALATED,
+        **values: Value,
     ) -> None:
-        """Tell the owner one level up. ``stage`` is what the renewal shows afterwards: a lapsed
-        or completed term stays so while it is escalated."""
+        """Tell the owner one level up, for the reason ``code`` with ``values`` (the English
+        is recorded; the mail carries the code and values to say it in its reader's language).
+        ``stage`` is what the renewal shows afterwards: a lapsed or completed term stays so
+        while it is escalated."""
+        await self._escalate_with(key, code, values, stage=stage)
+
+    async def _escalate_with(
+        self,
+        key: str,
+        code: str,
+        values: Mapping[str, Value],
+        *,
+        stage: RenewalStage = RenewalStage.ESCALATED,
+    ) -> None:
+        facts = reason_facts(code, values)
+        reason = facts["reason"]
         self._escalations.append(reason)
         await self._event(
             "escalation",
@@ -810,7 +830,7 @@ class ContractRenewalWorkflow:
             stage=stage,
         )
         self._set_stage(stage)
-        await self._notify(NotificationKind.ESCALATION, f"escalation:{key}", {"reason": reason})
+        await self._notify(NotificationKind.ESCALATION, f"escalation:{key}", facts)
 
     async def _notify(self, kind: NotificationKind, key: str, facts: dict[str, str]) -> None:
         assert self._contract is not None
@@ -908,7 +928,16 @@ class ContractRenewalWorkflow:
         )
         next_id = await self._start_term(result.present_term)
         self._outcome = result.outcome.model_copy(update={"next_workflow_id": next_id})
-        await self._escalate("catch-up", result.outcome.reason, stage=RenewalStage.COMPLETED)
+        code, values = catch_up_reason(
+            end_date=self._contract.end_date,
+            rolled_over=result.rolled_over,
+            present_term=result.present_term,
+            present_end=result.present_end,
+            lapsed_on=result.lapsed_on,
+        )
+        if phrase(code, "en", values) != result.outcome.reason:  # recorded by another wording
+            code, values = "out.termination", {"reason": result.outcome.reason}
+        await self._escalate_with("catch-up", code, values, stage=RenewalStage.COMPLETED)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._outcome
 
@@ -958,11 +987,11 @@ class ContractRenewalWorkflow:
             await self._lapse(decision)
             return
         if decision.escalate:
-            await self._escalate("expiry", decision.reason)
-        reason = decision.reason
+            await self._escalate_with("expiry", decision.code, decision.values)
         if decision.kind is OutcomeKind.TERMINATED and self._termination is not None:
-            reason = self._termination.reason
-        await self._finish(decision.kind, reason=reason)
+            await self._finish(decision.kind, "out.termination", reason=self._termination.reason)
+            return
+        await self._finish(decision.kind, decision.code, **decision.values)
 
     async def _lapse(self, decision: ExpiryDecision) -> None:
         """A fixed term ended with nothing agreed: no new end date is invented. The interim
@@ -983,7 +1012,9 @@ class ContractRenewalWorkflow:
                 answers_comment=None,
                 kind=DraftKind.INTERIM_EXTENSION,
             )
-        await self._escalate("lapsed", decision.reason, stage=RenewalStage.LAPSED)
+        await self._escalate_with(
+            "lapsed", decision.code, decision.values, stage=RenewalStage.LAPSED
+        )
 
     def _lapse_settled(self) -> bool:
         return self._termination is not None or self._agreed_kind() in (
@@ -1020,28 +1051,33 @@ class ContractRenewalWorkflow:
                     if not self._lapse_settled():
                         await self._escalate(
                             f"lapsed:{self._lapse_rounds}",
-                            f"the contract lapsed on {self._lapsed_on.isoformat()} and supply is "
-                            "still at risk: no interim extension has been "
-                            + ("agreed with the supplier" if self._negotiation else "approved"),
+                            "esc.lapsed.not_agreed"
+                            if self._negotiation
+                            else "esc.lapsed.not_approved",
                             stage=RenewalStage.LAPSED,
+                            lapsed_on=self._lapsed_on,
                         )
         async with self._lock:
             agreed = self._agreed_kind()
             if agreed is DraftKind.INTERIM_EXTENSION:
                 await self._finish(
                     OutcomeKind.INTERIM_EXTENSION,
-                    reason=f"interim extension version {self._approved_version()} approved "
-                    f"after the term lapsed on {self._lapsed_on.isoformat()}",
+                    "out.interim_after_lapse",
+                    version=self._approved_version(),
+                    lapsed_on=self._lapsed_on,
                 )
             elif agreed is DraftKind.RENEGOTIATION:
                 await self._issue_final_terms()
                 await self._finish(
                     OutcomeKind.RENEWED,
-                    reason=f"version {self._approved_version()} approved after the term lapsed",
+                    "out.approved_after_lapse",
+                    version=self._approved_version(),
                 )
             else:
                 assert self._termination is not None
-                await self._finish(OutcomeKind.LAPSED, reason=self._termination.reason)
+                await self._finish(
+                    OutcomeKind.LAPSED, "out.termination", reason=self._termination.reason
+                )
 
     def _approved_version(self) -> int:
         final = self._agreed_draft() if self._negotiation else self._approved
@@ -1052,7 +1088,7 @@ class ContractRenewalWorkflow:
         """The last day to post a notice. A contract that would roll over must not do so
         silently: an approved notice not yet dispatched, or none at all, is escalated today."""
         assert self._plan is not None and self._term_plan is not None
-        send_by = self._plan.send_by.isoformat() if self._plan.send_by else "?"
+        send_by: Value = self._plan.send_by or "?"
         agreed = self._agreed_kind()
         if agreed is not None or self._notice_dispatch() is not None:
             return
@@ -1066,35 +1102,31 @@ class ContractRenewalWorkflow:
             # the last day a notice could, and leave the choice (a notice or not) to procurement.
             await self._escalate(
                 "send_by",
-                f"today ({send_by}) is the last day to send a non-renewal notice; version "
-                f"{self._approved.version} is approved but the supplier has not accepted it, so "
-                "the contract rolls over by its own terms unless it accepts or a notice is sent",
+                "esc.send_by.not_accepted",
+                send_by=send_by,
+                version=self._approved.version,
             )
             return
         if self._approved is not None:  # an approved notice
             await self._escalate(
                 "send_by",
-                f"today ({send_by}) is the last day to send the approved non-renewal notice "
-                f"(version {self._approved.version}); record its dispatch once it is sent",
+                "esc.send_by.notice_approved",
+                send_by=send_by,
+                version=self._approved.version,
             )
             return
         if self._term_plan.term_model is TermModel.EVERGREEN and self._termination is None:
-            await self._escalate(
-                "send_by",
-                f"the send-by date {send_by} arrived with no decision: the contract continues "
-                "after its review unless a termination notice is posted today",
-            )
+            await self._escalate("send_by", "esc.send_by.evergreen", send_by=send_by)
             return
         if (
             self._term_plan.default_action is DefaultAction.RENEW_AS_IS
             and self._termination is None
         ):
-            reason = (
-                f"the send-by date {send_by} passed with no approved decision; by the chosen "
-                "default the contract rolls over as is at its end date"
+            facts = reason_facts("esc.send_by.rolls_over_as_is", {"send_by": send_by})
+            await self._event(
+                "default_renew_as_is", key="send_by", detail={"reason": facts["reason"]}
             )
-            await self._event("default_renew_as_is", key="send_by", detail={"reason": reason})
-            await self._notify(NotificationKind.ESCALATION, "send_by", {"reason": reason})
+            await self._notify(NotificationKind.ESCALATION, "send_by", facts)
             return
         current = self._drafts[-1] if self._drafts else None
         if (
@@ -1107,11 +1139,7 @@ class ContractRenewalWorkflow:
                 answers_comment=None,
                 kind=DraftKind.NON_RENEWAL_NOTICE,
             )
-        await self._escalate(
-            "send_by",
-            f"the send-by date {send_by} arrived with no approved decision: a non-renewal notice "
-            "is in legal review so that the contract does not roll over silently",
-        )
+        await self._escalate("send_by", "esc.send_by.notice_in_review", send_by=send_by)
 
     async def _withdraw_approval_for_termination(self, request: TerminationRequest) -> None:
         """Deciding not to renew contradicts an approved proposal to renew: the approval is
@@ -1126,7 +1154,7 @@ class ContractRenewalWorkflow:
                 version=approved.version,
                 content_hash=approved.content_hash,
                 on=workflow.now().date(),
-                reason=f"not renewing was decided: {request.reason}",
+                reason=phrase("wd.not_renewing", "en", {"reason": request.reason}),
             )
             if event_refusal(self._version_events, withdrawal) is None:
                 self._version_events.append(withdrawal)
@@ -1137,7 +1165,7 @@ class ContractRenewalWorkflow:
                 "version": approved.version,
                 "content_hash": approved.content_hash,
                 "requested_by": request.requested_by,
-                "reason": f"not renewing was decided: {request.reason}",
+                "reason": phrase("wd.not_renewing", "en", {"reason": request.reason}),
             },
         )
 
@@ -1239,19 +1267,17 @@ class ContractRenewalWorkflow:
             if not late and record.after_send_by:
                 await self._escalate(
                     f"dispatch-after-send-by:{draft.version}",
-                    f"the non-renewal notice was dispatched on "
-                    f"{dispatch.dispatched_on.isoformat()}, after the last day to send it "
-                    f"({send_by.isoformat() if send_by else '?'}): it stops the roll-over only "
-                    f"if it reached the supplier by {self._plan.notice_deadline.isoformat()}; "
-                    "confirm its arrival",
+                    "esc.dispatch.after_send_by",
+                    dispatched_on=dispatch.dispatched_on,
+                    send_by=send_by or "?",
+                    notice_deadline=self._plan.notice_deadline,
                 )
             if late:
                 await self._escalate(
                     f"dispatch-late:{draft.version}",
-                    f"the non-renewal notice was dispatched on "
-                    f"{dispatch.dispatched_on.isoformat()}, after the notice deadline "
-                    f"{self._plan.notice_deadline.isoformat()}: it does not stop the contract "
-                    "rolling over at its end date",
+                    "esc.dispatch.late",
+                    dispatched_on=dispatch.dispatched_on,
+                    notice_deadline=self._plan.notice_deadline,
                 )
             return self.status()
 
@@ -1442,8 +1468,10 @@ class ContractRenewalWorkflow:
                 self._rejected_versions.add(draft.version)
                 await self._escalate(
                     f"rejected:{draft.version}",
-                    f"draft version {draft.version} rejected by {submission.reviewer}: "
-                    f"{submission.comment}",
+                    "esc.rejected",
+                    version=draft.version,
+                    reviewer=submission.reviewer,
+                    comment=submission.comment,
                 )
             elif self._negotiation and draft.kind in _TERM_KINDS:
                 # The terms are procurement's to change: wait for its version, never re-render
@@ -1532,8 +1560,8 @@ class ContractRenewalWorkflow:
             )
             await self._make_plan()
             self._publish_search_attributes()
-            for withdrawal in withdrawals:
-                await self._withdraw(withdrawal, by=request.amendment.amended_by)
+            for withdrawal, why in withdrawals:
+                await self._withdraw(withdrawal, why, by=request.amendment.amended_by)
             self._replanned = True
             return self.status()
 
@@ -1795,8 +1823,9 @@ class ContractRenewalWorkflow:
         async def escalate() -> None:
             await self._escalate(
                 f"revision-overdue:{draft.version}",
-                f"legal requested changes to version {draft.version} {2 * n} business "
-                "days ago and no revised version has been made",
+                "esc.revision_overdue",
+                version=draft.version,
+                days=2 * n,
             )
 
         await self._remind_then_escalate(
@@ -1955,13 +1984,14 @@ class ContractRenewalWorkflow:
             else:
                 card = self._scorecard
                 recommendation = card.recommendation.value if card else "renegotiate"
+                note = answer.note.strip()
                 await self._escalate(
                     f"declined:{v}",
-                    f"the supplier declined version {v}"
-                    + (f" ({answer.note.strip()})" if answer.note.strip() else "")
-                    + f"; back to the recommendation ({recommendation}): re-tender, an interim "
-                    "extension, or not renewing",
+                    "esc.declined.note" if note else "esc.declined",
                     stage=RenewalStage.LAPSED if self._lapsed_on else RenewalStage.ESCALATED,
+                    version=v,
+                    recommendation=enum_word(recommendation),
+                    **({"note": note} if note else {}),
                 )
             return self.status()
 
@@ -2045,9 +2075,10 @@ class ContractRenewalWorkflow:
             if not settled():
                 await self._escalate(
                     f"no-answer:{version}",
-                    f"version {version} was presented to the supplier and it has not answered "
-                    f"after {n} business days; the term ends on "
-                    f"{self._contract.end_date.isoformat()}",
+                    "esc.no_answer",
+                    version=version,
+                    days=n,
+                    end_date=self._contract.end_date,
                 )
 
     async def _final_terms_negotiated(self) -> None:
@@ -2057,8 +2088,9 @@ class ContractRenewalWorkflow:
             if self._approved is None:  # a notice or a transition plan not yet approved
                 await self._escalate(
                     "final_terms",
-                    f"version {current.version} ({current.kind.value}) is not approved at the "
-                    "final-terms milestone",
+                    "esc.final_terms.not_approved",
+                    version=current.version,
+                    kind=enum_word(current.kind.value),
                 )
             return
         state = self._state()
@@ -2072,37 +2104,37 @@ class ContractRenewalWorkflow:
             )
             await self._escalate(
                 "final_terms",
-                f"version {presented.version} was presented to the supplier on "
-                f"{presented.presented_on.isoformat() if presented.presented_on else '?'} and it "
-                "has not answered; nothing is agreed yet",
+                "esc.final_terms.no_answer",
+                version=presented.version,
+                presented_on=presented.presented_on or "?",
             )
             self._watch_answer(presented.version)
             return
         if gap is FinalTermsGap.DECLINED:
-            await self._escalate(
-                "final_terms",
-                "the supplier declined the version presented; no other version is agreed",
-            )
+            await self._escalate("final_terms", "esc.final_terms.declined")
             return
         await self._escalate(
             "final_terms",
-            "no version is both approved by legal and presented to the supplier at the "
-            f"final-terms milestone ({len(self._drafts)} version(s), {len(self._decisions)} "
-            "decision(s) so far)",
+            "esc.final_terms.none_presented",
+            versions=len(self._drafts),
+            decisions=len(self._decisions),
         )
 
-    def _withdrawals_for(self, request: AmendmentRequest) -> tuple[ApprovalWithdrawn, ...]:
+    def _withdrawals_for(
+        self, request: AmendmentRequest
+    ) -> tuple[tuple[ApprovalWithdrawn, Reason], ...]:
         """The approvals an amendment withdraws; one contradicting what the supplier accepted
         is refused (a new agreement is a new version, not an amendment)."""
         if not self._negotiation:
             return ()
         a = request.amendment
         try:
-            return withdrawals_for_amendment(
+            return amendment_withdrawals(
                 self._version_events,
                 self._term_versions(),
                 on=workflow.now().date(),
-                reason=f"amended by {a.amended_by}" + (f": {a.reason}" if a.reason else ""),
+                amended_by=a.amended_by,
+                note=a.reason,
                 end_date=a.end_date,
                 notice_period_days=a.notice_period_days,
             )
@@ -2114,7 +2146,7 @@ class ContractRenewalWorkflow:
                 non_retryable=True,
             ) from None
 
-    async def _withdraw(self, withdrawal: ApprovalWithdrawn, *, by: str) -> None:
+    async def _withdraw(self, withdrawal: ApprovalWithdrawn, why: Reason, *, by: str) -> None:
         """The version goes back to legal's review with the amendment's note; its offer is
         void (presented again once re-approved)."""
         if event_refusal(self._version_events, withdrawal) is not None:
@@ -2134,6 +2166,7 @@ class ContractRenewalWorkflow:
             f"review:{withdrawal.version}:withdrawn:{len(self._version_events)}",
             {
                 "version": str(withdrawal.version),
+                **reason_facts(why.code, why.values, key="withdrawn"),
                 "withdrawn": withdrawal.reason,
                 "due": self._review_due(DraftKind.RENEGOTIATION).isoformat(),
             },
@@ -2159,8 +2192,9 @@ class ContractRenewalWorkflow:
             self._refused_agreements.add(version)
             await self._escalate(
                 f"agreed-version-refused:{version}",
-                f"version {version} was approved and accepted, but it is not put into force: "
-                f"{cause.message}",
+                "esc.agreed_refused",
+                version=version,
+                message=cause.message,
             )
         if self._lapsed_on is None:
             await self._expiry_by_term_model()
