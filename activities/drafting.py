@@ -34,6 +34,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedEnvironment
 from domain.content_hash import content_hash
 from domain.milestones import notice_deadline
 from domain.phrases import format_date, label, period_text, plain, signed
+from domain.reasons import reason_in
 from domain.terms import compare_stored, propose_interim_extension, propose_renewal
 from domain.versions import stored_changes, version_proposal
 from models.contract import ContractRead
@@ -62,6 +63,9 @@ def make_environment(override_dir: Path | None = None) -> SandboxedEnvironment:
         keep_trailing_newline=True,
     )
     env.filters["quote"] = quote
+    # A renewal's reason in the mail's language: from reason_code / reason_values, else the
+    # English text an older request carries (issue 17).
+    env.globals["reason_in"] = reason_in
     return env
 
 
