@@ -415,3 +415,35 @@ async def test_a_japanese_contracts_escalation_mail_is_japanese(
     for words in ("business days", "final-terms milestone", "supply is at risk"):
         assert words not in bodies
     await handle.terminate("test over")
+
+
+def test_every_code_in_a_japanese_mail_is_japanese(sessions: SessionFactory) -> None:
+    """Each code as the workflow passes it (its English recorded beside it) in the Japanese
+    escalation, outcome and review-request mails: the Japanese sentence, no English of the
+    glossary, no enum value, no word_word, and never the English text."""
+    with transaction(sessions) as s:
+        contract_store.upsert_supplier(s, supplier=SupplierCreate(id="S-RC2", name="東京包装"))
+        register(s, id="RC-scan", language="ja", title="梱包資材の供給契約", supplier_id="S-RC2")
+    found: list[str] = []
+    for code in REASONS:
+        values = _sample(code, "ja")
+        for kind, key in (
+            (NotificationKind.ESCALATION, "reason"),
+            (NotificationKind.OUTCOME, "reason"),
+            (NotificationKind.REVIEW_REQUESTED, "withdrawn"),
+        ):
+            facts = {
+                "outcome": "renewed",
+                "version": "2",
+                "due": "2027-04-26",
+                **reason_facts(code, values, key=key),
+            }
+            facts[key] = f"English text of {code}"  # what an English recording would show
+            text = _mail(sessions, "RC-scan", kind, facts)
+            assert phrase(code, "ja", values) in text, (code, kind, text)
+            assert facts[key] not in text, (code, kind)
+            for word in FORBIDDEN:
+                if re.search(rf"(?<![A-Za-z]){re.escape(word)}(?![A-Za-z])", text, re.I):
+                    found.append(f"{code} {kind.value}: {word!r}")
+            found.extend(f"{code} {kind.value}: {m!r}" for m in SNAKE.findall(text))
+    assert not found, "\n".join(found)
