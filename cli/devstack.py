@@ -139,6 +139,13 @@ class _EmbeddedServer(uvicorn.Server):
         yield
 
 
+async def _listening(web: uvicorn.Server, task: "asyncio.Task[None]", limit: float = 60) -> None:
+    """Until ``web`` listens (or its task ended, or ``limit`` seconds passed)."""
+    deadline = asyncio.get_running_loop().time() + limit
+    while not web.started and not task.done() and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.05)
+
+
 def dev_tokens(settings: Settings) -> dict[str, str]:
     """Fresh one-day API tokens for the sample people, so the printed commands work as is."""
     tokens: dict[str, str] = {}
@@ -340,6 +347,11 @@ async def run_dev(settings: Settings, opts: DevOptions, *, default_settings: Set
             )
         )
         web_task = asyncio.create_task(web.serve(), name="web")
+        # The banner says the pages answer: print it once uvicorn listens (its startup runs
+        # the app's lifespan first), not before.
+        await _until(stop, _listening(web, web_task))
+        if stop.is_set():
+            return 0
         typer.echo(
             banner(
                 server,

@@ -44,6 +44,7 @@ from tests.identity_helpers import TEST_IDENTITY_KEYS
 from tests.workflow_helpers import result_of, today
 from worker import build_worker
 from workflows.contract_renewal import ContractRenewalWorkflow
+from workflows.followup import FollowUpWorkflow
 from workflows.sandbox import workflow_runner
 
 KEY_A, KEY_B = new_key(), new_key()
@@ -344,7 +345,7 @@ async def test_plain_histories_replay_with_encryption_turned_on(path: Path) -> N
     payloads, plain failures) replay through the encrypting converter unchanged."""
     history = WorkflowHistory.from_json(path.stem, path.read_text(encoding="utf-8"))
     replayer = Replayer(
-        workflows=[ContractRenewalWorkflow],
+        workflows=[ContractRenewalWorkflow, FollowUpWorkflow],
         data_converter=data_converter(
             Settings(payload_encryption_keys={"a": KEY_A}, payload_encryption_key_id="a")
         ),
