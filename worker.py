@@ -24,6 +24,7 @@ from sqlalchemy import Engine
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.digest_activities import DigestActivities
 from activities.drafting import make_environment
 from activities.followup_activities import FollowUpActivities
 from activities.identity_activities import IdentityActivities
@@ -40,13 +41,19 @@ from domain.term_plan import CalendarSettings
 from models.scorecard import ScoringConfig
 from store.db import SessionFactory, make_engine, make_session_factory
 from workflows.contract_renewal import ContractRenewalWorkflow
+from workflows.digest import DigestWorkflow
 from workflows.followup import FollowUpWorkflow
 from workflows.sandbox import workflow_runner
 from workflows.sweep import RenewalSweepWorkflow
 
 log = logging.getLogger("renewals.worker")
 
-WORKFLOWS: Sequence[type] = (ContractRenewalWorkflow, FollowUpWorkflow, RenewalSweepWorkflow)
+WORKFLOWS: Sequence[type] = (
+    ContractRenewalWorkflow,
+    FollowUpWorkflow,
+    RenewalSweepWorkflow,
+    DigestWorkflow,
+)
 # The sweep's activity only reads a page and starts workflows (async, no thread): a few slots
 # are plenty, and its database reads need a few connections beside the renewals' ones.
 SWEEP_MAX_CONCURRENT_ACTIVITIES = 4
@@ -123,6 +130,9 @@ def build_worker(
     followups = FollowUpActivities(
         sessions, interval_months=followup_interval_months, quiet_months=followup_quiet_months
     )
+    digests = DigestActivities(
+        sessions, notifications, calendars=calendars, web_base_url=web_base_url
+    )
     sweep = SweepActivities(
         sessions,
         client,
@@ -144,6 +154,7 @@ def build_worker(
             planning.record_milestone,
             identity.verify_identity,
             *followups.all(),
+            *digests.all(),
         ],
         activity_executor=executor,
         workflow_runner=workflow_runner(),

@@ -23,6 +23,10 @@ A term whose plan is not stored (a renewal started before plans were stored, not
 yet) gets a preview made by the workflow's own plan function, and the mail says it is one.
 Dates and names are passed to the templates as values, never as template text.
 
+A recipient who chose the weekly digest only (users.mail_delivery = ``digest``) is left out of
+every immediate mail but the escalations (ESCALATION, FOLLOWUP_OVERDUE), which still come at
+once; what the mail was about is in their weekly digest (activities/digest_activities.py).
+
 Each recipient reads the mail in their own language (users.language) else the contract's.
 Recipients of another language get their own outbox row, keyed ``<key>:<language>``; the
 contract's language keeps ``<key>``, so a mail nobody reads in another language is one row under
@@ -69,6 +73,8 @@ LANGUAGES = ("en", "ja")  # the languages there are mail templates for
 # Babel's locale per language: "31 March 2027" in English, 2027年3月31日 in Japanese.
 _DATE_LOCALES = {"en": "en_GB", "ja": "ja_JP"}
 HTML_LAYOUT = "mail_layout.html.j2"
+# Mails that reach their recipients at once even when they chose the weekly digest only.
+IMMEDIATE_ALWAYS = frozenset({NotificationKind.ESCALATION, NotificationKind.FOLLOWUP_OVERDUE})
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +187,18 @@ class NotificationActivities:
             return _addresses(owner, self._mail.escalation)
         return _addresses(owner)
 
+    def _immediate(
+        self, session: Session, kind: NotificationKind, recipients: list[str]
+    ) -> list[str]:
+        """The recipients who take this mail now: those who chose the weekly digest only
+        (users.mail_delivery) are left out, except from escalations (an escalated renewal and
+        an overdue follow-up action), which reach everyone at once. A mail left with nobody
+        is still a row (marked "no recipient"), so a retry finds it."""
+        if kind in IMMEDIATE_ALWAYS:
+            return recipients
+        later = user_store.digest_only(session, recipients)
+        return [a for a in recipients if a.strip().casefold() not in later]
+
     def _by_language(
         self, session: Session, recipients: list[str], contract_language: str
     ) -> dict[str, list[str]]:
@@ -269,7 +287,9 @@ class NotificationActivities:
             supplier = session.get(SupplierRow, contract.supplier_id)
             plan = self._plan(session, contract, request.term)
             final_terms = plan.get(MilestoneKind.FINAL_TERMS)
-            recipients = self._recipients(request.kind, contract.owner)
+            recipients = self._immediate(
+                session, request.kind, self._recipients(request.kind, contract.owner)
+            )
             link = self._link(request, contract.id)
             rows: list[OutboxRow] = []
             for language, addresses in self._by_language(

@@ -25,3 +25,6 @@ class ActivityName(StrEnum):
     FOLLOWUP_PLAN = "followup_plan"
     OPEN_FOLLOWUP = "open_followup"
     ESCALATE_OVERDUE_ACTIONS = "escalate_overdue_actions"
+    DIGEST_WEEK = "digest_week"
+    DIGEST_RECIPIENTS = "digest_recipients"
+    STAGE_DIGESTS = "stage_digests"

@@ -14,6 +14,7 @@ class NotificationKind(StrEnum):
     REVISION_REQUESTED = "revision_requested"  # legal asked for changes: to the owner
     FOLLOWUP_DUE = "followup_due"  # a follow-up review of the term is due: to the owner
     FOLLOWUP_OVERDUE = "followup_overdue"  # an action of a review is past its due date
+    DIGEST = "digest"  # the weekly digest of one person (activities/digest_activities.py)
 
 
 class NotificationRequest(BaseModel):

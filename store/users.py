@@ -448,3 +448,39 @@ def chosen_languages(session: Session, usernames: Iterable[str]) -> dict[str, st
         )
         if lang
     }
+
+
+MAIL_IMMEDIATE = "immediate"  # every renewal mail as it happens (and the weekly digest)
+MAIL_DIGEST = "digest"  # the weekly digest only; escalations still come at once
+MAIL_DELIVERIES = (MAIL_IMMEDIATE, MAIL_DIGEST)
+
+
+def mail_delivery(session: Session, *, username: str) -> str:
+    """How renewal mails reach ``username``: ``immediate`` or ``digest``."""
+    return get_user_row(session, username=username).mail_delivery or MAIL_IMMEDIATE
+
+
+def set_mail_delivery(session: Session, *, username: str, delivery: str) -> str:
+    """Store the choice and return the one held before (the service checks and audits)."""
+    row = get_user_row(session, username=username, for_update=True)
+    before = row.mail_delivery or MAIL_IMMEDIATE
+    row.mail_delivery = delivery
+    session.flush()
+    return before
+
+
+def digest_only(session: Session, usernames: Iterable[str]) -> set[str]:
+    """Those of ``usernames`` (casefolded) whose active account chose the digest only: the
+    immediate mails leave them out. People without an account get every mail."""
+    wanted = {name.strip().casefold() for name in usernames if name.strip()}
+    if not wanted:
+        return set()
+    return set(
+        session.scalars(
+            select(UserRow.username).where(
+                UserRow.username.in_(wanted),
+                UserRow.mail_delivery == MAIL_DIGEST,
+                UserRow.active.is_(True),
+            )
+        )
+    )

@@ -10,13 +10,16 @@ facts has no Japanese character and no ``word_word``.
 """
 
 import re
+from datetime import date, timedelta
 from enum import StrEnum
 from html import unescape
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
 
+from activities.digest_activities import DigestActivities
 from activities.drafting import make_environment
 from activities.notifications import NotificationActivities
 from config.mail import MailSettings
@@ -29,6 +32,7 @@ from models.scorecard import Recommendation
 from models.tables import OutboxRow
 from store import contracts as contract_store
 from store.db import SessionFactory, transaction
+from store.reads.digest import FOLLOWUP_ACTION, WAITS_ON_OWNER, DigestLine, PersonDigest
 from tests.factories import register
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "activities" / "templates"
@@ -143,6 +147,8 @@ def _rendered(sessions: SessionFactory, language: str) -> list[tuple[str, str, s
         sessions, make_environment(), MailSettings.outbox_only(), web_base_url=BASE_URL
     )
     for kind in _kinds():
+        if kind == NotificationKind.DIGEST.value:
+            continue  # a person's weekly digest, not a contract's mail: _digests() below
         for i, variant in enumerate(_variants()):
             request = NotificationRequest(
                 contract_id=cid,
@@ -155,13 +161,66 @@ def _rendered(sessions: SessionFactory, language: str) -> list[tuple[str, str, s
             mails.send_notification(request)
     with transaction(sessions) as s:
         rows = list(s.scalars(select(OutboxRow).where(OutboxRow.contract_id == cid)))
-    assert len(rows) == len(_kinds()) * len(_variants())
+    assert len(rows) == (len(_kinds()) - 1) * len(_variants())
     out: list[tuple[str, str, str]] = []
-    for row in rows:
+    for row in [*rows, *_digests(sessions, language, title, supplier, cid)]:
         assert row.body_html, row.key
         html_text = unescape(re.sub(r"<[^>]+>", " ", row.body_html))
         out.append((row.key, f"{row.subject}\n{row.body}\n{html_text}", row.body_html))
     return out
+
+
+def _digests(
+    sessions: SessionFactory, language: str, title: str, supplier: str, cid: str
+) -> list[OutboxRow]:
+    """A weekly digest with a line of every milestone, waiting stage and version kind, an
+    overdue follow-up action and the plan's dates, composed by the digest's activity."""
+    day = date(2027, 3, 1)
+    plan = {
+        "send_by": day + timedelta(days=20),
+        "notice_deadline": day + timedelta(days=23),
+        "end_date": day + timedelta(days=30),
+    }
+
+    def line(what: str, **more: Any) -> DigestLine:
+        return DigestLine(
+            contract_id=cid,
+            term=1,
+            title=title,
+            supplier_name=supplier,
+            language=language,
+            what=what,
+            due=day,
+            **{**plan, **more},
+        )
+
+    person = PersonDigest(
+        username="scan@example.com",
+        language=language,
+        lists={
+            "due_this_week": [line(m.value) for m in MilestoneKind],
+            "overdue": [
+                line(MilestoneKind.FIRST_DISCUSSION.value),
+                line(FOLLOWUP_ACTION, detail=FACTS[language]["answers"]),
+            ],
+            "awaiting": [
+                *(line(stage) for stage in WAITS_ON_OWNER),
+                *(line(k.value, version=2) for k in DraftKind),
+            ],
+            "send_by_soon": [line(MilestoneKind.SEND_BY.value)],
+            "lapsed": [line(RenewalStage.LAPSED.value)],
+        },
+        more={"due_this_week": 3},
+    )
+    activities = DigestActivities(
+        sessions,
+        NotificationActivities(
+            sessions, make_environment(), MailSettings.outbox_only(), web_base_url=BASE_URL
+        ),
+        web_base_url=BASE_URL,
+    )
+    subject, body, html = activities.compose(person, language, as_of=day)
+    return [OutboxRow(key=f"scan:{language}:digest", subject=subject, body=body, body_html=html)]
 
 
 def test_the_scan_knows_the_glossary() -> None:
