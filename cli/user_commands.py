@@ -30,7 +30,7 @@ from config.settings import Settings
 from models.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from models.users import CurrentUser
 from portal.config import WebSettings
-from services import users
+from services import account_mail, users
 from services.db import make_session_factory
 
 app = typer.Typer(
@@ -316,3 +316,32 @@ def revoke(
         except (NotFound, NotAllowed) as exc:
             fail(str(exc))
     typer.echo(f"revoked {len(revoked)} token(s) of {owner}")
+
+
+@app.command("mail-delivery")
+def mail_delivery(
+    choice: Annotated[
+        str | None,
+        typer.Argument(
+            help="immediate (every mail, and the weekly digest) or digest (the digest "
+            "only; escalations still come at once); left out: show the choice"
+        ),
+    ] = None,
+    by: ByOption = None,
+) -> None:
+    """Show or choose how your own renewal mails arrive (each person chooses for themselves)."""
+    settings = load_settings()
+    user = acting_user(settings, claimed=by, permission=Permission.SIGNED_IN, default=_operator())
+    with db_transaction(settings) as session:
+        try:
+            if choice is None:
+                typer.echo(account_mail.mail_delivery(session, actor=user))
+                return
+            chosen, changed = account_mail.set_mail_delivery(
+                session, actor=user, delivery=choice.strip().casefold()
+            )
+        except InvalidInput as exc:
+            invalid_input(exc)
+        except NotFound as exc:
+            fail(str(exc))
+    typer.echo(f"{user.username}: {chosen}" + ("" if changed else " (unchanged)"))

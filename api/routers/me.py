@@ -4,13 +4,14 @@ their own (an administrator cannot do it for another person)."""
 from typing import Annotated
 
 from fastapi import APIRouter, status
+from pydantic import BaseModel, ConfigDict
 
 from api.account_schemas import RevokedOut, TokenListed, TokenRequest
 from api.schemas import Me, TokenOut
 from auth.roles import Permission
 from models.users import CurrentUser
 from portal.deps import SessionDep, require
-from services import users
+from services import account_mail, users
 
 router = APIRouter(prefix="/me", tags=["users"])
 
@@ -54,3 +55,25 @@ def revoke_my_token(prefix: str, db: SessionDep, user: SignedIn) -> RevokedOut:
     revoked = users.revoke_tokens(db, actor=user, username=user.username, prefix=prefix, via="api")
     db.commit()
     return RevokedOut(revoked=revoked)
+
+
+class MailDelivery(BaseModel):
+    """How one's renewal mails arrive: "immediate" (each as it happens, and the weekly digest)
+    or "digest" (the weekly digest only; escalations still come at once)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mail_delivery: str
+
+
+@router.get("/mail-delivery")
+def read_my_mail_delivery(db: SessionDep, user: SignedIn) -> MailDelivery:
+    return MailDelivery(mail_delivery=account_mail.mail_delivery(db, actor=user))
+
+
+@router.put("/mail-delivery")
+def choose_my_mail_delivery(body: MailDelivery, db: SessionDep, user: SignedIn) -> MailDelivery:
+    """Choose for oneself; any other value is refused naming ``mail_delivery`` (422)."""
+    chosen, _ = account_mail.set_mail_delivery(db, actor=user, delivery=body.mail_delivery)
+    db.commit()
+    return MailDelivery(mail_delivery=chosen)
