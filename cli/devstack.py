@@ -36,6 +36,7 @@ from api.app import create_app
 from cli import dbtools, samples
 from cli.common import db_transaction, engine_for, fail, load_settings, safe_url
 from cli.devserver import DevServer, DevStackError
+from clients.digest_schedule import create_digest_schedule
 from clients.renewals import SEARCH_ATTRIBUTES, start_renewal
 from config.binaries import BinaryNotFound, temporal_cli
 from config.codec import PayloadKeyFileError, ensure_key_file, key_file
@@ -335,6 +336,10 @@ async def run_dev(settings: Settings, opts: DevOptions, *, default_settings: Set
         if stop.is_set():
             return 0
         worker_task = asyncio.create_task(run_worker(settings, stop=stop), name="worker")
+        # The weekly digest's schedule, as in production (renewals schedule digest-create).
+        _, digest_created = await create_digest_schedule(client, settings=settings)
+        if digest_created:
+            typer.echo(f"weekly digest schedule created: {settings.digest_schedule_id}")
         started: list[tuple[str, str]] = []
         if opts.start_renewals:
             started = await _until(stop, start_sample_renewals(client, settings)) or []

@@ -19,7 +19,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from auth.roles import Permission
 from cli.common import load_settings
 from cli.identity import ByOption, acting_user, audit_entry, login_name
-from clients import schedules
+from clients import digest_schedule, schedules
 from config.settings import Settings
 from config.temporal import connect
 from models.users import CurrentUser
@@ -175,3 +175,67 @@ def backfill(
         {"start_at": start_at.isoformat(), "end_at": end_at.isoformat()},
     )
     typer.echo(f"backfilled {start_at.isoformat()} .. {end_at.isoformat()}")
+
+
+def _digest_audit(
+    settings: Settings, user: CurrentUser, action: audit.AuditAction, detail: dict[str, object]
+) -> None:
+    audit_entry(
+        settings,
+        user,
+        action=action,
+        subject_type="schedule",
+        subject_id=settings.digest_schedule_id,
+        detail={"via": "cli", **detail},
+    )
+
+
+@app.command("digest-create")
+def digest_create(by: ByOption = None) -> None:
+    """Create the weekly digest's schedule (DIGEST_WEEKDAY at DIGEST_HOUR in DIGEST_TIME_ZONE);
+    a no-op if it exists."""
+    s = load_settings()
+    user = _scheduler(s, by)
+    _, created = _run(lambda c, st: digest_schedule.create_digest_schedule(c, settings=st), s)
+    if not created:
+        typer.echo(f"{s.digest_schedule_id} already exists; left unchanged")
+        return
+    _digest_audit(
+        s,
+        user,
+        audit.AuditAction.SCHEDULE_CREATED,
+        {"weekday": s.digest_weekday, "hour": s.digest_hour, "time_zone": s.digest_time_zone},
+    )
+    typer.echo(f"created {s.digest_schedule_id}")
+
+
+@app.command("digest-show")
+def digest_show(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Show the weekly digest's schedule: when it runs, next and recent runs."""
+    info = _run(lambda c, s: digest_schedule.describe_digest_schedule(c, settings=s))
+    data = {
+        "schedule_id": info.schedule_id,
+        "paused": info.paused,
+        "weekday": info.weekday,
+        "hour": info.hour,
+        "time_zone": info.time_zone,
+        "next_runs": [t.isoformat() for t in info.next_runs],
+        "recent_runs": [t.isoformat() for t in info.recent_runs],
+    }
+    if as_json:
+        typer.echo(json.dumps(data, indent=2))
+        return
+    state = "PAUSED" if info.paused else "active"
+    typer.echo(f"{info.schedule_id}: {state}, {info.when}")
+    for t in info.next_runs:
+        typer.echo(f"  next   {t.isoformat()}")
+
+
+@app.command("digest-delete")
+def digest_delete(by: ByOption = None) -> None:
+    """Delete the weekly digest's schedule (no digest is sent until it is created again)."""
+    s = load_settings()
+    user = _scheduler(s, by)
+    _run(lambda c, st: digest_schedule.delete_digest_schedule(c, settings=st), s)
+    _digest_audit(s, user, audit.AuditAction.SCHEDULE_PAUSED, {"deleted": True})
+    typer.echo(f"deleted {s.digest_schedule_id}")
