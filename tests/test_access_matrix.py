@@ -336,6 +336,13 @@ MATRIX: list[tuple[str, str, str, set[str], dict[str, Any]]] = [
         ALL,
         {"form": True, "data": {"language": "en"}},
     ),
+    (
+        "POST",
+        "/account/mail-delivery",
+        "/account/mail-delivery",
+        ALL,
+        {"form": True, "data": {"mail_delivery": "immediate"}},
+    ),
     ("POST", "/account/calendar", "/account/calendar", ALL, {"form": True}),
     ("POST", "/account/calendar/revoke", "/account/calendar/revoke", ALL, {"form": True}),
 ]

@@ -7,17 +7,19 @@ from datetime import date
 
 import httpx
 from icalendar import Calendar
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from models.account_tables import FeedTokenRow, UserRow
 from models.tables import AuditLogRow
 from portal.deps import SESSION_COOKIE
+from services.account_mail import MAIL_DELIVERY_CHANGED
 from services.feed_tokens import LINK_CREATED, LINK_REVOKED
 from services.users import LANGUAGE_CHANGED
 from store.db import transaction
 from tests.factories import register
 from tests.portal_fixtures import *  # noqa: F403
 from tests.portal_fixtures import Portal, new_contract_id
+from tests.web_i18n_helpers import english_left
 
 
 def _browser(p: Portal, who: str, **headers: str) -> httpx.AsyncClient:
@@ -183,3 +185,100 @@ async def test_a_link_reads_in_its_owners_language_and_only_its_owners(db_portal
     assert any("契約満了日" in s for s in summaries)  # the owner chose Japanese
     async with _browser(p, "legal") as http:
         await http.post("/account/language", data={"csrf_token": csrf, "language": ""})
+
+
+def _delivery(p: Portal, username: str) -> str:
+    with transaction(p.sessions) as s:
+        return str(s.scalar(select(UserRow.mail_delivery).where(UserRow.username == username)))
+
+
+async def test_mail_delivery_is_shown_stored_audited_and_refused_when_unknown(
+    db_portal: Portal,
+) -> None:
+    """The account page's mail choice goes through services.account_mail, as the API's PUT
+    /api/v1/me/mail-delivery does: one audit entry per change, a bad value refused naming the
+    field with nothing stored; the page says escalations still come at once."""
+    p = db_portal
+    name = p.username("procurement")
+    csrf = p.cookies["procurement"][1]
+    with transaction(p.sessions) as s:  # PostgreSQL's schema outlives one test
+        s.execute(update(UserRow).where(UserRow.username == name).values(mail_delivery="immediate"))
+    before = len(_audit(p, name, MAIL_DELIVERY_CHANGED))
+
+    def changes() -> list[dict[str, object]]:
+        return _audit(p, name, MAIL_DELIVERY_CHANGED)[before:]
+
+    async with _browser(p, "procurement", **{"Accept-Language": "en"}) as http:
+        page = await http.get("/account")
+        assert page.status_code == 200
+        assert 'action="/account/mail-delivery"' in page.text
+        assert re.search(r'value="immediate"\s+checked', page.text)
+        assert not re.search(r'value="digest"\s+checked', page.text)
+        assert "escalations and overdue follow-up reviews are still mailed" in page.text
+
+        refused = await http.post(
+            "/account/mail-delivery", data={"csrf_token": csrf, "mail_delivery": "hourly"}
+        )
+        assert refused.status_code == 422
+        assert 'id="mail-delivery-error"' in refused.text
+        assert re.search(r'name="mail_delivery" value="digest" aria-invalid="true"', refused.text)
+        assert 'aria-describedby="mail-delivery-help mail-delivery-error"' in refused.text
+        missing = await http.post("/account/mail-delivery", data={"csrf_token": csrf})
+        assert missing.status_code == 422
+        assert _delivery(p, name) == "immediate" and changes() == []
+
+        no_token = await http.post("/account/mail-delivery", data={"mail_delivery": "digest"})
+        assert no_token.status_code == 403 and _delivery(p, name) == "immediate"
+
+        chosen = await http.post(
+            "/account/mail-delivery", data={"csrf_token": csrf, "mail_delivery": "digest"}
+        )
+        assert chosen.status_code == 303
+        assert chosen.headers["location"] == "/account?done=mail-delivery"
+        assert _delivery(p, name) == "digest"
+        [entry] = changes()
+        assert (entry["mail_delivery_before"], entry["mail_delivery"]) == ("immediate", "digest")
+
+        after = await http.get("/account?done=mail-delivery")
+        assert re.search(r'value="digest"\s+checked', after.text)
+        assert 'id="notice"' in after.text
+
+        # Choosing what is held changes and audits nothing.
+        same = await http.post(
+            "/account/mail-delivery", data={"csrf_token": csrf, "mail_delivery": "digest"}
+        )
+        assert same.status_code == 303 and len(changes()) == 1
+
+        # The API reads the same choice.
+        api = await http.get("/api/v1/me/mail-delivery")
+        if api.status_code == 200:
+            assert api.json()["mail_delivery"] == "digest"
+
+        back = await http.post(
+            "/account/mail-delivery", data={"csrf_token": csrf, "mail_delivery": "immediate"}
+        )
+        assert back.status_code == 303 and _delivery(p, name) == "immediate"
+        assert [e["mail_delivery"] for e in changes()] == ["digest", "immediate"]
+
+
+async def test_the_japanese_account_page_has_no_english_left(db_portal: Portal) -> None:
+    p = db_portal
+    name = p.username("procurement")
+    csrf = p.cookies["procurement"][1]
+    with transaction(p.sessions) as s:
+        display = s.scalar(select(UserRow.display_name).where(UserRow.username == name))
+    allowed = [name, str(display or "")]
+    async with _browser(p, "procurement", **{"Accept-Language": "ja"}) as http:
+        page = await http.get("/account")
+        assert page.status_code == 200 and page.headers["content-language"] == "ja"
+        assert "週次のまとめのみ" in page.text and "エスカレーション" in page.text
+        assert english_left(page.text, allowed=allowed) == []
+        refused = await http.post(
+            "/account/mail-delivery", data={"csrf_token": csrf, "mail_delivery": "hourly"}
+        )
+        assert refused.status_code == 422
+        assert english_left(refused.text, allowed=allowed) == []
+        made = await http.post("/account/calendar", data={"csrf_token": csrf})
+        link = re.search(r'value="(http://testserver/calendar/[^"]+)"', made.text)
+        assert link is not None
+        assert english_left(made.text, allowed=[*allowed, link[1]]) == []

@@ -1,5 +1,7 @@
 """The account page of the workspace (issue 16): who I am and my roles, the language I read
-pages in, and my calendar subscription links; and the calendar feed those links open.
+pages in, how my renewal mails arrive (issue 17: every mail as it happens, or the weekly digest
+only; :mod:`services.account_mail`), and my calendar subscription links; and the calendar feed
+those links open.
 
 The feed, ``GET /calendar/<secret>.ics``, is public: calendar clients send no cookie, so the
 link is the credential. It reads the milestones of the contracts its owner owns, in the owner's
@@ -17,7 +19,7 @@ from auth.roles import Permission
 from models.errors import InvalidInput, NotFound
 from models.users import WebSession
 from portal.deps import SessionDep, StateDep, require_web
-from services import feed_tokens, users
+from services import account_mail, feed_tokens, users
 from web.pages import FormDep, Notice, render, translator_for
 
 __all__ = ["FEED_HEADERS", "router"]
@@ -39,9 +41,13 @@ def _page(
     new_link: str | None = None,
     language: str | None = None,
     language_error: str | None = None,
+    delivery: str | None = None,
+    delivery_error: str | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
     chosen = (session.user.language or _BROWSER) if language is None else language
+    if delivery is None:
+        delivery = account_mail.mail_delivery(db, actor=session.user)
     return render(
         request,
         "account/page.html",
@@ -50,6 +56,8 @@ def _page(
             "roles": sorted(r.value for r in session.user.roles),
             "chosen": chosen,
             "language_error": language_error,
+            "delivery": delivery,
+            "delivery_error": delivery_error,
             "links": feed_tokens.list_links(db, actor=session.user),
             "new_link": new_link,
             "notice": notice,
@@ -67,6 +75,8 @@ def account_page(
     notice = None
     if done == "language":
         notice = Notice("ok", t.gettext("Your language was saved."))
+    elif done == "mail-delivery":
+        notice = Notice("ok", t.gettext("How your mails arrive was saved."))
     elif done == "revoked":
         notice = Notice("ok", t.gettext("The calendar link was revoked: it no longer answers."))
     return _page(request, db, session, notice=notice)
@@ -93,6 +103,30 @@ def choose_language(request: Request, db: SessionDep, session: SignedIn, form: F
         )
     db.commit()
     return RedirectResponse("/account?done=language", status_code=303)
+
+
+@router.post("/account/mail-delivery")
+def choose_mail_delivery(
+    request: Request, db: SessionDep, session: SignedIn, form: FormDep
+) -> Response:
+    """The same service, checks and audit entry as ``PUT /api/v1/me/mail-delivery``."""
+    raw = form.get("mail_delivery")
+    typed = raw if isinstance(raw, str) else ""
+    try:
+        account_mail.set_mail_delivery(db, actor=session.user, delivery=typed)
+    except InvalidInput:
+        db.rollback()
+        t = translator_for(request, session, "account")
+        return _page(
+            request,
+            db,
+            session,
+            delivery=typed[:20],
+            delivery_error=t.gettext("Choose every mail as it happens or the weekly digest only."),
+            status_code=422,
+        )
+    db.commit()
+    return RedirectResponse("/account?done=mail-delivery", status_code=303)
 
 
 @router.post("/account/calendar")
