@@ -237,5 +237,5 @@ def digest_delete(by: ByOption = None) -> None:
     s = load_settings()
     user = _scheduler(s, by)
     _run(lambda c, st: digest_schedule.delete_digest_schedule(c, settings=st), s)
-    _digest_audit(s, user, audit.AuditAction.SCHEDULE_PAUSED, {"deleted": True})
+    _digest_audit(s, user, audit.AuditAction.SCHEDULE_DELETED, {})
     typer.echo(f"deleted {s.digest_schedule_id}")

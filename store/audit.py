@@ -52,6 +52,7 @@ class AuditAction(StrEnum):
     SCHEDULE_UNPAUSED = "schedule_unpaused"
     SCHEDULE_TRIGGERED = "schedule_triggered"  # a sweep run now
     SCHEDULE_BACKFILLED = "schedule_backfilled"  # the sweeps of a past period run now
+    SCHEDULE_DELETED = "schedule_deleted"  # a schedule removed (the weekly digest's)
     DECISION_REFUSED = "decision_refused"  # a decision without a proven identity reached a renewal
 
 

@@ -21,7 +21,7 @@ from activities.drafting import make_environment
 from activities.notifications import NotificationActivities
 from clients import digest_schedule
 from config.mail import MailSettings
-from config.settings import Settings
+from config.settings import Settings, get_settings
 from models.digest import DigestInput, DigestTotals, digest_key, iso_week
 from models.notifications import NotificationKind, NotificationRequest
 from models.tables import (
@@ -33,8 +33,12 @@ from models.tables import (
 )
 from services import account_mail
 from store import users as user_store
+from store.audit import AuditAction
 from store.db import SessionFactory, transaction
 from tests.factories import register
+from tests.test_cli_acting_user import LAWYER as CLI_LAWYER
+from tests.test_cli_acting_user import Env as CliEnv
+from tests.test_cli_acting_user import env  # noqa: F401 - the CLI's env (Temporal faked)
 from tests.test_japanese_templates import FORBIDDEN, JAPANESE, SNAKE
 from workflows.digest import DigestWorkflow
 from workflows.sandbox import workflow_runner
@@ -277,3 +281,37 @@ async def test_the_digest_schedule_runs_weekly_at_the_local_hour(
             assert (local.weekday(), local.hour, local.minute) == (0, 8, 0)
     finally:
         await digest_schedule.delete_digest_schedule(client, settings=settings)
+
+
+def test_digest_create_and_delete_are_audited_each_as_what_it_did(
+    env: CliEnv,  # noqa: F811 - the fixture imported above
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`renewals schedule digest-create|digest-delete`: who may ask, and one audit entry each
+    naming the digest's schedule: created, then deleted (not "paused")."""
+
+    async def created(*_args: object, **_kwargs: object) -> tuple[None, bool]:
+        env.temporal_calls.append("digest-create")
+        return None, True
+
+    async def deleted(*_args: object, **_kwargs: object) -> None:
+        env.temporal_calls.append("digest-delete")
+
+    monkeypatch.setattr(digest_schedule, "create_digest_schedule", created)
+    monkeypatch.setattr(digest_schedule, "delete_digest_schedule", deleted)
+    refused = env.invoke("schedule", "digest-delete", token=env.tokens[CLI_LAWYER])
+    assert refused.exit_code == 1 and "needs renewals_write" in refused.stderr
+    assert env.temporal_calls == [] and env.entries(subject_type="schedule") == []
+    for command in ("digest-create", "digest-delete"):
+        result = env.invoke("schedule", command, token=env.tokens[BUYER])
+        assert result.exit_code == 0, result.output
+    assert env.temporal_calls == ["connect", "digest-create", "connect", "digest-delete"]
+    entries = [
+        (e.actor, e.action, e.subject_id, e.detail) for e in env.entries(subject_type="schedule")
+    ]
+    s = get_settings()
+    when = {"weekday": s.digest_weekday, "hour": s.digest_hour, "time_zone": s.digest_time_zone}
+    assert entries == [
+        (BUYER, AuditAction.SCHEDULE_CREATED.value, s.digest_schedule_id, {"via": "cli", **when}),
+        (BUYER, AuditAction.SCHEDULE_DELETED.value, s.digest_schedule_id, {"via": "cli"}),
+    ]
