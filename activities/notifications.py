@@ -30,9 +30,14 @@ once; what the mail was about is in their weekly digest (activities/digest_activ
 Each recipient reads the mail in their own language (users.language) else the contract's.
 Recipients of another language get their own outbox row, keyed ``<key>:<language>``; the
 contract's language keeps ``<key>``, so a mail nobody reads in another language is one row under
-the key it always had. Stages, milestones, outcomes and recommendations are shown in the
-glossary's words (domain.glossary); the reasons the workflow passes (``facts["reason"]``,
-``facts["withdrawn"]``) are printed as given.
+the key it always had. A review request also goes to the contract's owner, who cannot open the
+review page (legal's permission): its readers are parted by audience (:func:`audience_key`),
+legal reviewers linked to the review page and everyone else to the contract's page, with words
+fit for them (the template's ``audience``).
+
+Stages, milestones, outcomes and recommendations are shown in the glossary's words
+(domain.glossary); the reasons the workflow passes (``facts["reason"]``, ``facts["withdrawn"]``)
+are printed as given.
 """
 
 import hashlib
@@ -54,11 +59,13 @@ from sqlalchemy.orm import Session
 from temporalio import activity
 
 from activities.failures import activity_failures
+from auth.roles import Permission
 from config.mail import MailSettings
 from domain.glossary import LABELS, STAGE_LABELS, label, stage_label
 from domain.term_plan import CalendarSettings, as_preview, term_plan
 from models.activity_names import ActivityName
 from models.contract import ContractRead
+from models.errors import NotFound
 from models.milestones import MilestoneKind, RenewalPolicy
 from models.notifications import NotificationKind, NotificationRequest
 from models.plans import StoredPlan
@@ -75,6 +82,12 @@ _DATE_LOCALES = {"en": "en_GB", "ja": "ja_JP"}
 HTML_LAYOUT = "mail_layout.html.j2"
 # Mails that reach their recipients at once even when they chose the weekly digest only.
 IMMEDIATE_ALWAYS = frozenset({NotificationKind.ESCALATION, NotificationKind.FOLLOWUP_OVERDUE})
+# Who a mail is for, by the page its link opens. A review request's recipients are parted in
+# two: legal reviewers (the review page) and everyone else, the contract's owner above all (the
+# contract's page: the review page answers 403 to anyone without legal's permission). Every
+# other mail has one audience, the first.
+REVIEWER, OWNER = "reviewer", "owner"
+AUDIENCES = (REVIEWER, OWNER)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +132,15 @@ def language_key(key: str, language: str, contract_language: str) -> str:
     """The outbox key of the mail in ``language``: the contract's language keeps the
     request's key (one row, as before readers had languages); others are suffixed."""
     return key if language == contract_language else f"{key}:{language}"
+
+
+def audience_key(key: str, audience: str) -> str:
+    """The outbox key of the mail for ``audience``: the first audience (reviewers of a review
+    request, the one audience of every other mail) keeps the key, the others are suffixed
+    (``<key>[:<language>]:owner``). So the rows staged before review requests were parted keep
+    their keys, and the common case (the contract's language, legal's row) is the row a retry
+    staged before finds; the owner's own row is new."""
+    return key if audience == AUDIENCES[0] else f"{key}:{audience}"
 
 
 def _paragraphs(text: str) -> list[list[str]]:
@@ -199,30 +221,56 @@ class NotificationActivities:
         later = user_store.digest_only(session, recipients)
         return [a for a in recipients if a.strip().casefold() not in later]
 
-    def _by_language(
-        self, session: Session, recipients: list[str], contract_language: str
-    ) -> dict[str, list[str]]:
-        """The recipients by the language they read: their choice, else the contract's. The
-        contract's language first; no recipient at all is one (empty) group of it."""
+    def _audience(self, session: Session, kind: NotificationKind, address: str) -> str:
+        """Who ``address`` reads the mail as. For a review request: a reviewer when their
+        account holds legal's permission (the one the review page asks for), else the owner's
+        audience; an address with no account (a team's mailbox) is a reviewer when it is the
+        legal team's (MailSettings.legal_team). Every other mail has one audience."""
+        if kind is not NotificationKind.REVIEW_REQUESTED:
+            return AUDIENCES[0]
+        try:
+            user = user_store.get_user(session, username=address)
+        except NotFound:
+            legal = {a.casefold() for a in _addresses(self._mail.legal_team)}
+            return REVIEWER if address.strip().casefold() in legal else OWNER
+        return REVIEWER if user.can(Permission.REVIEW) else OWNER
+
+    def _groups(
+        self,
+        session: Session,
+        kind: NotificationKind,
+        recipients: list[str],
+        contract_language: str,
+    ) -> dict[tuple[str, str], list[str]]:
+        """The recipients by the language they read (their choice, else the contract's) and
+        their audience. The contract's language and the first audience first; no recipient at
+        all is one (empty) group of them."""
         chosen = user_store.chosen_languages(session, recipients)
-        groups: dict[str, list[str]] = {contract_language: []}
+        first = (contract_language, AUDIENCES[0])
+        groups: dict[tuple[str, str], list[str]] = {first: []}
         for address in recipients:
             language = chosen.get(address.strip().casefold(), contract_language)
             if language not in LANGUAGES:
                 language = contract_language
-            groups.setdefault(language, []).append(address)
-        if not groups[contract_language] and len(groups) > 1:
-            del groups[contract_language]
+            audience = self._audience(session, kind, address)
+            groups.setdefault((language, audience), []).append(address)
+        if not groups[first] and len(groups) > 1:
+            del groups[first]
         return groups
 
-    def _link(self, request: NotificationRequest, contract_id: str) -> str:
+    def _link(self, request: NotificationRequest, contract_id: str, audience: str) -> str:
         """The page where the reader acts, or "" without a base URL: legal's review page of
-        the version for a review request, the contract's page for everything the owner gets."""
+        the version for a reviewer of a review request, the contract's page for everyone
+        else (the owner's mails, and the owner's copy of a review request)."""
         if not self._web_base_url:
             return ""
         cid = quote(contract_id, safe="")
         version = request.facts.get("version", "")
-        if request.kind is NotificationKind.REVIEW_REQUESTED and version.isdigit():
+        if (
+            request.kind is NotificationKind.REVIEW_REQUESTED
+            and audience == REVIEWER
+            and version.isdigit()
+        ):
             return f"{self._web_base_url}/reviews/{cid}/{request.term}/{int(version)}"
         return f"{self._web_base_url}/contracts/{cid}"
 
@@ -273,13 +321,14 @@ class NotificationActivities:
         return subject, body, html
 
     def _stage_messages(self, request: NotificationRequest) -> list[OutboxRow]:
-        """The message's rows, one per language its readers read; a retry finds them."""
+        """The message's rows, one per language and audience of its readers; a retry finds
+        them."""
         with transaction(self._sessions) as session:
             contract = contract_store.get_contract(session, contract_id=request.contract_id)
-            keys = [request.key] + [
-                language_key(request.key, lang, contract.language)
-                for lang in LANGUAGES
-                if lang != contract.language
+            keys = [
+                audience_key(language_key(request.key, lang, contract.language), audience)
+                for lang in sorted(LANGUAGES, key=lambda lang: lang != contract.language)
+                for audience in AUDIENCES
             ]
             found = outbox.find_all(session, keys=keys)
             if found:
@@ -290,10 +339,9 @@ class NotificationActivities:
             recipients = self._immediate(
                 session, request.kind, self._recipients(request.kind, contract.owner)
             )
-            link = self._link(request, contract.id)
             rows: list[OutboxRow] = []
-            for language, addresses in self._by_language(
-                session, recipients, contract.language
+            for (language, audience), addresses in self._groups(
+                session, request.kind, recipients, contract.language
             ).items():
                 subject, body, html = self.render(
                     request.kind,
@@ -304,7 +352,8 @@ class NotificationActivities:
                         "final_terms_due": final_terms.due if final_terms else None,
                         "plan_preview": plan.preview,
                         "dates": self._dates(plan, language),
-                        "link": link,
+                        "link": self._link(request, contract.id, audience),
+                        "audience": audience,
                         "day": partial(format_day, language=language),
                         "milestone_name": word(request.facts.get("milestone", ""), language),
                         "recommendation_name": word(
@@ -315,7 +364,7 @@ class NotificationActivities:
                         "term": request.term,
                     },
                 )
-                key = language_key(request.key, language, contract.language)
+                key = audience_key(language_key(request.key, language, contract.language), audience)
                 rows.append(
                     outbox.stage(
                         session,
@@ -390,8 +439,8 @@ class NotificationActivities:
             return self._send_notification(request)
 
     def _send_notification(self, request: NotificationRequest) -> str:
-        """Each language's row sent once; a failure raises (retryable) after the rows before
-        it were sent and marked, so the retry sends only what is left."""
+        """Each row (language and audience) sent once; a failure raises (retryable) after the
+        rows before it were sent and marked, so the retry sends only what is left."""
         results: list[str] = []
         for row in self._stage_messages(request):
             result = self._deliver(row)

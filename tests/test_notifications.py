@@ -201,23 +201,27 @@ async def test_renewal_sends_each_notification_once(
     assert [s.split(":")[0] for s in subjects] == [
         "Renewal started",
         "Legal review requested",
+        "Sent to legal review",  # the owner's copy, linked to the contract's page
         "Reminder",  # 5 business days undecided
         "Escalation",  # 10 business days undecided
         "Escalation",  # nothing approved at final terms
         "Legal review requested",  # the term lapsed: the interim extension, version 2
+        "Sent to legal review",
         "Escalation",  # lapsed: supply at risk
         "Renewal outcome",
     ], subjects
-    assert "version 1" in subjects[1]
-    assert "version 2" in subjects[5]
+    assert "version 1" in subjects[1] and "version 1" in subjects[2]
+    assert "version 2" in subjects[6] and "version 2" in subjects[7]
     assert subjects[-1].endswith(": interim extension")  # the glossary's words
     review = next(m for m in mailing_worker.messages if "review" in str(m["Subject"]))
-    assert "legal@example.com" in review["To"]
+    assert review["To"] == "legal@example.com"
+    copy = next(m for m in mailing_worker.messages if "Sent to legal" in str(m["Subject"]))
+    assert copy["To"] == "buyer@example.com"
     ids = [m["Message-ID"] for m in mailing_worker.messages]
     assert len(ids) == len(set(ids))
     with transaction(sessions) as s:
         sent = select(func.count()).where(OutboxRow.sent_at.is_not(None), OutboxRow.term == 1)
-        assert s.scalar(sent) == 8
+        assert s.scalar(sent) == 10
     await client.get_workflow_handle(outcome.next_workflow_id or "").terminate("test over")
 
 
