@@ -138,6 +138,25 @@ REASONS: Final[dict[str, Bilingual]] = {
         "第{version}版を取引先へ提示しましたが、{days}営業日が経っても回答がありません。"
         "契約満了日は{end_date}です",
     ),
+    # Why record_outcome refused the agreed version, by the failure's type: Conflict, the stored
+    # version no longer hashes to what was approved and accepted (its text or terms changed
+    # after approval, or its terms no longer read: store.renewals.approved_terms,
+    # domain.versions.verified_terms); NotFound, the approved version (or its renewal) is not
+    # stored. The activity's own message (English, technical) is no part of either sentence.
+    "esc.agreed_refused.changed": (
+        "version {version} was approved and accepted, but it is not put into force: the stored "
+        "version changed after its approval and no longer matches what was approved and "
+        "accepted",
+        "第{version}版は承認・合意されましたが、発効できません"
+        "（保存されている版が承認後に変更され、承認・合意された内容と一致しません）",
+    ),
+    "esc.agreed_refused.missing": (
+        "version {version} was approved and accepted, but it is not put into force: the "
+        "approved version is not stored",
+        "第{version}版は承認・合意されましたが、発効できません（承認された版が保存されていません）",
+    ),
+    # The sentence before the two above: the activity's message placed as it was (English).
+    # Kept for the notification requests recorded with it (a retried activity renders them).
     "esc.agreed_refused": (
         "version {version} was approved and accepted, but it is not put into force: {message}",
         "第{version}版は承認・合意されましたが、発効できません（{message}）",

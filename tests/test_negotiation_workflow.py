@@ -416,6 +416,9 @@ async def test_a_tampered_agreed_version_is_refused_and_escalated(
     status = await _until(handle, lambda st: st.lapsed_on is not None)
     refused = [e for e in status.escalations if "not put into force" in e]
     assert refused and "version 1 was approved and accepted" in refused[0]
+    # Said by the refusal's type (Conflict), not by the activity's technical message.
+    assert "the stored version changed after its approval" in refused[0], refused
+    assert "content_hash" not in refused[0] and "hashes to" not in refused[0], refused
     assert status.outcome is None and status.stage is RenewalStage.LAPSED
     with transaction(sessions) as s:
         contract = s.get(ContractRow, cid)

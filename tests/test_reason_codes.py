@@ -447,3 +447,42 @@ def test_every_code_in_a_japanese_mail_is_japanese(sessions: SessionFactory) -> 
                     found.append(f"{code} {kind.value}: {word!r}")
             found.extend(f"{code} {kind.value}: {m!r}" for m in SNAKE.findall(text))
     assert not found, "\n".join(found)
+
+
+def test_a_refused_agreed_version_says_why_in_japanese_without_the_system_message(
+    sessions: SessionFactory,
+) -> None:
+    """record_outcome's refusal, as the workflow escalates it: the code says why by the
+    failure's type (Conflict: the stored version changed after approval; NotFound: it is not
+    stored); the activity's English message travels as a value neither sentence names, so the
+    Japanese mail is wholly Japanese and the English names no system detail either."""
+    with transaction(sessions) as s:
+        contract_store.upsert_supplier(s, supplier=SupplierCreate(id="S-RC3", name="東京包装"))
+        register(s, id="RC-agreed", language="ja", title="梱包資材の供給契約", supplier_id="S-RC3")
+    refusals = {
+        "esc.agreed_refused.changed": (
+            "content_hash: the stored version hashes to e6c09d398fb5, not the agreed "
+            "78b5d29a8104: it changed after approval; not put into force",
+            "保存されている版が承認後に変更され、承認・合意された内容と一致しません",
+            "the stored version changed after its approval",
+        ),
+        "esc.agreed_refused.missing": (
+            "approved draft v2 of renewal renewal-RC-agreed-1 is not stored",
+            "承認された版が保存されていません",
+            "the approved version is not stored",
+        ),
+    }
+    for code, (message, ja_why, en_why) in refusals.items():
+        facts = reason_facts(code, {"version": 2, "message": message})
+        assert facts["reason"] == (
+            f"version 2 was approved and accepted, but it is not put into force: {en_why}"
+            + (" and no longer matches what was approved and accepted" if "changed" in code else "")
+        )
+        assert message not in facts["reason"]
+        assert decode_values(facts["reason_values"])["message"] == message  # for operators
+        text = _mail(sessions, "RC-agreed", NotificationKind.ESCALATION, facts)
+        assert f"第2版は承認・合意されましたが、発効できません（{ja_why}）" in text, text
+        assert reason_in(facts, "ja") in text and message not in text
+        # No English sentence: apart from the contract's id, no run of ASCII words.
+        prose = re.sub(r"RC-agreed", "", re.sub(r"<[^>]+>", " ", text))
+        assert not re.search(r"[A-Za-z]+[ ,:;]+[A-Za-z]+", prose), (code, prose)

@@ -2190,9 +2190,17 @@ class ContractRenewalWorkflow:
                 raise
             version = request.approved_version or 0
             self._refused_agreements.add(version)
+            # Why, in the reader's words, from the failure's type (domain/reason_table.py):
+            # Conflict, the stored version changed after its approval; NotFound, it is not
+            # stored. The activity's message (English, technical) goes along as a value neither
+            # sentence names: it stays in the escalation mail's request (reason_values, in the
+            # workflow's history) for operators and never reaches a mail. Only the escalation's
+            # arguments changed: histories replay as before.
             await self._escalate(
                 f"agreed-version-refused:{version}",
-                "esc.agreed_refused",
+                "esc.agreed_refused.changed"
+                if cause.type == "Conflict"
+                else "esc.agreed_refused.missing",
                 version=version,
                 message=cause.message,
             )
