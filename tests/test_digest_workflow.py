@@ -4,9 +4,10 @@ weekday, hour and time zone on the dev server."""
 
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from html import unescape
 from zoneinfo import ZoneInfo
 
@@ -22,9 +23,13 @@ from activities.notifications import NotificationActivities
 from clients import digest_schedule
 from config.mail import MailSettings
 from config.settings import Settings, get_settings
+from domain.term_plan import CalendarSettings
 from models.digest import DigestInput, DigestTotals, digest_key, iso_week
+from models.followup_tables import FollowUpActionRow, FollowUpRow
+from models.milestones import MilestoneState, RenewalPolicy
 from models.notifications import NotificationKind, NotificationRequest
 from models.tables import (
+    ContractRow,
     DraftRow,
     OutboxRow,
     PlanMilestoneRow,
@@ -35,7 +40,10 @@ from services import account_mail
 from store import users as user_store
 from store.audit import AuditAction
 from store.db import SessionFactory, transaction
+from store.reads import digest as reads
+from store.reads.reviews import review_queue
 from tests.factories import register
+from tests.performance_data import pg_sessions_fixture  # noqa: F401 - fixture pg_sessions
 from tests.test_cli_acting_user import LAWYER as CLI_LAWYER
 from tests.test_cli_acting_user import Env as CliEnv
 from tests.test_cli_acting_user import env  # noqa: F401 - the CLI's env (Temporal faked)
@@ -315,3 +323,279 @@ def test_digest_create_and_delete_are_audited_each_as_what_it_did(
         (BUYER, AuditAction.SCHEDULE_CREATED.value, s.digest_schedule_id, {"via": "cli", **when}),
         (BUYER, AuditAction.SCHEDULE_DELETED.value, s.digest_schedule_id, {"via": "cli"}),
     ]
+
+
+# ------------------------------------------------- the read model's lists, SQLite and PostgreSQL
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db(request: pytest.FixtureRequest) -> SessionFactory:
+    """SQLite, then the shared PostgreSQL schema with everything rolled back at the end."""
+    factory: SessionFactory = request.getfixturevalue(
+        "sessions" if request.param == "sqlite" else "pg_sessions"
+    )
+    return factory
+
+
+def plan_term(
+    s: Session,
+    cid: str,
+    stage: str,
+    *,
+    as_of: date,
+    requested_by: str,
+    send_by: date | None,
+    milestones: Sequence[tuple[str, date, str]] = (),
+    outcome: str | None = None,
+) -> int:
+    """Term 1's renewal in ``stage`` with its stored plan: send-by, notice deadline 13 days and
+    end date 20 days from ``as_of``, and ``milestones`` (kind, due, state)."""
+    row = RenewalRow(
+        contract_id=cid,
+        term=1,
+        workflow_id=f"renewal-{cid}-1",
+        requested_by=requested_by,
+        term_end_date=as_of + timedelta(days=20),
+        stage=stage,
+        outcome=outcome,
+    )
+    s.add(row)
+    s.add(
+        TermPlanRow(
+            contract_id=cid,
+            term=1,
+            workflow_id=f"renewal-{cid}-1",
+            end_date=as_of + timedelta(days=20),
+            notice_deadline=as_of + timedelta(days=13),
+            notice_provenance=[],
+            send_by=send_by,
+            send_by_provenance=[],
+            time_zone="Asia/Tokyo",
+            term_model="fixed",
+            planned_on=as_of - timedelta(days=60),
+        )
+    )
+    for position, (kind, due, state) in enumerate(milestones):
+        s.add(
+            PlanMilestoneRow(
+                contract_id=cid,
+                term=1,
+                kind=kind,
+                position=position,
+                due=due,
+                nominal=due,
+                state=state,
+                provenance=[],
+            )
+        )
+    s.flush()
+    return row.id
+
+
+def _version(s: Session, renewal_id: int, *, by: str, language: str) -> None:
+    s.add(
+        DraftRow(
+            renewal_id=renewal_id,
+            kind="renegotiation",
+            version=1,
+            language=language,
+            body="本文",
+            proposed_terms={},
+            content_hash="h" * 64,
+            requested_by=by,
+        )
+    )
+
+
+def _action(s: Session, cid: str, *, owner: str, due: date, state: str = "open") -> None:
+    review = s.scalar(select(FollowUpRow).where(FollowUpRow.contract_id == cid))
+    if review is None:
+        review = FollowUpRow(
+            contract_id=cid,
+            term=1,
+            sequence=1,
+            due=due,
+            period_start=due - timedelta(days=180),
+            period_end=due,
+            state="recorded",
+        )
+        s.add(review)
+        s.flush()
+    s.add(
+        FollowUpActionRow(
+            followup_id=review.id,
+            contract_id=cid,
+            kind="action",
+            description=f"Check the delivery records ({state}, {due})",
+            owner=owner,
+            due=due,
+            state=state,
+        )
+    )
+    s.flush()
+
+
+def seed_lists(
+    s: Session, *, owner: str, legal: str, as_of: date, prefix: str, language: str = "ja"
+) -> dict[str, str]:
+    """Contracts of ``owner`` with something in each of the digest's five lists, and rows
+    just outside each list; a version ``legal`` may decide and two they may not. Contract ids
+    by letter (A..M), each ``prefix`` + letter."""
+    d = timedelta
+    ids = {letter: f"{prefix}{letter}" for letter in "ABCDEFGHIJKLM"}
+    for letter, cid in ids.items():
+        register(s, id=cid, owner=owner, language=language, title=f"Supply {letter} ({cid})")
+    s.get_one(ContractRow, ids["B"]).owner = owner.upper()  # matched whatever the case
+    s.get_one(ContractRow, ids["J"]).status = "terminated"
+    pending, done = MilestoneState.PENDING.value, MilestoneState.DONE.value
+    plan = partial(plan_term, s, as_of=as_of, requested_by=owner)
+    plan(
+        ids["A"],
+        "waiting",
+        send_by=as_of + d(days=31),  # one day too late for "within 30 days"
+        milestones=[
+            ("gather_facts", as_of - d(days=3), done),
+            ("first_discussion", as_of - d(days=1), pending),  # overdue
+            ("final_terms", as_of, pending),  # due this week: today
+        ],
+    )
+    plan(
+        ids["B"],
+        "waiting",
+        send_by=as_of + d(days=30),
+        milestones=[
+            ("first_discussion", as_of + d(days=6), pending),  # the week's last day
+            ("final_terms", as_of + d(days=7), pending),  # next week
+        ],
+    )
+    plan(ids["C"], "waiting", send_by=as_of)
+    plan(
+        ids["D"],
+        "waiting",
+        send_by=as_of - d(days=1),  # passed: not "within 30 days"
+        milestones=[("final_terms", as_of - d(days=10), MilestoneState.SKIPPED.value)],
+    )
+    plan(ids["E"], "offer_presented", send_by=None)
+    plan(ids["F"], "changes_requested", send_by=None)
+    plan(ids["G"], "escalated", send_by=None)
+    plan(ids["H"], "lapsed", send_by=None)
+    plan(ids["I"], "lapsed", send_by=None, outcome="lapsed")  # decided: in no list
+    plan(
+        ids["J"],  # terminated: in no list
+        "waiting",
+        send_by=as_of + d(days=1),
+        milestones=[("first_discussion", as_of - d(days=1), pending)],
+    )
+    _version(s, plan(ids["K"], "legal_review", send_by=None), by=owner, language=language)
+    # Legal made this version: another lawyer decides it (segregation of duties).
+    _version(s, plan(ids["L"], "legal_review", send_by=None), by=legal, language=language)
+    # Legal requested this renewal.
+    _version(
+        s,
+        plan_term(s, ids["M"], "legal_review", as_of=as_of, requested_by=legal, send_by=None),
+        by=owner,
+        language=language,
+    )
+    # Follow-up actions on A: one overdue (the lawyer's, spelled in capitals), one closed,
+    # one due today; and one overdue on the terminated J.
+    _action(s, ids["A"], owner=legal.upper(), due=as_of - d(days=2))
+    _action(s, ids["A"], owner=legal, due=as_of - d(days=5), state="closed")
+    _action(s, ids["A"], owner=owner, due=as_of)
+    _action(s, ids["J"], owner=owner, due=as_of - d(days=2))
+    return ids
+
+
+def _rows(person: reads.PersonDigest | None) -> dict[str, list[tuple[str, str, object]]]:
+    assert person is not None
+    return {
+        key: [(line.contract_id, line.what, line.version or line.due) for line in lines]
+        for key, lines in person.lists.items()
+    }
+
+
+def test_each_list_holds_its_rows_and_nothing_just_outside_it(db: SessionFactory) -> None:
+    tag = uuid.uuid4().hex[:8]
+    owner, legal = f"{tag}-owner@example.com", f"{tag}-legal@example.com"
+    quiet, gone = f"{tag}-quiet@example.com", f"{tag}-gone@example.com"
+    as_of = date(2027, 2, 1)
+    d = timedelta
+    with transaction(db) as s:
+        user_store.create_user(s, username=owner, display_name="Owner", roles="procurement")
+        user_store.create_user(s, username=legal, display_name="Legal", roles="legal")
+        user_store.create_user(s, username=quiet, display_name="Quiet", roles="procurement")
+        user_store.create_user(s, username=gone, display_name="Gone", roles="legal")
+        user_store.get_user_row(s, username=gone).active = False
+        ids = seed_lists(s, owner=owner, legal=legal, as_of=as_of, prefix=f"CD{tag}-")
+        register(s, id=f"CD{tag}-Q", owner=quiet)
+        s.get_one(ContractRow, f"CD{tag}-Q").status = "terminated"
+    with transaction(db) as s:
+        queue = [
+            item
+            for item in review_queue(
+                s, today=as_of, policy=RenewalPolicy(), cfg=CalendarSettings(), limit=500
+            )[0]
+            if item.contract_id.startswith(f"CD{tag}-")  # the shared schema may hold others
+        ]
+        requesters = reads.renewal_requesters(s, queue)
+        mine = reads.person_digest(
+            s, username=owner, as_of=as_of, queue=queue, requesters=requesters
+        )
+        lawyer = reads.person_digest(
+            s, username=legal, as_of=as_of, queue=queue, requesters=requesters
+        )
+        short = reads.person_digest(s, username=owner, as_of=as_of, limit=1)
+        nobody = reads.person_digest(s, username=gone, as_of=as_of)
+        recipients: list[str] = []
+        after: str | None = None
+        while page := reads.recipients_page(s, after=after, limit=2):
+            recipients += page
+            after = page[-1]
+    a, b, c, e, f, g, h, k = (ids[x] for x in "ABCEFGHK")
+    assert _rows(mine) == {
+        "due_this_week": [(a, "final_terms", as_of), (b, "first_discussion", as_of + d(days=6))],
+        "overdue": [
+            (a, "first_discussion", as_of - d(days=1)),
+            (a, "followup_action", as_of - d(days=2)),
+        ],
+        "awaiting": [
+            (cid, stage, as_of + d(days=13))
+            for cid, stage in ((e, "offer_presented"), (f, "changes_requested"), (g, "escalated"))
+        ],
+        "send_by_soon": [(c, "send_by", as_of), (b, "send_by", as_of + d(days=30))],
+        "lapsed": [(h, "lapsed", as_of + d(days=20))],
+    }
+    assert mine is not None and mine.more == dict.fromkeys(reads.LISTS, 0)
+    assert _rows(lawyer) == {
+        "due_this_week": [],
+        "overdue": [(a, "followup_action", as_of - d(days=2))],
+        "awaiting": [(k, "renegotiation", 1)],
+        "send_by_soon": [],
+        "lapsed": [],
+    }
+    assert short is not None
+    assert {key: len(lines) for key, lines in short.lists.items()} == {
+        "due_this_week": 1,
+        "overdue": 2,
+        "awaiting": 1,
+        "send_by_soon": 1,
+        "lapsed": 1,
+    }  # overdue: one milestone and one action, each list bounded on its own
+    assert short.more == {
+        "due_this_week": 1,
+        "overdue": 0,
+        "awaiting": 2,
+        "send_by_soon": 1,
+        "lapsed": 0,
+    }
+    assert nobody is None
+    assert recipients == sorted(set(recipients))  # pages in order, none twice
+    assert [n for n in recipients if n.startswith(tag)] == [legal, owner]
+    # The outbox rows, on this database too: one per person and week, found by a second run.
+    activities = DigestActivities(db, _mails(db), web_base_url=BASE)
+    first = stage_for(activities, as_of=as_of, usernames=[owner, legal, quiet])
+    again = stage_for(activities, as_of=as_of, usernames=[owner, legal, quiet])
+    assert (first.staged, first.already, first.empty) == (2, 0, 1)
+    assert (again.staged, again.already, again.empty) == (0, 2, 1)
+    with transaction(db) as s:
+        keys = s.scalars(select(OutboxRow.key).where(OutboxRow.key.like(f"digest:{tag}-%")))
+        assert sorted(keys) == sorted(digest_key(n, iso_week(as_of)) for n in (owner, legal))

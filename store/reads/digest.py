@@ -2,7 +2,8 @@
 
 Every date is the term's stored plan (renewal-semantics.md §1): a term whose renewal has not
 started has no stored plan and enters the digest once the sweep starts its renewal. Each list
-is one bounded query (``limit`` rows, soonest first; ``more`` counts what was left out):
+is one bounded query (``limit`` rows, soonest first; ``more`` counts what was left out, with a
+COUNT only when the list is longer):
 
 * due this week: pending milestones of the stored plans of the person's contracts due in the
   seven days from ``as_of`` (``as_of`` included);
@@ -124,6 +125,16 @@ def _bounded(rows: Sequence[Any], limit: int) -> tuple[Sequence[Any], int]:
     return rows[:limit], max(0, len(rows) - limit)
 
 
+def _page(session: Session, query: Any, limit: int) -> tuple[Sequence[Any], int]:
+    """The first ``limit`` rows of ``query`` and how many were left out: one more row is read
+    to know, and only then are the rest counted (one COUNT; a short list costs none)."""
+    rows = session.execute(query.limit(limit + 1)).all()
+    if len(rows) <= limit:
+        return rows, 0
+    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    return rows[:limit], int(total or 0) - limit
+
+
 def _plan_line(
     contract: ContractRow, supplier: str, plan: TermPlanRow, what: str, due: date | None
 ) -> DigestLine:
@@ -179,11 +190,10 @@ def _milestones(
         )
         .where(PlanMilestoneRow.state == MilestoneState.PENDING.value, due < until)
         .order_by(due, ContractRow.id, PlanMilestoneRow.position)
-        .limit(limit + 1)
     )
     if since is not None:
         query = query.where(due >= since)
-    rows, more = _bounded(session.execute(query).all(), limit)
+    rows, more = _page(session, query, limit)
     return [_plan_line(c, s, p, kind, day) for c, s, p, kind, day in rows], more
 
 
@@ -204,9 +214,8 @@ def _overdue_actions(
             ),
         )
         .order_by(FollowUpActionRow.due, FollowUpActionRow.id)
-        .limit(limit + 1)
     )
-    rows, more = _bounded(session.execute(query).all(), limit)
+    rows, more = _page(session, query, limit)
     return [
         DigestLine(
             contract_id=c.id,
@@ -230,9 +239,8 @@ def _waiting_on_owner(
         .add_columns(RenewalRow.stage)
         .where(RenewalRow.stage.in_(WAITS_ON_OWNER))
         .order_by(TermPlanRow.notice_deadline, ContractRow.id)
-        .limit(limit + 1)
     )
-    rows, more = _bounded(session.execute(query).all(), limit)
+    rows, more = _page(session, query, limit)
     return [_plan_line(c, s, p, stage, p.notice_deadline) for c, s, p, stage in rows], more
 
 
@@ -247,9 +255,8 @@ def _send_by_soon(
             TermPlanRow.send_by <= as_of + timedelta(days=SEND_BY_DAYS),
         )
         .order_by(TermPlanRow.send_by, ContractRow.id)
-        .limit(limit + 1)
     )
-    rows, more = _bounded(session.execute(query).all(), limit)
+    rows, more = _page(session, query, limit)
     return [_plan_line(c, s, p, "send_by", p.send_by) for c, s, p in rows], more
 
 
@@ -260,9 +267,8 @@ def _lapsed(
         _owned_plans(spellings)
         .where(RenewalRow.stage == RenewalStage.LAPSED.value)
         .order_by(TermPlanRow.end_date, ContractRow.id)
-        .limit(limit + 1)
     )
-    rows, more = _bounded(session.execute(query).all(), limit)
+    rows, more = _page(session, query, limit)
     return [_plan_line(c, s, p, "lapsed", p.end_date) for c, s, p in rows], more
 
 
