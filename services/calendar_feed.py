@@ -8,7 +8,9 @@ The dates are each term's stored plan (renewal-semantics.md §1): what its runni
 planned, with each milestone's state. A contract whose renewal has not started gets a preview
 made by the workflow's own plan function, and every event of it says "preview". Each event is
 labelled with the glossary's words in the contract's language, or in the reader's when a
-person's own feed is built for someone who chose one (``language``).
+person's own feed is built for someone who chose one (``language``): summaries, descriptions
+(where each date comes from, :mod:`domain.provenance_words`) and reminders alike, so that a
+Japanese feed carries no English.
 """
 
 from collections.abc import Iterable, Mapping
@@ -19,13 +21,15 @@ from urllib.parse import quote
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from domain.phrases import format_date
 from domain.phrases import label as glossary
+from domain.provenance_words import step_words
 from domain.term_plan import CalendarSettings
 from models.contract import ContractRead
 from models.milestones import MilestoneKind, MilestoneState, RenewalPolicy
 from models.plans import StoredPlan
 from models.tables import ContractRow, SupplierRow
-from services.plans import PlannedContract
+from services.plans import FROM_STATUS, PlannedContract
 from store import users
 from store.contracts import to_read
 from store.reads.plans import plans_for
@@ -40,6 +44,7 @@ _PREVIEW = (
 )
 _STORED = ("Planned by the running renewal", "進行中の更新ワークフローの計画")
 _MOVED = ("moved earlier for the notice period", "解約予告期限に合わせて前倒し")
+_FROM_STATUS = ("As the running renewal reported it", "実行中の更新手続きの報告どおり")
 _STATES: dict[MilestoneState, tuple[str, str]] = {
     MilestoneState.PENDING: ("pending", "未了"),
     MilestoneState.DONE: ("done", "完了"),
@@ -132,29 +137,52 @@ def _vevent(e: _Event, stamp: str) -> str:
     )
 
 
+def _steps(stored: Iterable[str], lang: str, jurisdiction: str) -> str:
+    """A date's stored provenance in ``lang``: steps joined into one sentence (English) or one
+    sentence each (Japanese). A step not known to :func:`step_words` (a newer worker's) is
+    shown as stored in English and left out of a Japanese feed."""
+    words = []
+    for step in stored:
+        said = (
+            _pick(_FROM_STATUS, lang)
+            if step == FROM_STATUS
+            else step_words(step, lang, jurisdiction)
+        )
+        if said is None and lang != "ja":
+            said = step
+        if said:
+            words.append(said)
+    if not words:
+        return ""
+    return "".join(f"{w}。" for w in words) if lang == "ja" else " " + "; ".join(words) + "."
+
+
 def _events(c: ContractRead, plan: StoredPlan, lang: str, url: str) -> list[_Event]:
+    ja = lang == "ja"
     label = f"{c.title} ({c.id})"
     tag = f" [{_pick(('preview', '試算'), lang)}]" if plan.preview else ""
     origin = _pick(_PREVIEW if plan.preview else _STORED, lang)
     base = f"{c.id}-term{plan.term}"
-    end = plan.end_date.isoformat()
+    end = format_date(plan.end_date, lang)
     about = (
-        f"取引先 {c.supplier_id}、契約担当者 {c.owner}、契約満了日 {end}。{origin}"
-        if lang == "ja"
-        else f"Supplier {c.supplier_id}; owner {c.owner}; end date {end}. {origin}"
+        f"取引先 {c.supplier_id}、契約担当者 {c.owner}、契約満了日 {end}。"
+        if ja
+        else f"Supplier {c.supplier_id}; owner {c.owner}; end date {end}."
     )
     events = []
     for m in plan.milestones:
-        note = f" ({_pick(_MOVED, lang)})" if m.moved_for_notice else ""
-        state = "" if plan.preview else f"; {_pick(_STATES[m.state], lang)}"
-        if m.provenance:
-            note += ". " + "; ".join(m.provenance)
+        status = origin
+        if not plan.preview:
+            status += f"{'、' if ja else '; '}{_pick(_STATES[m.state], lang)}"
+        if m.moved_for_notice:
+            status += f"、{_MOVED[1]}" if ja else f" ({_MOVED[0]})"
         events.append(
             _Event(
                 f"{base}-{m.kind.value}@contract-renewals",
                 m.due,
                 f"{_title(m.kind.value, lang, step=m.kind in _STEPS)}: {label}{tag}",
-                f"{about}{state}{note}.",
+                (f"{about}{status}。" if ja else f"{about} {status}.")
+                + _steps(m.provenance, lang, c.jurisdiction),
                 url,
                 remind=m.kind is MilestoneKind.SEND_BY,
             )
@@ -164,7 +192,8 @@ def _events(c: ContractRead, plan: StoredPlan, lang: str, url: str) -> list[_Eve
             f"{base}-notice-deadline@contract-renewals",
             plan.notice_deadline,
             f"{_title('notice_deadline', lang)}: {label}{tag}",
-            f"{about}. " + "; ".join(plan.notice_provenance) + ".",
+            (f"{about}{origin}。" if ja else f"{about} {origin}.")
+            + _steps(plan.notice_provenance, lang, c.jurisdiction),
             url,
             remind=True,
         )

@@ -1,5 +1,6 @@
 """The .ics feed parses back as valid iCalendar with one all-day event per planned date."""
 
+import re
 from datetime import UTC, date, datetime, timedelta
 
 from hypothesis import given, settings
@@ -20,6 +21,7 @@ from services.plans import PlannedContract
 from store import users
 from store.db import SessionFactory, transaction
 from tests.factories import register
+from tests.web_i18n_helpers import english_left
 
 STAMP = datetime(2027, 1, 1, tzinfo=UTC)
 
@@ -194,3 +196,84 @@ def test_events_are_in_their_owners_language_link_to_the_contract_and_remind_bef
     # Without the web app's address nothing links anywhere.
     bare = Calendar.from_ical(build_feed(planned, generated_at=STAMP))
     assert all("URL" not in e for e in bare.walk("VEVENT"))
+
+
+def _texts(feed: bytes) -> dict[str, list[str]]:
+    """Each event's summary, description and reminders, unfolded and unescaped (icalendar)."""
+    return {
+        str(e["UID"]): [
+            str(e["SUMMARY"]),
+            str(e["DESCRIPTION"]),
+            *(str(a["DESCRIPTION"]) for a in e.walk("VALARM")),
+        ]
+        for e in Calendar.from_ical(feed).walk("VEVENT")
+    }
+
+
+def test_a_japanese_feed_is_wholly_japanese_and_an_english_one_english(
+    sessions: SessionFactory,
+) -> None:
+    """Where each date comes from (notice period, a weekend or holiday skipped, the transit
+    buffer) reads in the feed's language with the glossary's words: nothing English is left in a
+    Japanese feed, not even a US holiday's name; an English feed keeps its English."""
+    title = "包装資材の年間契約"
+    with transaction(sessions) as s:
+        # 31 Dec - 90 days = Saturday 2 Oct 2027: rolled back; three business days' transit.
+        register(
+            s,
+            id="C-JA-WORDS",
+            title=title,
+            end_date=date(2027, 12, 31),
+            notice_period_days=90,
+            term_model="auto_renewing",
+        )
+        # 4 Jan 2028 - 3 days = Saturday 1 Jan 2028, New Year's Day in the US too.
+        register(
+            s,
+            id="C-US-WORDS",
+            title=title,
+            end_date=date(2028, 1, 4),
+            notice_period_days=3,
+            jurisdiction="US",
+        )
+        # 3 Dec - 30 days = Wednesday 3 Nov 2027, Culture Day in Japan.
+        register(
+            s,
+            id="C-JP-HOLIDAY",
+            title=title,
+            end_date=date(2027, 12, 3),
+            notice_period_days=30,
+        )
+        planned = _planned(s)
+    owners = {p.contract.owner for p in planned}
+    suppliers = {p.contract.supplier_id for p in planned}
+    ids = {p.contract.id for p in planned}
+    titles = {p.contract.title for p in planned}
+    allowed = [*owners, *suppliers, *ids, *titles, "JP", "US"]
+
+    japanese = _texts(build_feed(planned, generated_at=STAMP, language="ja"))
+    assert japanese
+    for uid, texts in japanese.items():
+        for text in texts:
+            assert english_left(text, allowed=allowed) == [], (uid, text)
+    notice = japanese["C-JA-WORDS-term1-notice-deadline@contract-renewals"][1]
+    assert "解約予告期間" in notice and "土曜日" in notice and "2027年10月2日" in notice
+    send_by = japanese["C-JA-WORDS-term1-send_by@contract-renewals"][1]
+    assert "郵送日数" in send_by
+    us = japanese["C-US-WORDS-term1-notice-deadline@contract-renewals"][1]
+    assert "祝日" in us and "New Year" not in us
+    holiday = japanese["C-JP-HOLIDAY-term1-notice-deadline@contract-renewals"][1]
+    assert "2027年11月3日" in holiday and "祝日：文化の日" in holiday
+
+    english = _texts(build_feed(planned, generated_at=STAMP, language="en"))
+    assert english.keys() == japanese.keys()
+    notice_en = english["C-JA-WORDS-term1-notice-deadline@contract-renewals"][1]
+    assert "minus the notice period (90 days)" in notice_en and "Saturday" in notice_en
+    assert "transit buffer" in english["C-JA-WORDS-term1-send_by@contract-renewals"][1]
+    assert "New Year's Day" in english["C-US-WORDS-term1-notice-deadline@contract-renewals"][1]
+    holiday_en = english["C-JP-HOLIDAY-term1-notice-deadline@contract-renewals"][1]
+    assert "not a business day in JP: public holiday: Culture Day" in holiday_en
+    for texts in english.values():
+        assert not any(
+            re.search(r"[\u3040-\u30ff\u4e00-\u9fff]", t.replace(title, "")) for t in texts
+        )
