@@ -164,7 +164,7 @@ async def test_a_link_reads_in_its_owners_language_and_only_its_owners(db_portal
     lawyer = p.username("legal")
     cid = new_contract_id()
     with transaction(p.sessions) as s:
-        register(s, id=cid, owner=lawyer, end_date=date(2031, 6, 30), language="en")
+        made_contract = register(s, id=cid, owner=lawyer, end_date=date(2031, 6, 30), language="en")
     csrf = p.cookies["legal"][1]
     async with _browser(p, "legal") as http:
         await http.post("/account/language", data={"csrf_token": csrf, "language": "ja"})
@@ -183,6 +183,11 @@ async def test_a_link_reads_in_its_owners_language_and_only_its_owners(db_portal
     summaries = [str(e["SUMMARY"]) for e in Calendar.from_ical(feed.content).walk("VEVENT")]
     assert summaries and all(cid in s for s in summaries)
     assert any("契約満了日" in s for s in summaries)  # the owner chose Japanese
+    # Where each date comes from reads in Japanese too (the feed's descriptions, unfolded).
+    allowed = [cid, lawyer, str(made_contract.title), made_contract.supplier_id, "JP"]
+    for event in Calendar.from_ical(feed.content).walk("VEVENT"):
+        for text in (str(event["SUMMARY"]), str(event["DESCRIPTION"])):
+            assert english_left(text, allowed=allowed) == [], text
     async with _browser(p, "legal") as http:
         await http.post("/account/language", data={"csrf_token": csrf, "language": ""})
 
