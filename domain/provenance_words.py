@@ -1,18 +1,18 @@
-"""Where each date of a term's plan comes from, in English or Japanese, without a message
-catalog: for what is written outside the web pages (the calendar feed's descriptions).
+"""Where each date of a term's plan comes from, in English or Japanese: the one place that reads
+the steps the planner stores (the contract page and the calendar feed both word them here).
 
 The plan stores its provenance as the steps the planner took, written in English by
 :mod:`domain.milestones` and :mod:`domain.calendars` (end date, minus the notice period, a
 holiday or weekend skipped, the transit buffer). :func:`step_words` puts one stored step into the
 reader's language with the glossary's words (../shared/domain/glossary.md), the holiday's name
 from the jurisdiction's own calendar. It never computes a date (renewal-semantics.md §1). The web
-contract page says the same through its catalog (web/contract_provenance.py).
+contract page words them with it too (web/contract_provenance.py), its dates in the page's locale.
 """
 
 import re
 from collections.abc import Callable
 from datetime import date
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
 import holidays
@@ -39,8 +39,10 @@ _CLOSURES: dict[str, tuple[str, str]] = {
 _DATE = r"(\d{4}-\d{2}-\d{2})"
 
 
-def _day(iso: str, language: str) -> str:
-    return format_date(date.fromisoformat(iso), language)
+# How a day is written: the caller's format (a page's locale), else domain.phrases'; the rules
+# get it for the ISO dates the steps store.
+DayFormat = Callable[[date], str]
+_IsoDay = Callable[[str], str]
 
 
 def _plural(num: int, one: str, many: str) -> str:
@@ -84,46 +86,46 @@ def closed_reason_words(reason: str, day: str, jurisdiction: str, language: str)
     return "営業日ではない日" if ja else reason
 
 
-def _end_minus_notice(m: re.Match[str], lang: str, _where: str) -> str:
+def _end_minus_notice(m: re.Match[str], lang: str, _where: str, day: _IsoDay) -> str:
     num = int(m[2])
     if lang == "ja":
-        return f"契約満了日 {_day(m[1], lang)} から解約予告期間（{num}日）を差し引き"
+        return f"契約満了日 {day(m[1])} から解約予告期間（{num}日）を差し引き"
     days = _plural(num, f"{num} day", f"{num} days")
-    return f"End date {_day(m[1], lang)} minus the notice period ({days})"
+    return f"End date {day(m[1])} minus the notice period ({days})"
 
 
-def _rolled_back(m: re.Match[str], lang: str, where: str) -> str:
+def _rolled_back(m: re.Match[str], lang: str, where: str, day: _IsoDay) -> str:
     reason = closed_reason_words(m[2], m[1], m[3] or where, lang)
-    day = _day(m[1], lang)
+    skipped = day(m[1])
     if lang == "ja":
         place = f" {m[3]} の" if m[3] else ""
-        return f"{day} は{place}営業日ではないため前倒し（{reason}）"
+        return f"{skipped} は{place}営業日ではないため前倒し（{reason}）"
     place = f" in {m[3]}" if m[3] else ""
-    return f"Moved back past {day}, not a business day{place}: {reason}"
+    return f"Moved back past {skipped}, not a business day{place}: {reason}"
 
 
-def _months_before(m: re.Match[str], lang: str, _where: str) -> str:
+def _months_before(m: re.Match[str], lang: str, _where: str, day: _IsoDay) -> str:
     num = int(m[2])
-    end, day = _day(m[1], lang), _day(m[3], lang)
+    end, on = day(m[1]), day(m[3])
     if lang == "ja":
-        return f"契約満了日 {end} の{num}か月前：{day}"
-    return f"End date {end} minus {num} {_plural(num, 'month', 'months')}: {day}"
+        return f"契約満了日 {end} の{num}か月前：{on}"
+    return f"End date {end} minus {num} {_plural(num, 'month', 'months')}: {on}"
 
 
-def _moved_for_send_by(m: re.Match[str], lang: str, _where: str) -> str:
+def _moved_for_send_by(m: re.Match[str], lang: str, _where: str, day: _IsoDay) -> str:
     num = int(m[2])
-    day, send_by = _day(m[1], lang), _day(m[3], lang)
+    on, send_by = day(m[1]), day(m[3])
     if lang == "ja":
-        return f"{day} に前倒し：解約予告の発送期限（{send_by}）の{num}か月前"
+        return f"{on} に前倒し：解約予告の発送期限（{send_by}）の{num}か月前"
     months = _plural(num, "month", "months")
-    return f"Moved to {day}: {num} {months} before the last day to send the notice ({send_by})"
+    return f"Moved to {on}: {num} {months} before the last day to send the notice ({send_by})"
 
 
-def _notice_deadline(m: re.Match[str], lang: str, _where: str) -> str:
-    return f"{'解約予告期限' if lang == 'ja' else 'Notice deadline'} {_day(m[1], lang)}"
+def _notice_deadline(m: re.Match[str], lang: str, _where: str, day: _IsoDay) -> str:
+    return f"{'解約予告期限' if lang == 'ja' else 'Notice deadline'} {day(m[1])}"
 
 
-def _transit_days(m: re.Match[str], lang: str, _where: str) -> str:
+def _transit_days(m: re.Match[str], lang: str, _where: str, day: _IsoDay) -> str:
     num = int(m[1])
     if lang == "ja":
         return f"通知の到着に要する{num}日（郵送日数）を差し引き"
@@ -131,7 +133,7 @@ def _transit_days(m: re.Match[str], lang: str, _where: str) -> str:
     return f"minus {num} {days} for the notice to arrive (transit buffer)"
 
 
-def _transit_business_days(m: re.Match[str], lang: str, _where: str) -> str:
+def _transit_business_days(m: re.Match[str], lang: str, _where: str, day: _IsoDay) -> str:
     num = int(m[1])
     if lang == "ja":
         return f"通知の到着に要する {m[2]} の{num}営業日（郵送日数）を差し引き"
@@ -140,7 +142,7 @@ def _transit_business_days(m: re.Match[str], lang: str, _where: str) -> str:
 
 
 # The sentences domain.milestones stores as a date's provenance, matched whole.
-_RULES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str], str, str], str]], ...] = (
+_RULES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str], str, str, _IsoDay], str]], ...] = (
     (re.compile(rf"end date {_DATE} - (\d+) days notice"), _end_minus_notice),
     (
         re.compile(rf"rolled back past {_DATE} (.+?)(?: \(([A-Z]{{2}}(?:-[A-Z0-9]+)?)\))?"),
@@ -160,16 +162,24 @@ _RULES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str], str, str], str]], 
 )
 
 
-def step_words(stored: str, language: str, jurisdiction: str) -> str | None:
+def step_words(
+    stored: str, language: str, jurisdiction: str, *, day: DayFormat | None = None
+) -> str | None:
     """One stored provenance step in ``language`` ("ja", else English); None for a step this
     module does not know (a newer worker's), which the caller shows as stored or leaves out.
     ``jurisdiction``: the contract's, for a holiday's name when the step does not say whose
-    calendar it was."""
+    calendar it was; ``day``: how a date is written (a page's locale), else
+    :func:`domain.phrases.format_date`'s."""
     lang = "ja" if language == "ja" else "en"
+    write: DayFormat = day if day is not None else partial(format_date, language=lang)
+
+    def iso_day(iso: str) -> str:
+        return write(date.fromisoformat(iso))
+
     if stored == "end date":
         return "契約満了日" if lang == "ja" else "The contract's end date"
     for pattern, words in _RULES:
         found = pattern.fullmatch(stored)
         if found is not None:
-            return words(found, lang, jurisdiction)
+            return words(found, lang, jurisdiction, iso_day)
     return None
