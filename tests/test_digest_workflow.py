@@ -407,6 +407,14 @@ def _version(s: Session, renewal_id: int, *, by: str, language: str) -> None:
     )
 
 
+# The seeded contracts' titles and follow-up actions in each language (data, not the product's
+# words).
+DATA = {
+    "en": ("Packaging supply", "Check the delivery records"),
+    "ja": ("梱包資材の供給", "納品記録の確認"),
+}
+
+
 def _action(s: Session, cid: str, *, owner: str, due: date, state: str = "open") -> None:
     review = s.scalar(select(FollowUpRow).where(FollowUpRow.contract_id == cid))
     if review is None:
@@ -426,7 +434,7 @@ def _action(s: Session, cid: str, *, owner: str, due: date, state: str = "open")
             followup_id=review.id,
             contract_id=cid,
             kind="action",
-            description=f"Check the delivery records ({state}, {due})",
+            description=DATA[s.get_one(ContractRow, cid).language][1],
             owner=owner,
             due=due,
             state=state,
@@ -444,7 +452,7 @@ def seed_lists(
     d = timedelta
     ids = {letter: f"{prefix}{letter}" for letter in "ABCDEFGHIJKLM"}
     for letter, cid in ids.items():
-        register(s, id=cid, owner=owner, language=language, title=f"Supply {letter} ({cid})")
+        register(s, id=cid, owner=owner, language=language, title=f"{DATA[language][0]} {letter}")
     s.get_one(ContractRow, ids["B"]).owner = owner.upper()  # matched whatever the case
     s.get_one(ContractRow, ids["J"]).status = "terminated"
     pending, done = MilestoneState.PENDING.value, MilestoneState.DONE.value
