@@ -259,7 +259,7 @@ class DigestActivities:
                 "sections": sections,
                 "count": sum(len(s.lines) + s.more for s in sections),
                 "draft_kinds": _DRAFT_KINDS,
-                "link": f"{self._base}/" if self._base else "",
+                "link": f"{self._base}{person.home}" if self._base else "",
                 "dates": [],
                 "plan_preview": False,
                 "day": partial(format_day, language=language),

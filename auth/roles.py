@@ -134,3 +134,19 @@ def permissions_for(roles: Iterable[Role]) -> frozenset[Permission]:
     for role in roles:
         granted |= ROLE_PERMISSIONS.get(role, frozenset())
     return frozenset(granted)
+
+
+def home_path(permissions: frozenset[Permission]) -> str:
+    """The page a person's work starts from: legal's review queue, a buyer's pipeline, a
+    manager's dashboard, else their account. The web app's ``/`` sends them there, and a mail
+    that opens "the workspace" links there directly (a link that answers at once, not with a
+    redirect)."""
+    if Permission.REVIEW in permissions:
+        return "/reviews"
+    if Permission.RENEWALS_WRITE in permissions:
+        return "/pipeline"  # a buyer's work starts from the pipeline of contracts
+    if Permission.DASHBOARD in permissions:
+        return "/dashboard"
+    if Permission.CONTRACTS_READ in permissions:
+        return "/pipeline"
+    return "/account"

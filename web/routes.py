@@ -11,7 +11,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from auth.roles import Permission
+from auth.roles import Permission, home_path
 from domain.phrases import LABELS, label
 from domain.review import may_approve
 from models.numbers import DbInt, PositiveDbInt
@@ -178,16 +178,7 @@ def logout(
 
 @router.get("/")
 def home(session: Annotated[WebSession, require_web(Permission.SIGNED_IN)]) -> Response:
-    if session.user.can(Permission.REVIEW):
-        return RedirectResponse("/reviews", status_code=303)
-    # A buyer's work starts from the pipeline of contracts.
-    if session.user.can(Permission.RENEWALS_WRITE):
-        return RedirectResponse("/pipeline", status_code=303)
-    if session.user.can(Permission.DASHBOARD):
-        return RedirectResponse("/dashboard", status_code=303)
-    if session.user.can(Permission.CONTRACTS_READ):
-        return RedirectResponse("/pipeline", status_code=303)
-    return RedirectResponse("/account", status_code=303)
+    return RedirectResponse(home_path(session.user.permissions), status_code=303)
 
 
 # ---------------------------------------------------------------------------- review

@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from auth.roles import Role, parse_roles
+from auth.roles import Role, home_path, parse_roles, permissions_for
 from domain.review import refused_rule
 from models.account_tables import UserRow
 from models.followup_tables import FollowUpActionRow
@@ -92,6 +92,7 @@ class PersonDigest:
     language: str | None  # users.language (None: not chosen)
     lists: dict[str, list[DigestLine]] = field(default_factory=dict)
     more: dict[str, int] = field(default_factory=dict)  # lines left out of each list
+    home: str = "/"  # the page their work starts from (auth.roles.home_path), the mail's link
 
     @property
     def empty(self) -> bool:
@@ -365,4 +366,10 @@ def person_digest(
     lists["lapsed"], more["lapsed"] = (
         _lapsed(session, spellings, limit=limit) if spellings else ([], 0)
     )
-    return PersonDigest(username=username, language=user.language, lists=lists, more=more)
+    return PersonDigest(
+        username=username,
+        language=user.language,
+        lists=lists,
+        more=more,
+        home=home_path(permissions_for(parse_roles(user.roles))),
+    )
