@@ -9,6 +9,7 @@ are rendered here with Japanese sample text. Every ``en/mail_*.txt.j2`` rendered
 facts has no Japanese character and no ``word_word``.
 """
 
+import dataclasses
 import re
 from datetime import date, timedelta
 from enum import StrEnum
@@ -143,9 +144,10 @@ def _rendered(sessions: SessionFactory, language: str) -> list[tuple[str, str, s
     with transaction(sessions) as s:
         contract_store.upsert_supplier(s, supplier=SupplierCreate(id="S-SCAN", name=supplier))
         register(s, id=cid, language=language, title=title, supplier_id="S-SCAN")
-    mails = NotificationActivities(
-        sessions, make_environment(), MailSettings.outbox_only(), web_base_url=BASE_URL
-    )
+    # A legal team's mailbox, so that a review request is written for both its audiences (the
+    # reviewers' and the owner's words).
+    outbox = dataclasses.replace(MailSettings.outbox_only(), legal_team="legal@example.com")
+    mails = NotificationActivities(sessions, make_environment(), outbox, web_base_url=BASE_URL)
     for kind in _kinds():
         if kind == NotificationKind.DIGEST.value:
             continue  # a person's weekly digest, not a contract's mail: _digests() below
@@ -161,7 +163,8 @@ def _rendered(sessions: SessionFactory, language: str) -> list[tuple[str, str, s
             mails.send_notification(request)
     with transaction(sessions) as s:
         rows = list(s.scalars(select(OutboxRow).where(OutboxRow.contract_id == cid)))
-    assert len(rows) == (len(_kinds()) - 1) * len(_variants())
+    # Every kind but the digest once per variant, the review request twice (both audiences).
+    assert len(rows) == len(_kinds()) * len(_variants())
     out: list[tuple[str, str, str]] = []
     for row in [*rows, *_digests(sessions, language, title, supplier, cid)]:
         assert row.body_html, row.key
