@@ -86,14 +86,16 @@ def list_(
     typer.echo(
         f"{found.contract_id} term {found.term}: a review every {found.interval_months} month(s)"
     )
-    for slot in found.scheduled:
-        rec = found.followup(slot.sequence)
+    # The page's rows: the scheduled reviews of the current term, or an earlier term's held ones.
+    for slot, rec in found.rows:
         if rec is not None and rec.state == "recorded":
             said = f"recorded: CSAT {rec.csat}, NPS {rec.nps}, supplier continues: "
             said += rec.supplier_continue.value if rec.supplier_continue else "-"
         else:
             said = "not recorded"
-        typer.echo(f"  #{slot.sequence} due {slot.due.isoformat()}  {said}")
+        shown = slot if slot is not None else rec
+        assert shown is not None  # a row has its slot, its review or both
+        typer.echo(f"  #{shown.sequence} due {shown.due.isoformat()}  {said}")
     for action in found.open_actions:
         typer.echo(
             f"  open action {action.id}: {action.description} ({action.owner}, "

@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from cli.followup_commands import app
 from config.settings import get_settings
+from models.tables import ContractRow
 from store.db import SessionFactory, transaction
 from tests.factories import register
 
@@ -54,6 +55,23 @@ def test_record_list_close_and_interval(cli_db: None) -> None:
     assert code == 0 and "every 2 month(s)" in out, out
     code, out = _run("list", CID)
     assert code == 0 and "every 2 month(s)" in out, out
+
+
+def test_an_earlier_terms_list_shows_the_reviews_held_in_it(
+    cli_db: None, sessions: SessionFactory
+) -> None:
+    by = ("--by", "procurement@example.com")
+    code, out = _run(
+        "record", CID, "--csat", "3", "--nps", "6", "--supplier-continues", "undecided", *by
+    )
+    assert code == 0, out
+    with transaction(sessions) as s:  # the term renewed: term 2 is the current one
+        contract = s.get(ContractRow, CID)
+        assert contract is not None
+        contract.current_term = 2
+    code, out = _run("list", CID, "--term", "1")
+    assert code == 0, out
+    assert "term 1:" in out and "#1 due 2026-11-01  recorded: CSAT 3, NPS 6" in out, out
 
 
 @pytest.mark.parametrize(
