@@ -40,6 +40,7 @@ from store.reads._stages import (
     stage_expr,
     stage_names,
 )
+from store.reads.owners import owner_spellings
 from store.reads.plans import plans_for
 
 __all__ = [
@@ -229,19 +230,6 @@ def stage_is(stage: str) -> ColumnElement[bool]:
     if stage == NOT_STARTED:
         return and_(live, RenewalRow.id.is_(None))
     return and_(live, RenewalRow.stage == stage)
-
-
-def owner_spellings(session: Session, owner: str) -> list[str]:
-    """How ``owner`` is spelled on the contracts (any case): given to the filter as values,
-    the database reads the owner's contracts through the owner index, where a subquery left
-    PostgreSQL guessing and reading every contract in end-date order."""
-    return list(
-        session.scalars(
-            select(ContractRow.owner)
-            .where(func.lower(ContractRow.owner) == owner.strip().lower())
-            .distinct()
-        )
-    )
 
 
 def filtered_query(

@@ -125,6 +125,7 @@ def _decode(sort: str, cursor: str) -> tuple[Any, str]:
 # The dates sorted by an expression no index has; each is at most a bounded number of days
 # before the end date, which has one (see _windowed).
 _BY_END_DATE = frozenset({"send_by", "notice_deadline"})
+_SORTED_APART = _BY_END_DATE | {"score"}  # read by their own functions, not one ordered query
 # Weekends, holidays and the year-end closure move a deadline back at most this many days, and
 # a transit buffer of N business days spans at most N + this many calendar days more
 # (tests/test_web_pipeline.py holds the plan function to it).
@@ -323,7 +324,13 @@ def pipeline_page(
         start = value if isinstance(value, date) else None
     order = (key.asc(), ContractRow.id.asc()) if up else (key.desc(), ContractRow.id.desc())
     total = 0
-    if count:
+    # "Needs me" reads every one of the owner's contracts (and their renewals and plans) to
+    # count them, and the sort cannot stop early either: the first page counts in the same
+    # read (a window over the filtered rows, before the limit) instead of reading them twice.
+    counted_with_keys = (
+        count and bool(flt.needs) and cursor is None and not last and sort not in _SORTED_APART
+    )
+    if count and not counted_with_keys:
         counted = lean_query([func.count()], flt, today=today, policy=policy, spellings=spellings)
         total = session.scalar(counted) or 0
     size = limit
@@ -346,6 +353,16 @@ def pipeline_page(
         keys = _windowed(
             session, query.order_by(*order), sort, up=up, start=start, size=size, cfg=cfg
         )
+    elif counted_with_keys:
+        # Counted in a subquery, sorted outside it: with the window and the ORDER BY in one
+        # query PostgreSQL walked the whole end-date index for the first 51 rows.
+        inner = query.add_columns(func.count().over().label("total")).subquery()
+        turned = (inner.c.sort_key, inner.c.id)
+        found = session.execute(
+            select(inner).order_by(*(c.asc() if up else c.desc() for c in turned)).limit(size + 1)
+        ).all()
+        total = found[0][2] if found else 0
+        keys = [(k[0], k[1]) for k in found]
     else:
         keys = list(session.execute(query.order_by(*order).limit(size + 1)).all())
     more = len(keys) > size
