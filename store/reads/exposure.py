@@ -17,8 +17,23 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, Final
 
-from sqlalchemy import Integer, String, and_, case, cast, func, literal, or_, select, type_coerce
-from sqlalchemy.orm import Session
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    FunctionElement,
+    Integer,
+    String,
+    case,
+    cast,
+    func,
+    literal,
+    or_,
+    select,
+    type_coerce,
+    union_all,
+)
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import Session, aliased
 
 from domain.calendars import BusinessCalendar
 from domain.milestones import notice_deadline
@@ -27,7 +42,7 @@ from models.contract import TermModel
 from models.milestones import RenewalPolicy
 from models.tables import ContractRow, RenewalRow, SupplierRow, TermPlanRow
 from store.reads._stages import current_renewal
-from store.reads.pipeline import current_plan, days_before, send_by_key, stage_is
+from store.reads.pipeline import current_plan, stage_is
 from store.reads.pipeline_pages import reach
 
 __all__ = [
@@ -141,50 +156,72 @@ def preview_send_by(
     """The send-by date the preview plan has (:func:`domain.milestones.plan_milestones`: the
     notice deadline rolled back to a business day, then the transit buffer in business days),
     without planning the milestones (tests/test_web_pipeline.py checks they agree)."""
-    calendar = _calendar(jurisdiction, cfg)
-    deadline, _ = calendar.on_or_before(notice_deadline(end_date, notice_period_days))
-    if transit_buffer_days == 0:
+    return _send_by(_calendar(jurisdiction, cfg), end_date, notice_period_days, transit_buffer_days)
+
+
+def _send_by(calendar: BusinessCalendar, end_date: date, notice: int, buffer: int) -> date:
+    deadline, _ = calendar.on_or_before(notice_deadline(end_date, notice))
+    if buffer == 0:
         return deadline
-    return calendar.business_days_before(deadline, transit_buffer_days)
+    return calendar.business_days_before(deadline, buffer)
 
 
-def _rolling_over(
-    session: Session, *, today: date, policy: RenewalPolicy, cfg: CalendarSettings
-) -> tuple[list[ExposedContract], int]:
-    last = today + timedelta(days=ROLL_OVER_DAYS)
+class unindexed(FunctionElement[str]):
+    """The column, written so that SQLite uses no index for the term (a unary ``+``, as its
+    query planner documents): the status and end-date index over most of the table, then a
+    table lookup per row, costs several times a plain scan."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(unindexed)
+def _unindexed(element: unindexed, compiler: Any, **kw: Any) -> str:
+    return str(compiler.process(next(iter(element.clauses)), **kw))
+
+
+@compiles(unindexed, "sqlite")
+def _unindexed_sqlite(element: unindexed, compiler: Any, **kw: Any) -> str:
+    return f"+{compiler.process(next(iter(element.clauses)), **kw)}"
+
+
+# julianday('2000-01-01') - date(2000, 1, 1).toordinal(): whole days are exact in a double.
+_JULIAN_OFFSET: Final = 1721424.5
+
+
+def _end_on_or_before(session: Session, day: date, days: ColumnElement[int]) -> ColumnElement[bool]:
+    """``end_date <= day + days`` (a column of days): date arithmetic on PostgreSQL; on SQLite
+    Julian day numbers, since ``date(end_date, ...)`` on every contract costs more than the
+    scan."""
+    if session.get_bind().dialect.name != "sqlite":
+        return ContractRow.end_date <= literal(day, Date()) + days
+    return func.julianday(ContractRow.end_date) <= literal(day.toordinal() + _JULIAN_OFFSET) + days
+
+
+def _end_on_or_after(session: Session, day: date, days: ColumnElement[int]) -> ColumnElement[bool]:
+    """``end_date >= day + days``, as :func:`_end_on_or_before`."""
+    if session.get_bind().dialect.name != "sqlite":
+        return ContractRow.end_date >= literal(day, Date()) + days
+    return func.julianday(ContractRow.end_date) >= literal(day.toordinal() + _JULIAN_OFFSET) + days
+
+
+def _not_acted() -> ColumnElement[bool]:
+    return or_(RenewalRow.id.is_(None), RenewalRow.stage.not_in(_ACTED))
+
+
+def _candidates(session: Session, *, today: date, last: date, cfg: CalendarSettings) -> list[Any]:
+    """The contracts whose send-by date can fall in ``today..last``, in one statement:
+
+    * with a stored plan: the plan's send-by date in the window, read through its index;
+    * without one (a preview): auto-renewing with renewals left (with none left the plan
+      treats it as fixed, domain.term_plan), the nominal send-by date (end date - notice
+      period - transit buffer in calendar days) not before today, and the end date at most
+      store.reads.pipeline.reach days after the window (weekends and holidays only move a
+      preview's date earlier, by at most that). One scan of the contracts, testing their
+      own columns before any join, costs less than the longest reach found by a scan and
+      then the end-date index over it with two joins per row."""
     auto = TermModel.AUTO_RENEWING.value
-    stored = TermPlanRow.contract_id.is_not(None)
-    # A preview's send-by date is never after its nominal one (end date - notice period -
-    # transit buffer in calendar days): weekends and holidays only move it earlier, by at most
-    # store.reads.pipeline.reach.
-    preview_window = and_(
-        TermPlanRow.contract_id.is_(None),
-        ContractRow.term_model == auto,
-        # With no renewals left the plan treats it as fixed (domain.term_plan).
-        or_(
-            ContractRow.max_renewals.is_(None),
-            ContractRow.renewals_used < ContractRow.max_renewals,
-        ),
-        send_by_key() >= today,
-        days_before(ContractRow.end_date, reach("send_by", cfg)) <= last,
-    )
-    stored_window = and_(
-        stored,
-        TermPlanRow.term_model == auto,
-        TermPlanRow.send_by >= today,
-        TermPlanRow.send_by <= last,
-    )
-    # The longest notice period and transit buffer bound how far past the window an end date
-    # can be: the end-date index then reads a few weeks of contracts, not all of them.
-    longest = session.scalar(
-        select(func.max(reach("send_by", cfg))).where(
-            ContractRow.status == "active", ContractRow.term_model == auto
-        )
-    )
-    if longest is None:
-        return [], 0
-    ends_by = last + timedelta(days=int(longest))
-    candidates = session.execute(
+    stored = (
         select(
             ContractRow.id,
             ContractRow.end_date,
@@ -192,31 +229,70 @@ def _rolling_over(
             ContractRow.transit_buffer_days,
             ContractRow.jurisdiction,
             TermPlanRow.send_by,
-            stored,
+            literal(True).label("stored"),
+        )
+        .select_from(TermPlanRow)
+        .join(ContractRow, current_plan())
+        .outerjoin(RenewalRow, current_renewal())
+        .where(
+            TermPlanRow.send_by >= today,
+            TermPlanRow.send_by <= last,
+            TermPlanRow.term_model == auto,
+            ContractRow.status == "active",
+            ContractRow.end_date >= today,
+            _not_acted(),
+        )
+    )
+    plan = aliased(TermPlanRow)
+    previews = (
+        select(
+            ContractRow.id,
+            ContractRow.end_date,
+            ContractRow.notice_period_days,
+            ContractRow.transit_buffer_days,
+            ContractRow.jurisdiction,
+            literal(None, Date()).label("send_by"),
+            literal(False).label("stored"),
         )
         .select_from(ContractRow)
         .outerjoin(RenewalRow, current_renewal())
-        .outerjoin(TermPlanRow, current_plan())
         .where(
-            ContractRow.status == "active",
-            ContractRow.end_date >= today,
-            ContractRow.end_date <= ends_by,
-            or_(RenewalRow.id.is_(None), RenewalRow.stage.not_in(_ACTED)),
-            or_(preview_window, stored_window),
+            unindexed(ContractRow.term_model) == auto,
+            unindexed(ContractRow.status) == "active",
+            or_(
+                ContractRow.max_renewals.is_(None),
+                ContractRow.renewals_used < ContractRow.max_renewals,
+            ),
+            _end_on_or_after(session, today, literal(0)),
+            _end_on_or_after(
+                session, today, ContractRow.notice_period_days + ContractRow.transit_buffer_days
+            ),
+            _end_on_or_before(session, last, reach("send_by", cfg)),
+            ~select(plan.contract_id)
+            .where(plan.contract_id == ContractRow.id, plan.term == ContractRow.current_term)
+            .exists(),
+            _not_acted(),
         )
-    ).all()
-    due: list[tuple[date, str]] = []
-    for cid, end, notice, buffer, jurisdiction, send_by, is_stored in candidates:
+    )
+    return list(session.execute(union_all(stored, previews)).all())
+
+
+def _rolling_over(
+    session: Session, *, today: date, policy: RenewalPolicy, cfg: CalendarSettings
+) -> tuple[list[ExposedContract], int]:
+    last = today + timedelta(days=ROLL_OVER_DAYS)
+    calendars: dict[str, BusinessCalendar] = {}
+    due: list[tuple[date, str, bool]] = []
+    for cid, end, notice, buffer, jurisdiction, send_by, is_stored in _candidates(
+        session, today=today, last=last, cfg=cfg
+    ):
         if not is_stored:
-            send_by = preview_send_by(
-                end_date=end,
-                notice_period_days=notice,
-                transit_buffer_days=buffer,
-                jurisdiction=jurisdiction,
-                cfg=cfg,
-            )
+            calendar = calendars.get(jurisdiction)
+            if calendar is None:
+                calendar = calendars[jurisdiction] = _calendar(jurisdiction, cfg)
+            send_by = _send_by(calendar, end, notice, buffer)
         if send_by is not None and today <= send_by <= last:
-            due.append((send_by, cid))
+            due.append((send_by, cid, not is_stored))
     due.sort()
     listed = due[:LIST_LIMIT]
     # The dates shown are the plan's: the stored one, or the preview's send-by date (the same
@@ -230,16 +306,14 @@ def _rolling_over(
             ContractRow.annual_value,
             ContractRow.currency,
             SupplierRow.name,
-            TermPlanRow.contract_id.is_(None),
         )
         .join(SupplierRow, SupplierRow.id == ContractRow.supplier_id)
-        .outerjoin(TermPlanRow, current_plan())
-        .where(ContractRow.id.in_([cid for _, cid in listed]))
+        .where(ContractRow.id.in_([cid for _, cid, _ in listed]))
     ).all()
     by_id = {r[0]: r for r in rows}
     found = []
-    for send_by, cid in listed:
-        _, title, owner, end_date, value, currency, supplier_name, preview = by_id[cid]
+    for send_by, cid, preview in listed:
+        _, title, owner, end_date, value, currency, supplier_name = by_id[cid]
         found.append(
             ExposedContract(
                 contract_id=cid,
@@ -251,46 +325,47 @@ def _rolling_over(
                 currency=currency,
                 due=send_by,
                 days_left=(send_by - today).days,
-                plan_preview=bool(preview),
+                plan_preview=preview,
             )
         )
     return found, len(due)
 
 
 def _lapsed(session: Session) -> tuple[list[ExposedContract], int]:
-    query = (
-        select(ContractRow, SupplierRow.name)
+    """The first lapsed contracts by end date, with how many there are (a window count: the
+    renewals are read once, not once for the count and once for the rows)."""
+    rows = session.execute(
+        select(
+            ContractRow.id,
+            ContractRow.title,
+            SupplierRow.name,
+            ContractRow.owner,
+            ContractRow.end_date,
+            ContractRow.annual_value,
+            ContractRow.currency,
+            func.count().over(),
+        )
         .join(SupplierRow, SupplierRow.id == ContractRow.supplier_id)
         .join(RenewalRow, current_renewal())
         .where(stage_is("lapsed"))
-    )
-    total = (
-        session.scalar(
-            select(func.count())
-            .select_from(ContractRow)
-            .join(RenewalRow, current_renewal())
-            .where(stage_is("lapsed"))
-        )
-        or 0
-    )
-    rows = session.execute(
-        query.order_by(ContractRow.end_date, ContractRow.id).limit(LIST_LIMIT)
+        .order_by(ContractRow.end_date, ContractRow.id)
+        .limit(LIST_LIMIT)
     ).all()
     return [
         ExposedContract(
-            contract_id=c.id,
-            title=c.title,
+            contract_id=cid,
+            title=title,
             supplier_name=name,
-            owner=c.owner,
-            end_date=c.end_date,
-            annual_value=c.annual_value,
-            currency=c.currency,
+            owner=owner,
+            end_date=end_date,
+            annual_value=value,
+            currency=currency,
             due=None,
             days_left=None,
             plan_preview=False,
         )
-        for c, name in rows
-    ], total
+        for cid, title, name, owner, end_date, value, currency, _ in rows
+    ], (rows[0][-1] if rows else 0)
 
 
 def exposure(
