@@ -282,15 +282,20 @@ def _rolling_over(
 ) -> tuple[list[ExposedContract], int]:
     last = today + timedelta(days=ROLL_OVER_DAYS)
     calendars: dict[str, BusinessCalendar] = {}
+    # Contracts ending on the same day with the same terms share a preview date.
+    previews: dict[tuple[str, date, int, int], date] = {}
     due: list[tuple[date, str, bool]] = []
     for cid, end, notice, buffer, jurisdiction, send_by, is_stored in _candidates(
         session, today=today, last=last, cfg=cfg
     ):
         if not is_stored:
-            calendar = calendars.get(jurisdiction)
-            if calendar is None:
-                calendar = calendars[jurisdiction] = _calendar(jurisdiction, cfg)
-            send_by = _send_by(calendar, end, notice, buffer)
+            key = (jurisdiction, end, notice, buffer)
+            send_by = previews.get(key)
+            if send_by is None:
+                calendar = calendars.get(jurisdiction)
+                if calendar is None:
+                    calendar = calendars[jurisdiction] = _calendar(jurisdiction, cfg)
+                send_by = previews[key] = _send_by(calendar, end, notice, buffer)
         if send_by is not None and today <= send_by <= last:
             due.append((send_by, cid, not is_stored))
     due.sort()
