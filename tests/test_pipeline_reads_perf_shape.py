@@ -1,7 +1,8 @@
 """What the pipeline's cheaper reads must keep, on SQLite and PostgreSQL: "needs me" counts its
 first page in the same read as its rows (a window in a subquery) and finds the owner's
 spellings by walking the owner index; the rows, their order, the total and the keyset pages
-are those of the filter read plainly (every matching id sorted, counted by ``len``)."""
+are those of the filter read plainly (every matching id sorted, counted by ``len``). The
+previews, made once per distinct set of planning fields, are each contract's own."""
 
 import uuid
 from collections.abc import Iterator
@@ -13,7 +14,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from domain.term_plan import CalendarSettings
+from domain.term_plan import CalendarSettings, as_preview
+from models.contract import ContractRead, DefaultAction, TermModel
 from models.milestones import RenewalPolicy
 from models.tables import ContractRow, RenewalRow
 from store import plans as plan_store
@@ -23,7 +25,9 @@ from store.reads import owners
 from store.reads import pipeline as reads
 from store.reads import pipeline_pages as pages
 from store.reads._stages import current_term_plan
-from tests.factories import register
+from store.reads.previews import _planned_from as _planned
+from store.reads.previews import previews_for
+from tests.factories import contract_data, register
 from tests.performance_data import pg_sessions_fixture  # noqa: F401
 
 TODAY = date(2026, 3, 2)
@@ -153,3 +157,45 @@ def test_owner_spellings_walked_or_read_are_the_same(
             assert owners.owner_spellings(s, who) == walked
             monkeypatch.undo()
         assert sorted(owners.owner_spellings(s, me)) == sorted({me, me.upper()})
+
+
+def test_previews_made_once_per_planning_fields_are_each_contracts_own() -> None:
+    """The pipeline's previews (one plan per distinct set of planning fields and category) are,
+    contract by contract, the preview its own plan makes, though titles, owners, values and
+    ids differ and every planning field varies."""
+    cfg = CalendarSettings(
+        closure_days=frozenset({date(2026, 8, 14)}),
+        default_action_by_category=(("logistics", DefaultAction.RENEW_AS_IS),),
+    )
+    contracts: list[tuple[ContractRead, str | None]] = []
+    for i in range(480):
+        n = i % 240  # each set of planning fields twice, on contracts of their own
+        end = date(2026, 9, 30) + timedelta(days=(n % 4) * 31)
+        model = (TermModel.FIXED, TermModel.AUTO_RENEWING, TermModel.EVERGREEN)[n % 3]
+        data = contract_data(
+            id=f"C-PV-{i:03d}",
+            title=f"Item {i}",
+            owner=f"buyer{i % 7}@example.com",
+            supplier_id=f"S-{i % 5}",
+            annual_value=Decimal(1_000 + i),
+            start_date=end - timedelta(days=365),
+            end_date=end,
+            term_model=model,
+            notice_period_days=(30, 60)[n // 4 % 2],
+            transit_buffer_days=(3, 0)[n // 8 % 2],
+            max_renewals=None if n % 16 < 8 else 2,
+            renewals_used=0 if n % 32 < 16 else 2,
+            jurisdiction=("JP", "GB")[n // 32 % 2],
+            time_zone=None if n % 64 < 32 else "UTC",
+            default_action=None if n % 128 < 64 else DefaultAction.NON_RENEWAL,
+        )
+        contract = ContractRead.model_validate(
+            {**data, "current_term": 1 + i // 240, "status": "active"}
+        )
+        contracts.append((contract, (None, "general", "logistics")[n // 3 % 3]))
+    previews = previews_for(contracts, today=TODAY, policy=POLICY, cfg=cfg)
+    assert list(previews) == [c.id for c, _ in contracts]
+    assert len({_planned(c, cat) for c, cat in contracts}) <= 240  # planned once, used twice
+    for contract, category in contracts:
+        own = current_term_plan(contract, category=category, today=TODAY, policy=POLICY, cfg=cfg)
+        assert previews[contract.id] == as_preview(contract.id, contract.current_term, own)

@@ -41,7 +41,7 @@ from store.reads._stages import (
     stage_names,
 )
 from store.reads.owners import owner_spellings
-from store.reads.plans import plans_for
+from store.reads.previews import previews_for
 
 __all__ = [
     "CONTRACT_TERMINATED",
@@ -431,8 +431,7 @@ def items_for(
     dates and first pending milestone, read with the row (a 1,000-row export built each whole
     plan for three dates and one milestone); the others get the preview the workflow's plan
     function makes, as every view does (renewal-semantics.md §1)."""
-    previews = plans_for(
-        session,
+    previews = previews_for(  # no stored plan (row[8]): plans_for would find none either
         [(to_read(row[0]), row[2]) for row in rows if not row[8]],
         today=today,
         policy=policy,
