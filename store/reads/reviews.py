@@ -9,15 +9,15 @@ was recorded on it, for as long as the workflow would accept a decision on it.
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from domain.negotiation import limit_breaches
 from domain.term_plan import CalendarSettings
-from models.contract import ContractRead
 from models.drafts import ProposedTerms
 from models.milestones import MilestoneKind, RenewalPolicy
 from models.negotiation import NegotiationPlan
@@ -116,67 +116,11 @@ def review_queue(
 ) -> tuple[list[QueueItem], int]:
     """Versions awaiting a decision, oldest first: the newest version of each open renewal in a
     reviewable stage, of any kind, that no decision has been recorded on."""
-    latest = (
-        select(DraftRow.renewal_id, func.max(DraftRow.version).label("version"))
-        .group_by(DraftRow.renewal_id)
-        .subquery()
-    )
-    # Renewals started before versions were one sequence could store a notice under the number
-    # of a renegotiation version; that notice was never a reviewable version.
-    other = aliased(DraftRow)
-    shadowed = (
-        select(other.id)
-        .where(
-            other.renewal_id == DraftRow.renewal_id,
-            other.version == DraftRow.version,
-            other.kind == DraftKind.RENEGOTIATION.value,
-            DraftRow.kind != DraftKind.RENEGOTIATION.value,
-        )
-        .exists()
-    )
-    # Decided: more decisions on the version than approvals withdrawn from it (an amendment
-    # that contradicts an approved version sends it back to review, renewal-semantics.md §3).
-    decisions = (
-        select(func.count(ReviewDecisionRow.id))
-        .where(
-            ReviewDecisionRow.renewal_id == DraftRow.renewal_id,
-            ReviewDecisionRow.draft_version == DraftRow.version,
-        )
-        .scalar_subquery()
-    )
-    withdrawals = (
-        select(func.count(RenewalEventRow.id))
-        .where(
-            RenewalEventRow.renewal_id == DraftRow.renewal_id,
-            RenewalEventRow.kind == "approval_withdrawn",
-            RenewalEventRow.detail["version"].as_integer() == DraftRow.version,
-        )
-        .scalar_subquery()
-    )
-    decided = decisions > withdrawals
+    reviewable = _REVIEWABLE
     # The page's versions first, by id alone, the count riding along as a window; the contract
     # and its supplier (foreign keys: every renewal has its contract, every contract its
     # supplier) are joined for the page's rows only, so that the planner never joins the
     # suppliers to every version in review (on PostgreSQL a nested loop of ~0.7 s).
-    reviewable = (
-        select(DraftRow.id)
-        .join(
-            latest,
-            and_(latest.c.renewal_id == DraftRow.renewal_id, latest.c.version == DraftRow.version),
-        )
-        .join(RenewalRow, RenewalRow.id == DraftRow.renewal_id)
-        .where(
-            RenewalRow.stage.in_(REVIEWABLE_STAGES),
-            RenewalRow.outcome.is_(None),
-            ~decided,
-            ~shadowed,
-            # the same rule as decidable(): with a termination requested, only its notice
-            or_(
-                ~_has_event("termination_requested"),
-                DraftRow.kind == DraftKind.NON_RENEWAL_NOTICE.value,
-            ),
-        )
-    )
     page = session.execute(
         reviewable.add_columns(func.count().over())
         .order_by(DraftRow.created_at, DraftRow.id)
@@ -190,69 +134,171 @@ def review_queue(
         total = session.scalar(select(func.count()).select_from(reviewable.subquery())) or 0
     else:
         total = 0
-    escalated = _has_event("escalation").label("escalated")
-    rows = (
-        session.execute(
-            select(
-                DraftRow, RenewalRow, ContractRow, SupplierRow.name, SupplierRow.category, escalated
-            )
-            .join(RenewalRow, RenewalRow.id == DraftRow.renewal_id)
-            .join(ContractRow, ContractRow.id == RenewalRow.contract_id)
-            .join(SupplierRow, SupplierRow.id == ContractRow.supplier_id)
-            .where(DraftRow.id.in_(ids))
-            .order_by(DraftRow.created_at, DraftRow.id)
-        ).all()
-        if ids
-        else []
+    if not ids:
+        return [], total
+    # The columns the queue shows, never a version's body (a draft's body and its HTML are
+    # the largest values of the table) nor whole ORM rows.
+    rows = session.execute(
+        select(
+            DraftRow.kind,
+            DraftRow.version,
+            DraftRow.language,
+            DraftRow.proposed_terms,
+            DraftRow.content_hash,
+            DraftRow.requested_by,
+            DraftRow.answers_comment,
+            DraftRow.created_at,
+            RenewalRow.id,
+            RenewalRow.term,
+            RenewalRow.stage,
+            RenewalRow.term_end_date,
+            ContractRow.id,
+            ContractRow.title,
+            ContractRow.owner,
+            ContractRow.current_term,
+            SupplierRow.name,
+            SupplierRow.category,
+            _has_event("escalation"),
+        )
+        .join(RenewalRow, RenewalRow.id == DraftRow.renewal_id)
+        .join(ContractRow, ContractRow.id == RenewalRow.contract_id)
+        .join(SupplierRow, SupplierRow.id == ContractRow.supplier_id)
+        .where(DraftRow.id.in_(ids))
+        .order_by(DraftRow.created_at, DraftRow.id)
+    ).all()
+    # Every term's stored plan in one batch (the current term's and a past term's alike); a
+    # current term without one shows the preview plans_for makes, a past term what its
+    # renewal holds.
+    stored = plans.read_plans(session, keys=[(r[12], r[9]) for r in rows])
+    missing = {r[12]: r[17] for r in rows if r[9] == r[15] and (r[12], r[9]) not in stored}
+    previews = (
+        plans_for(
+            session,
+            [
+                (to_read(c), missing[c.id])
+                for c in session.scalars(select(ContractRow).where(ContractRow.id.in_(missing)))
+            ],
+            today=today,
+            policy=policy,
+            cfg=cfg,
+        )
+        if missing
+        else {}
     )
-    contracts: dict[str, ContractRead] = {}
-    current: list[tuple[ContractRead, str | None]] = []
-    past: list[tuple[str, int]] = []
-    for _draft, renewal, contract, _name, category, _esc in rows:
-        read = contracts.setdefault(contract.id, to_read(contract))
-        if renewal.term == contract.current_term:
-            current.append((read, category))
-        else:
-            past.append((contract.id, renewal.term))
-    by_contract = plans_for(session, current, today=today, policy=policy, cfg=cfg)
-    stored = plans.read_plans(session, keys=past)
     negotiation = _negotiation_plans(
-        session,
-        [r[1].id for r in rows if r[0].kind == DraftKind.RENEGOTIATION.value],
+        session, [r[8] for r in rows if r[0] == DraftKind.RENEGOTIATION.value]
     )
     items = []
-    for draft, renewal, contract, supplier_name, _category, flagged in rows:
-        plan = (
-            by_contract.get(contract.id)
-            if renewal.term == contract.current_term
-            else stored.get((contract.id, renewal.term))
-        )
+    for (
+        kind,
+        version,
+        language,
+        proposed_terms,
+        content_hash,
+        requested_by,
+        answers_comment,
+        drafted_at,
+        renewal_id,
+        term,
+        stage,
+        term_end_date,
+        contract_id,
+        title,
+        owner,
+        current_term,
+        supplier_name,
+        _category,
+        flagged,
+    ) in rows:
+        plan = stored.get((contract_id, term))
+        if plan is None and term == current_term:
+            plan = previews.get(contract_id)
         # A past term's plan that was never stored: its end date is what the renewal holds.
-        due, due_kind = due_of(plan, draft.kind) if plan else (renewal.term_end_date, "end_date")
+        due, due_kind = due_of(plan, kind) if plan else (term_end_date, "end_date")
         items.append(
             QueueItem(
-                contract_id=contract.id,
-                term=renewal.term,
-                title=contract.title,
+                contract_id=contract_id,
+                term=term,
+                title=title,
                 supplier_name=supplier_name,
-                owner=contract.owner,
-                language=draft.language,
-                kind=draft.kind,
-                version=draft.version,
-                content_hash=draft.content_hash,
-                requested_by=draft.requested_by,
-                answers_comment=draft.answers_comment,
-                drafted_at=draft.created_at,
-                stage=renewal.stage,
+                owner=owner,
+                language=language,
+                kind=kind,
+                version=version,
+                content_hash=content_hash,
+                requested_by=requested_by,
+                answers_comment=answers_comment,
+                drafted_at=drafted_at,
+                stage=stage,
                 escalated=bool(flagged),
                 due=due,
                 due_kind=due_kind,
                 days_left=(due - today).days,
                 plan_preview=plan.preview if plan else False,
-                breaches=_breach_count(negotiation.get(renewal.id), draft),
+                breaches=_breach_count(negotiation.get(renewal_id), kind, proposed_terms),
             )
         )
     return items, total
+
+
+def _reviewable() -> Select[int]:
+    """The ids of the versions awaiting a decision: from the open renewals in a reviewable
+    stage, each condition a probe of one renewal's rows by an index (the renewals are few next
+    to the drafts, events and decisions of the whole history)."""
+    newer = aliased(DraftRow)
+    # Renewals started before versions were one sequence could store a notice under the number
+    # of a renegotiation version; that notice was never a reviewable version.
+    other = aliased(DraftRow)
+    shadowing = (
+        select(other.id)
+        .where(
+            other.renewal_id == DraftRow.renewal_id,
+            other.version == DraftRow.version,
+            other.kind == DraftKind.RENEGOTIATION.value,
+        )
+        .exists()
+    )
+    # Decided: more decisions on the version than approvals withdrawn from it (an amendment
+    # that contradicts an approved version sends it back to review, renewal-semantics.md §3).
+    # Without any decision it is not decided: the two counts only for a version decided once.
+    on_version = and_(
+        ReviewDecisionRow.renewal_id == DraftRow.renewal_id,
+        ReviewDecisionRow.draft_version == DraftRow.version,
+    )
+    decisions = select(func.count(ReviewDecisionRow.id)).where(on_version).scalar_subquery()
+    withdrawals = (
+        select(func.count(RenewalEventRow.id))
+        .where(
+            RenewalEventRow.renewal_id == DraftRow.renewal_id,
+            RenewalEventRow.kind == "approval_withdrawn",
+            RenewalEventRow.detail["version"].as_integer() == DraftRow.version,
+        )
+        .scalar_subquery()
+    )
+    return (
+        select(DraftRow.id)
+        .select_from(RenewalRow)
+        .join(DraftRow, DraftRow.renewal_id == RenewalRow.id)
+        .where(
+            RenewalRow.stage.in_(REVIEWABLE_STAGES),
+            RenewalRow.outcome.is_(None),
+            # the newest version of the renewal (of any kind)
+            ~select(newer.id)
+            .where(newer.renewal_id == DraftRow.renewal_id, newer.version > DraftRow.version)
+            .exists(),
+            or_(~select(ReviewDecisionRow.id).where(on_version).exists(), decisions <= withdrawals),
+            or_(DraftRow.kind == DraftKind.RENEGOTIATION.value, ~shadowing),
+            # the same rule as decidable(): with a termination requested, only its notice
+            or_(
+                DraftRow.kind == DraftKind.NON_RENEWAL_NOTICE.value,
+                ~_has_event("termination_requested"),
+            ),
+        )
+    )
+
+
+# Built once: a statement of constants (building it costs more than its cached compilation).
+_REVIEWABLE = _reviewable()
 
 
 def _negotiation_plans(session: Session, renewal_ids: list[int]) -> dict[int, NegotiationPlan]:
@@ -269,20 +315,24 @@ def _negotiation_plans(session: Session, renewal_ids: list[int]) -> dict[int, Ne
         .group_by(RenewalEventRow.renewal_id)
     )
     found: dict[int, NegotiationPlan] = {}
-    for event in session.scalars(select(RenewalEventRow).where(RenewalEventRow.id.in_(newest))):
+    for renewal_id, detail in session.execute(
+        select(RenewalEventRow.renewal_id, RenewalEventRow.detail).where(
+            RenewalEventRow.id.in_(newest)
+        )
+    ):
         try:
-            found[event.renewal_id] = NegotiationPlan.model_validate(event.detail)
+            found[renewal_id] = NegotiationPlan.model_validate(detail)
         except ValidationError:
             continue  # an unreadable plan flags nothing, as the review page shows nothing
     return found
 
 
-def _breach_count(plan: NegotiationPlan | None, draft: DraftRow) -> int:
+def _breach_count(plan: NegotiationPlan | None, kind: str, proposed_terms: Any) -> int:
     # The same rule as services.drafts.breaches, read here for a page of the queue at once.
-    if plan is None or draft.kind != DraftKind.RENEGOTIATION.value:
+    if plan is None or kind != DraftKind.RENEGOTIATION.value:
         return 0
     try:
-        terms = ProposedTerms.model_validate(dict(draft.proposed_terms))
+        terms = ProposedTerms.model_validate(dict(proposed_terms))
     except ValidationError:
         return 0
     return len(limit_breaches(plan, terms))
