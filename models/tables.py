@@ -248,7 +248,18 @@ class ScorecardRow(Base):
 
 class DraftRow(Base):
     __tablename__ = "drafts"
-    __table_args__ = (UniqueConstraint("renewal_id", "kind", "version"),)
+    __table_args__ = (
+        UniqueConstraint("renewal_id", "kind", "version"),
+        # Legal's queue (store/reads/reviews.py) reads versions and their order from this index
+        # alone; on SQLite created_at otherwise sits after the body, in overflow pages.
+        Index(
+            "ix_drafts_renewal_id_version_kind_created_at",
+            "renewal_id",
+            "version",
+            "kind",
+            "created_at",
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     renewal_id: Mapped[int] = mapped_column(ForeignKey("renewals.id"), index=True)
