@@ -8,13 +8,13 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from domain.term_plan import CalendarSettings, as_preview
+from domain.term_plan import CalendarSettings
 from models.contract import ContractRead
 from models.milestones import RenewalPolicy
 from models.plans import StoredPlan
 from models.tables import SupplierRow
 from store import plans
-from store.reads._stages import current_term_plan
+from store.reads.previews import previews_for
 
 
 def plans_for(
@@ -26,18 +26,17 @@ def plans_for(
     cfg: CalendarSettings,
 ) -> dict[str, StoredPlan]:
     """The current term's plan of each (contract, supplier category), by contract id: stored
-    plans read in one batch, previews computed for the rest."""
+    plans read in one batch, previews for the rest (:func:`store.reads.previews.previews_for`:
+    one plan per distinct set of what it plans from)."""
     stored = plans.read_plans(session, keys=[(c.id, c.current_term) for c, _ in contracts])
-    found: dict[str, StoredPlan] = {}
-    for contract, category in contracts:
-        plan = stored.get((contract.id, contract.current_term))
-        if plan is None:
-            preview = current_term_plan(
-                contract, category=category, today=today, policy=policy, cfg=cfg
-            )
-            plan = as_preview(contract.id, contract.current_term, preview)
-        found[contract.id] = plan
-    return found
+    unplanned = [(c, cat) for c, cat in contracts if (c.id, c.current_term) not in stored]
+    previews = previews_for(unplanned, today=today, policy=policy, cfg=cfg)
+    return {
+        c.id: previews[c.id]
+        if (c.id, c.current_term) not in stored
+        else stored[(c.id, c.current_term)]
+        for c, _ in contracts
+    }
 
 
 def plan_of(
