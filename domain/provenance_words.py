@@ -20,7 +20,11 @@ import holidays
 from domain.phrases import format_date
 from models.jurisdictions import split_jurisdiction
 
-__all__ = ["closed_reason_words", "step_words"]
+__all__ = ["FROM_STATUS", "closed_reason_words", "step_words"]
+
+# The step a plan restored from a running renewal's status carries instead of the planner's own
+# (services.plans' backfill writes it).
+FROM_STATUS = "as the running renewal reported it (renewals plans backfill)"
 
 _WEEKDAYS: dict[str, str] = {
     "Monday": "月曜日",
@@ -178,6 +182,9 @@ def step_words(
 
     if stored == "end date":
         return "契約満了日" if lang == "ja" else "The contract's end date"
+    if stored == FROM_STATUS:
+        ja = "実行中の更新手続きの報告どおり"
+        return ja if lang == "ja" else "As the running renewal reported it"
     for pattern, words in _RULES:
         found = pattern.fullmatch(stored)
         if found is not None:

@@ -29,7 +29,7 @@ from models.contract import ContractRead
 from models.milestones import MilestoneKind, MilestoneState, RenewalPolicy
 from models.plans import StoredPlan
 from models.tables import ContractRow, SupplierRow
-from services.plans import FROM_STATUS, PlannedContract
+from services.plans import PlannedContract
 from store import users
 from store.contracts import to_read
 from store.reads.plans import plans_for
@@ -44,7 +44,6 @@ _PREVIEW = (
 )
 _STORED = ("Planned by the running renewal", "進行中の更新ワークフローの計画")
 _MOVED = ("moved earlier for the notice period", "解約予告期限に合わせて前倒し")
-_FROM_STATUS = ("As the running renewal reported it", "実行中の更新手続きの報告どおり")
 _STATES: dict[MilestoneState, tuple[str, str]] = {
     MilestoneState.PENDING: ("pending", "未了"),
     MilestoneState.DONE: ("done", "完了"),
@@ -143,11 +142,7 @@ def _steps(stored: Iterable[str], lang: str, jurisdiction: str) -> str:
     shown as stored in English and left out of a Japanese feed."""
     words = []
     for step in stored:
-        said = (
-            _pick(_FROM_STATUS, lang)
-            if step == FROM_STATUS
-            else step_words(step, lang, jurisdiction)
-        )
+        said = step_words(step, lang, jurisdiction)
         if said is None and lang != "ja":
             said = step
         if said:

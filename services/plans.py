@@ -20,6 +20,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from clients import renewals
 from domain.milestones import next_review_date
+from domain.provenance_words import FROM_STATUS
 from domain.term_plan import CalendarSettings, as_preview, term_plan
 from models.contract import ContractCreate, ContractRead, ContractStatus
 from models.errors import FieldError, InvalidInput, NotFound
@@ -133,7 +134,6 @@ def plan_as_dict(p: PlannedContract) -> dict[str, Any]:
 # ---------------------------------------------------------------------------- backfill
 
 PLAN_BACKFILL = "plan_backfill"  # the audit action
-FROM_STATUS = "as the running renewal reported it (renewals plans backfill)"
 
 
 class BackfillOutcome(StrEnum):

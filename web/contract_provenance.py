@@ -6,7 +6,6 @@ them there too); this page gives them its locale's date format. It never compute
 """
 
 from domain.provenance_words import step_words
-from services.plans import FROM_STATUS
 from web.i18n import Translator
 
 __all__ = ["provenance_text"]
@@ -16,7 +15,5 @@ def provenance_text(t: Translator, stored: str, jurisdiction: str) -> str:
     """One stored provenance step in the reader's words; a step this page does not know (a
     newer worker's) is shown as stored rather than guessed at. ``jurisdiction``: the
     contract's, for a holiday's name when the step does not say whose calendar it was."""
-    if stored == FROM_STATUS:
-        return t.gettext("As the running renewal reported it")
     words = step_words(stored, t.language, jurisdiction, day=t.date)
     return stored if words is None else words
