@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
-from sqlalchemy import case, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Float, case, cast, func, select
+from sqlalchemy.orm import Session, aliased
 
 from domain.term_plan import CalendarSettings
 from models.milestones import RenewalPolicy
@@ -113,6 +113,85 @@ def _expiring_soon(
     return listed
 
 
+def _stages(session: Session) -> dict[str, int]:
+    """Contracts by stage, counted by the database: the contracts by status (an index-only
+    read), and the renewals of the current terms of contracts not terminated by stage; the
+    other contracts are not started. Counting in SQL reads no renewal into Python (the
+    dashboard used to fetch every renewal, 20,000 rows with 100,000 contracts)."""
+    terminated = 0
+    not_terminated = 0
+    for status, n in session.execute(
+        select(ContractRow.status, func.count()).group_by(ContractRow.status)
+    ):
+        if status == "terminated":
+            terminated += int(n)
+        else:
+            not_terminated += int(n)
+    counted: dict[str, int] = {}
+    for stage_name, n in session.execute(
+        select(RenewalRow.stage, func.count())
+        .select_from(ContractRow)
+        .join(RenewalRow, current_renewal())
+        .where(ContractRow.status != "terminated", RenewalRow.stage.is_not(None))
+        .group_by(RenewalRow.stage)
+    ):
+        counted[str(stage_name)] = int(n)
+    counted[NOT_STARTED] = not_terminated - sum(counted.values())
+    counted[CONTRACT_TERMINATED] = terminated
+    return {name: n for name, n in sorted(counted.items()) if n > 0}
+
+
+def _supplier_scores(session: Session) -> list[SupplierScore]:
+    """Each supplier's mean of its contracts' newest scorecards (a contract's scorecard of its
+    latest term that has one), grouped by the database. The sum is exact: NUMERIC on
+    PostgreSQL; on SQLite, where totals are stored as text, a float sum of values with four
+    decimal places, rounded back to four places, which is exact for any realistic count."""
+    newer_term = aliased(RenewalRow)
+    newer_card = aliased(ScorecardRow)
+    has_newer = (
+        select(newer_card.id)
+        .join(newer_term, newer_term.id == newer_card.renewal_id)
+        .where(
+            newer_term.contract_id == RenewalRow.contract_id,
+            newer_term.term > RenewalRow.term,
+        )
+        .exists()
+    )
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    total = cast(ScorecardRow.total, Float) if sqlite else ScorecardRow.total
+    rows = session.execute(
+        select(
+            ContractRow.supplier_id,
+            SupplierRow.name,
+            func.count(),
+            func.count(ScorecardRow.total),
+            func.sum(total),
+        )
+        .select_from(ScorecardRow)
+        .join(RenewalRow, RenewalRow.id == ScorecardRow.renewal_id)
+        .join(ContractRow, ContractRow.id == RenewalRow.contract_id)
+        .join(SupplierRow, SupplierRow.id == ContractRow.supplier_id)
+        .where(~has_newer)
+        .group_by(ContractRow.supplier_id, SupplierRow.name)
+    ).all()
+    scores = []
+    for supplier_id, name, contracts, scored, summed in rows:
+        score = None
+        if scored:
+            exact = Decimal(repr(round(summed, 4))) if sqlite else Decimal(summed)
+            score = (exact / int(scored)).quantize(Decimal("0.1"))
+        scores.append(
+            SupplierScore(
+                supplier_id=supplier_id,
+                supplier_name=name,
+                score=score,
+                contracts=int(contracts),
+            )
+        )
+    scores.sort(key=lambda s: (s.score is None, -(s.score or 0), s.supplier_id))
+    return scores
+
+
 def dashboard(
     session: Session,
     *,
@@ -123,57 +202,7 @@ def dashboard(
     """The figures of the dashboard. ``policy`` and ``cfg`` (the settings' renewal policy and
     calendars) are what previews are planned with: without them ``expiring_soon`` is left
     empty rather than dated with rules other than the workflow's."""
-    # The stages without joining every contract to its renewal: the contracts counted by
-    # status (an index-only read), then the renewals of the current terms by stage (below);
-    # the other contracts are not started.
-    terminated = 0
-    not_terminated = 0
-    for status, n in session.execute(
-        select(ContractRow.status, func.count()).group_by(ContractRow.status)
-    ):
-        if status == "terminated":
-            terminated += int(n)
-        else:
-            not_terminated += int(n)
-    # Every renewal once, with its contract and its scorecard's total: the current terms'
-    # stages are counted from it, and each contract's newest scorecard (its latest renewal
-    # that has one) picked, without the database's grouped self-join.
-    counted: dict[str, int] = {}
-    newest: dict[str, tuple[int, str, Decimal | None]] = {}
-    for (
-        contract_id,
-        term,
-        stage_name,
-        current_term,
-        status,
-        supplier_id,
-        card,
-        total,
-    ) in session.connection().execute(  # plain rows: ORM row loading doubled the read
-        select(
-            RenewalRow.contract_id,
-            RenewalRow.term,
-            RenewalRow.stage,
-            ContractRow.current_term,
-            ContractRow.status,
-            ContractRow.supplier_id,
-            ScorecardRow.renewal_id,
-            ScorecardRow.total,
-        )
-        .select_from(RenewalRow)
-        .join(ContractRow, ContractRow.id == RenewalRow.contract_id)
-        .outerjoin(ScorecardRow, ScorecardRow.renewal_id == RenewalRow.id)
-    ):
-        # A renewal without a stage counts as not started, as a term without a renewal does.
-        if term == current_term and status != "terminated" and stage_name is not None:
-            counted[str(stage_name)] = counted.get(str(stage_name), 0) + 1
-        if card is not None:
-            held = newest.get(contract_id)
-            if held is None or term > held[0]:
-                newest[contract_id] = (term, supplier_id, total)
-    counted[NOT_STARTED] = not_terminated - sum(counted.values())
-    counted[CONTRACT_TERMINATED] = terminated
-    by_stage = {name: n for name, n in sorted(counted.items()) if n > 0}
+    by_stage = _stages(session)
     # The expiry windows in one range read of the (status, end date) index: a contract ending
     # within 30 days ends within 90 and 180 too.
     last = today + timedelta(days=max(EXPIRY_WINDOWS))
@@ -190,34 +219,7 @@ def dashboard(
         )
     ).one()
     expiring = {days: int(n or 0) for days, n in zip(EXPIRY_WINDOWS, window_counts, strict=True)}
-    names = dict(
-        session.execute(
-            select(SupplierRow.id, SupplierRow.name).where(
-                SupplierRow.id.in_({supplier_id for _, supplier_id, _ in newest.values()})
-            )
-        ).all()
-        if newest
-        else []
-    )
-    grouped: dict[str, tuple[str, list[Decimal]]] = {}
-    counts: dict[str, int] = {}
-    for _, supplier_id, total in newest.values():
-        entry = grouped.setdefault(supplier_id, (names[supplier_id], []))
-        counts[supplier_id] = counts.get(supplier_id, 0) + 1
-        if total is not None:
-            entry[1].append(Decimal(total))
-    scores = [
-        SupplierScore(
-            supplier_id=sid,
-            supplier_name=name,
-            score=(sum(values, Decimal(0)) / len(values)).quantize(Decimal("0.1"))
-            if values
-            else None,
-            contracts=counts[sid],
-        )
-        for sid, (name, values) in grouped.items()
-    ]
-    scores.sort(key=lambda s: (s.score is None, -(s.score or 0), s.supplier_id))
+    scores = _supplier_scores(session)
     soon = (
         _expiring_soon(session, today=today, policy=policy, cfg=cfg)
         if policy is not None and cfg is not None
