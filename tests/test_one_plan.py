@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import httpx
+from babel.dates import format_date
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from temporalio.client import Client
@@ -197,11 +198,12 @@ async def test_web_pages_and_api_show_the_workflows_dates(db_portal: Portal) -> 
     ) as browser:
         page = await browser.get(f"/reviews/{cid}/1/1")
         assert page.status_code == 200, page.text
-        assert f"final terms due {FINAL_TERMS.isoformat()}" in page.text
+        shown = format_date(FINAL_TERMS, format="medium", locale="en_GB")  # the pages' English
+        assert f"final terms due {shown}" in page.text
         queue = await browser.get("/reviews")
         assert queue.status_code == 200
         row = queue.text[queue.text.index(cid) :]
-        assert FINAL_TERMS.isoformat() in row[: row.index("</tr>")]
+        assert f"final terms due {shown}" in row[: row.index("</tr>")]
 
     r = await db_portal.http.get(
         "/api/v1/review-queue", params={"limit": 500}, headers=db_portal.auth("legal")
