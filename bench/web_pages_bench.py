@@ -56,6 +56,7 @@ from api.app import create_app
 from clients import renewals
 from config.identity import IdentityKeys
 from config.settings import Settings
+from migrations.runner import upgrade
 from models.tables import (
     DraftRow,
     PlanMilestoneRow,
@@ -701,6 +702,7 @@ async def main() -> None:
     if args.reuse:
         seeded = Seeded(**json.loads(Path(args.reuse).read_text(encoding="utf-8")))
         engine = make_engine(seeded.url)
+        upgrade(engine)  # a database saved before the newest migrations gets them
         try:
             figures = await _measure(
                 engine,

@@ -232,6 +232,17 @@ class RenewalRow(Base):
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
 
 
+class ContractStageCountRow(Base):
+    """How many contracts are in each stage (store/reads/_stages.py), kept by the database's
+    triggers on contracts and renewals (migration 0019) in the transaction of every write: the
+    dashboard reads these rows instead of counting every contract."""
+
+    __tablename__ = "contract_stage_counts"
+
+    stage: Mapped[str] = mapped_column(String(40), primary_key=True)
+    contracts: Mapped[int] = mapped_column(Integer)
+
+
 class ScorecardRow(Base):
     __tablename__ = "scorecards"
     # The dashboard reads every scorecard's total without its (large) body.
