@@ -401,4 +401,5 @@ class PlanMilestoneRow(Base):
 # registered.
 from models import account_tables as _account_tables  # noqa: E402, F401
 from models import followup_tables as _followup_tables  # noqa: E402, F401
+from models import job_tables as _job_tables  # noqa: E402, F401
 from models import team_tables as _team_tables  # noqa: E402, F401

@@ -2,12 +2,9 @@
 
 import functools
 import logging
-import secrets
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, datetime, tzinfo
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -26,6 +23,7 @@ from portal.state import AppState
 from services import audit
 from services import imports as file_import
 from services.imports import ImportKind
+from services.imports import jobs as import_jobs
 
 router = APIRouter(tags=["imports"])
 _log = logging.getLogger(__name__)
@@ -54,8 +52,6 @@ def _format(content_type: str) -> file_import.FileFormat:
 # given); smaller ones are answered when they are done, as a client asking "respond-async" in
 # a Prefer header (RFC 7240) can have any file imported as a job.
 ASYNC_BYTES = 1024 * 1024
-JOBS_KEPT = 100  # finished jobs remembered (the oldest forgotten first)
-JOB_MAX_AGE = timedelta(hours=24)  # and for at most this long
 JOB_WORKERS = 2  # imports running at once as jobs; more wait their turn
 
 
@@ -78,72 +74,34 @@ class ImportJobOut(BaseModel):
     problem: dict[str, Any] | None = None  # state "failed": the problem (errors with rows)
 
 
-@dataclass
-class _Job:
-    id: str
-    owner: str
-    kind: ImportKind
-    format: file_import.FileFormat
-    dry_run: bool
-    started_at: datetime
-    counts: file_import.ImportProgress = field(default_factory=file_import.ImportProgress)
-    state: Literal["queued", "running", "succeeded", "failed"] = "queued"
-    finished_at: datetime | None = None
-    result: ImportOut | None = None
-    problem: Problem | None = None
-
-    def out(self) -> ImportJobOut:
-        c = self.counts
-        return ImportJobOut(
-            id=self.id,
-            kind=self.kind.value,
-            format=self.format,
-            dry_run=self.dry_run,
-            state=self.state,
-            stage="queued" if self.state == "queued" else c.stage,
-            rows_checked=c.rows_checked,
-            rows_stored=c.rows_stored,
-            rows_estimate=c.estimate,
-            started_at=self.started_at,
-            finished_at=self.finished_at,
-            result=self.result,
-            status=self.problem.status if self.problem else None,
-            problem=self.problem.body() if self.problem else None,
-        )
-
-
-class _Jobs:
-    """The import jobs of one app, in memory: a job lives as long as the process that runs
-    it, which is also the process a client polling it reaches (one uvicorn worker)."""
-
-    def __init__(self) -> None:
-        self.executor = ThreadPoolExecutor(JOB_WORKERS, thread_name_prefix="import-job")
-        self.jobs: dict[str, _Job] = {}
-        self.lock = threading.Lock()
-
-    def add(self, job: _Job) -> None:
-        with self.lock:
-            self._forget(job.started_at)
-            self.jobs[job.id] = job
-
-    def _forget(self, now: datetime) -> None:
-        done = [j for j in self.jobs.values() if j.finished_at is not None]
-        done.sort(key=lambda j: j.finished_at or now)
-        for j in done[: max(0, len(done) - JOBS_KEPT)]:
-            del self.jobs[j.id]
-        for j in done:
-            if j.id in self.jobs and j.finished_at and now - j.finished_at > JOB_MAX_AGE:
-                del self.jobs[j.id]
+def _job_out(view: import_jobs.JobView) -> ImportJobOut:
+    return ImportJobOut(
+        id=view.id,
+        kind=view.kind,
+        format=view.format,
+        dry_run=view.dry_run,
+        state=view.state,
+        stage=view.stage,  # queued, checking, storing or done
+        rows_checked=view.rows_checked,
+        rows_stored=view.rows_stored,
+        rows_estimate=view.rows_estimate,
+        started_at=view.started_at,
+        finished_at=view.finished_at,
+        result=ImportOut.model_validate(view.result) if view.result is not None else None,
+        status=view.status,
+        problem=dict(view.problem) if view.problem is not None else None,
+    )
 
 
 _JOBS_LOCK = threading.Lock()
 
 
-def _jobs(request: Request) -> _Jobs:
+def _jobs(request: Request, state: AppState) -> import_jobs.ImportJobs:
+    """This app's import jobs (one set per process, on the shared database)."""
     with _JOBS_LOCK:
-        jobs: _Jobs | None = getattr(request.app.state, "import_jobs", None)
+        jobs: import_jobs.ImportJobs | None = getattr(request.app.state, "import_jobs", None)
         if jobs is None:
-            jobs = _Jobs()
+            jobs = import_jobs.ImportJobs(state.sessions, workers=JOB_WORKERS)
             request.app.state.import_jobs = jobs
         return jobs
 
@@ -158,9 +116,11 @@ def _run_import(
     dry_run: bool,
     zone: tzinfo | None,
     counts: file_import.ImportProgress,
+    job: tuple[import_jobs.ImportJobs, str] | None = None,
 ) -> ImportOut:
     """The whole import in the calling (worker) thread, in a session and transaction of its
-    own: checked, stored with its audit entry and committed, or nothing stored."""
+    own: checked, stored with its audit entry and committed, or nothing stored. As a ``job``,
+    its end is written in the same transaction."""
     with state.sessions() as session:
         result = file_import.import_records(
             session,
@@ -186,31 +146,39 @@ def _run_import(
                     "updated": result.updated,
                 },
             )
-            session.commit()
-    return ImportOut(
-        kind=kind.value,
-        format=file_format,
-        rows_read=result.rows_read,
-        inserted=result.inserted,
-        updated=result.updated,
-        dry_run=dry_run,
-    )
+        out = ImportOut(
+            kind=kind.value,
+            format=file_format,
+            rows_read=result.rows_read,
+            inserted=result.inserted,
+            updated=result.updated,
+            dry_run=dry_run,
+        )
+        if job is not None:
+            jobs, job_id = job
+            jobs.record_success(
+                session, job_id=job_id, result=out.model_dump(mode="json"), counts=counts
+            )
+        session.commit()
+    return out
 
 
-def _job_body(job: _Job, run: Callable[[], ImportOut]) -> None:
-    job.state = "running"
-    try:
-        job.result = run()
-        job.state = "succeeded"
-    except Exception as exc:  # the job's answer: its problem, as the request would have had
+def _job_work(run: Callable[..., ImportOut], jobs: import_jobs.ImportJobs) -> import_jobs.Work:
+    """The job's work: the import, then its result or the problem the request would have had."""
+
+    def work(job_id: str, counts: file_import.ImportProgress) -> import_jobs.Outcome:
         try:
-            job.problem = to_problem(exc)
-        except Exception:
-            _log.exception("import job %s failed", job.id)
-            job.problem = INTERNAL_ERROR
-        job.state = "failed"
-    finally:
-        job.finished_at = datetime.now(UTC)
+            out = run(counts=counts, job=(jobs, job_id))
+        except Exception as exc:
+            try:
+                problem = to_problem(exc)
+            except Exception:
+                _log.exception("import job %s failed", job_id)
+                problem = INTERNAL_ERROR
+            return import_jobs.Outcome("failed", status=problem.status, problem=problem.body())
+        return import_jobs.Outcome("succeeded", result=out.model_dump(mode="json"))
+
+    return work
 
 
 def _wants_job(request: Request, size: int) -> bool:
@@ -276,7 +244,6 @@ async def import_records(
             ) from None
     body = b"".join(chunks)
     del chunks
-    counts = file_import.ImportProgress()
     run = functools.partial(
         _run_import,
         state,
@@ -286,38 +253,37 @@ async def import_records(
         file_format=file_format,
         dry_run=dry_run,
         zone=zone,
-        counts=counts,
     )
     if not _wants_job(request, size):
-        return await run_in_threadpool(run)
-    jobs = _jobs(request)
-    job = _Job(
-        id=secrets.token_urlsafe(16),
-        owner=user.username,
-        kind=kind,
-        format=file_format,
-        dry_run=dry_run,
-        started_at=datetime.now(UTC),
-        counts=counts,
+        return await run_in_threadpool(run, counts=file_import.ImportProgress())
+    jobs = _jobs(request, state)
+    view = await run_in_threadpool(
+        functools.partial(
+            jobs.submit,
+            owner=user.username,
+            kind=kind.value,
+            file_format=file_format,
+            dry_run=dry_run,
+            work=_job_work(run, jobs),
+        )
     )
-    jobs.add(job)
-    jobs.executor.submit(_job_body, job, run)
-    location = str(request.url_for("import_job", job_id=job.id).path)
+    location = str(request.url_for("import_job", job_id=view.id).path)
     return JSONResponse(
-        job.out().model_dump(mode="json"), status_code=202, headers={"Location": location}
+        _job_out(view).model_dump(mode="json"), status_code=202, headers={"Location": location}
     )
 
 
 @router.get("/imports/jobs/{job_id}", name="import_job")
-def import_job(job_id: str, request: Request, user: Writer) -> ImportJobOut:
+def import_job(job_id: str, request: Request, state: StateDep, user: Writer) -> ImportJobOut:
     """An import job's progress (rows checked, then stored), then its result (``state``
     succeeded) or the problem the import answered (``state`` failed: ``status`` 422 with every
-    row, field and reason, nothing stored; or 403). Only whoever started it sees it; jobs are
-    forgotten a day after they end, and when the app restarts."""
-    job = _jobs(request).jobs.get(job_id)
-    if job is None or job.owner != user.username:
+    row, field and reason, nothing stored; or 403; or 503 when the server running it stopped
+    before it finished, nothing stored). Any of the app's processes answers it; only whoever
+    started it sees it; jobs are forgotten a day after they end."""
+    view = _jobs(request, state).get(job_id, owner=user.username)
+    if view is None:
         raise NotFound(f"no import job {job_id!r}")
-    return job.out()
+    return _job_out(view)
 
 
 @router.get(
