@@ -59,13 +59,12 @@ from sqlalchemy.orm import Session
 from temporalio import activity
 
 from activities.failures import activity_failures
-from auth.roles import Permission
+from auth.roles import Permission, parse_roles, permissions_for
 from config.mail import MailSettings
 from domain.glossary import LABELS, STAGE_LABELS, label, stage_label
 from domain.term_plan import CalendarSettings, as_preview, term_plan
 from models.activity_names import ActivityName
 from models.contract import ContractRead
-from models.errors import NotFound
 from models.milestones import MilestoneKind, RenewalPolicy
 from models.notifications import NotificationKind, NotificationRequest
 from models.plans import StoredPlan
@@ -73,8 +72,8 @@ from models.renewal import PlanRequest
 from models.tables import OutboxRow, SupplierRow
 from store import contracts as contract_store
 from store import outbox, plans
-from store import users as user_store
 from store.db import SessionFactory, transaction
+from store.outbox import Reader
 
 LANGUAGES = ("en", "ja")  # the languages there are mail templates for
 # Babel's locale per language: "31 March 2027" in English, 2027年3月31日 in Japanese.
@@ -163,6 +162,12 @@ def _addresses(*candidates: str) -> list[str]:
     return seen
 
 
+def _reader_of(readers: Mapping[str, Reader], address: str, field: str) -> Any:
+    """A field of the account ``address`` names (None without an account)."""
+    reader = readers.get(address.strip().casefold())
+    return getattr(reader, field) if reader is not None else None
+
+
 def message_id(key: str) -> str:
     return f"<{hashlib.sha256(key.encode()).hexdigest()[:40]}@contract-renewals>"
 
@@ -210,7 +215,7 @@ class NotificationActivities:
         return _addresses(owner)
 
     def _immediate(
-        self, session: Session, kind: NotificationKind, recipients: list[str]
+        self, kind: NotificationKind, recipients: list[str], readers: Mapping[str, Reader]
     ) -> list[str]:
         """The recipients who take this mail now: those who chose the weekly digest only
         (users.mail_delivery) are left out, except from escalations (an escalated renewal and
@@ -218,41 +223,39 @@ class NotificationActivities:
         is still a row (marked "no recipient"), so a retry finds it."""
         if kind in IMMEDIATE_ALWAYS:
             return recipients
-        later = user_store.digest_only(session, recipients)
-        return [a for a in recipients if a.strip().casefold() not in later]
+        return [a for a in recipients if not _reader_of(readers, a, "digest_only")]
 
-    def _audience(self, session: Session, kind: NotificationKind, address: str) -> str:
+    def _audience(self, kind: NotificationKind, address: str, readers: Mapping[str, Reader]) -> str:
         """Who ``address`` reads the mail as. For a review request: a reviewer when their
         account holds legal's permission (the one the review page asks for), else the owner's
         audience; an address with no account (a team's mailbox) is a reviewer when it is the
         legal team's (MailSettings.legal_team). Every other mail has one audience."""
         if kind is not NotificationKind.REVIEW_REQUESTED:
             return AUDIENCES[0]
-        try:
-            user = user_store.get_user(session, username=address)
-        except NotFound:
+        reader = readers.get(address.strip().casefold())
+        if reader is None:
             legal = {a.casefold() for a in _addresses(self._mail.legal_team)}
             return REVIEWER if address.strip().casefold() in legal else OWNER
-        return REVIEWER if user.can(Permission.REVIEW) else OWNER
+        legal_permission = Permission.REVIEW in permissions_for(parse_roles(reader.roles))
+        return REVIEWER if legal_permission else OWNER
 
     def _groups(
         self,
-        session: Session,
         kind: NotificationKind,
         recipients: list[str],
         contract_language: str,
+        readers: Mapping[str, Reader],
     ) -> dict[tuple[str, str], list[str]]:
         """The recipients by the language they read (their choice, else the contract's) and
         their audience. The contract's language and the first audience first; no recipient at
         all is one (empty) group of them."""
-        chosen = user_store.chosen_languages(session, recipients)
         first = (contract_language, AUDIENCES[0])
         groups: dict[tuple[str, str], list[str]] = {first: []}
         for address in recipients:
-            language = chosen.get(address.strip().casefold(), contract_language)
+            language = _reader_of(readers, address, "language") or contract_language
             if language not in LANGUAGES:
                 language = contract_language
-            audience = self._audience(session, kind, address)
+            audience = self._audience(kind, address, readers)
             groups.setdefault((language, audience), []).append(address)
         if not groups[first] and len(groups) > 1:
             del groups[first]
@@ -336,12 +339,13 @@ class NotificationActivities:
             supplier = session.get(SupplierRow, contract.supplier_id)
             plan = self._plan(session, contract, request.term)
             final_terms = plan.get(MilestoneKind.FINAL_TERMS)
-            recipients = self._immediate(
-                session, request.kind, self._recipients(request.kind, contract.owner)
-            )
+            # Every recipient's account in one read: digest choice, language and roles.
+            addressed = self._recipients(request.kind, contract.owner)
+            readers = outbox.readers(session, addressed)
+            recipients = self._immediate(request.kind, addressed, readers)
             rows: list[OutboxRow] = []
             for (language, audience), addresses in self._groups(
-                session, request.kind, recipients, contract.language
+                request.kind, recipients, contract.language, readers
             ).items():
                 subject, body, html = self.render(
                     request.kind,

@@ -1,14 +1,55 @@
 """The outbox: every mail is a keyed row before it is sent, so a retried activity finds it and
 never composes or sends a second, different message."""
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from models.account_tables import UserRow
 from models.tables import OutboxRow
+from store.users import MAIL_DIGEST
 
 SUBJECT_LIMIT = 300  # characters; the column's width
+
+
+@dataclass(frozen=True, slots=True)
+class Reader:
+    """What a mail needs of one recipient's account: the language they chose (None: the
+    contract's), whether only the weekly digest reaches them, and their roles (which page
+    their link opens)."""
+
+    language: str | None
+    digest_only: bool
+    roles: str
+
+
+def readers(session: Session, addresses: Iterable[str]) -> dict[str, Reader]:
+    """The accounts of ``addresses`` (casefolded, as usernames are stored), in one read:
+    the digest choice counts for active accounts only (store.users.digest_only), the language
+    and roles for any account (store.users.chosen_languages, get_user). Addresses without an
+    account are left out."""
+    wanted = {a.strip().casefold() for a in addresses if a.strip()}
+    if not wanted:
+        return {}
+    return {
+        name: Reader(
+            language=language or None,
+            digest_only=delivery == MAIL_DIGEST and active is True,
+            roles=roles,
+        )
+        for name, language, delivery, active, roles in session.execute(
+            select(
+                UserRow.username,
+                UserRow.language,
+                UserRow.mail_delivery,
+                UserRow.active,
+                UserRow.roles,
+            ).where(UserRow.username.in_(wanted))
+        )
+    }
 
 
 def find(session: Session, *, key: str) -> OutboxRow | None:
