@@ -240,6 +240,9 @@ class ContractStageCountRow(Base):
     __tablename__ = "contract_stage_counts"
 
     stage: Mapped[str] = mapped_column(String(40), primary_key=True)
+    # A stage's count is the sum of its shards' rows: on PostgreSQL concurrent writers bump
+    # one of 16 rows (a hash of the contract id) instead of all waiting on one.
+    shard: Mapped[int] = mapped_column(Integer, primary_key=True)
     contracts: Mapped[int] = mapped_column(Integer)
 
 

@@ -17,8 +17,11 @@ makes it, and are exact after every commit.
   each stage's row once instead of 100,000 times in one transaction. A write to renewals first
   takes a share lock on their contracts: a contract changed concurrently (terminated, rolled
   over) is then read as committed, so two transactions cannot both count the same contract's
-  move. Counter rows are bumped in stage order, so bumps never deadlock each other. TRUNCATE
-  recounts from the tables.
+  move. Each stage's count is spread over 16 rows (a hash of the contract id), so that
+  concurrent writers rarely wait on one row: with one row per stage, 16 threads opening and
+  advancing renewals managed 760-840 transactions/s against 1,570-1,820 without the triggers.
+  Counter rows are bumped in (stage, shard) order, so bumps never deadlock each other.
+  TRUNCATE recounts from the tables.
 """
 
 from collections.abc import Sequence
@@ -49,19 +52,30 @@ def _current_live(r: str) -> str:
     )
 
 
-_RECOUNT = f"""
-INSERT INTO contract_stage_counts (stage, contracts)
-SELECT stage, count(*) FROM (SELECT {_stage_of("c")} AS stage FROM contracts c) s
-GROUP BY stage
-"""
+SHARDS = 16
+
+
+def _pg_shard(contract_id: str) -> str:
+    return f"(hashtext({contract_id}) & {SHARDS - 1})"
+
+
+def _recount(shard: str) -> str:
+    """Count every contract again; ``shard`` is the shard of contract row ``c``."""
+    return (
+        "INSERT INTO contract_stage_counts (stage, shard, contracts) "
+        f"SELECT stage, shard, count(*) FROM (SELECT {_stage_of('c')} AS stage, {shard} AS shard "
+        "FROM contracts c) s GROUP BY stage, shard"
+    )
+
 
 # ------------------------------------------------------------------------------- SQLite
 
 
 def _bump(stage: str, delta: int, when: str = "1 = 1") -> str:
+    """SQLite writes one at a time: one row per stage (shard 0) is enough."""
     return (
-        f"INSERT INTO contract_stage_counts (stage, contracts) SELECT {stage}, {delta} "
-        f"WHERE {when} ON CONFLICT (stage) DO UPDATE SET "
+        f"INSERT INTO contract_stage_counts (stage, shard, contracts) SELECT {stage}, 0, {delta} "
+        f"WHERE {when} ON CONFLICT (stage, shard) DO UPDATE SET "
         "contracts = contracts + excluded.contracts;"
     )
 
@@ -108,21 +122,30 @@ _SQLITE_TRIGGERS = {
 
 
 def _pg_apply(deltas: str) -> str:
-    """Add ``deltas`` (rows of stage, delta) to the counts, one row per stage, in stage order."""
+    """Add ``deltas`` (rows of stage, shard, delta) to the counts, one row per stage and
+    shard, in that order."""
     return f"""
-        INSERT INTO contract_stage_counts AS k (stage, contracts)
-        SELECT stage, sum(delta) FROM ({deltas}) d
-        GROUP BY stage HAVING sum(delta) <> 0 ORDER BY stage
-        ON CONFLICT (stage) DO UPDATE SET contracts = k.contracts + excluded.contracts;"""
+        INSERT INTO contract_stage_counts AS k (stage, shard, contracts)
+        SELECT stage, shard, sum(delta) FROM ({deltas}) d
+        GROUP BY stage, shard HAVING sum(delta) <> 0 ORDER BY stage, shard
+        ON CONFLICT (stage, shard) DO UPDATE SET contracts = k.contracts + excluded.contracts;"""
 
 
 def _pg_renewal_deltas(rows: str, sign: int) -> str:
     """A renewal leaving (sign -1) or joining (+1) its contract's current term moves the
     contract between its stage and not started."""
+    shard = _pg_shard("x.contract_id")
     return (
-        f"SELECT x.stage, {sign} AS delta FROM {rows} x WHERE {_current_live('x')} "
-        f"UNION ALL SELECT 'not_started', {-sign} FROM {rows} x WHERE {_current_live('x')}"
+        f"SELECT x.stage, {shard} AS shard, {sign} AS delta FROM {rows} x "
+        f"WHERE {_current_live('x')} "
+        f"UNION ALL SELECT 'not_started', {shard}, {-sign} FROM {rows} x "
+        f"WHERE {_current_live('x')}"
     )
+
+
+def _pg_contract_deltas(rows: str, sign: int) -> str:
+    """Contracts leaving (sign -1) or joining (+1) their stage."""
+    return f"SELECT {_stage_of('x')} AS stage, {_pg_shard('x.id')} AS shard, {sign} AS delta FROM {rows} x"
 
 
 _PG_FUNCTIONS = {
@@ -130,16 +153,11 @@ _PG_FUNCTIONS = {
 CREATE FUNCTION contract_stage_counts_contracts() RETURNS trigger AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        {_pg_apply(f"SELECT {_stage_of('n')} AS stage, 1 AS delta FROM new_rows n")}
+        {_pg_apply(_pg_contract_deltas("new_rows", 1))}
     ELSIF TG_OP = 'DELETE' THEN
-        {_pg_apply(f"SELECT {_stage_of('o')} AS stage, -1 AS delta FROM old_rows o")}
+        {_pg_apply(_pg_contract_deltas("old_rows", -1))}
     ELSE
-        {
-        _pg_apply(
-            f"SELECT {_stage_of('o')} AS stage, -1 AS delta FROM old_rows o "
-            f"UNION ALL SELECT {_stage_of('n')}, 1 FROM new_rows n"
-        )
-    }
+        {_pg_apply(_pg_contract_deltas("old_rows", -1) + " UNION ALL " + _pg_contract_deltas("new_rows", 1))}
     END IF;
     RETURN NULL;
 END;
@@ -174,7 +192,7 @@ $$ LANGUAGE plpgsql
 CREATE FUNCTION contract_stage_counts_recount() RETURNS trigger AS $$
 BEGIN
     DELETE FROM contract_stage_counts;
-    {_RECOUNT};
+    {_recount(_pg_shard("c.id"))};
     RETURN NULL;
 END;
 $$ LANGUAGE plpgsql
@@ -205,11 +223,12 @@ def upgrade() -> None:
     op.create_table(
         "contract_stage_counts",
         sa.Column("stage", sa.String(length=40), nullable=False),
+        sa.Column("shard", sa.Integer(), nullable=False),
         sa.Column("contracts", sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint("stage", name=op.f("pk_contract_stage_counts")),
+        sa.PrimaryKeyConstraint("stage", "shard", name=op.f("pk_contract_stage_counts")),
     )
-    op.execute(_RECOUNT)
     dialect = op.get_bind().dialect.name
+    op.execute(_recount(_pg_shard("c.id") if dialect == "postgresql" else "0"))
     if dialect == "postgresql":
         for sql in _PG_FUNCTIONS.values():
             op.execute(sql)

@@ -120,10 +120,11 @@ def _expiring_soon(
 def _stages(session: Session) -> dict[str, int]:
     """Contracts by stage, as the database's triggers keep them (migration 0019): a read of
     a dozen rows, where counting scanned every contract on each request."""
+    n = func.sum(ContractStageCountRow.contracts)
     counted = session.execute(
-        select(ContractStageCountRow.stage, ContractStageCountRow.contracts).where(
-            ContractStageCountRow.contracts != 0
-        )
+        select(ContractStageCountRow.stage, n)
+        .group_by(ContractStageCountRow.stage)
+        .having(n != 0)
     ).all()
     return {str(name): int(n) for name, n in sorted(counted)}
 
