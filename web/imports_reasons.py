@@ -83,6 +83,72 @@ _REASONS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"expected an object", N_("must be a JSON object")),
         (r"expected a JSON list of .*", N_("the file must be a JSON list of records")),
         (r"malformed CSV: .*", N_("the CSV is malformed (check its quotes)")),
+        (
+            r"must be after start_date (?P<start>\S+) \(got (?P<got>\S+)\)",
+            N_("must be after the start date %(start)s (got %(got)s)"),
+        ),
+        (
+            r"required unless term_model is evergreen",
+            N_("required unless the contract has no fixed term (evergreen)"),
+        ),
+        (
+            r"(?P<days>\d+) days is longer than the term \((?P<term>\d+) days from start_date "
+            r"to end_date\)",
+            N_("the notice period (%(days)s days) is longer than the term (%(term)s days)"),
+        ),
+        (
+            r"'?(?P<value>.*?)'? is not a date \(expected YYYY-MM-DD\)",
+            N_("%(value)s is not a date (expected YYYY-MM-DD)"),
+        ),
+        (r"Input should be a finite number", N_("must be a finite number")),
+        (
+            r"Decimal input should have no more than (?P<n>\d+) decimal places?",
+            N_("at most %(n)s decimal places"),
+        ),
+        (
+            r"Decimal input should have no more than (?P<n>\d+) digits? in total",
+            N_("at most %(n)s digits in all"),
+        ),
+        (
+            r"unknown currency '(?P<code>[^']*)' \(expected an ISO 4217 code.*\)",
+            N_("unknown currency %(code)s (use an ISO 4217 code such as JPY, EUR or USD)"),
+        ),
+        (r"'(?P<id>[^']*)' is also on row (?P<row>\d+)", N_("%(id)s is also on row %(row)s")),
+        (
+            r"'(?P<id>[^']*)' is not a valid id: .*",
+            N_(
+                "%(id)s cannot be an id: use ASCII letters, digits, '.', '_', ':' and '-', "
+                "starting with a letter or digit (no spaces)"
+            ),
+        ),
+        (
+            r"contains a bidirectional control character",
+            N_("contains a bidirectional control character"),
+        ),
+        (
+            r"contains the control character (?P<code>U\+[0-9A-F]+)",
+            N_("contains the control character %(code)s"),
+        ),
+        (
+            r"is (?P<n>\d+) characters long; at most (?P<most>\d+) are accepted",
+            N_("is %(n)s characters long; at most %(most)s are accepted"),
+        ),
+        (
+            r"is (?P<n>\d+) bytes; at most (?P<most>\d+) are accepted",
+            N_("is %(n)s bytes; at most %(most)s are accepted"),
+        ),
+        (
+            r"must be a single line: it contains a line break",
+            N_("must be a single line: it contains a line break"),
+        ),
+        (
+            r"must be exactly one e-mail address, not (?P<n>\d+): '(?P<value>.*)'",
+            N_("must be exactly one e-mail address, not %(n)s: %(value)s"),
+        ),
+        (
+            r"'(?P<value>.*)' is not an e-mail address \(expected one, like a@example.com\)",
+            N_("%(value)s is not an e-mail address (expected one, like a@example.com)"),
+        ),
     )
 )
 
