@@ -38,7 +38,7 @@ from models.renewal import (
     TermOutcome,
 )
 from models.scorecard import ScoringConfig
-from models.tables import SupplierRow
+from models.tables import RenewalRow, SupplierRow
 from models.term_end import CatchUpRequest, CatchUpResult
 from store import contracts as contract_store
 from store import renewals as renewal_store
@@ -142,7 +142,8 @@ class RenewalActivities:
             if (stored := renewal_store.find_event(session, key=key)) is not None:
                 return NegotiationPlan.model_validate(stored.detail)
             contract = contract_store.get_contract(session, contract_id=request.contract_id)
-            plan = plan_negotiation(contract, request.scorecard, self._scoring)
+            card = self._scorecard(session, request, renewal)
+            plan = plan_negotiation(contract, card, self._scoring)
             renewal_store.save_event(
                 session,
                 renewal=renewal,
@@ -156,6 +157,17 @@ class RenewalActivities:
                 ),
             )
             return plan
+
+    @staticmethod
+    def _scorecard(
+        session: Session, request: DraftRequest | NegotiationPlanRequest, renewal: RenewalRow
+    ) -> Scorecard | None:
+        """The card a draft or a plan is made from: the request's (workflows before requests
+        carried ids only), else the one score_renewal stored with the renewal, which is the
+        card the workflow holds (none stored: the term was never scored)."""
+        if request.scorecard is not None:
+            return request.scorecard
+        return renewal_store.find_scorecard(session, renewal=renewal)
 
     def _render(
         self,
@@ -189,7 +201,7 @@ class RenewalActivities:
                     version=request.version,
                     prepared_on=created_at.date(),
                     requested_by=request.requested_by,
-                    scorecard=request.scorecard,
+                    scorecard=self._scorecard(session, request, renewal),
                     answers_comment=request.answers_comment,
                     earlier=tuple(
                         EarlierVersion(

@@ -404,13 +404,14 @@ class ContractRenewalWorkflow:
                 as_of=workflow.now().date(),
             )
         )
+        # Requests carry ids, not the scorecard (~4 KiB a copy in the history): the activities
+        # read the card score_renewal stored with the renewal (one card a term, never changed).
         if self._negotiation:
             self._negotiation_plan = await act.plan_negotiation(
                 NegotiationPlanRequest(
                     contract_id=self._contract.id,
                     term=self._input.term,
                     workflow_id=self._wf_id,
-                    scorecard=self._scorecard,
                 )
             )
         self._set_stage(RenewalStage.FACTS_GATHERED)
@@ -492,7 +493,6 @@ class ContractRenewalWorkflow:
                 kind=DraftKind.INTERIM_EXTENSION,
                 version=1,
                 requested_by="system",
-                scorecard=self._scorecard,
                 extension_months=self._input.policy.interim_extension_months,
             )
         )
@@ -535,7 +535,6 @@ class ContractRenewalWorkflow:
                 kind=DraftKind.NON_RENEWAL_NOTICE,
                 version=1,
                 requested_by="system",
-                scorecard=self._scorecard,
             )
         )
         self._non_renewal_drafted = True
@@ -666,7 +665,6 @@ class ContractRenewalWorkflow:
                     answers_comment=answers_comment,
                     answers_by=answers_by,
                     answers_counter_offer=counter_offer,
-                    scorecard=self._scorecard,
                     notice_deadline=notice_deadline,
                     send_by=send_by,
                 )
@@ -681,7 +679,6 @@ class ContractRenewalWorkflow:
                     version=version,
                     requested_by=requested_by,
                     answers_comment=answers_comment,
-                    scorecard=self._scorecard,
                     extension_months=self._input.policy.interim_extension_months
                     if kind is DraftKind.INTERIM_EXTENSION
                     else None,
