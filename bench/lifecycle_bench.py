@@ -59,6 +59,7 @@ with workflow.unsafe.imports_passed_through():
     from collections.abc import Awaitable, Callable, Sequence
     from concurrent.futures import ThreadPoolExecutor
     from datetime import date, timedelta
+    from pathlib import Path
 
     from _common import (
         HISTORY_BYTES_WARN,
@@ -406,6 +407,27 @@ class Shape:
             f"{n} after {name}" for name, n in zip(UPDATES, self.after_updates, strict=True)
         ]
         return " + ".join(parts) + f" = {self.activities}"
+
+
+def largest_payloads(events: Sequence[Any], top: int = 6) -> str:
+    """Bytes of one term's history by what carries them: each activity type's scheduled and
+    completed events (its input and its result), and the other event types, largest first."""
+    scheduled: dict[int, str] = {}
+    sizes: dict[str, int] = {}
+    for e in events:
+        size = e.ByteSize()
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            name = e.activity_task_scheduled_event_attributes.activity_type.name
+            scheduled[e.event_id] = name
+            what = f"{name} in"
+        elif e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+            sched_id = e.activity_task_completed_event_attributes.scheduled_event_id
+            what = f"{scheduled.get(sched_id, '?')} out"
+        else:
+            what = EventType.Name(e.event_type).removeprefix("EVENT_TYPE_").lower()
+        sizes[what] = sizes.get(what, 0) + size
+    ranked = sorted(sizes.items(), key=lambda kv: -kv[1])[:top]
+    return ", ".join(f"{what} {n / 1024:.1f}" for what, n in ranked) + " (KiB)"
 
 
 def shape_of(events: Sequence[Any]) -> Shape:
@@ -773,6 +795,7 @@ class Calibration:
     real_replay_ms: float
     bare_replay_ms: float
     idle_times: TaskTimes
+    real_payloads: str
 
 
 async def _calibrate(
@@ -806,6 +829,9 @@ async def _calibrate(
     idle_times = TaskTimes()
     idle_times.add_history(events)
     log(f"real shape: {shape}")
+    if args.save_history:
+        Path(args.save_history).write_text(real_wh.to_json(), encoding="utf-8")
+        log(f"calibration history saved to {args.save_history}")
     async with _bare_worker(client, bare_cfg.task_queue, executor, mca):
         wid = f"bare-{run_id}-calibration"
         warm = await run_many(
@@ -830,6 +856,7 @@ async def _calibrate(
         real_replay_ms=await replay_ms(ContractRenewalWorkflow, real_wh, 20),
         bare_replay_ms=await replay_ms(BareRenewalWorkflow, bare_wh, 20),
         idle_times=idle_times,
+        real_payloads=largest_payloads(events),
     )
 
 
@@ -952,6 +979,7 @@ async def bench(args: argparse.Namespace) -> Figures:
         "before the first update, then after each until the next",
     )
     _history_rows(fig, "real", cal.real_history)
+    fig.add("real: history bytes by carrier", cal.real_payloads, "an activity's in / out events")
     if sample_history is not None:
         _history_rows(fig, "real, last measured", sample_history)
     _history_rows(fig, "bare", cal.bare_history)
@@ -1030,6 +1058,11 @@ def main() -> None:
         type=lambda v: set(v.split(",")),
         default={"bare", "real", "hollow"},
         help="measured phases, comma-separated: bare,real,hollow (the calibration always runs)",
+    )
+    parser.add_argument(
+        "--save-history",
+        metavar="PATH",
+        help="write the calibration renewal's history (JSON, as WorkflowHistory.to_json) here",
     )
     add_common_args(parser)
     args = parser.parse_args()
