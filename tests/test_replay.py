@@ -6,6 +6,12 @@ a new workflow version, into a new set: ``RECORD_HISTORIES=<set> pytest
 tests/test_workflow_lifecycle.py tests/test_term_outcomes.py`` (sets: v1 = before
 PATCH_CALENDAR_PLAN, calendar-plan = after it, term-outcomes = after PATCH_TERM_OUTCOMES,
 followups = after PATCH_FOLLOWUPS, with FollowUpWorkflow's own histories).
+
+changed-search-attributes (after PATCH_CHANGED_SEARCH_ATTRIBUTES) holds renewals that keep the
+Renewal* search attributes, which only the dev server registers: ``RECORD_HISTORIES=
+changed-search-attributes pytest tests/test_schedule_and_search.py -k sweep_starts_due`` (an
+amendment in legal review), and one whole term from ``bench/lifecycle_bench.py
+--save-history`` (auto-renewing, rolled over, with its follow-ups and next term).
 """
 
 from pathlib import Path
@@ -25,7 +31,7 @@ HISTORIES = sorted((Path(__file__).parent / "histories").glob("*/*.json"))
 def test_histories_are_committed() -> None:
     sets = {p.parent.name for p in HISTORIES}
     expected = {"v1", "calendar-plan", "term-outcomes", "proven-identity", "negotiation"}
-    expected |= {"followups"}
+    expected |= {"followups", "changed-search-attributes"}
     assert expected <= sets, f"tests/histories/ lost a set of histories: {sets}"
     assert len(HISTORIES) >= 20
 

@@ -20,6 +20,7 @@ from models.sweep import SweepInput, SweepTotals
 from store.db import SessionFactory, make_session_factory, transaction
 from tests.factories import register
 from tests.identity_helpers import SIGNED, TEST_IDENTITY_KEYS
+from tests.workflow_helpers import save_history
 from worker import build_sweep_worker, build_worker
 from workflows import search_attributes as sa
 from workflows.sweep import RenewalSweepWorkflow
@@ -147,6 +148,17 @@ async def test_sweep_starts_due_renewals_once_and_search_attributes_find_them(
             f"RenewalContractId = '{p}-due' AND RenewalExpiry >= '{new_end.isoformat()}T00:00:00Z'",
         )
     )
+    # The amendment moved the expiry alone: the stage and supplier it showed are not upserted
+    # again (PATCH_CHANGED_SEARCH_ATTRIBUTES).
+    handle = renewals.renewal_handle(client, contract_id=f"{p}-due", term=1)
+    upserts = [
+        e.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields
+        async for e in handle.fetch_history_events()
+        if e.HasField("upsert_workflow_search_attributes_event_attributes")
+    ]
+    renewal_upserts = [sorted(k for k in u if k.startswith("Renewal")) for u in upserts]
+    assert [k for k in renewal_upserts if k][-1] == ["RenewalExpiry"]
+    await save_history(handle, "search_attributes_amended_in_review")
     for w in [w async for w in client.list_workflows(f"RenewalContractId STARTS_WITH '{p}'")]:
         await client.get_workflow_handle(w.id).terminate("test over")
 

@@ -2,10 +2,12 @@
 renewals that were already running when it was deployed."""
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from temporalio import workflow
 from temporalio.client import WorkflowHistory
+from temporalio.common import SearchAttributeUpdate
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
@@ -52,6 +54,34 @@ async def test_v1_history_replays_with_the_patch(name: str) -> None:
 async def test_v1_history_fails_without_the_patch(name: str) -> None:
     result = await _replayer(UnpatchedCalendarPlan).replay_workflow(
         _history(name), raise_on_replay_failure=False
+    )
+    assert result.replay_failure is not None
+    assert "nondeterminism" in str(result.replay_failure).lower()
+
+
+CHANGED_SEARCH = Path(__file__).parent / "histories" / "changed-search-attributes"
+
+
+@workflow.defn(name="ContractRenewalWorkflow")
+class UpsertsEveryValue(ContractRenewalWorkflow):
+    """Today's code upserting every value again, as before PATCH_CHANGED_SEARCH_ATTRIBUTES."""
+
+    def _upsert(self, updates: list[SearchAttributeUpdate[Any]]) -> None:
+        workflow.upsert_search_attributes(updates)
+
+    @workflow.run
+    async def run(self, input: RenewalInput) -> TermOutcome:
+        return await super().run(input)
+
+
+async def test_changed_search_attributes_history_needs_its_path() -> None:
+    """A term recorded with upserts of changed values only (an escalation after an escalation
+    sets no stage) replays with today's code and fails with the old upserts."""
+    path = CHANGED_SEARCH / "bench_auto_renewing_term_rolled_over.json"
+    history = WorkflowHistory.from_json(path.stem, path.read_text(encoding="utf-8"))
+    await _replayer(ContractRenewalWorkflow).replay_workflow(history)
+    result = await _replayer(UpsertsEveryValue).replay_workflow(
+        history, raise_on_replay_failure=False
     )
     assert result.replay_failure is not None
     assert "nondeterminism" in str(result.replay_failure).lower()

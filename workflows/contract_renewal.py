@@ -142,6 +142,9 @@ PATCH_NEGOTIATION = "negotiation"
 # Follow-up reviews during the term (renewal-semantics.md §7): a child workflow per term
 # (workflows/followup.py) started when the term's renewal begins.
 PATCH_FOLLOWUPS = "followups"
+# Search attributes upserted only when a value changes (issue 18): setting the stage it already
+# shows, or the supplier and expiry an amendment left as they were, is no longer an upsert.
+PATCH_CHANGED_SEARCH_ATTRIBUTES = "changed-search-attributes"
 
 # A recommendation to leave the supplier makes v1 a notice (or, for a fixed term, a plan).
 _LEAVING = (Recommendation.TERMINATE, Recommendation.RETENDER)
@@ -214,6 +217,7 @@ class ContractRenewalWorkflow:
         self._answer_watches: set[int] = set()
         self._refused_agreements: set[int] = set()  # agreed versions whose text changed
         self._lapse_rounds = 0  # escalations of a lapsed term: each keyed by its round
+        self._changed_search_attributes = False
 
     # ------------------------------------------------------------------ run
 
@@ -224,6 +228,11 @@ class ContractRenewalWorkflow:
         self._term_outcomes = self._calendar_plan and workflow.patched(PATCH_TERM_OUTCOMES)
         self._private_search = workflow.patched(PATCH_PRIVATE_SEARCH_ATTRIBUTES)
         self._negotiation = self._term_outcomes and workflow.patched(PATCH_NEGOTIATION)
+        # Asked only of renewals that keep search attributes, so the others (and every older
+        # history) replay without the marker.
+        self._changed_search_attributes = self._search_attributes_on() and workflow.patched(
+            PATCH_CHANGED_SEARCH_ATTRIBUTES
+        )
         contract = await act.load_contract(input.contract_id)
         if contract.status is ContractStatus.TERMINATED:
             raise ApplicationError(
@@ -303,7 +312,17 @@ class ContractRenewalWorkflow:
     def _set_stage(self, stage: RenewalStage) -> None:
         self._stage = stage
         if self._search_attributes_on():
-            workflow.upsert_search_attributes([sa.STAGE.value_set(stage.value)])
+            self._upsert([sa.STAGE.value_set(stage.value)])
+
+    def _upsert(self, updates: list[SearchAttributeUpdate[Any]]) -> None:
+        """Upsert ``updates``; since PATCH_CHANGED_SEARCH_ATTRIBUTES only those whose value
+        differs from what the workflow already shows (its info holds every upsert so far)."""
+        if self._changed_search_attributes:
+            shown = workflow.info().typed_search_attributes
+            updates = [u for u in updates if shown.get(u.key) != u.value]
+            if not updates:
+                return
+        workflow.upsert_search_attributes(updates)
 
     def _search_attributes_on(self) -> bool:
         # Only renewals started with our attributes (registered on the namespace) maintain them.
@@ -320,7 +339,7 @@ class ContractRenewalWorkflow:
         ]
         if not self._private_search:
             updates.insert(1, sa.OWNER.value_set(c.owner))
-        workflow.upsert_search_attributes(updates)
+        self._upsert(updates)
 
     def _use_calendar_plan(self) -> bool:
         return workflow.patched(PATCH_CALENDAR_PLAN)
