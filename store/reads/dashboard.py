@@ -122,9 +122,7 @@ def _stages(session: Session) -> dict[str, int]:
     a dozen rows, where counting scanned every contract on each request."""
     n = func.sum(ContractStageCountRow.contracts)
     counted = session.execute(
-        select(ContractStageCountRow.stage, n)
-        .group_by(ContractStageCountRow.stage)
-        .having(n != 0)
+        select(ContractStageCountRow.stage, n).group_by(ContractStageCountRow.stage).having(n != 0)
     ).all()
     return {str(name): int(n) for name, n in sorted(counted)}
 
