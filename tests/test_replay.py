@@ -12,6 +12,11 @@ Renewal* search attributes, which only the dev server registers: ``RECORD_HISTOR
 changed-search-attributes pytest tests/test_schedule_and_search.py -k sweep_starts_due`` (an
 amendment in legal review), and one whole term from ``bench/lifecycle_bench.py
 --save-history`` (auto-renewing, rolled over, with its follow-ups and next term).
+
+baseline (after PATCH_BASELINE: one patch asked for all) was recorded with every command above
+under ``RECORD_HISTORIES=baseline``, plus tests/test_negotiation_workflow.py and
+tests/test_followup_workflow.py, and the bench's term with ``--save-history
+tests/histories/baseline/bench_auto_renewing_term_rolled_over.json``.
 """
 
 from pathlib import Path
@@ -31,7 +36,7 @@ HISTORIES = sorted((Path(__file__).parent / "histories").glob("*/*.json"))
 def test_histories_are_committed() -> None:
     sets = {p.parent.name for p in HISTORIES}
     expected = {"v1", "calendar-plan", "term-outcomes", "proven-identity", "negotiation"}
-    expected |= {"followups", "changed-search-attributes"}
+    expected |= {"followups", "changed-search-attributes", "baseline"}
     assert expected <= sets, f"tests/histories/ lost a set of histories: {sets}"
     assert len(HISTORIES) >= 20
 

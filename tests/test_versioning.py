@@ -85,3 +85,57 @@ async def test_changed_search_attributes_history_needs_its_path() -> None:
     )
     assert result.replay_failure is not None
     assert "nondeterminism" in str(result.replay_failure).lower()
+
+
+BASELINE = Path(__file__).parent / "histories" / "baseline"
+
+
+@workflow.defn(name="ContractRenewalWorkflow")
+class AsksEveryPatch(ContractRenewalWorkflow):
+    """Today's code asking each patch on its own, as before PATCH_BASELINE."""
+
+    def _since(self, patch: str) -> bool:
+        return workflow.patched(patch)
+
+    @workflow.run
+    async def run(self, input: RenewalInput) -> TermOutcome:
+        return await super().run(input)
+
+
+def _patch_events(history: WorkflowHistory) -> tuple[int, int]:
+    """Patch markers, and upserts of TemporalChangeVersion, in ``history``."""
+    markers = sum(1 for e in history.events if e.HasField("marker_recorded_event_attributes"))
+    versions = sum(
+        1
+        for e in history.events
+        if e.HasField("upsert_workflow_search_attributes_event_attributes")
+        and "TemporalChangeVersion"
+        in e.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields
+    )
+    return markers, versions
+
+
+async def test_a_baseline_term_asks_one_patch_and_needs_it() -> None:
+    """A whole term recorded since PATCH_BASELINE (the bench's auto-renewing term on the dev
+    server, two decisions in it) holds one patch marker and one TemporalChangeVersion upsert
+    (eight of each before: five patches at the start, the follow-ups, one per decision); it
+    replays with today's code and fails when the patches are asked one by one."""
+    path = BASELINE / "bench_auto_renewing_term_rolled_over.json"
+    history = WorkflowHistory.from_json(path.stem, path.read_text(encoding="utf-8"))
+    assert _patch_events(history) == (1, 1)
+    before = CHANGED_SEARCH / "bench_auto_renewing_term_rolled_over.json"
+    old = WorkflowHistory.from_json(before.stem, before.read_text(encoding="utf-8"))
+    assert _patch_events(old) == (8, 8)
+    await _replayer(ContractRenewalWorkflow).replay_workflow(history)
+    result = await _replayer(AsksEveryPatch).replay_workflow(history, raise_on_replay_failure=False)
+    assert result.replay_failure is not None
+    assert "nondeterminism" in str(result.replay_failure).lower()
+
+
+async def test_histories_from_before_the_baseline_still_ask_each_patch() -> None:
+    """The term recorded just before PATCH_BASELINE replays with today's code (it has no
+    baseline marker, so each patch is asked by its own marker)."""
+    before = CHANGED_SEARCH / "bench_auto_renewing_term_rolled_over.json"
+    old = WorkflowHistory.from_json(before.stem, before.read_text(encoding="utf-8"))
+    await _replayer(ContractRenewalWorkflow).replay_workflow(old)
+    await _replayer(AsksEveryPatch).replay_workflow(old)

@@ -145,6 +145,11 @@ PATCH_FOLLOWUPS = "followups"
 # Search attributes upserted only when a value changes (issue 18): setting the stage it already
 # shows, or the supplier and expiry an amendment left as they were, is no longer an upsert.
 PATCH_CHANGED_SEARCH_ATTRIBUTES = "changed-search-attributes"
+# Every patch above, asked once (issue 18): a renewal started since then records one marker and
+# one TemporalChangeVersion upsert instead of one of each per patch and per decision (eight in
+# a term), and takes every new path. Older renewals do not have its marker and keep asking the
+# patches one by one, as they did; a patch added later is asked on its own, of every renewal.
+PATCH_BASELINE = "baseline-2026-12"
 
 # A recommendation to leave the supplier makes v1 a notice (or, for a fixed term, a plan).
 _LEAVING = (Recommendation.TERMINATE, Recommendation.RETENDER)
@@ -218,19 +223,21 @@ class ContractRenewalWorkflow:
         self._refused_agreements: set[int] = set()  # agreed versions whose text changed
         self._lapse_rounds = 0  # escalations of a lapsed term: each keyed by its round
         self._changed_search_attributes = False
+        self._baseline = False
 
     # ------------------------------------------------------------------ run
 
     @workflow.run
     async def run(self, input: RenewalInput) -> TermOutcome:
+        self._baseline = workflow.patched(PATCH_BASELINE)
         self._calendar_plan = self._use_calendar_plan()
         # Asked only of calendar-planned renewals, so older histories replay without the marker.
-        self._term_outcomes = self._calendar_plan and workflow.patched(PATCH_TERM_OUTCOMES)
-        self._private_search = workflow.patched(PATCH_PRIVATE_SEARCH_ATTRIBUTES)
-        self._negotiation = self._term_outcomes and workflow.patched(PATCH_NEGOTIATION)
+        self._term_outcomes = self._calendar_plan and self._since(PATCH_TERM_OUTCOMES)
+        self._private_search = self._since(PATCH_PRIVATE_SEARCH_ATTRIBUTES)
+        self._negotiation = self._term_outcomes and self._since(PATCH_NEGOTIATION)
         # Asked only of renewals that keep search attributes, so the others (and every older
         # history) replay without the marker.
-        self._changed_search_attributes = self._search_attributes_on() and workflow.patched(
+        self._changed_search_attributes = self._search_attributes_on() and self._since(
             PATCH_CHANGED_SEARCH_ATTRIBUTES
         )
         contract = await act.load_contract(input.contract_id)
@@ -272,7 +279,7 @@ class ContractRenewalWorkflow:
                     await self._record_milestone(kind)
         # Asked only of terms that are still running, so older histories, and those of late
         # registrations, replay without the marker.
-        elif workflow.patched(PATCH_FOLLOWUPS):
+        elif self._since(PATCH_FOLLOWUPS):
             await self._start_followups()
 
         for kind in kinds:
@@ -341,8 +348,13 @@ class ContractRenewalWorkflow:
             updates.insert(1, sa.OWNER.value_set(c.owner))
         self._upsert(updates)
 
+    def _since(self, patch: str) -> bool:
+        """Whether this renewal takes ``patch``'s path: all of them since PATCH_BASELINE, without
+        asking; before it, by the patch's own marker."""
+        return self._baseline or workflow.patched(patch)
+
     def _use_calendar_plan(self) -> bool:
-        return workflow.patched(PATCH_CALENDAR_PLAN)
+        return self._since(PATCH_CALENDAR_PLAN)
 
     async def _make_plan(self) -> None:
         assert self._contract is not None
@@ -1225,7 +1237,7 @@ class ContractRenewalWorkflow:
         the rules that came with it) existed."""
         update = workflow.current_update_info()
         update_id = update.id if update else f"{self._wf_id}:{action}:{workflow.now().isoformat()}"
-        if not workflow.patched(f"{PATCH_PROVEN_IDENTITY}:{update_id}"):
+        if not self._since(f"{PATCH_PROVEN_IDENTITY}:{update_id}"):
             return False
         verdict = await act.verify_identity(
             IdentityCheck(
