@@ -31,7 +31,7 @@ from activities.identity_activities import IdentityActivities
 from activities.notifications import NotificationActivities
 from activities.planning_activities import PlanningActivities
 from activities.renewal_activities import RenewalActivities
-from activities.sweep_activities import SweepActivities
+from activities.sweep_activities import OPEN_RATE, SweepActivities
 from config.identity import IdentityKeys, identity_keys
 from config.mail import MailSettings
 from config.settings import Settings, get_settings
@@ -100,6 +100,7 @@ def build_worker(
     followup_interval_months: int = 3,
     followup_quiet_months: int = 6,
     web_base_url: str = "",
+    sweep_open_rate: float = OPEN_RATE,
 ) -> Worker:
     """The renewals' worker. It also runs the sweep on ``task_queue`` (one queue for everything
     suits tests and small setups); ``run_worker`` adds :func:`build_sweep_worker` on its own.
@@ -139,6 +140,7 @@ def build_worker(
         task_queue=task_queue,
         search_attributes=search_attributes,
         calendars=calendars,
+        open_rate=sweep_open_rate,
     )
     return _Worker(
         client,
@@ -173,6 +175,7 @@ def build_sweep_worker(
     search_attributes: bool = False,
     calendars: CalendarSettings | None = None,
     max_cached_workflows: int = DEFAULT_MAX_CACHED_WORKFLOWS,
+    open_rate: float = OPEN_RATE,
 ) -> Worker:
     """The sweep on a task queue of its own: its workflow tasks do not queue behind those of the
     renewals it starts (on ``renewal_task_queue``), however many it has just started. It tests
@@ -184,6 +187,7 @@ def build_sweep_worker(
         task_queue=renewal_task_queue,
         search_attributes=search_attributes,
         calendars=calendars,
+        open_rate=open_rate,
     )
     return Worker(
         client,
@@ -228,6 +232,7 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
             followup_interval_months=settings.followup_interval_months,
             followup_quiet_months=settings.followup_quiet_months,
             web_base_url=settings.web_base_url,
+            sweep_open_rate=settings.sweep_open_rate,
         )
         sweep_worker = build_sweep_worker(
             client,
@@ -237,6 +242,7 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
             search_attributes=settings.temporal_search_attributes,
             calendars=settings.calendar_settings,
             max_cached_workflows=settings.worker_max_cached_workflows,
+            open_rate=settings.sweep_open_rate,
         )
         async with worker, sweep_worker:
             log.info(

@@ -15,9 +15,18 @@ retry re-reads the page and counts a term it finds already started as started wh
 say an earlier attempt of this page started it, so a retried page starts nothing twice and
 counts each renewal once. (Were an attempt to die without sending its last heartbeat, a renewal
 it started would be counted as ``already``: never twice, never started again.)
+
+A sweep lets at most ``open_rate`` of the renewals it starts begin their work each second: the
+n-th renewal it starts (across its pages) is started with a ``start_delay`` of n / open_rate
+seconds. The workflow exists at once (visible, and a duplicate is refused), but its first task,
+and the gather-facts work an overdue term does at once, wait their turn. A daily sweep starts a
+handful of renewals and they open within a second or two; a catch-up sweep after a large import
+(10,000 terms due at once) no longer hands the workers and the database 10,000 terms' work in
+the same minute, and its own starts do not queue behind that work.
 """
 
 import asyncio
+from datetime import timedelta
 
 from temporalio import activity
 from temporalio.client import Client
@@ -32,6 +41,7 @@ from store import sweep as sweep_store
 from store.db import SessionFactory
 
 START_CONCURRENCY = 32  # renewals one page starts at once
+OPEN_RATE = 5.0  # renewals per second a sweep lets begin (Settings.sweep_open_rate)
 HEARTBEAT_EVERY = 16  # starts between heartbeats (each carries the ids started so far)
 
 
@@ -54,15 +64,19 @@ class SweepActivities:
         search_attributes: bool,
         calendars: CalendarSettings | None = None,
         start_concurrency: int = START_CONCURRENCY,
+        open_rate: float = OPEN_RATE,
     ) -> None:
         if start_concurrency < 1:
             raise ValueError("start_concurrency must be at least 1")
+        if open_rate <= 0:
+            raise ValueError("open_rate must be above 0")
         self._sessions = session_factory
         self._client = client
         self._task_queue = task_queue
         self._search_attributes = search_attributes
         self._calendars = calendars or CalendarSettings()
         self._start_concurrency = start_concurrency
+        self._open_rate = open_rate
 
     def _read_page(self, batch: SweepBatch) -> sweep_store.CandidatePage:
         with self._sessions() as session:
@@ -97,8 +111,11 @@ class SweepActivities:
         started = already = 0
         failure: BaseException | None = None
 
-        async def start(candidate: sweep_store.Candidate) -> None:
+        async def start(position: int, candidate: sweep_store.Candidate) -> None:
             nonlocal started, already, failure
+            # Earlier pages' starts, then this page's order: a retried page gives each due
+            # term the same place, so its delay does not grow with retries.
+            delay = (batch.started_before + position) / self._open_rate
             async with gate:
                 if failure is not None:
                     return  # a start failed: start no more, let the retry carry on
@@ -111,6 +128,7 @@ class SweepActivities:
                         task_queue=self._task_queue,
                         policy=batch.policy,
                         search_attributes=self._search_attributes,
+                        start_delay=timedelta(seconds=delay) if delay >= 0.001 else None,
                     )
                 except Exception as exc:
                     failure = failure or exc
@@ -125,7 +143,7 @@ class SweepActivities:
             if (started + already) % HEARTBEAT_EVERY == 0:
                 activity.heartbeat(sorted(earlier.union(created)))
 
-        await asyncio.gather(*(start(c) for c in due))
+        await asyncio.gather(*(start(i, c) for i, c in enumerate(due)))
         # The ids started so far, for a retry of this page (and the heartbeat timeout).
         activity.heartbeat(sorted(earlier.union(created)))
         if failure is not None:

@@ -17,7 +17,9 @@ Reported: the first sweep's wall time and contracts examined per second, the tim
 due renewal is visible (Temporal visibility) and has opened its term (its ``renewals`` row,
 written by the open_renewal activity), a second sweep over the same contracts (nothing new to
 start), the per-page activity times, and the history length of each sweep run (the sweep
-continues as new every ``--batches-per-run`` pages). The renewals are not waited for: a batch
+continues as new every ``--batches-per-run`` pages). The sweep lets ``--open-rate`` renewals a
+second begin their work (``SWEEP_OPEN_RATE``, activities/sweep_activities.py), so the time
+until every renewal has opened is at least due / rate. The renewals are not waited for: a batch
 job terminates them at the end, and the in-memory dev server is discarded.
 """
 
@@ -60,6 +62,7 @@ from temporalio.client import Client
 
 from activities.sweep_activities import START_CONCURRENCY
 from config.identity import IdentityKeys
+from config.settings import Settings
 from domain.sweep import is_due, reach_days
 from domain.term_plan import CalendarSettings
 from models.activity_names import ActivityName
@@ -279,6 +282,12 @@ async def bench(args: argparse.Namespace) -> Figures:
             f"sweep pages start {START_CONCURRENCY} renewals at a time (START_CONCURRENCY)",
         )
         fig.add(
+            "opening rate",
+            f"{args.open_rate:g} renewals/s (SWEEP_OPEN_RATE)",
+            f"the n-th renewal started waits n / rate s for its first task: the last of {due:,} "
+            f"at {due / args.open_rate:,.0f} s",
+        )
+        fig.add(
             "sweep input",
             f"batch_size={inp.batch_size}, batches_per_run={inp.batches_per_run}",
         )
@@ -303,6 +312,7 @@ async def bench(args: argparse.Namespace) -> Figures:
                     renewal_task_queue=tq,
                     sessions=sessions,
                     search_attributes=True,
+                    open_rate=args.open_rate,
                 )
                 async with worker, sweep_worker:
                     t0 = time.monotonic()
@@ -418,6 +428,12 @@ def main() -> None:
         help="upper bound in seconds for every due renewal to open its term",
     )
     parser.add_argument("--terminate-timeout", type=float, default=300.0)
+    parser.add_argument(
+        "--open-rate",
+        type=float,
+        default=Settings.model_fields["sweep_open_rate"].default,
+        help="renewals per second the sweep lets begin (default: the SWEEP_OPEN_RATE default)",
+    )
     add_common_args(parser)
     args = parser.parse_args()
     if not 0 <= args.due <= args.contracts:

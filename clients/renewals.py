@@ -7,6 +7,7 @@ sweep call these and nothing else to reach a workflow.
 
 import asyncio
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Protocol, TypeVar
 
 from pydantic import BaseModel
@@ -91,11 +92,14 @@ async def start_renewal(
     task_queue: str,
     policy: RenewalPolicy | None = None,
     search_attributes: bool = False,
+    start_delay: timedelta | None = None,
 ) -> StartResult:
     """Start the renewal of one contract term, or find the one already there.
 
     ``search_attributes``: the namespace has the Renewal* attributes registered (dev server,
-    production); the workflow then keeps them current. Off on the time-skipping test server."""
+    production); the workflow then keeps them current. Off on the time-skipping test server.
+    ``start_delay``: the workflow exists (and refuses a duplicate) at once, but its first task
+    runs only after the delay (the sweep spreads a large catch-up with it)."""
     workflow_id = renewal_workflow_id(contract_id, term)
     try:
         handle = await client.start_workflow(
@@ -111,6 +115,7 @@ async def start_renewal(
             # FAIL + REJECT_DUPLICATE: whether the term's workflow is running or finished, the
             # server refuses a second one and tells us so, which makes "created" exact even
             # when two starters race.
+            start_delay=start_delay,
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             search_attributes=TypedSearchAttributes(

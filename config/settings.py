@@ -62,6 +62,8 @@ class Settings(BaseSettings):
     sweep_time: Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")] = "06:00"
     sweep_time_zone: str = "UTC"
     sweep_batch_size: Annotated[int, Field(ge=1, le=5000)] = 500
+    # Renewals per second a sweep lets begin their work (see activities/sweep_activities.py).
+    sweep_open_rate: Annotated[float, Field(gt=0, le=100_000)] = 5.0
 
     milestone_offsets_months: tuple[int, int, int] = (6, 3, 1)
     milestone_fire_hour_utc: Annotated[int, Field(ge=0, le=23)] = 9  # renewals started before

@@ -56,6 +56,9 @@ class SweepBatch(BaseModel):
     requested_by: str
     policy: RenewalPolicy
     max_notice_days: int | None = None  # the reach (see SweepInput); None: the page reads it
+    # Renewals this sweep started in its earlier pages (and runs): where this page's first
+    # start falls in the sweep's spread of opening times (activities/sweep_activities.py).
+    started_before: int = 0
 
 
 class SweepPage(BaseModel):

@@ -51,6 +51,7 @@ class StartWatch:
     created: list[str] = field(default_factory=list)
     already: list[str] = field(default_factory=list)
     attempts: set[int] = field(default_factory=set)
+    start_delays: dict[str, float] = field(default_factory=dict)  # asked of each call, seconds
 
 
 class _Watching(OutboundInterceptor):
@@ -63,6 +64,7 @@ class _Watching(OutboundInterceptor):
         if input.workflow != "ContractRenewalWorkflow":
             return await super().start_workflow(input)
         w.calls += 1
+        w.start_delays[input.id] = input.start_delay.total_seconds() if input.start_delay else 0.0
         attempt = activity.info().attempt
         w.attempts.add(attempt)
         if attempt == 1 and w.calls == w.fail_call:
@@ -126,6 +128,7 @@ async def _sweep(
     start_concurrency: int,
     inp: SweepInput,
     prefix: str,
+    open_rate: float = 1000.0,
 ) -> tuple[SweepTotals, str]:
     config = dev_env.client.config()
     config["interceptors"] = [_Watch(watch)]
@@ -137,6 +140,7 @@ async def _sweep(
         task_queue=f"{tq}-renewals",  # no worker: the renewals wait, started
         search_attributes=True,
         start_concurrency=start_concurrency,
+        open_rate=open_rate,
     )
     async with Worker(
         watched,
@@ -202,3 +206,46 @@ async def test_a_retried_page_starts_nothing_twice_and_counts_each_renewal_once(
         e for e in history.events if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED
     ]
     assert [e.activity_task_started_event_attributes.attempt for e in started] == [2]
+
+
+async def test_a_sweep_spreads_the_opening_of_its_renewals_across_its_pages(
+    dev_env: WorkflowEnvironment, sessions: SessionFactory, terminate_after: list[str]
+) -> None:
+    """The n-th renewal a sweep starts (in id order, across pages and continue-as-new) waits
+    n / open_rate seconds for its first task; the server keeps that as the start's backoff."""
+    p = _prefix()
+    terminate_after.append(p)
+    ids = _register_due(sessions, p, 7)
+    watch = StartWatch(delay=0.0)
+    inp = SweepInput(batch_size=3, batches_per_run=2)  # pages of 3, 3 | 1 after continue-as-new
+    totals, _ = await _sweep(
+        dev_env, sessions, watch, start_concurrency=2, inp=inp, prefix=p, open_rate=4.0
+    )
+    assert (totals.due, totals.started, totals.batches) == (7, 7, 3)
+    wids = [f"renewal/{cid}/term-1" for cid in ids]
+    assert [watch.start_delays[w] for w in wids] == [0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5]
+    history = await dev_env.client.get_workflow_handle(wids[-1]).fetch_history()
+    started = history.events[0].workflow_execution_started_event_attributes
+    assert started.first_workflow_task_backoff.ToTimedelta().total_seconds() == 1.5
+
+
+async def test_a_retried_page_gives_each_renewal_the_same_place_in_the_spread(
+    dev_env: WorkflowEnvironment, sessions: SessionFactory, terminate_after: list[str]
+) -> None:
+    p = _prefix()
+    terminate_after.append(p)
+    ids = _register_due(sessions, p, 6)
+    watch = StartWatch(delay=0.0, fail_call=4)
+    totals, _ = await _sweep(
+        dev_env,
+        sessions,
+        watch,
+        start_concurrency=1,
+        inp=SweepInput(batch_size=50),
+        prefix=p,
+        open_rate=2.0,
+    )
+    assert watch.attempts == {1, 2}
+    assert totals.started == 6
+    wids = [f"renewal/{cid}/term-1" for cid in ids]
+    assert [watch.start_delays[w] for w in wids] == [0.0, 0.5, 1.0, 1.5, 2.0, 2.5]

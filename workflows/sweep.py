@@ -36,6 +36,7 @@ class RenewalSweepWorkflow:
                     requested_by=input.requested_by,
                     policy=input.policy,
                     max_notice_days=max_notice_days,
+                    started_before=totals.started,
                 ),
                 result_type=SweepPage,
                 start_to_close_timeout=timedelta(minutes=10),
