@@ -6,7 +6,6 @@ a preview (its events say so), made by the workflow's plan function.
 An export writes data out: it acts for the token's owner with the contracts-read permission (the
 API's calendar feed needs the same) and writes one audit entry (see :mod:`cli.identity`)."""
 
-from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -15,6 +14,7 @@ import typer
 from auth.roles import Permission
 from cli.common import load_settings
 from cli.identity import ByOption, acting_user, login_name
+from config import clock
 from services import audit
 from services.calendar_feed import build_feed, owner_languages, planned_for_feed
 from services.db import make_engine, make_session_factory, transaction
@@ -46,7 +46,7 @@ def export(
         planned = planned_for_feed(
             session,
             owner=owner,
-            today=date.today(),  # noqa: DTZ011 - calendar dates, as the user sees them today
+            today=clock.today(),
             cfg=settings.calendar_settings,
             policy=settings.renewal_policy,
         )

@@ -25,6 +25,7 @@ import typer
 from cli.common import db_transaction, fail, invalid_input, load_settings
 from cli.identity import ByOption
 from cli.importing import importer, record_import
+from config import clock
 from domain.phrases import label
 from models.errors import InvalidInput, NotAllowed, NotFound
 from models.performance import ImportReport
@@ -151,7 +152,7 @@ def scorecard(
     storing it (the renewal stores its own at the gather-facts milestone)."""
     settings = load_settings()
     try:
-        day = date.fromisoformat(as_of) if as_of else date.today()  # noqa: DTZ011 - a calendar day
+        day = date.fromisoformat(as_of) if as_of else clock.today()
     except ValueError:
         fail(f"--as-of: {as_of!r} is not a date (expected YYYY-MM-DD)")
     try:

@@ -16,6 +16,7 @@ from temporalio.client import Client
 from auth.roles import Permission
 from cli.common import load_settings
 from cli.identity import ByOption, acting_user, login_name
+from config import clock
 from config.temporal import connect
 from models.drafts import DraftView
 from models.renewal import DraftKind
@@ -65,7 +66,7 @@ def pipeline(
     with transaction(make_session_factory(engine)) as session:
         items, total = pipeline_reads.pipeline(
             session,
-            today=date.today(),  # noqa: DTZ011 - days left as the user counts them
+            today=clock.today(),
             policy=settings.renewal_policy,
             cfg=settings.calendar_settings,
             flt=pipeline_reads.PipelineFilter(
@@ -156,7 +157,7 @@ def show(
             sessions=make_session_factory(engine),
             client=client,
             settings=settings,
-            today=date.today(),  # noqa: DTZ011 - a preview's dates as the user counts them
+            today=clock.today(),
             contract_id=contract_id,
             term=term,
         )

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cli.common import load_settings, print_field_errors
+from config import clock
 from models.contract import ContractCreate
 from models.milestones import MilestoneKind
 from services.calendar_feed import build_feed
@@ -78,7 +79,7 @@ def plan(
 ) -> None:
     settings = load_settings()
     try:
-        as_of = date.fromisoformat(today) if today else date.today()  # noqa: DTZ011
+        as_of = date.fromisoformat(today) if today else clock.today()
     except ValueError:
         typer.echo(f"--today: {today!r} is not a date (YYYY-MM-DD)", err=True)
         raise typer.Exit(2) from None

@@ -10,7 +10,6 @@ reported and the others go on. Each plan written is audited for the person runni
 
 import json
 from dataclasses import asdict
-from datetime import date
 from typing import Annotated
 
 import typer
@@ -19,6 +18,7 @@ from temporalio.client import Client
 from auth.roles import Permission
 from cli.common import engine_for, fail, load_settings, run_temporal
 from cli.identity import acting_user
+from config import clock
 from models.errors import InvalidInput
 from services import plans as plan_service
 from services.db import make_session_factory
@@ -63,7 +63,7 @@ def backfill(
             client=client,
             user=user,
             contract_ids=contract or None,
-            today=date.today(),  # noqa: DTZ011 - the day the plans are stored, as the user sees it
+            today=clock.today(),
             cfg=settings.calendar_settings,
             policy=settings.renewal_policy,
         )

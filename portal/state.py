@@ -3,10 +3,11 @@
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 
 from temporalio.client import Client
 
+from config import clock
 from config.identity import IdentityKeys
 from config.settings import Settings
 from config.temporal import connect
@@ -41,10 +42,6 @@ class TemporalConnection:
             return self._client
 
 
-def _utc_today() -> date:
-    return datetime.now(UTC).date()
-
-
 @dataclass
 class AppState:
     settings: Settings
@@ -52,4 +49,4 @@ class AppState:
     sessions: SessionFactory
     temporal: TemporalConnection
     identity: IdentityKeys  # signs the decisions this app sends to renewals
-    today: Callable[[], date] = field(default=_utc_today)
+    today: Callable[[], date] = field(default=clock.today)

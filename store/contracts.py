@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from config import clock
 from domain.milestones import next_review_date
 from models.contract import (
     CommercialTerms,
@@ -135,7 +136,7 @@ def contract_tuple(contract: ContractCreate, *, today: date | None = None) -> tu
         end_date = next_review_date(
             contract.start_date,
             contract.review_period_months,
-            today or date.today(),  # noqa: DTZ011 - a calendar date as the user sees it
+            today or clock.today(),
         )
     terms = contract.terms
     return (

@@ -93,3 +93,31 @@ def test_layer_packages_declare_their_public_surface(package: str) -> None:
     assert names, f"{package}/__init__.py has no __all__"
     for name in names:
         importlib.import_module(f"{package}.{name}")
+
+
+def _calls_of_today(tree: ast.AST) -> list[int]:
+    """Lines calling ``date.today()`` or a ``datetime.now()`` without a time zone."""
+    lines: list[int] = []
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+            continue
+        owner = node.func.value
+        name = owner.id if isinstance(owner, ast.Name) else None
+        if name == "date" and node.func.attr == "today":
+            lines.append(node.lineno)
+        elif name == "datetime" and node.func.attr in ("today", "now") and not node.args:
+            lines.append(node.lineno)
+    return lines
+
+
+def test_every_view_counts_today_as_the_workflows_do() -> None:
+    """One "today" (config.clock.today, the UTC date a workflow's clock gives): a local
+    ``date.today()`` in a command or a store default would count days left, preview plans and
+    store them a day apart from the pages and the workflows for part of every day."""
+    found = [
+        f"{path.relative_to(ROOT)}:{line}"
+        for package in PRODUCT_PACKAGES
+        for path in sorted((ROOT / package).rglob("*.py"))
+        for line in _calls_of_today(ast.parse(path.read_text(encoding="utf-8")))
+    ]
+    assert found == [], f"use config.clock.today(): {found}"
