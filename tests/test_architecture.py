@@ -103,9 +103,9 @@ def _calls_of_today(tree: ast.AST) -> list[int]:
             continue
         owner = node.func.value
         name = owner.id if isinstance(owner, ast.Name) else None
-        if name == "date" and node.func.attr == "today":
-            lines.append(node.lineno)
-        elif name == "datetime" and node.func.attr in ("today", "now") and not node.args:
+        local_date = name == "date" and node.func.attr == "today"
+        zoneless = name == "datetime" and node.func.attr in ("today", "now") and not node.args
+        if local_date or zoneless:
             lines.append(node.lineno)
     return lines
 
