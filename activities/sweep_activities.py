@@ -22,7 +22,8 @@ seconds. The workflow exists at once (visible, and a duplicate is refused), but 
 and the gather-facts work an overdue term does at once, wait their turn. A daily sweep starts a
 handful of renewals and they open within a second or two; a catch-up sweep after a large import
 (10,000 terms due at once) no longer hands the workers and the database 10,000 terms' work in
-the same minute, and its own starts do not queue behind that work.
+the same minute, so the decisions people send to running renewals wait less behind it, and its
+own starts compete less with it (bench/README.md, 2026-12-06).
 """
 
 import asyncio
