@@ -130,6 +130,7 @@ class SweepActivities:
                         policy=batch.policy,
                         search_attributes=self._search_attributes,
                         start_delay=timedelta(seconds=delay) if delay >= 0.001 else None,
+                        describe=False,  # counted as started or already, never shown
                     )
                 except Exception as exc:
                     failure = failure or exc

@@ -80,7 +80,7 @@ class StartResult:
     workflow_id: str
     run_id: str | None
     created: bool  # False: the term already had a workflow (running or finished); nothing new
-    status: str
+    status: str  # "UNKNOWN" for an existing workflow when the caller did not ask (describe=False)
 
 
 async def start_renewal(
@@ -93,13 +93,16 @@ async def start_renewal(
     policy: RenewalPolicy | None = None,
     search_attributes: bool = False,
     start_delay: timedelta | None = None,
+    describe: bool = True,
 ) -> StartResult:
     """Start the renewal of one contract term, or find the one already there.
 
     ``search_attributes``: the namespace has the Renewal* attributes registered (dev server,
     production); the workflow then keeps them current. Off on the time-skipping test server.
     ``start_delay``: the workflow exists (and refuses a duplicate) at once, but its first task
-    runs only after the delay (the sweep spreads a large catch-up with it)."""
+    runs only after the delay (the sweep spreads a large catch-up with it). ``describe``: for a
+    term that already has a workflow, ask the server its status (one more call; the sweep,
+    which only counts it, does not)."""
     workflow_id = renewal_workflow_id(contract_id, term)
     try:
         handle = await client.start_workflow(
@@ -125,6 +128,8 @@ async def start_renewal(
             else None,
         )
     except WorkflowAlreadyStartedError as exc:
+        if not describe:
+            return StartResult(workflow_id, exc.run_id, created=False, status="UNKNOWN")
         described = await _describe(client, workflow_id)
         status = described[1] if described else "UNKNOWN"
         return StartResult(workflow_id, exc.run_id, created=False, status=status)

@@ -20,9 +20,11 @@ from temporalio import activity
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import (
     Client,
+    DescribeWorkflowInput,
     Interceptor,
     OutboundInterceptor,
     StartWorkflowInput,
+    WorkflowExecutionDescription,
     WorkflowHandle,
 )
 from temporalio.exceptions import WorkflowAlreadyStartedError
@@ -52,6 +54,7 @@ class StartWatch:
     already: list[str] = field(default_factory=list)
     attempts: set[int] = field(default_factory=set)
     start_delays: dict[str, float] = field(default_factory=dict)  # asked of each call, seconds
+    describes: int = 0  # describe calls the sweep made
 
 
 class _Watching(OutboundInterceptor):
@@ -81,6 +84,10 @@ class _Watching(OutboundInterceptor):
             w.in_flight -= 1
         w.created.append(input.id)
         return handle
+
+    async def describe_workflow(self, input: DescribeWorkflowInput) -> WorkflowExecutionDescription:
+        self._watch.describes += 1
+        return await super().describe_workflow(input)
 
 
 class _Watch(Interceptor):
@@ -249,3 +256,26 @@ async def test_a_retried_page_gives_each_renewal_the_same_place_in_the_spread(
     assert totals.started == 6
     wids = [f"renewal/{cid}/term-1" for cid in ids]
     assert [watch.start_delays[w] for w in wids] == [0.0, 0.5, 1.0, 1.5, 2.0, 2.5]
+
+
+async def test_a_sweep_during_a_catch_up_counts_waiting_renewals_without_asking_each(
+    dev_env: WorkflowEnvironment, sessions: SessionFactory, terminate_after: list[str]
+) -> None:
+    """Renewals started but still waiting for their first task have no renewal row yet, so the
+    next sweep finds them again: it counts each as already started from the server's refusal
+    alone, without a describe call per renewal."""
+    p = _prefix()
+    terminate_after.append(p)
+    _register_due(sessions, p, 5)
+    first = StartWatch(delay=0.0)
+    totals, _ = await _sweep(
+        dev_env, sessions, first, start_concurrency=2, inp=SweepInput(), prefix=p
+    )
+    assert totals.started == 5
+    again = StartWatch(delay=0.0)
+    totals, _ = await _sweep(
+        dev_env, sessions, again, start_concurrency=2, inp=SweepInput(), prefix=f"{p}-again"
+    )
+    assert (totals.due, totals.started, totals.already) == (5, 0, 5)
+    assert len(again.already) == 5
+    assert again.describes == 0
