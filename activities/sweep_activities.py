@@ -34,6 +34,7 @@ from temporalio.client import Client
 
 from activities.failures import activity_failures
 from clients.renewals import start_renewal
+from config.settings import Settings
 from domain.sweep import is_due
 from domain.term_plan import CalendarSettings
 from models.activity_names import ActivityName
@@ -42,7 +43,8 @@ from store import sweep as sweep_store
 from store.db import SessionFactory
 
 START_CONCURRENCY = 32  # renewals one page starts at once
-OPEN_RATE = 5.0  # renewals per second a sweep lets begin (Settings.sweep_open_rate)
+# Renewals per second a sweep lets begin: the deployment setting's default, stated once there.
+OPEN_RATE = float(Settings.model_fields["sweep_open_rate"].default)
 HEARTBEAT_EVERY = 16  # starts between heartbeats (each carries the ids started so far)
 
 
